@@ -1,0 +1,131 @@
+#pragma once
+// Immutable configuration, loaded once at start from (in increasing priority) built-in
+// defaults, environment variables, a TOML file and command-line flags. Workers share one
+// std::shared_ptr<const Config>.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace zgate {
+
+using Millis = std::chrono::milliseconds;
+
+struct Timeouts {
+  Millis client_header_read{30'000};   // from accept / keep-alive to the end of the request head
+  Millis client_body_read{60'000};
+  Millis client_write{60'000};         // each write to the client
+  Millis client_keepalive_idle{75'000};
+  Millis upstream_connect{10'000};
+  Millis upstream_tls_handshake{10'000};
+  Millis upstream_write{30'000};
+  Millis upstream_first_byte{300'000}; // models think before the first byte
+  Millis upstream_stream_idle{120'000};// gap between upstream reads while streaming
+  Millis shutdown_grace{10'000};
+};
+
+struct Limits {
+  std::size_t header_limit = 64 * 1024;
+  std::size_t body_limit = 32 * 1024 * 1024;
+  std::size_t max_sse_event = 8 * 1024 * 1024;       // largest upstream SSE event
+  std::size_t max_upstream_body = 64 * 1024 * 1024;  // largest non-stream upstream body
+  std::size_t pool_max_idle_per_host = 64;           // per worker
+  Millis pool_idle_timeout{60'000};
+  std::size_t max_connections = 100'000;             // downstream, whole process
+};
+
+enum class ProviderKind : unsigned char { zhipu, zai_web };
+
+// Options of the chat.z.ai web-frontend provider.
+struct ZaiWebOptions {
+  std::string token;                   // UPSTREAM_TOKEN; empty = guest tokens
+  bool guest_per_conversation = false; // a fresh guest token per request
+  std::string signing_secret;          // empty = legacy unsigned endpoint
+  std::string fe_version = "prod-fe-1.0.95";
+  bool refresh_fe_version = false;     // read X-FE-Version from the landing page at start
+  std::string signed_path = "/api/v2/chat/completions";
+  std::string legacy_path = "/api/chat/completions";
+  std::string thinking_mode = "reasoning";  // reasoning | think_tags | strip
+  std::string user_agent;
+  bool function_calling = true;        // emulate OpenAI tools by prompt injection
+};
+
+struct ProviderConfig {
+  std::string name;                    // referenced by model routes
+  ProviderKind kind = ProviderKind::zhipu;
+  std::string base_url;                // scheme://host[:port][/base/path]
+  std::string api_key;                 // zhipu: Bearer key, or id.secret (JWT-signed when jwt=true)
+  bool jwt = false;                    // sign an HS256 JWT from an id.secret key
+  std::string ca_file;                 // extra CA bundle (PEM) trusted besides the system store
+  bool verify_tls = true;
+  std::map<std::string, std::string> headers;  // extra headers sent upstream
+  ZaiWebOptions zai;
+};
+
+struct ModelRoute {
+  std::string name;            // public name clients send / see in /v1/models
+  std::string provider;        // ProviderConfig::name
+  std::string upstream_model;  // id sent upstream
+  std::optional<bool> thinking;// force thinking on/off (alias models)
+  bool web_search = false;     // add the provider's web search
+  bool vision = false;         // accepts image parts
+  int64_t max_output_tokens = 0;  // clamp max_tokens (0 = no clamp)
+  // Prices in USD per million tokens, for the cost column of the access log (0 = unknown/free).
+  double price_input = 0, price_output = 0, price_cached_input = 0;
+};
+
+struct ApiKey {
+  std::string label;  // shown in logs instead of the key
+  std::string key;
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace, debug, info, warn, error, off
+  bool access_log = true;       // one line per request
+  std::string format = "json";  // json | text
+  std::string file;             // empty = stderr
+  std::size_t queue_size = 8192;// bounded queue to the logging thread (oldest lines dropped)
+};
+
+struct Config {
+  std::string listen_host = "0.0.0.0";
+  uint16_t listen_port = 8080;
+  unsigned workers = 0;  // 0 = hardware threads
+  std::vector<ApiKey> api_keys;
+  bool allow_no_auth = false;
+  std::string cors_origin = "*";
+  std::vector<ProviderConfig> providers;
+  std::string default_provider;  // provider for models not listed (when allow_unlisted_models)
+  std::vector<ModelRoute> models;
+  bool allow_unlisted_models = true;
+  Timeouts timeouts;
+  Limits limits;
+  LogConfig log;
+  std::string data_dir = "./data";
+  bool debug = false;
+  bool demo = false;  // offline demo: start the bundled mock as the upstream
+
+  const ProviderConfig* find_provider(std::string_view name) const;
+};
+
+// A configuration error names the key and the reason; zgate prints it and exits.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Loads the configuration: defaults < environment < TOML file (--config / ZGATE_CONFIG) < flags.
+// `env` looks a variable up (nullptr = unset); tests pass their own.
+using EnvLookup = const char* (*)(const char*);
+std::shared_ptr<const Config> load_config(int argc, const char* const* argv, EnvLookup env = nullptr);
+
+// Parses a TOML document on top of `cfg` (exposed for tests).
+void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source_name);
+
+// Checks cross-references and ranges; throws ConfigError.
+void validate(Config& cfg);
+
+}  // namespace zgate

@@ -1,0 +1,134 @@
+#pragma once
+// Template bodies of zgate::sse::Parser (included by parser.hpp).
+#include <cstring>
+
+namespace zgate::sse {
+
+namespace detail {
+inline std::size_t find_eol(std::string_view s, std::size_t from) {
+  for (std::size_t i = from; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '\n' || c == '\r') return i;
+  }
+  return std::string_view::npos;
+}
+}  // namespace detail
+
+template <class F>
+Parser::Status Parser::feed(std::string_view bytes, F&& on_event) {
+  std::size_t pos = 0;
+  if (!bom_checked_) {
+    // A UTF-8 BOM may only appear at the very start of the stream, possibly split across feeds.
+    static constexpr char bom[] = "\xEF\xBB\xBF";
+    while (pos < bytes.size() && line_.size() < 3 && bytes[pos] == bom[line_.size()]) {
+      line_.push_back(bytes[pos++]);
+    }
+    if (line_.size() == 3) {
+      line_.clear();
+      bom_checked_ = true;
+    } else if (pos < bytes.size()) {
+      bom_checked_ = true;  // not a BOM: the bytes kept in line_ are ordinary line content
+    } else {
+      return Status::ok;  // still undecided
+    }
+  }
+  if (skip_lf_ && pos < bytes.size()) {
+    if (bytes[pos] == '\n') ++pos;
+    skip_lf_ = false;
+  }
+  too_large_ = false;
+  while (pos < bytes.size()) {
+    const std::size_t eol = detail::find_eol(bytes, pos);
+    if (eol == std::string_view::npos) {
+      line_.append(bytes.data() + pos, bytes.size() - pos);
+      if (line_.size() + data_.size() > max_event_size_) too_large_ = true;
+      break;
+    }
+    if (line_.empty()) {
+      on_line(bytes.substr(pos, eol - pos), true, on_event);
+    } else {
+      line_.append(bytes.data() + pos, eol - pos);
+      on_line(std::string_view(line_), false, on_event);
+      line_.clear();
+    }
+    if (bytes[eol] == '\r') {
+      if (eol + 1 < bytes.size()) {
+        pos = eol + 1 + (bytes[eol + 1] == '\n' ? 1 : 0);
+      } else {
+        skip_lf_ = true;
+        pos = eol + 1;
+      }
+    } else {
+      pos = eol + 1;
+    }
+    if (too_large_) break;
+  }
+  if (single_) {
+    // The only data line so far views this feed's bytes, which the caller may reuse: keep a copy.
+    data_.assign(single_data_);
+    single_ = false;
+  }
+  if (too_large_) {
+    reset_event();
+    line_.clear();
+    return Status::too_large;
+  }
+  return Status::ok;
+}
+
+template <class F>
+void Parser::finish(F&& on_event) {
+  if (!line_.empty()) {
+    std::string last;
+    last.swap(line_);
+    on_line(std::string_view(last), false, on_event);
+  }
+  on_line(std::string_view(), true, on_event);
+}
+
+template <class F>
+void Parser::on_line(std::string_view line, bool stable, F& on_event) {
+  if (line.empty()) {
+    if (have_data_) {
+      const Event ev{event_, single_ ? single_data_ : std::string_view(data_)};
+      on_event(ev);
+    }
+    reset_event();
+    return;
+  }
+  if (line[0] == ':') return;  // comment / heartbeat
+  std::string_view field = line, value;
+  if (const auto colon = line.find(':'); colon != std::string_view::npos) {
+    field = line.substr(0, colon);
+    value = line.substr(colon + 1);
+    if (!value.empty() && value[0] == ' ') value.remove_prefix(1);
+  }
+  if (field == "data") {
+    if (!have_data_ && stable) {
+      single_data_ = value;
+      single_ = true;
+    } else {
+      if (single_) {
+        data_.assign(single_data_);
+        single_ = false;
+      }
+      if (have_data_) data_.push_back('\n');
+      data_.append(value);
+      if (data_.size() > max_event_size_) too_large_ = true;
+    }
+    have_data_ = true;
+  } else if (field == "event") {
+    event_.assign(value);
+  }
+  // id / retry / unknown fields are ignored.
+}
+
+inline void Parser::reset_event() {
+  data_.clear();
+  event_.clear();
+  single_data_ = {};
+  single_ = false;
+  have_data_ = false;
+}
+
+}  // namespace zgate::sse

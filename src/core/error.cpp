@@ -1,0 +1,50 @@
+#include "zgate/core/error.hpp"
+
+#include "zgate/json/writer.hpp"
+
+namespace zgate {
+
+ApiError bad_request(std::string message, std::string param, std::string code) {
+  return ApiError{400, "invalid_request_error", std::move(code), std::move(message), std::move(param), 0,
+                  ErrorSource::downstream};
+}
+ApiError unauthorized(std::string message) {
+  return ApiError{401, "authentication_error", "invalid_api_key", std::move(message), {}, 0,
+                  ErrorSource::downstream};
+}
+ApiError not_found(std::string message, std::string code) {
+  return ApiError{404, "invalid_request_error", std::move(code), std::move(message), {}, 0,
+                  ErrorSource::downstream};
+}
+ApiError payload_too_large(std::string message) {
+  return ApiError{413, "invalid_request_error", "request_too_large", std::move(message), {}, 0,
+                  ErrorSource::downstream};
+}
+ApiError bad_gateway(std::string message, std::string code) {
+  return ApiError{502, "upstream_error", std::move(code), std::move(message), {}, 0, ErrorSource::upstream};
+}
+ApiError gateway_timeout(std::string message) {
+  return ApiError{504, "upstream_error", "upstream_timeout", std::move(message), {}, 0, ErrorSource::upstream};
+}
+ApiError internal_error(std::string message) {
+  return ApiError{500, "server_error", "internal_error", std::move(message), {}, 0, ErrorSource::internal};
+}
+
+void append_error_body(std::string& out, const ApiError& e) {
+  json::Writer w(out);
+  w.begin_object().key("error").begin_object();
+  w.kv("message", e.message).kv("type", e.type.empty() ? std::string_view("api_error") : e.type);
+  w.key("param");
+  if (e.param.empty()) w.null(); else w.string(e.param);
+  w.key("code");
+  if (e.code.empty()) w.null(); else w.string(e.code);
+  w.end_object().end_object();
+}
+
+std::string error_body(const ApiError& e) {
+  std::string out;
+  append_error_body(out, e);
+  return out;
+}
+
+}  // namespace zgate

@@ -1,0 +1,157 @@
+#include "zgate/json/writer.hpp"
+
+#include <array>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace zgate::json {
+namespace {
+
+// 0 = copy as is; 1 = needs escaping; 2 = lead byte of a possible U+2028/U+2029.
+constexpr std::array<unsigned char, 256> make_table() {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = 1;
+  t['"'] = 1;
+  t['\\'] = 1;
+  t[0xE2] = 2;
+  return t;
+}
+constexpr auto kEscape = make_table();
+
+void escape_one(std::string& out, unsigned char c) {
+  switch (c) {
+    case '"': out.append("\\\"", 2); return;
+    case '\\': out.append("\\\\", 2); return;
+    case '\n': out.append("\\n", 2); return;
+    case '\r': out.append("\\r", 2); return;
+    case '\t': out.append("\\t", 2); return;
+    case '\b': out.append("\\b", 2); return;
+    case '\f': out.append("\\f", 2); return;
+    default: {
+      static constexpr char hex[] = "0123456789abcdef";
+      const char buf[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+      out.append(buf, 6);
+    }
+  }
+}
+
+}  // namespace
+
+void append_escaped(std::string& out, std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t run = 0;  // start of the pending clean run
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char k = kEscape[p[i]];
+    if (k == 0) continue;
+    if (k == 2) {
+      // U+2028 / U+2029 (E2 80 A8 / E2 80 A9) are valid JSON but break JavaScript parsers.
+      if (i + 2 < n && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
+        out.append(s.data() + run, i - run);
+        out.append(p[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+        i += 2;
+        run = i + 1;
+      }
+      continue;
+    }
+    out.append(s.data() + run, i - run);
+    escape_one(out, p[i]);
+    run = i + 1;
+  }
+  out.append(s.data() + run, n - run);
+}
+
+void append_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  append_escaped(out, s);
+  out.push_back('"');
+}
+
+void Writer::comma() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (depth_ > 0) {
+    const uint64_t bit = uint64_t{1} << (depth_ - 1);
+    if (has_elem_ & bit) out_.push_back(',');
+    has_elem_ |= bit;
+  }
+}
+
+Writer& Writer::begin_object() {
+  comma();
+  out_.push_back('{');
+  ++depth_;
+  has_elem_ &= ~(uint64_t{1} << (depth_ - 1));
+  return *this;
+}
+Writer& Writer::end_object() {
+  out_.push_back('}');
+  --depth_;
+  return *this;
+}
+Writer& Writer::begin_array() {
+  comma();
+  out_.push_back('[');
+  ++depth_;
+  has_elem_ &= ~(uint64_t{1} << (depth_ - 1));
+  return *this;
+}
+Writer& Writer::end_array() {
+  out_.push_back(']');
+  --depth_;
+  return *this;
+}
+Writer& Writer::key(std::string_view k) {
+  comma();
+  append_string(out_, k);
+  out_.push_back(':');
+  after_key_ = true;
+  return *this;
+}
+Writer& Writer::string(std::string_view v) {
+  comma();
+  append_string(out_, v);
+  return *this;
+}
+Writer& Writer::number(int64_t v) {
+  comma();
+  const fmt::format_int f(v);
+  out_.append(f.data(), f.size());
+  return *this;
+}
+Writer& Writer::number(uint64_t v) {
+  comma();
+  const fmt::format_int f(v);
+  out_.append(f.data(), f.size());
+  return *this;
+}
+Writer& Writer::number(double v) {
+  comma();
+  if (!std::isfinite(v)) {
+    out_.append("null", 4);
+    return *this;
+  }
+  fmt::format_to(std::back_inserter(out_), "{}", v);
+  return *this;
+}
+Writer& Writer::boolean(bool v) {
+  comma();
+  if (v) out_.append("true", 4); else out_.append("false", 5);
+  return *this;
+}
+Writer& Writer::null() {
+  comma();
+  out_.append("null", 4);
+  return *this;
+}
+Writer& Writer::raw(std::string_view json) {
+  comma();
+  out_.append(json);
+  return *this;
+}
+
+}  // namespace zgate::json

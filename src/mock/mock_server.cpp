@@ -1,0 +1,1 @@
+// The mock upstream server (being written).
