@@ -48,12 +48,17 @@ class StreamEncoder final : public EventSink {
   const Outcome& outcome() const { return outcome_; }
 
  private:
+  void build_prefix(std::string_view upstream_id, std::string_view upstream_model, int64_t created);
   void open_chunk();
+  void open_delta(bool content_follows);
   void close_chunk(std::string_view finish_reason);
+  void on_tool_call(const Event& e);
+  void write_finish(FinishReason r);
   std::string& out_;
   StreamOptions opts_;
   Outcome outcome_;
   std::string prefix_;             // `data: {"id":...,"choices":[{"index":0,"delta":` prebuilt once
+  std::size_t head_len_ = 0;       // prefix_ up to `"choices":[`, reused by the usage chunk
   std::vector<unsigned char> seen_calls_;  // per tool index: header already sent
   bool role_sent_ = false;
   bool finish_sent_ = false;
@@ -76,6 +81,8 @@ class ResponseAggregator final : public EventSink {
   Outcome outcome_;
   ApiError error_;
   std::string upstream_id_;
+  std::string upstream_model_;
+  int64_t created_ = 0;
   std::string content_, reasoning_;
   std::vector<Call> calls_;
 };
