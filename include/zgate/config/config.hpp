@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace zgate {
@@ -39,6 +40,14 @@ struct Limits {
 };
 
 enum class ProviderKind : unsigned char { zhipu, zai_web };
+
+// "zhipu" / "zai-web": the spelling used in config files, flags and /v1/models owned_by.
+std::string_view to_string(ProviderKind k);
+// The base URL a provider of this kind uses when none is configured.
+std::string_view default_base_url(ProviderKind k);
+
+// zgate's version, printed by --version.
+inline constexpr std::string_view kVersion = "0.1.0";
 
 // Options of the chat.z.ai web-frontend provider.
 struct ZaiWebOptions {
@@ -117,15 +126,29 @@ struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown by load_config for --help / --version: main() prints `text` and exits with `code`.
+struct ConfigExit {
+  int code = 0;
+  std::string text;
+};
+
 // Loads the configuration: defaults < environment < TOML file (--config / ZGATE_CONFIG) < flags.
 // `env` looks a variable up (nullptr = unset); tests pass their own.
 using EnvLookup = const char* (*)(const char*);
 std::shared_ptr<const Config> load_config(int argc, const char* const* argv, EnvLookup env = nullptr);
 
 // Parses a TOML document on top of `cfg` (exposed for tests).
+// `key_env` / `api_key_env` style keys are looked up with `env` (nullptr = the real environment).
 void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source_name);
+void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source_name,
+                EnvLookup env);
 
 // Checks cross-references and ranges; throws ConfigError.
+// Also normalises: workers 0 -> hardware threads, default_provider, model routes' empty
+// provider / upstream_model, and fills providers without routes with their kind's defaults.
 void validate(Config& cfg);
+
+// A multi-line human summary for the start-up log; every secret is masked.
+std::string describe(const Config& cfg);
 
 }  // namespace zgate

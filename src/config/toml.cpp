@@ -1,0 +1,350 @@
+// The TOML layer of the configuration. Every key is known: an unknown one is an error (a typo
+// must not silently fall back to a default), and every error names file:line and the key.
+#include <cstdlib>
+#include <functional>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "detail.hpp"
+#include "zgate/config/config.hpp"
+
+namespace zgate {
+using namespace config_detail;
+
+namespace {
+
+const char* real_env(const char* name) { return std::getenv(name); }
+
+class Reader {
+ public:
+  Reader(std::string_view source, EnvLookup env) : source_(source), env_(env ? env : &real_env) {}
+
+  [[noreturn]] void fail(const toml::source_region& where, std::string_view path, std::string_view why) const {
+    if (where.begin.line > 0)
+      throw ConfigError(fmt::format("{}:{}: {}: {}", source_, where.begin.line, path, why));
+    throw ConfigError(fmt::format("{}: {}: {}", source_, path, why));
+  }
+  [[noreturn]] void fail(const toml::node& n, std::string_view path, std::string_view why) const {
+    fail(n.source(), path, why);
+  }
+
+  std::string str(const toml::node& n, std::string_view path) const {
+    if (auto v = n.value_exact<std::string>()) return *v;
+    fail(n, path, "must be a string");
+  }
+  bool boolean(const toml::node& n, std::string_view path) const {
+    if (auto v = n.value_exact<bool>()) return *v;
+    fail(n, path, "must be true or false");
+  }
+  int64_t integer(const toml::node& n, std::string_view path, int64_t min, int64_t max, std::string_view what) const {
+    auto v = n.value_exact<int64_t>();
+    if (!v || *v < min || *v > max) fail(n, path, fmt::format("must be {}", what));
+    return *v;
+  }
+  int64_t positive(const toml::node& n, std::string_view path) const {
+    return integer(n, path, 1, INT64_MAX, "a positive integer");
+  }
+  double price(const toml::node& n, std::string_view path) const {
+    std::optional<double> v;
+    if (auto f = n.value_exact<double>()) v = *f;
+    else if (auto i = n.value_exact<int64_t>()) v = static_cast<double>(*i);
+    if (!v || !(*v >= 0)) fail(n, path, "must be a non-negative number (USD per million tokens)");
+    return *v;
+  }
+  // A secret given by the name of the environment variable that holds it.
+  std::string env_secret(const toml::node& n, std::string_view path) const {
+    const std::string name = str(n, path);
+    const char* v = env_(name.c_str());
+    if (!v || !*v) fail(n, path, fmt::format("environment variable {} is not set", name));
+    return std::string(trim(v));
+  }
+  const toml::table& table(const toml::node& n, std::string_view path) const {
+    if (auto t = n.as_table()) return *t;
+    fail(n, path, "must be a table");
+  }
+  const toml::array& table_array(const toml::node& n, std::string_view path) const {
+    auto a = n.as_array();
+    if (!a || !a->is_array_of_tables()) fail(n, path, fmt::format("must be an array of tables ([[{}]])", path));
+    return *a;
+  }
+
+  // Calls `on(key, node, path)` for every entry; `on` returns false for an unknown key.
+  void each(const toml::table& t, std::string_view prefix,
+            const std::function<bool(std::string_view, const toml::node&, const std::string&)>& on) const {
+    for (auto&& [k, v] : t) {
+      const std::string path = prefix.empty() ? std::string(k.str()) : fmt::format("{}.{}", prefix, k.str());
+      if (!on(k.str(), v, path)) fail(k.source().begin.line > 0 ? k.source() : v.source(), path, "unknown key");
+    }
+  }
+
+ private:
+  std::string_view source_;
+  EnvLookup env_;
+};
+
+void read_api_keys(const Reader& r, const toml::node& n, Config& cfg) {
+  const auto& arr = r.table_array(n, "api_keys");
+  std::vector<ApiKey> keys;
+  int counter = 0;
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    const std::string prefix = fmt::format("api_keys[{}]", i);
+    ApiKey k;
+    bool have_key = false;
+    r.each(*arr[i].as_table(), prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
+      if (key == "label") {
+        k.label = r.str(v, path);
+      } else if (key == "key" || key == "key_env") {
+        if (have_key) r.fail(v, path, "give either key or key_env, not both");
+        k.key = key == "key" ? std::string(trim(r.str(v, path))) : r.env_secret(v, path);
+        if (k.key.empty()) r.fail(v, path, "must not be empty");
+        have_key = true;
+      } else {
+        return false;
+      }
+      return true;
+    });
+    if (!have_key) r.fail(arr[i], prefix, "needs key or key_env");
+    if (k.label.empty()) k.label = fmt::format("key-{}", ++counter);
+    keys.push_back(std::move(k));
+  }
+  check_api_keys(keys, "api_keys");
+  cfg.api_keys = std::move(keys);
+}
+
+void read_providers(const Reader& r, const toml::node& n, Config& cfg) {
+  const auto& arr = r.table_array(n, "providers");
+  std::vector<ProviderConfig> providers;
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    const std::string prefix = fmt::format("providers[{}]", i);
+    ProviderConfig p;
+    bool have_key = false, have_token = false, have_secret = false;
+    r.each(*arr[i].as_table(), prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
+      auto& z = p.zai;
+      if (key == "name") {
+        p.name = r.str(v, path);
+      } else if (key == "kind") {
+        auto k = parse_kind(r.str(v, path));
+        if (!k) r.fail(v, path, "must be \"zhipu\" or \"zai-web\"");
+        p.kind = *k;
+      } else if (key == "base_url") {
+        p.base_url = r.str(v, path);
+      } else if (key == "api_key" || key == "api_key_env") {
+        if (have_key) r.fail(v, path, "give either api_key or api_key_env, not both");
+        p.api_key = key == "api_key" ? std::string(trim(r.str(v, path))) : r.env_secret(v, path);
+        have_key = true;
+      } else if (key == "jwt") {
+        p.jwt = r.boolean(v, path);
+      } else if (key == "ca_file") {
+        p.ca_file = r.str(v, path);
+      } else if (key == "verify_tls") {
+        p.verify_tls = r.boolean(v, path);
+      } else if (key == "headers") {
+        r.each(r.table(v, path), path, [&](std::string_view h, const toml::node& hv, const std::string& hpath) {
+          p.headers[std::string(h)] = r.str(hv, hpath);
+          return true;
+        });
+      } else if (key == "token" || key == "token_env") {
+        if (have_token) r.fail(v, path, "give either token or token_env, not both");
+        z.token = key == "token" ? std::string(trim(r.str(v, path))) : r.env_secret(v, path);
+        have_token = true;
+      } else if (key == "signing_secret" || key == "signing_secret_env") {
+        if (have_secret) r.fail(v, path, "give either signing_secret or signing_secret_env, not both");
+        z.signing_secret = key == "signing_secret" ? r.str(v, path) : r.env_secret(v, path);
+        have_secret = true;
+      } else if (key == "guest_per_conversation") {
+        z.guest_per_conversation = r.boolean(v, path);
+      } else if (key == "fe_version") {
+        z.fe_version = r.str(v, path);
+      } else if (key == "refresh_fe_version") {
+        z.refresh_fe_version = r.boolean(v, path);
+      } else if (key == "signed_path") {
+        z.signed_path = r.str(v, path);
+      } else if (key == "legacy_path") {
+        z.legacy_path = r.str(v, path);
+      } else if (key == "thinking_mode") {
+        z.thinking_mode = r.str(v, path);
+        if (!valid_thinking_mode(z.thinking_mode)) r.fail(v, path, "must be reasoning, think_tags or strip");
+      } else if (key == "user_agent") {
+        z.user_agent = r.str(v, path);
+      } else if (key == "function_calling") {
+        z.function_calling = r.boolean(v, path);
+      } else {
+        return false;
+      }
+      return true;
+    });
+    if (p.name.empty()) r.fail(arr[i], prefix + ".name", "is required");
+    for (const auto& q : providers) {
+      if (q.name == p.name) r.fail(arr[i], prefix + ".name", fmt::format("duplicate provider name '{}'", p.name));
+    }
+    providers.push_back(std::move(p));
+  }
+  cfg.providers = std::move(providers);
+}
+
+void read_models(const Reader& r, const toml::node& n, Config& cfg) {
+  const auto& arr = r.table_array(n, "models");
+  std::vector<ModelRoute> models;
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    const std::string prefix = fmt::format("models[{}]", i);
+    ModelRoute m;
+    r.each(*arr[i].as_table(), prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
+      if (key == "name") m.name = r.str(v, path);
+      else if (key == "provider") m.provider = r.str(v, path);
+      else if (key == "upstream_model") m.upstream_model = r.str(v, path);
+      else if (key == "thinking") m.thinking = r.boolean(v, path);
+      else if (key == "web_search") m.web_search = r.boolean(v, path);
+      else if (key == "vision") m.vision = r.boolean(v, path);
+      else if (key == "max_output_tokens") m.max_output_tokens = r.integer(v, path, 0, INT64_MAX, "a non-negative integer");
+      else if (key == "price_input") m.price_input = r.price(v, path);
+      else if (key == "price_output") m.price_output = r.price(v, path);
+      else if (key == "price_cached_input") m.price_cached_input = r.price(v, path);
+      else return false;
+      return true;
+    });
+    if (m.name.empty()) r.fail(arr[i], prefix + ".name", "is required");
+    for (const auto& q : models) {
+      if (q.name == m.name) r.fail(arr[i], prefix + ".name", fmt::format("duplicate model name '{}'", m.name));
+    }
+    models.push_back(std::move(m));
+  }
+  cfg.models = std::move(models);
+}
+
+void read_timeouts(const Reader& r, const toml::node& n, Config& cfg) {
+  auto& t = cfg.timeouts;
+  const std::pair<std::string_view, Millis*> fields[] = {
+      {"client_header_read_ms", &t.client_header_read},
+      {"client_body_read_ms", &t.client_body_read},
+      {"client_write_ms", &t.client_write},
+      {"client_keepalive_idle_ms", &t.client_keepalive_idle},
+      {"upstream_connect_ms", &t.upstream_connect},
+      {"upstream_tls_handshake_ms", &t.upstream_tls_handshake},
+      {"upstream_write_ms", &t.upstream_write},
+      {"upstream_first_byte_ms", &t.upstream_first_byte},
+      {"upstream_stream_idle_ms", &t.upstream_stream_idle},
+      {"shutdown_grace_ms", &t.shutdown_grace},
+  };
+  r.each(r.table(n, "timeouts"), "timeouts", [&](std::string_view key, const toml::node& v, const std::string& path) {
+    for (const auto& [name, field] : fields) {
+      if (key == name) {
+        *field = Millis(r.positive(v, path));
+        return true;
+      }
+    }
+    return false;
+  });
+}
+
+void read_limits(const Reader& r, const toml::node& n, Config& cfg) {
+  auto& l = cfg.limits;
+  const std::pair<std::string_view, std::size_t*> sizes[] = {
+      {"header_limit", &l.header_limit},
+      {"body_limit", &l.body_limit},
+      {"max_sse_event", &l.max_sse_event},
+      {"max_upstream_body", &l.max_upstream_body},
+      {"max_connections", &l.max_connections},
+  };
+  r.each(r.table(n, "limits"), "limits", [&](std::string_view key, const toml::node& v, const std::string& path) {
+    for (const auto& [name, field] : sizes) {
+      if (key == name) {
+        *field = static_cast<std::size_t>(r.positive(v, path));
+        return true;
+      }
+    }
+    if (key == "pool_max_idle_per_host") {
+      l.pool_max_idle_per_host = static_cast<std::size_t>(r.integer(v, path, 0, INT64_MAX, "a non-negative integer"));
+    } else if (key == "pool_idle_timeout_ms") {
+      l.pool_idle_timeout = Millis(r.positive(v, path));
+    } else {
+      return false;
+    }
+    return true;
+  });
+}
+
+// Returns whether log.level was given (so a top-level debug = true does not override it).
+bool read_log(const Reader& r, const toml::node& n, Config& cfg) {
+  bool level_set = false;
+  r.each(r.table(n, "log"), "log", [&](std::string_view key, const toml::node& v, const std::string& path) {
+    if (key == "level") {
+      cfg.log.level = r.str(v, path);
+      if (!valid_log_level(cfg.log.level)) r.fail(v, path, "must be trace, debug, info, warn, error or off");
+      level_set = true;
+    } else if (key == "access_log") {
+      cfg.log.access_log = r.boolean(v, path);
+    } else if (key == "format") {
+      cfg.log.format = r.str(v, path);
+      if (!valid_log_format(cfg.log.format)) r.fail(v, path, "must be \"json\" or \"text\"");
+    } else if (key == "file") {
+      cfg.log.file = r.str(v, path);
+    } else if (key == "queue_size") {
+      cfg.log.queue_size = static_cast<std::size_t>(r.integer(v, path, 1, 1 << 24, "a positive integer"));
+    } else {
+      return false;
+    }
+    return true;
+  });
+  return level_set;
+}
+
+}  // namespace
+
+void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source_name) {
+  apply_toml(cfg, toml_text, source_name, nullptr);
+}
+
+void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source_name, EnvLookup env) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source();
+    throw ConfigError(fmt::format("{}:{}:{}: {}", source_name, where.begin.line, where.begin.column, e.description()));
+  }
+
+  const Reader r(source_name, env);
+  bool debug_set = false, level_set = false;
+  r.each(root, "", [&](std::string_view key, const toml::node& v, const std::string& path) {
+    if (key == "listen") {
+      const std::string s = r.str(v, path);
+      if (auto err = parse_listen(s, cfg.listen_host, cfg.listen_port); !err.empty()) r.fail(v, path, err);
+    } else if (key == "workers") {
+      cfg.workers = static_cast<unsigned>(r.integer(v, path, 0, 1024, "an integer from 0 (= hardware threads) to 1024"));
+    } else if (key == "allow_no_auth") {
+      cfg.allow_no_auth = r.boolean(v, path);
+    } else if (key == "cors_origin") {
+      cfg.cors_origin = r.str(v, path);
+    } else if (key == "data_dir") {
+      cfg.data_dir = r.str(v, path);
+    } else if (key == "debug") {
+      cfg.debug = r.boolean(v, path);
+      debug_set = true;
+    } else if (key == "demo") {
+      cfg.demo = r.boolean(v, path);
+    } else if (key == "default_provider") {
+      cfg.default_provider = r.str(v, path);
+    } else if (key == "allow_unlisted_models") {
+      cfg.allow_unlisted_models = r.boolean(v, path);
+    } else if (key == "api_keys") {
+      read_api_keys(r, v, cfg);
+    } else if (key == "providers") {
+      read_providers(r, v, cfg);
+    } else if (key == "models") {
+      read_models(r, v, cfg);
+    } else if (key == "timeouts") {
+      read_timeouts(r, v, cfg);
+    } else if (key == "limits") {
+      read_limits(r, v, cfg);
+    } else if (key == "log") {
+      level_set = read_log(r, v, cfg);
+    } else {
+      return false;
+    }
+    return true;
+  });
+  if (debug_set && cfg.debug && !level_set) cfg.log.level = "debug";
+}
+
+}  // namespace zgate

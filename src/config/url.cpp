@@ -1,0 +1,96 @@
+#include "zgate/config/url.hpp"
+
+#include <cctype>
+
+namespace zgate {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+
+bool host_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+}
+
+std::optional<uint16_t> parse_port(std::string_view s) {
+  if (s.empty() || s.size() > 5) return std::nullopt;
+  unsigned v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (v == 0 || v > 65535) return std::nullopt;
+  return static_cast<uint16_t>(v);
+}
+
+}  // namespace
+
+std::optional<UrlParts> parse_url(std::string_view url) {
+  UrlParts out;
+  const auto sep = url.find("://");
+  if (sep == std::string_view::npos) return std::nullopt;
+  const std::string_view scheme = url.substr(0, sep);
+  if (iequals(scheme, "https")) {
+    out.tls = true;
+  } else if (!iequals(scheme, "http")) {
+    return std::nullopt;
+  }
+  std::string_view rest = url.substr(sep + 3);
+  if (rest.find_first_of("?#") != std::string_view::npos) return std::nullopt;
+
+  const auto slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+  if (authority.find('@') != std::string_view::npos) return std::nullopt;
+
+  std::string_view host, port;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    if (host.empty()) return std::nullopt;
+    for (char c : host) {
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return std::nullopt;
+    }
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return std::nullopt;
+      port = after.substr(1);
+      if (port.empty()) return std::nullopt;
+    }
+  } else {
+    const auto colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port = authority.substr(colon + 1);
+      if (port.empty()) return std::nullopt;
+    }
+    if (host.empty()) return std::nullopt;
+    for (char c : host) {
+      if (!host_char(c)) return std::nullopt;
+    }
+  }
+
+  if (!port.empty()) {
+    auto p = parse_port(port);
+    if (!p) return std::nullopt;
+    out.port = *p;
+  } else {
+    out.port = out.tls ? 443 : 80;
+  }
+  out.host.reserve(host.size());
+  for (char c : host) out.host.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  if (path.find_first_of(" \t\r\n") != std::string_view::npos) return std::nullopt;
+  out.path.assign(path);
+  return out;
+}
+
+}  // namespace zgate
