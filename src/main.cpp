@@ -1,1 +1,76 @@
-int main() { return 0; }
+// zgate: an OpenAI-compatible gateway for Zhipu GLM models.
+// main(): configuration -> logging -> (offline demo: start the bundled mock as the upstream)
+// -> workers -> wait for SIGINT/SIGTERM -> drain and stop.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "zgate/config/config.hpp"
+#include "zgate/mock/mock_server.hpp"
+#include "zgate/obs/log.hpp"
+#include "zgate/server/gateway.hpp"
+
+namespace {
+
+// With no upstream credentials at all, zgate runs the offline demo: the bundled mock serves
+// the v4 API in-process, so the README's first command works without an account.
+bool wants_demo(const zgate::Config& cfg) {
+  if (cfg.demo) return true;
+  for (const auto& p : cfg.providers) {
+    if (p.kind != zgate::ProviderKind::zhipu || !p.api_key.empty()) return false;
+  }
+  return !cfg.providers.empty();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::shared_ptr<const zgate::Config> loaded;
+  try {
+    loaded = zgate::load_config(argc, argv);
+  } catch (const zgate::ConfigExit& e) {
+    std::cout << e.text << std::flush;
+    return e.code;
+  } catch (const zgate::ConfigError& e) {
+    std::cerr << "zgate: configuration error: " << e.what() << "\n";
+    return 2;
+  }
+
+  zgate::init_logging(loaded->log, loaded->debug);
+  std::unique_ptr<zgate::mock::MockServer> mock;
+  try {
+    if (wants_demo(*loaded)) {
+      zgate::mock::Options mo;
+      mo.host = "127.0.0.1";
+      mo.port = 0;
+      mock = std::make_unique<zgate::mock::MockServer>(mo);
+      auto cfg = std::make_shared<zgate::Config>(*loaded);
+      for (auto& p : cfg->providers) {
+        if (p.kind != zgate::ProviderKind::zhipu) continue;
+        p.base_url = "http://127.0.0.1:" + std::to_string(mock->port()) + "/api/paas/v4";
+        p.api_key = "zgate-demo";
+        p.jwt = false;
+      }
+      loaded = cfg;
+      spdlog::warn("OFFLINE DEMO: no upstream key given (ZGATE_UPSTREAM_KEY), so answers come from the bundled "
+                   "mock on 127.0.0.1:{}. Set ZGATE_UPSTREAM_KEY to use the real GLM API.",
+                   mock->port());
+    }
+    spdlog::info("zgate starting: {}", zgate::describe(*loaded));
+    zgate::Gateway gateway(loaded);
+    const uint16_t port = gateway.start();
+    spdlog::info("zgate listening on http://{}:{} ({} workers)", loaded->listen_host, port,
+                 loaded->workers ? loaded->workers : std::thread::hardware_concurrency());
+    gateway.run_until_signal();
+    spdlog::info("zgate stopped");
+  } catch (const std::exception& e) {
+    spdlog::critical("zgate: {}", e.what());
+    zgate::shutdown_logging();
+    return 1;
+  }
+  mock.reset();
+  zgate::shutdown_logging();
+  return 0;
+}

@@ -1,0 +1,43 @@
+#pragma once
+// The gateway process: N workers (one io_context + thread each), one acceptor handing
+// connections round-robin to them, one coroutine per connection. Boost-free header so main()
+// and tests stay cheap to compile.
+#include <cstdint>
+#include <memory>
+
+#include "zgate/config/config.hpp"
+
+namespace zgate {
+
+struct GatewayStats {
+  uint64_t upstream_connects = 0;
+  uint64_t upstream_reuses = 0;
+  uint64_t upstream_retries = 0;
+  uint64_t requests = 0;
+  int64_t in_flight = 0;
+};
+
+class Gateway {
+ public:
+  explicit Gateway(std::shared_ptr<const Config> cfg);
+  ~Gateway();  // stops and joins
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Binds the listener and starts the workers; returns the bound port (config port 0 = any).
+  uint16_t start();
+  // Stops accepting, lets in-flight requests finish for up to shutdown_grace, then stops.
+  void stop();
+  // Blocks until SIGINT or SIGTERM, then stop().
+  void run_until_signal();
+  uint16_t port() const;
+  // Summed over workers (safe to call from any thread; values may be slightly stale).
+  GatewayStats stats() const;
+
+  struct Impl;  // opaque: workers, acceptor, providers (defined in gateway.cpp)
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zgate

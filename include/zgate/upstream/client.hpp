@@ -1,0 +1,124 @@
+#pragma once
+// Upstream HTTP/1.1 client: per-worker pool of keep-alive connections (plain or TLS), keyed
+// by the exact peer identity, and one Exchange per proxied request.
+//
+// The server drives an Exchange as: start() (checkout or connect, TLS, send the request,
+// read the response head) -> read_some() until it returns an empty view -> release(). A
+// connection goes back to the pool only when the whole response was read cleanly and the
+// upstream keeps it alive; an Exchange destroyed early (error, client gone, cancellation)
+// closes its connection.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
+
+#include "zgate/config/config.hpp"
+#include "zgate/translate/dialect.hpp"
+
+namespace boost::asio::ssl { class context; }
+
+namespace zgate::upstream {
+
+struct Endpoint {
+  bool tls = false;
+  std::string host;
+  uint16_t port = 0;
+  bool verify = true;
+  std::string ca_file;
+  std::string key;  // pool key: scheme|host|port|verify|ca
+};
+Endpoint make_endpoint(const ProviderConfig& p);  // from base_url; throws ConfigError if bad
+
+struct PoolStats {
+  uint64_t connects = 0;   // new connections made
+  uint64_t reuses = 0;     // requests served on a pooled connection
+  uint64_t retries = 0;    // stale pooled connection replaced before any response byte
+  uint64_t idle = 0;       // connections idle in the pool now
+};
+
+class Connection;
+
+// One per worker thread; not thread-safe.
+class Pool {
+ public:
+  Pool(boost::asio::any_io_executor ex, const Limits& limits);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Takes an idle, healthy connection for `ep`, or nullptr.
+  std::unique_ptr<Connection> checkout(const Endpoint& ep);
+  void checkin(std::unique_ptr<Connection> c);
+  // Closes connections idle too long or closed by the peer (called by a per-worker timer).
+  void sweep();
+  PoolStats stats() const;
+  PoolStats& counters() { return stats_; }
+  boost::asio::any_io_executor executor() const { return ex_; }
+
+ private:
+  struct Impl;
+  boost::asio::any_io_executor ex_;
+  Limits limits_;
+  std::unique_ptr<Impl> impl_;
+  PoolStats stats_;
+};
+
+struct Timings {
+  int64_t connect_us = 0;       // time to obtain a ready connection (0 when reused)
+  int64_t first_byte_us = -1;   // request start -> response head
+  bool reused = false;
+};
+
+enum class Failure : unsigned char { none, connect, tls, write, timeout, protocol, closed, cancelled, too_large };
+
+class Exchange {
+ public:
+  Exchange(Pool& pool, boost::asio::ssl::context* tls_ctx, const Endpoint& ep, const Timeouts& t,
+           const Limits& l);
+  ~Exchange();
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  // Sends `req` and reads the response head. On failure returns a Failure (and the message
+  // in error_message()); a stale pooled connection is replaced once, transparently.
+  boost::asio::awaitable<Failure> start(const UpstreamRequest& req);
+
+  int status() const;
+  std::string_view header(std::string_view name) const;
+  bool is_event_stream() const;
+
+  // Next piece of the response body. An empty view with Failure::none = the body is complete.
+  // `stream_idle` = true uses the streaming idle timeout, else the first-byte timeout.
+  boost::asio::awaitable<Failure> read_some(std::string_view& out);
+  // Reads the whole remaining body into `out` (bounded by limits.max_upstream_body).
+  boost::asio::awaitable<Failure> read_all(std::string& out);
+
+  // Returns the connection to the pool if the response was complete and keep-alive.
+  void release();
+  const Timings& timings() const { return timings_; }
+  const std::string& error_message() const { return error_; }
+
+ private:
+  boost::asio::awaitable<Failure> connect();
+  boost::asio::awaitable<Failure> send_and_read_head(const UpstreamRequest& req);
+  Pool& pool_;
+  boost::asio::ssl::context* tls_ctx_;
+  const Endpoint& ep_;
+  const Timeouts& t_;
+  const Limits& l_;
+  std::unique_ptr<Connection> conn_;
+  Timings timings_;
+  std::string error_;
+  bool body_started_ = false;
+};
+
+// Builds the TLS client context for an endpoint: system CA store plus the configured CA file,
+// peer verification unless disabled.
+std::unique_ptr<boost::asio::ssl::context> make_tls_context(const Endpoint& ep);
+
+}  // namespace zgate::upstream

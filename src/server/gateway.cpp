@@ -1,0 +1,765 @@
+// The I/O shell: workers, the acceptor, one coroutine per downstream connection, and the
+// proxy phases of a chat request (authenticate -> read body -> translate -> upstream exchange
+// raced against client hang-up -> stream or aggregate -> access log). Everything that is not
+// I/O lives in the pure core; this file only wires it together.
+#include "zgate/server/gateway.hpp"
+
+#include <poll.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include "zgate/auth/auth.hpp"
+#include "zgate/auth/jwt.hpp"
+#include "zgate/core/error.hpp"
+#include "zgate/json/writer.hpp"
+#include "zgate/obs/log.hpp"
+#include "zgate/route/router.hpp"
+#include "zgate/server/providers.hpp"
+#include "zgate/sse/parser.hpp"
+#include "zgate/translate/chat_request.hpp"
+#include "zgate/translate/openai.hpp"
+#include "zgate/upstream/client.hpp"
+
+namespace zgate {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using upstream::Failure;
+
+namespace {
+
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+
+int64_t micros_since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+}
+
+std::string random_hex(std::size_t n) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string s(n, '0');
+  uint64_t bits = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i % 16 == 0) bits = rng();
+    s[i] = hex[bits & 0xF];
+    bits >>= 4;
+  }
+  return s;
+}
+
+// A client-supplied X-Request-Id is echoed only if it is short and plain (it ends up in logs).
+std::string request_id_from(std::string_view given) {
+  if (!given.empty() && given.size() <= 128) {
+    bool ok = true;
+    for (char ch : given) {
+      const bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                         ch == '-' || ch == '_' || ch == '.' || ch == ':';
+      if (!plain) { ok = false; break; }
+    }
+    if (ok) return std::string(given);
+  }
+  return "req_" + random_hex(24);
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+ApiError failure_error(Failure f, const std::string& msg) {
+  switch (f) {
+    case Failure::timeout: return gateway_timeout(msg);
+    case Failure::connect: return bad_gateway(msg, "upstream_connect_failed");
+    case Failure::tls: return bad_gateway(msg, "upstream_tls_failed");
+    case Failure::closed: return bad_gateway(msg, "upstream_closed");
+    case Failure::too_large: return bad_gateway(msg, "upstream_response_too_large");
+    default: return bad_gateway(msg.empty() ? std::string("upstream protocol error") : msg, "upstream_protocol_error");
+  }
+}
+
+}  // namespace
+
+// ---- runtime state ------------------------------------------------------------------------
+
+struct Worker {
+  explicit Worker(const Config& c)
+      : ioc(1), guard(net::make_work_guard(ioc)), pool(ioc.get_executor(), c.limits) {}
+  net::io_context ioc;
+  net::executor_work_guard<net::io_context::executor_type> guard;
+  upstream::Pool pool;
+  ProviderWorkerState providers;  // per-worker provider state (JWT caches, ...)
+  std::thread thread;
+};
+
+struct Gateway::Impl {
+  explicit Impl(std::shared_ptr<const Config> c)
+      : cfg(std::move(c)), router(*cfg), auth(cfg->api_keys, cfg->allow_no_auth), acceptor(accept_ioc) {}
+
+  std::shared_ptr<const Config> cfg;
+  Router router;
+  Authenticator auth;
+  Providers providers;
+  std::vector<std::unique_ptr<Worker>> workers;
+  net::io_context accept_ioc{1};
+  tcp::acceptor acceptor;
+  std::thread accept_thread;
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<uint64_t> requests{0};
+  std::atomic<std::size_t> connections{0};
+  std::atomic<bool> stopping{false};
+  uint16_t port = 0;
+  bool started = false;
+  bool stopped = false;
+};
+
+// ---- one request ----------------------------------------------------------------------------
+
+struct Ctx {
+  Ctx(Gateway::Impl& g_, Worker& w_, beast::tcp_stream& d, beast::flat_buffer& b,
+      http::request_parser<http::string_body>& p, std::string_view ip)
+      : g(g_), w(w_), down(d), buf(b), parser(p), client_ip(ip) {}
+  Gateway::Impl& g;
+  Worker& w;
+  beast::tcp_stream& down;
+  beast::flat_buffer& buf;
+  http::request_parser<http::string_body>& parser;
+  std::string_view client_ip;
+  Clock::time_point t0 = Clock::now();
+  std::string request_id;
+  bool keep_alive = true;  // what the next response announces
+
+  // access log
+  bool log = false;
+  std::string_view key_label;
+  std::string model, upstream_model;
+  std::string_view provider;
+  const ModelRoute* route = nullptr;
+  bool stream = false;
+  int status = 0;
+  upstream::Timings timings;
+  int64_t first_token_us = -1;
+  uint64_t bytes_in = 0, bytes_out = 0;
+  std::string error_type;
+  openai::Outcome outcome;
+};
+
+namespace {
+
+template <class Msg>
+void common_headers(Ctx& c, Msg& m) {
+  m.set("X-Request-Id", c.request_id);
+  if (!c.g.cfg->cors_origin.empty()) {
+    m.set(http::field::access_control_allow_origin, c.g.cfg->cors_origin);
+    m.set(http::field::access_control_expose_headers, "X-Request-Id");
+  }
+}
+
+net::awaitable<bool> send(Ctx& c, http::status st, std::string body, std::string_view content_type,
+                          int retry_after = 0) {
+  http::response<http::string_body> res{st, 11};
+  res.set(http::field::content_type, content_type);
+  common_headers(c, res);
+  if (retry_after > 0) res.set(http::field::retry_after, std::to_string(retry_after));
+  res.keep_alive(c.keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  c.status = static_cast<int>(st);
+  c.down.expires_after(c.g.cfg->timeouts.client_write);
+  auto [ec, n] = co_await http::async_write(c.down, res, nothrow);
+  c.bytes_out += n;
+  co_return !ec;
+}
+
+net::awaitable<bool> send_error(Ctx& c, const ApiError& e) {
+  c.error_type = e.code.empty() ? e.type : e.code;
+  co_return co_await send(c, static_cast<http::status>(e.status), error_body(e), "application/json", e.retry_after);
+}
+
+// Resolves when the downstream peer hangs up; never consumes bytes (architecture E8). Data
+// already pending (a pipelined request, a TLS alert) makes wait_read fire at once forever, so
+// after the first wake-up without a hang-up it re-checks POLLRDHUP on a timer instead.
+net::awaitable<bool> client_gone(tcp::socket& sock) {
+  auto hung_up = [&] {
+    pollfd p{sock.native_handle(), static_cast<short>(POLLIN | POLLRDHUP), 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  };
+  auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, nothrow);
+  if (ec) co_return false;
+  if (hung_up()) co_return true;
+  net::steady_timer timer(sock.get_executor());
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(250));
+    auto [tec] = co_await timer.async_wait(nothrow);
+    if (tec) co_return false;
+    if (hung_up()) co_return true;
+  }
+}
+
+net::awaitable<bool> write_chunk(Ctx& c, std::string& out) {
+  if (out.empty()) co_return true;  // an empty chunk would end the chunked body
+  c.down.expires_after(c.g.cfg->timeouts.client_write);
+  auto [ec, n] = co_await net::async_write(c.down, http::make_chunk(net::buffer(out)), nothrow);
+  c.bytes_out += n;
+  out.clear();
+  co_return !ec;
+}
+
+// Reads the upstream body and feeds it through the dialect into `sink`. Streaming (enc/out
+// set): after each upstream read, whatever the encoder produced goes out as one chunk, so
+// nothing that could stream is held. Returns false when the downstream write failed or the
+// exchange was cancelled.
+net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, EventSink& sink,
+                          openai::StreamEncoder* enc, std::string* out) {
+  const Config& cfg = *c.g.cfg;
+  auto fail = [&](const ApiError& e) {
+    c.error_type = e.code.empty() ? e.type : e.code;
+    if (enc) {
+      enc->fail(e);
+    } else {
+      sink.on_event(Event::failed(e));
+    }
+  };
+  auto note_first_token = [&] {
+    if (c.first_token_us < 0 && (enc ? enc->outcome().saw_first_token : false)) c.first_token_us = micros_since(c.t0);
+  };
+
+  if (!ex.is_event_stream()) {
+    // A JSON answer (non-stream request, or an upstream that ignored `stream`).
+    std::string body;
+    const Failure f = co_await ex.read_all(body);
+    if (f == Failure::cancelled) co_return false;
+    if (f != Failure::none) {
+      fail(failure_error(f, ex.error_message()));
+    } else {
+      ApiError err;
+      if (!ops.decode_json || !ops.decode_json(body, sink, err)) fail(err.message.empty() ? bad_gateway("the upstream sent an unexpected response body") : err);
+      ex.release();
+    }
+    if (enc) {
+      enc->finish();
+      note_first_token();
+      if (!co_await write_chunk(c, *out)) co_return false;
+    }
+    co_return true;
+  }
+
+  sse::Parser parser(cfg.limits.max_sse_event);
+  StreamDecoder& dec = *ops.decoder;
+  auto on_event = [&](const sse::Event& e) {
+    if (!dec.done()) dec.on_data(e.data, e.event, sink);
+  };
+  bool finished = false;  // the answer is complete downstream-wise
+  for (;;) {
+    std::string_view piece;
+    const Failure f = co_await ex.read_some(piece);
+    if (f == Failure::cancelled) co_return false;
+    if (f != Failure::none) {
+      if (!finished) fail(failure_error(f, ex.error_message()));
+      break;
+    }
+    if (piece.empty()) {  // upstream body complete
+      if (!finished) {
+        parser.finish(on_event);
+        dec.on_end(sink);
+      }
+      ex.release();
+      break;
+    }
+    if (finished) continue;  // draining after the end of the answer, so the connection can be reused
+    if (parser.feed(piece, on_event) == sse::Parser::Status::too_large) {
+      fail(bad_gateway("the upstream sent an SSE event larger than limits.max_sse_event"));
+      break;
+    }
+    if (dec.done()) {
+      dec.on_end(sink);
+      finished = true;
+    }
+    if (enc) {
+      if (finished || enc->finished()) {
+        enc->finish();
+        finished = true;
+      }
+      note_first_token();
+      if (!co_await write_chunk(c, *out)) co_return false;
+      if (finished) {
+        // The client has its whole answer: end the chunked body now, then drain upstream.
+        c.down.expires_after(cfg.timeouts.client_write);
+        auto [ec, n] = co_await net::async_write(c.down, http::make_chunk_last(), nothrow);
+        c.bytes_out += n;
+        if (ec) co_return false;
+      }
+    }
+  }
+  if (enc && !finished) {
+    enc->finish();
+    note_first_token();
+    if (!co_await write_chunk(c, *out)) co_return false;
+    c.down.expires_after(cfg.timeouts.client_write);
+    auto [ec, n] = co_await net::async_write(c.down, http::make_chunk_last(), nothrow);
+    c.bytes_out += n;
+    if (ec) co_return false;
+  }
+  co_return true;
+}
+
+// The upstream half of a chat request. Returns whether the downstream connection may be kept.
+net::awaitable<bool> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt, const UpstreamRequest& up,
+                              DialectOps& ops) {
+  co_await net::this_coro::throw_if_cancelled(false);
+  const Config& cfg = *c.g.cfg;
+  upstream::Exchange ex(c.w.pool, prt.tls.get(), prt.endpoint, cfg.timeouts, cfg.limits);
+  const Failure f = co_await ex.start(up);
+  c.timings = ex.timings();
+  if (f == Failure::cancelled) co_return false;
+  if (f != Failure::none) co_return co_await send_error(c, failure_error(f, ex.error_message())) && c.keep_alive;
+
+  const int status = ex.status();
+  if (status != 200) {
+    std::string body;
+    const Failure bf = co_await ex.read_all(body);
+    if (bf == Failure::cancelled) co_return false;
+    if (bf == Failure::none) ex.release();
+    const ApiError e = ops.map_error(status, ex.header("Content-Type"), body);
+    if (ops.on_upstream_error) ops.on_upstream_error(status, body);
+    co_return co_await send_error(c, e) && c.keep_alive;
+  }
+
+  openai::StreamOptions so;
+  so.model = creq.model;
+  so.include_usage = creq.include_usage;
+  if (creq.stream) {
+    http::response<http::empty_body> res{http::status::ok, 11};
+    res.set(http::field::content_type, "text/event-stream");
+    res.set(http::field::cache_control, "no-cache");
+    res.set("X-Accel-Buffering", "no");
+    common_headers(c, res);
+    res.keep_alive(c.keep_alive);
+    res.chunked(true);
+    http::response_serializer<http::empty_body> sr{res};
+    c.down.expires_after(cfg.timeouts.client_write);
+    auto [hec, hn] = co_await http::async_write_header(c.down, sr, nothrow);
+    c.bytes_out += hn;
+    c.status = 200;
+    if (hec) co_return false;
+    std::string out;
+    out.reserve(4096);
+    openai::StreamEncoder enc(out, so);
+    const bool ok = co_await pump(c, ex, ops, enc, &enc, &out);
+    c.outcome = enc.outcome();
+    co_return ok && c.keep_alive;
+  }
+
+  openai::ResponseAggregator agg(so);
+  if (!co_await pump(c, ex, ops, agg, nullptr, nullptr)) co_return false;
+  c.outcome = agg.outcome();
+  if (agg.failed()) co_return co_await send_error(c, agg.error()) && c.keep_alive;
+  std::string json;
+  json.reserve(1024);
+  agg.write(json);
+  if (c.first_token_us < 0 && c.outcome.saw_first_token) c.first_token_us = micros_since(c.t0);
+  co_return co_await send(c, http::status::ok, std::move(json), "application/json") && c.keep_alive;
+}
+
+// Runs the upstream exchange raced against the client hanging up: whichever finishes first
+// cancels the other, so a client that leaves cancels the upstream request at once (its
+// connection is closed, never pooled).
+net::awaitable<bool> proxy(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt, const UpstreamRequest& up,
+                           DialectOps& ops) {
+  using namespace net::experimental::awaitable_operators;
+  auto r = co_await (exchange(c, creq, prt, up, ops) || client_gone(c.down.socket()));
+  if (r.index() == 1) {
+    if (c.status == 0 || c.status == 200) c.status = 499;  // nginx's "client closed request"
+    c.error_type = "client_closed_request";
+    co_return false;
+  }
+  co_return std::get<0>(r);
+}
+
+net::awaitable<bool> handle_chat(Ctx& c) {
+  const Config& cfg = *c.g.cfg;
+  auto& req = c.parser.get();
+  c.log = true;
+
+  // Authenticate on the headers alone, before reading a possibly large body.
+  const auto who = c.g.auth.check(req[http::field::authorization], req["x-api-key"]);
+  if (!who.ok) {
+    c.keep_alive = false;  // the body stays unread
+    co_await send_error(c, unauthorized(req[http::field::authorization].empty() && req["x-api-key"].empty()
+                                            ? "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
+                                            : "Incorrect API key provided."));
+    co_return false;
+  }
+  c.key_label = who.label;
+
+  if (auto len = c.parser.content_length(); len && *len > cfg.limits.body_limit) {
+    c.keep_alive = false;
+    co_await send_error(c, payload_too_large("The request body is " + std::to_string(*len) +
+                                             " bytes; the limit is " + std::to_string(cfg.limits.body_limit) + " bytes."));
+    co_return false;
+  }
+  if (iequals(req[http::field::expect], "100-continue")) {
+    http::response<http::empty_body> cont{http::status::continue_, 11};
+    c.down.expires_after(cfg.timeouts.client_write);
+    auto [ec, n] = co_await http::async_write(c.down, cont, nothrow);
+    if (ec) co_return false;
+  }
+  // simdjson reads SIMDJSON_PADDING bytes past the end: reserve them up front so the body is
+  // parsed where it lands, without a copy.
+  if (auto len = c.parser.content_length()) c.parser.get().body().reserve(*len + simdjson::SIMDJSON_PADDING);
+  c.down.expires_after(cfg.timeouts.client_body_read);
+  auto [rec, rn] = co_await http::async_read(c.down, c.buf, c.parser, nothrow);
+  if (rec) {
+    c.keep_alive = false;
+    if (rec == http::error::body_limit) {
+      co_await send_error(c, payload_too_large("The request body exceeds the limit of " +
+                                               std::to_string(cfg.limits.body_limit) + " bytes."));
+    } else if (rec == beast::error::timeout) {
+      co_await send_error(c, ApiError{408, "invalid_request_error", "request_timeout",
+                                      "Timed out reading the request body.", {}, 0, ErrorSource::downstream});
+    } else {
+      c.status = 499;
+      c.error_type = "client_read_failed";
+    }
+    co_return false;
+  }
+  std::string& body = c.parser.get().body();
+  c.bytes_in = body.size();
+  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+
+  ParseResult parsed = parse_chat_request(body);
+  if (!parsed.ok) co_return co_await send_error(c, parsed.error) && c.keep_alive;
+  ChatRequest& creq = parsed.request;
+  c.model = creq.model;
+  c.stream = creq.stream;
+
+  const auto target = c.g.router.find(creq.model);
+  if (!target) {
+    ApiError e = not_found("The model '" + creq.model + "' does not exist or is not served by this gateway; "
+                           "GET /v1/models lists the available models.", "model_not_found");
+    e.param = "model";
+    co_return co_await send_error(c, e) && c.keep_alive;
+  }
+  c.route = target->route;
+  c.upstream_model = std::string(target->upstream_model);
+  c.provider = target->provider->name;
+  ProviderRuntime& prt = c.g.providers.runtime(*target->provider);
+
+  PreparedRequest prep;
+  if (auto err = co_await prepare_request(prt, c.w.providers, c.w.pool, creq, *target, prep)) {
+    co_return co_await send_error(c, *err) && c.keep_alive;
+  }
+  co_return co_await proxy(c, creq, prt, prep.request, prep.ops);
+}
+
+void log_request(Ctx& c) {
+  if (!c.log) return;
+  AccessRecord r{};
+  r.request_id = c.request_id;
+  r.key_label = c.key_label;
+  r.method = c.parser.get().method_string();
+  const auto target = c.parser.get().target();
+  r.path = target.substr(0, target.find('?'));
+  r.model = c.model;
+  r.upstream_model = c.upstream_model;
+  r.provider = c.provider;
+  r.stream = c.stream;
+  r.status = c.status;
+  r.connect_us = c.timings.first_byte_us < 0 && c.timings.connect_us == 0 ? -1 : c.timings.connect_us;
+  r.upstream_first_byte_us = c.timings.first_byte_us;
+  r.first_token_us = c.first_token_us;
+  r.total_us = micros_since(c.t0);
+  r.prompt_tokens = c.outcome.usage.prompt_tokens;
+  r.completion_tokens = c.outcome.usage.completion_tokens;
+  r.reasoning_tokens = c.outcome.usage.reasoning_tokens;
+  r.cached_tokens = c.outcome.usage.cached_tokens;
+  r.bytes_in = c.bytes_in;
+  r.bytes_out = c.bytes_out;
+  r.error_type = c.error_type;
+  r.cost_usd = c.route ? cost_usd(*c.route, c.outcome.usage) : 0.0;
+  r.upstream_reused = c.timings.reused;
+  r.client_ip = c.client_ip;
+  log_access(r);
+}
+
+net::awaitable<bool> handle(Ctx& c) {
+  auto& req = c.parser.get();
+  c.request_id = request_id_from(req["x-request-id"]);
+  c.keep_alive = req.keep_alive() && !c.g.stopping.load(std::memory_order_relaxed);
+  const std::string_view target = req.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  const Config& cfg = *c.g.cfg;
+  // Only the chat endpoint reads a body; anything else with a body closes the connection
+  // after answering rather than desynchronising the keep-alive stream.
+  const bool chat = path == "/v1/chat/completions" || path == "/chat/completions";
+  if (!chat && !c.parser.is_done()) c.keep_alive = false;
+
+  if (req.method() == http::verb::options) {
+    http::response<http::empty_body> res{http::status::no_content, 11};
+    common_headers(c, res);
+    res.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
+    const auto asked = req[http::field::access_control_request_headers];
+    res.set(http::field::access_control_allow_headers,
+            asked.empty() ? std::string_view("Authorization, Content-Type, X-Api-Key, X-Request-Id")
+                          : std::string_view(asked));
+    res.set(http::field::access_control_max_age, "86400");
+    res.keep_alive(c.keep_alive);
+    c.down.expires_after(cfg.timeouts.client_write);
+    auto [ec, n] = co_await http::async_write(c.down, res, nothrow);
+    co_return !ec && c.keep_alive;
+  }
+  if (path == "/health" || path == "/healthz") {
+    co_return co_await send(c, http::status::ok, R"({"status":"ok"})", "application/json") && c.keep_alive;
+  }
+  if (path == "/ready" || path == "/readyz") {
+    const bool ready = !c.g.stopping.load();
+    co_return co_await send(c, ready ? http::status::ok : http::status::service_unavailable,
+                            ready ? R"({"status":"ready"})" : R"({"status":"stopping"})", "application/json") &&
+        c.keep_alive;
+  }
+
+  struct InFlight {
+    std::atomic<int64_t>& n;
+    explicit InFlight(std::atomic<int64_t>& v) : n(v) { n.fetch_add(1, std::memory_order_relaxed); }
+    ~InFlight() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } in_flight(c.g.in_flight);
+  c.g.requests.fetch_add(1, std::memory_order_relaxed);
+
+  bool keep = false;
+  if (chat) {
+    if (req.method() != http::verb::post) {
+      c.log = true;
+      keep = co_await send_error(c, ApiError{405, "invalid_request_error", "method_not_allowed",
+                                             "Use POST for " + std::string(path) + ".", {}, 0,
+                                             ErrorSource::downstream}) && c.keep_alive;
+    } else {
+      keep = co_await handle_chat(c);
+    }
+  } else if (path == "/v1/models" || path == "/models" || path.starts_with("/v1/models/")) {
+    c.log = true;
+    const auto who = c.g.auth.check(req[http::field::authorization], req["x-api-key"]);
+    if (!who.ok) {
+      keep = co_await send_error(c, unauthorized("Incorrect or missing API key.")) && c.keep_alive;
+    } else if (req.method() != http::verb::get) {
+      keep = co_await send_error(c, ApiError{405, "invalid_request_error", "method_not_allowed", "Use GET.", {}, 0,
+                                             ErrorSource::downstream}) && c.keep_alive;
+    } else {
+      c.key_label = who.label;
+      std::string out;
+      if (path.starts_with("/v1/models/")) {
+        const auto id = path.substr(11);
+        const auto t = c.g.router.find(id);
+        if (t && t->listed) {
+          json::Writer w(out);
+          w.begin_object().kv("id", id).kv("object", "model").kv("created", int64_t{1700000000});
+          w.kv("owned_by", t->provider->kind == ProviderKind::zai_web ? "zai-web" : "zhipu").end_object();
+          keep = co_await send(c, http::status::ok, std::move(out), "application/json") && c.keep_alive;
+        } else {
+          keep = co_await send_error(c, not_found("The model '" + std::string(id) + "' does not exist.",
+                                                  "model_not_found")) && c.keep_alive;
+        }
+      } else {
+        c.g.router.write_models_list(out);
+        keep = co_await send(c, http::status::ok, std::move(out), "application/json") && c.keep_alive;
+      }
+    }
+  } else {
+    c.log = true;
+    keep = co_await send_error(c, not_found("Unknown path '" + std::string(path) +
+                                            "'. zgate serves POST /v1/chat/completions and GET /v1/models.",
+                                            "unknown_url")) && c.keep_alive;
+  }
+  log_request(c);
+  co_return keep;
+}
+
+net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock) {
+  struct Count {
+    std::atomic<std::size_t>& n;
+    ~Count() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } count{g.connections};
+  const Config& cfg = *g.cfg;
+  boost::system::error_code ec;
+  sock.set_option(tcp::no_delay(true), ec);
+  std::string client_ip;
+  if (auto ep = sock.remote_endpoint(ec); !ec) client_ip = ep.address().to_string();
+  beast::tcp_stream stream(std::move(sock));
+  beast::flat_buffer buf;
+  bool first = true;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(cfg.limits.header_limit));
+    parser.body_limit(cfg.limits.body_limit);
+    // A slow or silent client cannot hold the connection: the whole head must arrive in time.
+    stream.expires_after(first ? cfg.timeouts.client_header_read : cfg.timeouts.client_keepalive_idle);
+    auto [rec, rn] = co_await http::async_read_header(stream, buf, parser, nothrow);
+    if (rec) {
+      if (rec == http::error::header_limit || (rec.category() == make_error_code(http::error::bad_target).category() &&
+                                               rec != http::error::end_of_stream && rec != http::error::partial_message)) {
+        const bool too_big = rec == http::error::header_limit;
+        ApiError e{too_big ? 431 : 400, "invalid_request_error", too_big ? "headers_too_large" : "bad_request",
+                   too_big ? "The request headers are too large." : "Malformed HTTP request: " + rec.message(), {}, 0,
+                   ErrorSource::downstream};
+        http::response<http::string_body> res{static_cast<http::status>(e.status), 11};
+        res.set(http::field::content_type, "application/json");
+        res.keep_alive(false);
+        res.body() = error_body(e);
+        res.prepare_payload();
+        stream.expires_after(cfg.timeouts.client_write);
+        co_await http::async_write(stream, res, nothrow);
+      }
+      break;
+    }
+    Ctx c{g, w, stream, buf, parser, client_ip};
+    const bool keep = co_await handle(c);
+    if (!keep || g.stopping.load(std::memory_order_relaxed)) break;
+    first = false;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+net::awaitable<void> accept_loop(Gateway::Impl& g) {
+  std::size_t next = 0;
+  net::steady_timer backoff(g.accept_ioc);
+  for (;;) {
+    Worker& w = *g.workers[next++ % g.workers.size()];
+    auto [ec, sock] = co_await g.acceptor.async_accept(w.ioc, nothrow);
+    if (ec) {
+      if (ec == net::error::operation_aborted || !g.acceptor.is_open()) co_return;
+      // EMFILE and friends: back off instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(nothrow);
+      continue;
+    }
+    if (g.connections.fetch_add(1, std::memory_order_relaxed) >= g.cfg->limits.max_connections) {
+      g.connections.fetch_sub(1, std::memory_order_relaxed);
+      continue;  // over the connection limit: the socket closes here
+    }
+    net::co_spawn(w.ioc, session(g, w, std::move(sock)), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("connection ended by an internal error: {}", ex.what());
+      }
+    });
+  }
+}
+
+net::awaitable<void> sweep_loop(Worker& w) {
+  net::steady_timer t(w.ioc);
+  for (;;) {
+    t.expires_after(std::chrono::seconds(5));
+    auto [ec] = co_await t.async_wait(nothrow);
+    if (ec) co_return;
+    w.pool.sweep();
+  }
+}
+
+}  // namespace
+
+// ---- Gateway ------------------------------------------------------------------------------
+
+Gateway::Gateway(std::shared_ptr<const Config> cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
+
+Gateway::~Gateway() { stop(); }
+
+uint16_t Gateway::start() {
+  Impl& g = *impl_;
+  const Config& cfg = *g.cfg;
+  g.providers.init(cfg);
+  unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>(cfg);
+    w->providers.init(g.providers);
+    g.workers.push_back(std::move(w));
+  }
+  const tcp::endpoint ep(net::ip::make_address(cfg.listen_host), cfg.listen_port);
+  g.acceptor.open(ep.protocol());
+  g.acceptor.set_option(tcp::acceptor::reuse_address(true));
+  g.acceptor.bind(ep);
+  g.acceptor.listen(net::socket_base::max_listen_connections);
+  g.port = g.acceptor.local_endpoint().port();
+  for (auto& w : g.workers) {
+    net::co_spawn(w->ioc, sweep_loop(*w), net::detached);
+    w->thread = std::thread([wp = w.get()] { wp->ioc.run(); });
+  }
+  net::co_spawn(g.accept_ioc, accept_loop(g), net::detached);
+  g.accept_thread = std::thread([&g] { g.accept_ioc.run(); });
+  g.started = true;
+  return g.port;
+}
+
+void Gateway::stop() {
+  Impl& g = *impl_;
+  if (!g.started || g.stopped) return;
+  g.stopped = true;
+  g.stopping = true;
+  net::post(g.accept_ioc, [&g] {
+    boost::system::error_code ec;
+    g.acceptor.close(ec);
+  });
+  if (g.accept_thread.joinable()) g.accept_thread.join();
+  // Let in-flight requests finish, up to the grace period.
+  const auto deadline = Clock::now() + g.cfg->timeouts.shutdown_grace;
+  while (g.in_flight.load() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (auto& w : g.workers) {
+    w->guard.reset();
+    w->ioc.stop();
+  }
+  for (auto& w : g.workers) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+void Gateway::run_until_signal() {
+  net::io_context sig_ioc(1);
+  net::signal_set signals(sig_ioc, SIGINT, SIGTERM);
+  signals.async_wait([](const boost::system::error_code&, int sig) {
+    spdlog::info("signal {} received: draining in-flight requests", sig);
+  });
+  sig_ioc.run();
+  stop();
+}
+
+uint16_t Gateway::port() const { return impl_->port; }
+
+GatewayStats Gateway::stats() const {
+  Impl& g = *impl_;
+  GatewayStats s;
+  s.requests = g.requests.load();
+  s.in_flight = g.in_flight.load();
+  for (auto& w : g.workers) {
+    auto p = std::make_shared<std::promise<upstream::PoolStats>>();
+    auto fut = p->get_future();
+    net::post(w->ioc, [p, wp = w.get()] { p->set_value(wp->pool.stats()); });
+    if (fut.wait_for(std::chrono::seconds(2)) != std::future_status::ready) continue;
+    const auto ps = fut.get();
+    s.upstream_connects += ps.connects;
+    s.upstream_reuses += ps.reuses;
+    s.upstream_retries += ps.retries;
+  }
+  return s;
+}
+
+}  // namespace zgate

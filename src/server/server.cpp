@@ -1,1 +1,0 @@
-// I/O shell (being written).

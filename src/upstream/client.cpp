@@ -1,0 +1,333 @@
+// Upstream HTTP/1.1 client: connect (plain or TLS), per-worker keep-alive pool, one Exchange
+// per proxied request. Both stream types share each operation through with_stream().
+#include "zgate/upstream/client.hpp"
+
+#include <poll.h>
+
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "zgate/config/url.hpp"
+
+namespace zgate::upstream {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+constexpr std::size_t kBodyBuf = 8192;
+
+int64_t micros_since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+}
+
+bool is_ip_literal(const std::string& host) {
+  boost::system::error_code ec;
+  net::ip::make_address(host, ec);
+  return !ec;
+}
+}  // namespace
+
+class Connection {
+ public:
+  explicit Connection(net::any_io_executor ex) : tcp_(std::move(ex)) {}
+  beast::tcp_stream& lowest() { return tls_ ? tls_->next_layer() : tcp_; }
+  int fd() { return lowest().socket().native_handle(); }
+
+  // Runs `f(stream)` on whichever stream this connection uses.
+  template <class F>
+  auto with_stream(F&& f) {
+    if (tls_) return f(*tls_);
+    return f(tcp_);
+  }
+
+  beast::tcp_stream tcp_;
+  std::unique_ptr<ssl::stream<beast::tcp_stream>> tls_;
+  beast::flat_buffer buf_;
+  std::optional<http::response_parser<http::buffer_body>> parser_;
+  std::string key_;
+  Clock::time_point idle_since_;
+  char body_[kBodyBuf];
+};
+
+Endpoint make_endpoint(const ProviderConfig& p) {
+  auto u = parse_url(p.base_url);
+  if (!u) throw ConfigError("provider '" + p.name + "': base_url '" + p.base_url + "' is not a valid URL");
+  Endpoint ep;
+  ep.tls = u->tls;
+  ep.host = u->host;
+  ep.port = u->port;
+  ep.verify = p.verify_tls;
+  ep.ca_file = p.ca_file;
+  ep.key = std::string(ep.tls ? "https|" : "http|") + ep.host + "|" + std::to_string(ep.port) + "|" +
+           (ep.verify ? "v|" : "nv|") + ep.ca_file;
+  return ep;
+}
+
+std::unique_ptr<ssl::context> make_tls_context(const Endpoint& ep) {
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  ctx->set_default_verify_paths();
+  if (!ep.ca_file.empty()) {
+    boost::system::error_code ec;
+    ctx->load_verify_file(ep.ca_file, ec);
+    if (ec) throw ConfigError("upstream CA file '" + ep.ca_file + "': " + ec.message());
+  }
+  ctx->set_verify_mode(ep.verify ? ssl::verify_peer : ssl::verify_none);
+  return ctx;
+}
+
+// ---- Pool -------------------------------------------------------------------------------
+
+struct Pool::Impl {
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+};
+
+Pool::Pool(net::any_io_executor ex, const Limits& limits)
+    : ex_(std::move(ex)), limits_(limits), impl_(std::make_unique<Impl>()) {}
+Pool::~Pool() = default;
+
+namespace {
+// An idle keep-alive connection must have nothing to read: data means a protocol error,
+// and POLLRDHUP/POLLHUP means the upstream closed it.
+bool idle_healthy(Connection& c) {
+  pollfd p{c.fd(), static_cast<short>(POLLIN | POLLRDHUP), 0};
+  const int r = ::poll(&p, 1, 0);
+  return r == 0;
+}
+}  // namespace
+
+std::unique_ptr<Connection> Pool::checkout(const Endpoint& ep) {
+  auto it = impl_->idle.find(ep.key);
+  if (it == impl_->idle.end()) return nullptr;
+  auto& v = it->second;
+  const auto now = Clock::now();
+  while (!v.empty()) {
+    auto c = std::move(v.back());
+    v.pop_back();
+    --stats_.idle;
+    if (now - c->idle_since_ < limits_.pool_idle_timeout && idle_healthy(*c)) return c;
+  }
+  return nullptr;
+}
+
+void Pool::checkin(std::unique_ptr<Connection> c) {
+  auto& v = impl_->idle[c->key_];
+  if (v.size() >= limits_.pool_max_idle_per_host) return;  // dropped: closes
+  c->idle_since_ = Clock::now();
+  c->parser_.reset();
+  v.push_back(std::move(c));
+  ++stats_.idle;
+}
+
+void Pool::sweep() {
+  const auto now = Clock::now();
+  for (auto& [key, v] : impl_->idle) {
+    std::erase_if(v, [&](std::unique_ptr<Connection>& c) {
+      const bool drop = now - c->idle_since_ >= limits_.pool_idle_timeout || !idle_healthy(*c);
+      if (drop) --stats_.idle;
+      return drop;
+    });
+  }
+}
+
+PoolStats Pool::stats() const { return stats_; }
+
+// ---- Exchange ---------------------------------------------------------------------------
+
+Exchange::Exchange(Pool& pool, ssl::context* tls_ctx, const Endpoint& ep, const Timeouts& t, const Limits& l)
+    : pool_(pool), tls_ctx_(tls_ctx), ep_(ep), t_(t), l_(l) {}
+Exchange::~Exchange() = default;
+
+net::awaitable<Failure> Exchange::connect() {
+  const auto t0 = Clock::now();
+  auto ex = pool_.executor();
+  tcp::resolver resolver(ex);
+  auto [rec, results] = co_await resolver.async_resolve(ep_.host, std::to_string(ep_.port), nothrow);
+  if (rec) {
+    error_ = "cannot resolve upstream host '" + ep_.host + "': " + rec.message();
+    co_return rec == net::error::operation_aborted ? Failure::cancelled : Failure::connect;
+  }
+  auto c = std::make_unique<Connection>(ex);
+  c->key_ = ep_.key;
+  c->tcp_.expires_after(t_.upstream_connect);
+  auto [cec, endpoint] = co_await c->tcp_.async_connect(results, nothrow);
+  if (cec) {
+    error_ = "cannot connect to upstream " + ep_.host + ":" + std::to_string(ep_.port) + ": " + cec.message();
+    if (cec == beast::error::timeout) co_return Failure::timeout;
+    co_return cec == net::error::operation_aborted ? Failure::cancelled : Failure::connect;
+  }
+  boost::system::error_code ignored;
+  c->tcp_.socket().set_option(tcp::no_delay(true), ignored);
+  if (ep_.tls) {
+    c->tls_ = std::make_unique<ssl::stream<beast::tcp_stream>>(std::move(c->tcp_), *tls_ctx_);
+    if (!is_ip_literal(ep_.host)) SSL_set_tlsext_host_name(c->tls_->native_handle(), ep_.host.c_str());
+    if (ep_.verify) {
+      c->tls_->set_verify_mode(ssl::verify_peer);
+      c->tls_->set_verify_callback(ssl::host_name_verification(ep_.host));
+    }
+    c->lowest().expires_after(t_.upstream_tls_handshake);
+    auto [hec] = co_await c->tls_->async_handshake(ssl::stream_base::client, nothrow);
+    if (hec) {
+      error_ = "TLS handshake with upstream " + ep_.host + " failed: " + hec.message();
+      if (hec == beast::error::timeout) co_return Failure::timeout;
+      co_return hec == net::error::operation_aborted ? Failure::cancelled : Failure::tls;
+    }
+  }
+  ++pool_.counters().connects;
+  timings_.connect_us = micros_since(t0);
+  conn_ = std::move(c);
+  co_return Failure::none;
+}
+
+net::awaitable<Failure> Exchange::send_and_read_head(const UpstreamRequest& req) {
+  http::request<http::span_body<const char>> msg;
+  msg.method_string(req.method);
+  msg.target(req.target);
+  msg.version(11);
+  if ((ep_.tls && ep_.port == 443) || (!ep_.tls && ep_.port == 80)) {
+    msg.set(http::field::host, ep_.host);
+  } else {
+    msg.set(http::field::host, ep_.host + ":" + std::to_string(ep_.port));
+  }
+  for (const auto& [k, v] : req.headers) msg.set(k, v);
+  msg.body() = beast::span<const char>(req.body.data(), req.body.size());
+  msg.keep_alive(true);
+  msg.prepare_payload();
+
+  Connection& c = *conn_;
+  c.lowest().expires_after(t_.upstream_write);
+  auto [wec, wn] = co_await c.with_stream([&](auto& s) { return http::async_write(s, msg, nothrow); });
+  if (wec) {
+    error_ = "writing the request upstream failed: " + wec.message();
+    if (wec == beast::error::timeout) co_return Failure::timeout;
+    co_return wec == net::error::operation_aborted ? Failure::cancelled : Failure::write;
+  }
+  c.parser_.emplace();
+  c.parser_->header_limit(64 * 1024);
+  c.parser_->body_limit(boost::none);  // bounded by read_all / the SSE event limit instead
+  c.lowest().expires_after(t_.upstream_first_byte);
+  auto [rec, rn] = co_await c.with_stream(
+      [&](auto& s) { return http::async_read_header(s, c.buf_, *c.parser_, nothrow); });
+  if (rec) {
+    if (rec == beast::error::timeout) {
+      error_ = "the upstream did not answer within " + std::to_string(t_.upstream_first_byte.count()) + " ms";
+      co_return Failure::timeout;
+    }
+    if (rec == net::error::operation_aborted) co_return Failure::cancelled;
+    error_ = "reading the upstream response head failed: " + rec.message();
+    if (rec == http::error::end_of_stream || rec == net::error::eof || rec == net::error::connection_reset ||
+        rec == http::error::partial_message || rec == ssl::error::stream_truncated) {
+      co_return Failure::closed;
+    }
+    co_return Failure::protocol;
+  }
+  co_return Failure::none;
+}
+
+net::awaitable<Failure> Exchange::start(const UpstreamRequest& req) {
+  const auto t0 = Clock::now();
+  conn_ = pool_.checkout(ep_);
+  if (conn_) {
+    timings_.reused = true;
+    ++pool_.counters().reuses;
+    Failure f = co_await send_and_read_head(req);
+    if (f == Failure::none) {
+      timings_.first_byte_us = micros_since(t0);
+      co_return f;
+    }
+    // A pooled connection the upstream closed meanwhile: nothing of the response was read, so
+    // sending the request again on a fresh connection is safe.
+    if (f != Failure::closed && f != Failure::write) co_return f;
+    conn_.reset();
+    timings_.reused = false;
+    ++pool_.counters().retries;
+  }
+  Failure f = co_await connect();
+  if (f != Failure::none) co_return f;
+  f = co_await send_and_read_head(req);
+  if (f == Failure::none) timings_.first_byte_us = micros_since(t0);
+  co_return f;
+}
+
+int Exchange::status() const { return conn_ && conn_->parser_ ? conn_->parser_->get().result_int() : 0; }
+
+std::string_view Exchange::header(std::string_view name) const {
+  if (!conn_ || !conn_->parser_) return {};
+  const auto& h = conn_->parser_->get();
+  auto it = h.find(name);
+  return it == h.end() ? std::string_view() : std::string_view(it->value());
+}
+
+bool Exchange::is_event_stream() const {
+  const auto ct = header("Content-Type");
+  return ct.substr(0, 17) == "text/event-stream";
+}
+
+net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
+  out = {};
+  if (!conn_ || !conn_->parser_) co_return Failure::protocol;
+  Connection& c = *conn_;
+  auto& p = *c.parser_;
+  // Chunk framing completes reads with zero body bytes; keep reading until bytes or the end.
+  while (!p.is_done()) {
+    p.get().body().data = c.body_;
+    p.get().body().size = kBodyBuf;
+    c.lowest().expires_after(t_.upstream_stream_idle);
+    auto [ec, n] = co_await c.with_stream([&](auto& s) { return http::async_read_some(s, c.buf_, p, nothrow); });
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        error_ = "the upstream sent nothing for " + std::to_string(t_.upstream_stream_idle.count()) + " ms";
+        co_return Failure::timeout;
+      }
+      if (ec == net::error::operation_aborted) co_return Failure::cancelled;
+      error_ = "the upstream connection broke mid-response: " + ec.message();
+      co_return Failure::closed;
+    }
+    const std::size_t got = kBodyBuf - p.get().body().size;
+    if (got > 0) {
+      body_started_ = true;
+      out = std::string_view(c.body_, got);
+      co_return Failure::none;
+    }
+  }
+  co_return Failure::none;
+}
+
+net::awaitable<Failure> Exchange::read_all(std::string& out) {
+  for (;;) {
+    std::string_view piece;
+    Failure f = co_await read_some(piece);
+    if (f != Failure::none) co_return f;
+    if (piece.empty()) co_return Failure::none;
+    if (out.size() + piece.size() > l_.max_upstream_body) {
+      error_ = "the upstream response is larger than limits.max_upstream_body";
+      co_return Failure::too_large;
+    }
+    out.append(piece);
+  }
+}
+
+void Exchange::release() {
+  if (!conn_ || !conn_->parser_) return;
+  auto& p = *conn_->parser_;
+  if (p.is_done() && p.keep_alive()) {
+    pool_.checkin(std::move(conn_));
+  } else {
+    conn_.reset();
+  }
+}
+
+}  // namespace zgate::upstream
