@@ -1,0 +1,182 @@
+#pragma once
+// In-process harness: zgate-mock and zgate on loopback port 0, with a small config.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/http_client.hpp"
+#include "zgate/config/config.hpp"
+#include "zgate/mock/mock_server.hpp"
+#include "zgate/obs/log.hpp"
+#include "zgate/route/router.hpp"
+#include "zgate/server/gateway.hpp"
+
+namespace zgate::testing {
+
+using namespace std::chrono_literals;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+inline constexpr const char* kClientKey = "sk-integration-test-key-0001";
+
+// Collects access-log lines (the test hook delivers them synchronously).
+struct AccessLines {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  void add(std::string_view l) {
+    std::lock_guard lock(mu);
+    lines.emplace_back(l);
+  }
+  std::vector<std::string> snapshot() {
+    std::lock_guard lock(mu);
+    return lines;
+  }
+};
+
+inline AccessLines& access_lines() {
+  static AccessLines a;
+  static bool once = [] {
+    LogConfig lc;
+    lc.level = "warn";
+    lc.access_log = true;
+    lc.format = "json";
+    init_logging(lc, false);
+    set_access_sink_for_tests([](std::string_view l) { access_lines().add(l); });
+    return true;
+  }();
+  (void)once;
+  return a;
+}
+
+struct GatewayOptions {
+  std::function<void(Config&)> tweak;  // adjust the config before start
+  mock::Options mock;
+};
+
+class Harness {
+ public:
+  explicit Harness(GatewayOptions o = {}) : mock_(o.mock) {
+    access_lines();
+    auto c = std::make_shared<Config>();
+    c->listen_host = "127.0.0.1";
+    c->listen_port = 0;
+    c->workers = 2;
+    c->api_keys = {ApiKey{"itest", kClientKey}};
+    ProviderConfig p;
+    p.name = "default";
+    p.kind = ProviderKind::zhipu;
+    p.base_url = mock_.base_url() + "/api/paas/v4";
+    p.api_key = "upstream-key";
+    c->providers.push_back(p);
+    c->default_provider = "default";
+    c->timeouts.shutdown_grace = 1000ms;
+    if (o.tweak) o.tweak(*c);
+    validate(*c);
+    cfg_ = c;
+    gateway_ = std::make_unique<Gateway>(cfg_);
+    port_ = gateway_->start();
+  }
+  ~Harness() { gateway_->stop(); }
+
+  uint16_t port() const { return port_; }
+  mock::MockServer& mock() { return mock_; }
+  Gateway& gateway() { return *gateway_; }
+  const Config& config() const { return *cfg_; }
+
+  HttpResult post_chat(const std::string& body, Headers extra = {}, std::chrono::milliseconds timeout = 10s) {
+    Headers h{{"Authorization", std::string("Bearer ") + kClientKey}, {"Content-Type", "application/json"}};
+    for (auto& kv : extra) h.push_back(kv);
+    return http_request("127.0.0.1", port_, "POST", "/v1/chat/completions", h, body, timeout);
+  }
+  HttpResult get(const std::string& target, Headers h = {}) {
+    return http_request("127.0.0.1", port_, "GET", target, h, "", 5000ms);
+  }
+
+ private:
+  mock::MockServer mock_;
+  std::shared_ptr<Config> cfg_;
+  std::unique_ptr<Gateway> gateway_;
+  uint16_t port_ = 0;
+};
+
+inline std::string chat_body(const std::string& user_text, bool stream = false, const std::string& extra = "",
+                             const std::string& model = "glm-4.5") {
+  std::string s = R"({"model":")" + model + R"(","messages":[{"role":"user","content":")" + user_text + R"("}])";
+  if (stream) s += R"(,"stream":true)";
+  if (!extra.empty()) s += "," + extra;
+  s += "}";
+  return s;
+}
+
+// The `data:` payloads of an SSE body, in order.
+inline std::vector<std::string> sse_data(const std::string& body) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while ((pos = body.find("data: ", pos)) != std::string::npos) {
+    const auto end = body.find("\n\n", pos);
+    out.push_back(body.substr(pos + 6, end - pos - 6));
+    pos = end == std::string::npos ? body.size() : end + 2;
+  }
+  return out;
+}
+
+// A raw loopback TCP connection for the cases a well-behaved HTTP client cannot produce
+// (slow headers, hanging up mid-response).
+class RawConn {
+ public:
+  explicit RawConn(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~RawConn() { close(); }
+  bool connected() const { return connected_; }
+  bool send(std::string_view s) { return ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()); }
+  // Reads until `needle` appears, the peer closes, or the timeout passes.
+  std::string read_until(std::string_view needle, std::chrono::milliseconds timeout) {
+    std::string got;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buf[4096];
+    while (got.find(needle) == std::string::npos) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        peer_closed_ = true;
+        break;
+      }
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    return got;
+  }
+  // True if the peer closed the connection within the timeout.
+  bool wait_closed(std::chrono::milliseconds timeout) {
+    read_until(std::string_view("\x01\x02never\x03"), timeout);
+    return peer_closed_;
+  }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  bool peer_closed_ = false;
+};
+
+}  // namespace zgate::testing
