@@ -41,7 +41,10 @@ Parser::Status Parser::feed(std::string_view bytes, F&& on_event) {
     const std::size_t eol = detail::find_eol(bytes, pos);
     if (eol == std::string_view::npos) {
       line_.append(bytes.data() + pos, bytes.size() - pos);
-      if (line_.size() + data_.size() > max_event_size_) too_large_ = true;
+      // The event so far: the unfinished line plus the data kept (in data_, or still only
+      // viewed by single_data_ until the end of this feed).
+      const std::size_t kept = single_ ? single_data_.size() : data_.size();
+      if (line_.size() + kept > max_event_size_) too_large_ = true;
       break;
     }
     if (line_.empty()) {
@@ -107,6 +110,8 @@ void Parser::on_line(std::string_view line, bool stable, F& on_event) {
     if (!have_data_ && stable) {
       single_data_ = value;
       single_ = true;
+      // A one-line event that arrived whole in one feed is never copied, so check it here.
+      if (value.size() > max_event_size_) too_large_ = true;
     } else {
       if (single_) {
         data_.assign(single_data_);
