@@ -27,7 +27,7 @@ TEST_CASE("json escape: named control characters", "[unit][json]") {
   CHECK(escaped("a\nb\rc\td\be\ff") == R"(a\nb\rc\td\be\ff)");
 }
 
-TEST_CASE("json escape: other control characters become \\u00XX", "[unit][json]") {
+TEST_CASE("json escape: other control characters become u00XX escapes", "[unit][json]") {
   CHECK(escaped(std::string_view("\x00\x01\x1f", 3)) == R"(\u0000\u0001\u001f)");
   CHECK(escaped("\x7f") == "\x7f");  // DEL is not a JSON control character
 }

@@ -28,7 +28,8 @@ ApiError in_band_error(std::string_view code, std::string_view message);
 
 class V4StreamDecoder final : public StreamDecoder {
  public:
-  V4StreamDecoder() = default;
+  // Reserves the payload buffer once, so typical chunks never grow it.
+  V4StreamDecoder() { buf_.reserve(4096); }
   void on_data(std::string_view data, std::string_view event_name, EventSink& sink) override;
   // True after [DONE], or after an error event (nothing more can be sent downstream).
   bool done() const override { return done_; }
