@@ -1,0 +1,290 @@
+// Pure helpers for the mock dialects.
+#include "zgate/mock/util.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <ctime>
+#include <random>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+namespace zgate::mock {
+
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c + 32) : c; }
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Per-process salt so two mock runs do not produce the same ids.
+uint64_t process_salt() {
+  static const uint64_t salt = [] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }();
+  return salt;
+}
+
+void append_hex(std::string& out, uint64_t v, int digits) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (int i = digits - 1; i >= 0; --i) out.push_back(hex[(v >> (i * 4)) & 0xF]);
+}
+
+// Length of the UTF-8 sequence starting with lead byte `c` (1 for ASCII and stray bytes).
+std::size_t utf8_len(unsigned char c) {
+  if (c >= 0xF0) return 4;
+  if (c >= 0xE0) return 3;
+  if (c >= 0xC0) return 2;
+  return 1;
+}
+
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+std::string_view Scenario::param(std::string_view key) const {
+  for (const auto& [k, v] : params)
+    if (k == key) return v;
+  return {};
+}
+
+bool Scenario::has(std::string_view key) const {
+  for (const auto& [k, v] : params)
+    if (k == key) return true;
+  return false;
+}
+
+int64_t Scenario::param_int(std::string_view key, int64_t fallback) const {
+  const std::string_view v = param(key);
+  int64_t out = 0;
+  const auto r = std::from_chars(v.data(), v.data() + v.size(), out);
+  return (v.empty() || r.ec != std::errc{} || r.ptr != v.data() + v.size()) ? fallback : out;
+}
+
+std::optional<Scenario> parse_scenario(std::string_view spec) {
+  Scenario s;
+  std::size_t i = 0;
+  while (i < spec.size()) {
+    while (i < spec.size() && is_space(spec[i])) ++i;
+    std::size_t j = i;
+    while (j < spec.size() && !is_space(spec[j])) ++j;
+    if (j > i) {
+      const std::string_view tok = spec.substr(i, j - i);
+      if (s.name.empty()) {
+        s.name.assign(tok);
+      } else {
+        const auto eq = tok.find('=');
+        if (eq == std::string_view::npos)
+          s.params.emplace_back(std::string(tok), "1");  // bare flag
+        else
+          s.params.emplace_back(std::string(tok.substr(0, eq)), std::string(tok.substr(eq + 1)));
+      }
+    }
+    i = j;
+  }
+  if (s.name.empty()) return std::nullopt;
+  return s;
+}
+
+std::optional<Scenario> find_scenario_marker(std::string_view text) {
+  constexpr std::string_view open = "[scenario:";
+  const auto b = text.find(open);
+  if (b == std::string_view::npos) return std::nullopt;
+  const auto e = text.find(']', b + open.size());
+  if (e == std::string_view::npos) return std::nullopt;
+  return parse_scenario(text.substr(b + open.size(), e - b - open.size()));
+}
+
+bool utf8_boundary(std::string_view s, std::size_t i) {
+  return i >= s.size() || (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80;
+}
+
+std::string_view utf8_prefix(std::string_view s, std::size_t max_chars) {
+  std::size_t i = 0, chars = 0;
+  while (i < s.size() && chars < max_chars) {
+    ++i;
+    while (!utf8_boundary(s, i)) ++i;
+    ++chars;
+  }
+  return s.substr(0, i);
+}
+
+std::vector<std::string_view> split_pieces(std::string_view text, std::size_t n) {
+  std::vector<std::string_view> out;
+  if (text.empty()) return out;
+  if (n == 0) n = 1;
+  // Word starts are the preferred cut points; each piece is a word and its trailing space.
+  std::vector<std::size_t> starts{0};
+  for (std::size_t i = 1; i < text.size(); ++i)
+    if (is_space(text[i - 1]) && !is_space(text[i])) starts.push_back(i);
+  if (starts.size() >= n) {
+    out.reserve(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t b = starts[j * starts.size() / n];
+      const std::size_t e = (j + 1 == n) ? text.size() : starts[(j + 1) * starts.size() / n];
+      out.push_back(text.substr(b, e - b));
+    }
+    return out;
+  }
+  // Too few words: one piece per word, then halve the longest piece (at a code point
+  // boundary) until there are n pieces or nothing can be split any more.
+  for (std::size_t j = 0; j < starts.size(); ++j) {
+    const std::size_t e = j + 1 == starts.size() ? text.size() : starts[j + 1];
+    out.push_back(text.substr(starts[j], e - starts[j]));
+  }
+  while (out.size() < n) {
+    std::size_t best = 0;
+    for (std::size_t j = 1; j < out.size(); ++j)
+      if (out[j].size() > out[best].size()) best = j;
+    const std::string_view piece = out[best];
+    std::size_t mid = piece.size() / 2;
+    while (mid < piece.size() && !utf8_boundary(piece, mid)) ++mid;
+    if (mid == 0 || mid >= piece.size()) {
+      mid = piece.size() / 2;
+      while (mid > 0 && !utf8_boundary(piece, mid)) --mid;
+      if (mid == 0) break;  // a single code point: cannot split further
+    }
+    out[best] = piece.substr(0, mid);
+    out.insert(out.begin() + static_cast<std::ptrdiff_t>(best) + 1, piece.substr(mid));
+  }
+  return out;
+}
+
+void append_hostile_steps(std::vector<Step>& steps, std::string_view bytes, Millis delay) {
+  std::vector<std::size_t> cuts;
+  for (std::size_t p = bytes.find("data: "); p != std::string_view::npos; p = bytes.find("data: ", p + 1))
+    cuts.push_back(p + 3);  // "dat" | "a: {..."
+  // Cut every multibyte sequence, alternating the offset so both "lead byte alone" and
+  // "lead + continuation" splits occur.
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < bytes.size();) {
+    const std::size_t len = utf8_len(static_cast<unsigned char>(bytes[i]));
+    if (len > 1 && i + len <= bytes.size()) cuts.push_back(i + 1 + (k++ % (len - 1)));
+    i += len;
+  }
+  std::sort(cuts.begin(), cuts.end());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  std::size_t prev = 0;
+  for (const std::size_t c : cuts) {
+    if (c <= prev || c >= bytes.size()) continue;
+    steps.push_back(Step{steps.empty() ? Millis{0} : delay, std::string(bytes.substr(prev, c - prev))});
+    prev = c;
+  }
+  if (prev < bytes.size()) steps.push_back(Step{steps.empty() ? Millis{0} : delay, std::string(bytes.substr(prev))});
+}
+
+int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+int64_t unix_millis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string v4_response_id(uint64_t seq) {
+  // 14 digits of Beijing time (UTC+8) then 16 hex characters, as the upstream does.
+  const std::time_t t = static_cast<std::time_t>(unix_seconds() + 8 * 3600);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char ts[16];
+  const std::size_t n = std::strftime(ts, sizeof ts, "%Y%m%d%H%M%S", &tm);
+  std::string id(ts, n);
+  append_hex(id, splitmix64(seq ^ process_salt()), 16);
+  return id;
+}
+
+std::string v4_stream_tool_id(uint64_t seq) {
+  std::string id = "call_";
+  append_hex(id, splitmix64(seq ^ process_salt() ^ 0x5151), 16);
+  append_hex(id, splitmix64(seq + 7) & 0xFFFFFFFFull, 8);
+  return id;
+}
+
+std::string v4_tool_id(uint64_t seq) {
+  // A negative signed 64-bit decimal, the form seen in non-streamed responses.
+  const int64_t v = -static_cast<int64_t>(splitmix64(seq ^ process_salt() ^ 0xA5A5) >> 1) - 1;
+  return "call_" + std::to_string(v);
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view message) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+       message.size(), md, &len);
+  return std::string(reinterpret_cast<const char*>(md), len);
+}
+
+std::string to_hex(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (const char c : raw) append_hex(out, static_cast<unsigned char>(c), 2);
+  return out;
+}
+
+std::string base64_encode(std::string_view raw) {
+  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string base64url_encode(std::string_view raw) {
+  std::string s = base64_encode(raw);
+  while (!s.empty() && s.back() == '=') s.pop_back();
+  for (char& c : s) {
+    if (c == '+') c = '-';
+    else if (c == '/') c = '_';
+  }
+  return s;
+}
+
+std::optional<std::string> base64url_decode(std::string_view s) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-' || c == '+') return 62;
+    if (c == '_' || c == '/') return 63;
+    return -1;
+  };
+  while (!s.empty() && s.back() == '=') s.remove_suffix(1);
+  if (s.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(s.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (const char c : s) {
+    const int v = val(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace zgate::mock
