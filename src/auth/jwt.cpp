@@ -75,30 +75,30 @@ void ZhipuJwt::mint(int64_t now_ms) {
   json::append_string(scratch_, id_);
   fmt::format_to(std::back_inserter(scratch_), R"(,"exp":{},"timestamp":{}}})", exp_ms_, now_ms);
 
-  bearer_.clear();
-  bearer_.append(kBearerPrefix);
-  append_b64url(bearer_, kHeaderJson);
-  bearer_.push_back('.');
-  append_b64url(bearer_, scratch_);
+  header_.clear();
+  header_.append(kBearerPrefix);
+  append_b64url(header_, kHeaderJson);
+  header_.push_back('.');
+  append_b64url(header_, scratch_);
 
-  const std::string_view signing_input = std::string_view(bearer_).substr(kBearerPrefix.size());
+  const std::string_view signing_input = std::string_view(header_).substr(kBearerPrefix.size());
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
        reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac, &mac_len);
-  bearer_.push_back('.');
-  append_b64url(bearer_, mac, mac_len);
+  header_.push_back('.');
+  append_b64url(header_, mac, mac_len);
 }
 
-std::string_view ZhipuJwt::bearer(int64_t now_ms) {
+std::string_view ZhipuJwt::authorization(int64_t now_ms) {
   // Re-mint when less than renew_before remains, or when the clock went backwards past the
   // issue time (the upstream would see a token from the future).
   if (exp_ms_ == 0 || now_ms + renew_before_ms_ >= exp_ms_ || now_ms < exp_ms_ - ttl_ms_) mint(now_ms);
-  return bearer_;
+  return header_;
 }
 
-std::string_view ZhipuJwt::token(int64_t now_ms) {
-  return bearer(now_ms).substr(kBearerPrefix.size());
+std::string_view ZhipuJwt::bearer(int64_t now_ms) {
+  return authorization(now_ms).substr(kBearerPrefix.size());
 }
 
 }  // namespace zgate

@@ -455,8 +455,13 @@ void validate(Config& cfg) {
   for (auto& m : added) cfg.models.push_back(std::move(m));
 
   check_api_keys(cfg.api_keys, "api_keys");
-  if (cfg.api_keys.empty() && !cfg.allow_no_auth)
-    throw ConfigError("no client API key configured: set ZGATE_API_KEYS (or API_KEY), or pass --allow-no-auth");
+  if (cfg.api_keys.empty() && !cfg.allow_no_auth) {
+    // The explicit offline demo answers from the bundled mock; refusing to start without a
+    // client key would only get in the way of trying it.
+    if (!cfg.demo)
+      throw ConfigError("no client API key configured: set ZGATE_API_KEYS (or API_KEY), or pass --allow-no-auth");
+    cfg.allow_no_auth = true;
+  }
 
   if (!valid_log_level(cfg.log.level))
     throw ConfigError(fmt::format("log.level: '{}' is not one of trace, debug, info, warn, error, off", cfg.log.level));

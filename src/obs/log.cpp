@@ -172,11 +172,10 @@ void format_access(std::string& out, const AccessRecord& r, bool json) {
   if (json) {
     json::Writer w(out);
     w.begin_object();
-    w.key("ts");
-    out.push_back('"');
-    append_timestamp(out);
-    out.push_back('"');
-    w.kv("level", "info").kv("msg", "request");
+    thread_local std::string ts;
+    ts.clear();
+    append_timestamp(ts);
+    w.kv("ts", ts).kv("level", "info").kv("msg", "request");
     w.kv("request_id", r.request_id).kv("key", r.key_label).kv("client_ip", r.client_ip);
     w.kv("method", r.method).kv("path", r.path).kv("model", r.model).kv("upstream_model", r.upstream_model);
     w.kv("provider", r.provider).kv_bool("stream", r.stream).kv("status", r.status);

@@ -17,11 +17,12 @@ class ZhipuJwt {
                     std::chrono::seconds ttl = std::chrono::seconds(210),
                     std::chrono::seconds renew_before = std::chrono::seconds(30));
 
-  // The Authorization header value, "Bearer <jwt>". `now_ms` = Unix time in milliseconds.
-  // The view is valid until the next call.
+  // The bearer token: the bare JWT, to send as "Authorization: Bearer <jwt>". `now_ms` = Unix
+  // time in milliseconds. The view is valid until the next call.
   std::string_view bearer(int64_t now_ms);
-  // The bare JWT (some clients send it without "Bearer "). Valid until the next call.
-  std::string_view token(int64_t now_ms);
+  // The whole Authorization header value, "Bearer <jwt>" (no copy needed by the caller).
+  // Valid until the next call.
+  std::string_view authorization(int64_t now_ms);
 
   // When the cached token expires (ms), 0 before the first mint.
   int64_t expires_at_ms() const { return exp_ms_; }
@@ -37,7 +38,7 @@ class ZhipuJwt {
   int64_t ttl_ms_;
   int64_t renew_before_ms_;
   int64_t exp_ms_ = 0;
-  std::string bearer_;  // "Bearer " + jwt, reused across mints
+  std::string header_;  // "Bearer " + jwt, reused across mints
   std::string scratch_; // payload JSON
 };
 

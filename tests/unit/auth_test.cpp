@@ -1,0 +1,97 @@
+// Client authentication: Bearer / x-api-key, labels, refusal, and key masking for logs.
+#include <catch2/catch.hpp>
+
+#include "zgate/auth/auth.hpp"
+
+using namespace zgate;
+
+namespace {
+
+Authenticator two_keys(bool allow_no_auth = false) {
+  return Authenticator({{"ops", "sk-ops-0123456789"}, {"ci", "sk-ci-abcdefghij"}}, allow_no_auth);
+}
+
+}  // namespace
+
+TEST_CASE("auth: a Bearer key is accepted with its label", "[unit][auth]") {
+  const auto a = two_keys();
+  const auto r = a.check("Bearer sk-ci-abcdefghij", "");
+  CHECK(r.ok);
+  CHECK(r.label == "ci");
+}
+
+TEST_CASE("auth: the Bearer scheme is case-insensitive and spaces are trimmed", "[unit][auth]") {
+  const auto a = two_keys();
+  for (const char* h : {"bearer sk-ops-0123456789", "BEARER sk-ops-0123456789", "  Bearer   sk-ops-0123456789  ",
+                        "Bearer\tsk-ops-0123456789"}) {
+    INFO(h);
+    const auto r = a.check(h, "");
+    CHECK(r.ok);
+    CHECK(r.label == "ops");
+  }
+}
+
+TEST_CASE("auth: an x-api-key header is accepted", "[unit][auth]") {
+  const auto a = two_keys();
+  const auto r = a.check("", " sk-ops-0123456789 ");
+  CHECK(r.ok);
+  CHECK(r.label == "ops");
+}
+
+TEST_CASE("auth: a wrong key is refused", "[unit][auth]") {
+  const auto a = two_keys();
+  CHECK_FALSE(a.check("Bearer sk-ops-0123456788", "").ok);
+  CHECK_FALSE(a.check("", "sk-ops-012345678").ok);  // a prefix of a real key
+  CHECK_FALSE(a.check("Bearer sk-ops-0123456789x", "").ok);
+}
+
+TEST_CASE("auth: a missing key is refused", "[unit][auth]") {
+  const auto a = two_keys();
+  CHECK_FALSE(a.check("", "").ok);
+  CHECK_FALSE(a.check("Bearer ", "").ok);
+  CHECK_FALSE(a.check("Bearer", "").ok);
+}
+
+TEST_CASE("auth: another scheme is not a Bearer key; x-api-key still counts", "[unit][auth]") {
+  const auto a = two_keys();
+  CHECK_FALSE(a.check("Basic sk-ops-0123456789", "").ok);
+  CHECK_FALSE(a.check("Bearersk-ops-0123456789", "").ok);
+  const auto r = a.check("Basic dXNlcjpwYXNz", "sk-ci-abcdefghij");
+  CHECK(r.ok);
+  CHECK(r.label == "ci");
+}
+
+TEST_CASE("auth: allow_no_auth with no keys lets everyone in as anonymous", "[unit][auth]") {
+  const Authenticator a({}, true);
+  const auto r = a.check("", "");
+  CHECK(r.ok);
+  CHECK(r.label == "anonymous");
+  CHECK(a.check("Bearer whatever", "").ok);
+}
+
+TEST_CASE("auth: allow_no_auth with keys still labels a matching key", "[unit][auth]") {
+  const auto a = two_keys(true);
+  CHECK(a.check("Bearer sk-ci-abcdefghij", "").label == "ci");
+  CHECK(a.check("", "").label == "anonymous");
+}
+
+TEST_CASE("auth: no keys and no allow_no_auth refuses everything", "[unit][auth]") {
+  const Authenticator a({}, false);
+  CHECK_FALSE(a.check("Bearer anything-at-all", "").ok);
+  CHECK_FALSE(a.check("", "").ok);
+}
+
+TEST_CASE("auth: bearer_token extracts the credential", "[unit][auth]") {
+  CHECK(bearer_token("Bearer abc") == "abc");
+  CHECK(bearer_token(" bEaReR  abc ") == "abc");
+  CHECK(bearer_token("Token abc").empty());
+  CHECK(bearer_token("").empty());
+}
+
+TEST_CASE("auth: mask_secret keeps 4 + 2 characters of long keys", "[unit][auth]") {
+  CHECK(mask_secret("sk-abcdefgh123489") == "sk-a\xE2\x80\xA6" "89");
+  CHECK(mask_secret("123456789012") == "1234\xE2\x80\xA6" "12");  // exactly 12
+  CHECK(mask_secret("12345678901") == "***");                      // 11: too short to show any
+  CHECK(mask_secret("x") == "***");
+  CHECK(mask_secret("").empty());
+}

@@ -1,0 +1,489 @@
+// Configuration loading: precedence of the layers, validation messages, the example file.
+// The environment is always a fake (a map), never the real one.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "zgate/config/config.hpp"
+#include "zgate/config/url.hpp"
+
+using namespace zgate;
+
+namespace {
+
+std::map<std::string, std::string>& fake_env_map() {
+  static std::map<std::string, std::string> m;
+  return m;
+}
+
+const char* fake_env(const char* name) {
+  auto& m = fake_env_map();
+  auto it = m.find(name);
+  return it == m.end() ? nullptr : it->second.c_str();
+}
+
+// Sets the fake environment for one test (and clears what a previous test left).
+void set_env(std::map<std::string, std::string> vars) { fake_env_map() = std::move(vars); }
+
+std::shared_ptr<const Config> load(std::vector<std::string> args) {
+  args.insert(args.begin(), "zgate");
+  std::vector<const char*> argv;
+  for (auto& a : args) argv.push_back(a.c_str());
+  return load_config(static_cast<int>(argv.size()), argv.data(), &fake_env);
+}
+
+// A TOML file in the temp dir, removed at the end of the test.
+struct TempToml {
+  explicit TempToml(const std::string& text) {
+    static std::atomic<int> n{0};
+    path = (std::filesystem::temp_directory_path() /
+            ("zgate-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".toml"))
+               .string();
+    std::ofstream(path) << text;
+  }
+  ~TempToml() { std::filesystem::remove(path); }
+  std::string path;
+};
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no ConfigError)";
+}
+
+const ModelRoute* model(const Config& c, std::string_view name) {
+  for (const auto& m : c.models) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("config: defaults with the seed's API_KEY", "[unit][config]") {
+  set_env({{"API_KEY", "sk-seed-key-0123456789"}});
+  auto c = load({});
+  CHECK(c->listen_host == "0.0.0.0");
+  CHECK(c->listen_port == 8080);
+  REQUIRE(c->api_keys.size() == 1);
+  CHECK(c->api_keys[0].label == "default");
+  CHECK(c->api_keys[0].key == "sk-seed-key-0123456789");
+  REQUIRE(c->providers.size() == 1);
+  CHECK(c->providers[0].name == "default");
+  CHECK(c->providers[0].kind == ProviderKind::zhipu);
+  CHECK(c->providers[0].base_url == "https://api.z.ai/api/paas/v4");
+  CHECK(c->default_provider == "default");
+  CHECK(c->workers >= 1);  // 0 became the hardware thread count
+  CHECK(model(*c, "glm-4.6") != nullptr);
+  CHECK(c->data_dir == "./data");
+}
+
+TEST_CASE("config: PORT sets only the port", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"}, {"PORT", "9123"}});
+  auto c = load({});
+  CHECK(c->listen_host == "0.0.0.0");
+  CHECK(c->listen_port == 9123);
+}
+
+TEST_CASE("config: ZGATE_LISTEN wins over PORT", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"}, {"PORT", "9123"}, {"ZGATE_LISTEN", "127.0.0.1:7000"}});
+  auto c = load({});
+  CHECK(c->listen_host == "127.0.0.1");
+  CHECK(c->listen_port == 7000);
+}
+
+TEST_CASE("config: ZGATE_LISTEN accepts a bracketed IPv6 address", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"}, {"ZGATE_LISTEN", "[::]:8081"}});
+  auto c = load({});
+  CHECK(c->listen_host == "::");
+  CHECK(c->listen_port == 8081);
+}
+
+TEST_CASE("config: a bad ZGATE_LISTEN names the variable", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"}, {"ZGATE_LISTEN", "localhost:99999"}});
+  const auto msg = error_of([] { load({}); });
+  CHECK_THAT(msg, Catch::Contains("ZGATE_LISTEN") && Catch::Contains("99999"));
+}
+
+TEST_CASE("config: ZGATE_API_KEYS labels, unlabeled keys numbered", "[unit][config]") {
+  set_env({{"ZGATE_API_KEYS", "first-key-000001, ops=sk-ops-secret-123 ,second-key-00002,b64=abc=="}});
+  auto c = load({});
+  REQUIRE(c->api_keys.size() == 4);
+  CHECK(c->api_keys[0].label == "key-1");
+  CHECK(c->api_keys[0].key == "first-key-000001");
+  CHECK(c->api_keys[1].label == "ops");
+  CHECK(c->api_keys[1].key == "sk-ops-secret-123");
+  CHECK(c->api_keys[2].label == "key-2");
+  CHECK(c->api_keys[3].label == "b64");
+  CHECK(c->api_keys[3].key == "abc==");
+}
+
+TEST_CASE("config: a base64 key ending in '=' is not taken for label=key", "[unit][config]") {
+  set_env({{"ZGATE_API_KEYS", "c2VjcmV0a2V5MTI=,YWJjZGVmZ2g=="}});
+  auto c = load({});
+  REQUIRE(c->api_keys.size() == 2);
+  CHECK(c->api_keys[0].key == "c2VjcmV0a2V5MTI=");
+  CHECK(c->api_keys[1].key == "YWJjZGVmZ2g==");
+}
+
+TEST_CASE("config: ZGATE_API_KEYS wins over API_KEY", "[unit][config]") {
+  set_env({{"ZGATE_API_KEYS", "ops=sk-ops-secret-123"}, {"API_KEY", "sk-seed-key-0123456789"}});
+  auto c = load({});
+  REQUIRE(c->api_keys.size() == 1);
+  CHECK(c->api_keys[0].label == "ops");
+}
+
+TEST_CASE("config: duplicate key labels are refused", "[unit][config]") {
+  set_env({{"ZGATE_API_KEYS", "ops=sk-one-0123456789,ops=sk-two-0123456789"}});
+  CHECK_THAT(error_of([] { load({}); }), Catch::Contains("ZGATE_API_KEYS") && Catch::Contains("duplicate"));
+}
+
+TEST_CASE("config: refuses to start without a client key", "[unit][config]") {
+  set_env({});
+  CHECK(error_of([] { load({}); }) ==
+        "no client API key configured: set ZGATE_API_KEYS (or API_KEY), or pass --allow-no-auth");
+}
+
+TEST_CASE("config: ZGATE_ALLOW_NO_AUTH starts without keys", "[unit][config]") {
+  set_env({{"ZGATE_ALLOW_NO_AUTH", "1"}});
+  auto c = load({});
+  CHECK(c->allow_no_auth);
+  CHECK(c->api_keys.empty());
+}
+
+TEST_CASE("config: --allow-no-auth starts without keys", "[unit][config]") {
+  set_env({});
+  auto c = load({"--allow-no-auth"});
+  CHECK(c->allow_no_auth);
+}
+
+TEST_CASE("config: a bad boolean in the environment names the variable", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"}, {"ZGATE_ACCESS_LOG", "maybe"}});
+  CHECK_THAT(error_of([] { load({}); }), Catch::Contains("ZGATE_ACCESS_LOG") && Catch::Contains("maybe"));
+}
+
+TEST_CASE("config: DEBUG_MODE turns on debug and debug logging", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"}, {"DEBUG_MODE", "true"}});
+  auto c = load({});
+  CHECK(c->debug);
+  CHECK(c->log.level == "debug");
+}
+
+TEST_CASE("config: environment variables fill the default provider", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"},
+           {"ZGATE_PROVIDER", "zai-web"},
+           {"UPSTREAM_TOKEN", "eyJ-zai-user-token-123"},
+           {"ZGATE_ZAI_SIGNING_SECRET", "sign-secret-0123456789"},
+           {"ZGATE_ZAI_FE_VERSION", "prod-fe-1.2.3"},
+           {"ZGATE_ZAI_GUEST_PER_CONVERSATION", "true"},
+           {"ZGATE_THINKING_MODE", "think_tags"},
+           {"ZGATE_LOG_FORMAT", "text"},
+           {"ZGATE_LOG_LEVEL", "warn"},
+           {"ZGATE_ACCESS_LOG", "false"},
+           {"ZGATE_WORKERS", "3"},
+           {"ZGATE_DATA_DIR", "/var/lib/zgate"}});
+  auto c = load({});
+  REQUIRE(c->providers.size() == 1);
+  const auto& p = c->providers[0];
+  CHECK(p.kind == ProviderKind::zai_web);
+  CHECK(p.base_url == "https://chat.z.ai");
+  CHECK(p.zai.token == "eyJ-zai-user-token-123");
+  CHECK(p.zai.signing_secret == "sign-secret-0123456789");
+  CHECK(p.zai.fe_version == "prod-fe-1.2.3");
+  CHECK(p.zai.guest_per_conversation);
+  CHECK(p.zai.thinking_mode == "think_tags");
+  CHECK(c->log.format == "text");
+  CHECK(c->log.level == "warn");
+  CHECK_FALSE(c->log.access_log);
+  CHECK(c->workers == 3);
+  CHECK(c->data_dir == "/var/lib/zgate");
+  const ModelRoute* m = model(*c, "glm-4.5-thinking");
+  REQUIRE(m != nullptr);
+  CHECK(m->upstream_model == "0727-360B-API");
+  CHECK(m->thinking == std::optional<bool>(true));
+}
+
+TEST_CASE("config: zhipu upstream URL, key and JWT from the environment", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"},
+           {"ZGATE_UPSTREAM_URL", "https://open.bigmodel.cn/api/paas/v4"},
+           {"ZGATE_UPSTREAM_KEY", "abc123.secretXYZ"},
+           {"ZGATE_UPSTREAM_JWT", "true"}});
+  auto c = load({});
+  const auto& p = c->providers[0];
+  CHECK(p.base_url == "https://open.bigmodel.cn/api/paas/v4");
+  CHECK(p.api_key == "abc123.secretXYZ");
+  CHECK(p.jwt);
+}
+
+TEST_CASE("config: JWT signing needs an id.secret key", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"}, {"ZGATE_UPSTREAM_KEY", "plain-key"}, {"ZGATE_UPSTREAM_JWT", "1"}});
+  CHECK_THAT(error_of([] { load({}); }), Catch::Contains("jwt") && Catch::Contains("<id>.<secret>"));
+}
+
+TEST_CASE("config: TOML wins over the environment", "[unit][config]") {
+  TempToml f("listen = \"127.0.0.1:9001\"\n[[api_keys]]\nlabel = \"file\"\nkey = \"sk-from-file-0123\"\n");
+  set_env({{"ZGATE_LISTEN", "10.0.0.1:1000"}, {"API_KEY", "sk-seed-key-0123456789"}, {"ZGATE_CONFIG", f.path}});
+  auto c = load({});
+  CHECK(c->listen_host == "127.0.0.1");
+  CHECK(c->listen_port == 9001);
+  REQUIRE(c->api_keys.size() == 1);
+  CHECK(c->api_keys[0].label == "file");
+}
+
+TEST_CASE("config: flags win over TOML", "[unit][config]") {
+  TempToml f("listen = \"127.0.0.1:9001\"\nworkers = 2\n[log]\nlevel = \"warn\"\n");
+  set_env({{"API_KEY", "k-0123456789ab"}});
+  auto c = load({"--config", f.path, "--listen", "127.0.0.2:9002", "--workers", "5", "--log-level", "error",
+                 "--api-key", "cli=sk-cli-key-0123", "--api-key", "sk-cli-other-0123"});
+  CHECK(c->listen_host == "127.0.0.2");
+  CHECK(c->listen_port == 9002);
+  CHECK(c->workers == 5);
+  CHECK(c->log.level == "error");
+  REQUIRE(c->api_keys.size() == 2);
+  CHECK(c->api_keys[0].label == "cli");
+  CHECK(c->api_keys[1].label == "key-1");
+}
+
+TEST_CASE("config: TOML providers replace the environment's default provider", "[unit][config]") {
+  TempToml f(
+      "[[providers]]\nname = \"cn\"\nkind = \"zhipu\"\nbase_url = \"https://open.bigmodel.cn/api/paas/v4\"\n"
+      "api_key_env = \"CN_KEY\"\n");
+  set_env({{"API_KEY", "k-0123456789ab"}, {"ZGATE_UPSTREAM_KEY", "env-upstream-key"}, {"CN_KEY", "cn-key-from-env"}});
+  auto c = load({"--config", f.path});
+  REQUIRE(c->providers.size() == 1);
+  CHECK(c->providers[0].name == "cn");
+  CHECK(c->providers[0].api_key == "cn-key-from-env");
+  CHECK(c->default_provider == "cn");
+  const ModelRoute* m = model(*c, "glm-4.5");
+  REQUIRE(m != nullptr);
+  CHECK(m->provider == "cn");
+}
+
+TEST_CASE("config: --provider switches the default provider's kind and default URL", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"}});
+  auto c = load({"--provider", "zai-web", "--upstream-key", "zai-token-0123456789"});
+  CHECK(c->providers[0].kind == ProviderKind::zai_web);
+  CHECK(c->providers[0].base_url == "https://chat.z.ai");
+  CHECK(c->providers[0].zai.token == "zai-token-0123456789");  // the generic key is the zai-web token
+}
+
+TEST_CASE("config: --upstream-url overrides the environment", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"}, {"ZGATE_UPSTREAM_URL", "https://a.example/v4"}});
+  auto c = load({"--upstream-url", "http://127.0.0.1:9/api/paas/v4"});
+  CHECK(c->providers[0].base_url == "http://127.0.0.1:9/api/paas/v4");
+}
+
+TEST_CASE("config: --help exits 0 with the usage", "[unit][config]") {
+  set_env({});
+  try {
+    load({"--help"});
+    FAIL("no ConfigExit");
+  } catch (const ConfigExit& e) {
+    CHECK(e.code == 0);
+    CHECK_THAT(e.text, Catch::Contains("--listen") && Catch::Contains("--upstream-key"));
+  }
+}
+
+TEST_CASE("config: --version exits 0 with the version", "[unit][config]") {
+  set_env({});
+  try {
+    load({"--version"});
+    FAIL("no ConfigExit");
+  } catch (const ConfigExit& e) {
+    CHECK(e.code == 0);
+    CHECK_THAT(e.text, Catch::Contains(std::string(kVersion)));
+  }
+}
+
+TEST_CASE("config: an unknown flag is a ConfigError", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"}});
+  CHECK_THAT(error_of([] { load({"--lisen", "x"}); }), Catch::Contains("command line"));
+}
+
+TEST_CASE("config: a bad TOML value names file, line and key", "[unit][config]") {
+  Config c;
+  const auto msg = error_of([&] { apply_toml(c, "workers = 1\n[limits]\nbody_limit = -5\n", "zgate.toml"); });
+  CHECK(msg == "zgate.toml:3: limits.body_limit: must be a positive integer");
+}
+
+TEST_CASE("config: a TOML value of the wrong type names the key", "[unit][config]") {
+  Config c;
+  const auto msg = error_of([&] { apply_toml(c, "allow_no_auth = \"yes\"\n", "z.toml"); });
+  CHECK(msg == "z.toml:1: allow_no_auth: must be true or false");
+}
+
+TEST_CASE("config: unknown TOML keys are rejected", "[unit][config]") {
+  Config c;
+  CHECK_THAT(error_of([&] { apply_toml(c, "[timeouts]\nupstream_connect = 5\n", "z.toml"); }),
+             Catch::Contains("z.toml:2") && Catch::Contains("timeouts.upstream_connect: unknown key"));
+  CHECK_THAT(error_of([&] { apply_toml(c, "lisen = \"x\"\n", "z.toml"); }), Catch::Contains("lisen: unknown key"));
+  CHECK_THAT(error_of([&] { apply_toml(c, "[[providers]]\nname = \"a\"\napi_kye = \"x\"\n", "z.toml"); }),
+             Catch::Contains("providers[0].api_kye: unknown key"));
+}
+
+TEST_CASE("config: TOML syntax errors carry the line", "[unit][config]") {
+  Config c;
+  CHECK_THAT(error_of([&] { apply_toml(c, "listen = \"a\"\nworkers = = 3\n", "bad.toml"); }),
+             Catch::StartsWith("bad.toml:2:"));
+}
+
+TEST_CASE("config: TOML timeouts and limits are read in ms and bytes", "[unit][config]") {
+  Config c;
+  apply_toml(c,
+             "[timeouts]\nupstream_first_byte_ms = 1234\n"
+             "[limits]\nbody_limit = 1024\npool_idle_timeout_ms = 77\npool_max_idle_per_host = 0\n"
+             "[log]\nformat = \"text\"\nqueue_size = 100\n",
+             "t.toml");
+  CHECK(c.timeouts.upstream_first_byte == Millis(1234));
+  CHECK(c.limits.body_limit == 1024);
+  CHECK(c.limits.pool_idle_timeout == Millis(77));
+  CHECK(c.limits.pool_max_idle_per_host == 0);
+  CHECK(c.log.format == "text");
+  CHECK(c.log.queue_size == 100);
+}
+
+TEST_CASE("config: a key_env naming an unset variable is an error", "[unit][config]") {
+  set_env({});
+  Config c;
+  CHECK_THAT(error_of([&] { apply_toml(c, "[[api_keys]]\nkey_env = \"NOPE\"\n", "k.toml", &fake_env); }),
+             Catch::Contains("k.toml:2: api_keys[0].key_env: environment variable NOPE is not set"));
+}
+
+TEST_CASE("config: validate rejects a model routed to a missing provider", "[unit][config]") {
+  set_env({});
+  Config c;
+  c.allow_no_auth = true;
+  c.providers.push_back(ProviderConfig{});
+  c.providers[0].name = "p";
+  apply_toml(c, "[[models]]\nname = \"m\"\nprovider = \"nope\"\n", "m.toml");
+  CHECK_THAT(error_of([&] { validate(c); }), Catch::Contains("models[0] (m).provider: no provider named 'nope'"));
+}
+
+TEST_CASE("config: validate rejects an unknown default_provider", "[unit][config]") {
+  Config c;
+  c.allow_no_auth = true;
+  c.providers.push_back(ProviderConfig{});
+  c.providers[0].name = "p";
+  c.default_provider = "q";
+  CHECK_THAT(error_of([&] { validate(c); }), Catch::Contains("default_provider: no provider named 'q'"));
+}
+
+TEST_CASE("config: validate rejects a malformed base_url", "[unit][config]") {
+  Config c;
+  c.allow_no_auth = true;
+  c.providers.push_back(ProviderConfig{});
+  c.providers[0].name = "p";
+  c.providers[0].base_url = "ftp://x";
+  CHECK_THAT(error_of([&] { validate(c); }), Catch::Contains("providers[0] (p).base_url"));
+}
+
+TEST_CASE("config: validate rejects zero providers", "[unit][config]") {
+  Config c;
+  c.allow_no_auth = true;
+  CHECK_THAT(error_of([&] { validate(c); }), Catch::Contains("at least one provider"));
+}
+
+TEST_CASE("config: providers without routes get defaults; clashes are prefixed", "[unit][config]") {
+  Config c;
+  c.allow_no_auth = true;
+  ProviderConfig a, b;
+  a.name = "a";
+  b.name = "b";
+  c.providers = {a, b};
+  c.default_provider = "b";
+  validate(c);
+  const ModelRoute* bare = model(c, "glm-4.5");
+  REQUIRE(bare != nullptr);
+  CHECK(bare->provider == "b");
+  const ModelRoute* prefixed = model(c, "a/glm-4.5");
+  REQUIRE(prefixed != nullptr);
+  CHECK(prefixed->provider == "a");
+  CHECK(prefixed->upstream_model == "glm-4.5");
+}
+
+TEST_CASE("config: the example configuration loads", "[unit][config]") {
+  set_env({{"ZGATE_EXAMPLE_CI_KEY", "sk-ci-key-from-env-0123"}, {"ZGATE_EXAMPLE_ZAI_KEY", "zai-upstream-key-0123"}});
+  auto c = load({"--config", std::string(ZGATE_FIXTURES) + "/../../config/zgate.example.toml"});
+  REQUIRE(c->providers.size() == 3);
+  CHECK(c->providers[0].name == "zai");
+  CHECK(c->providers[0].api_key == "zai-upstream-key-0123");
+  CHECK(c->providers[0].headers.at("Accept-Language") == "en-US,en");
+  CHECK(c->providers[1].jwt);
+  CHECK(c->providers[2].kind == ProviderKind::zai_web);
+  CHECK(c->default_provider == "zai");
+  REQUIRE(c->api_keys.size() == 2);
+  CHECK(c->api_keys[1].key == "sk-ci-key-from-env-0123");
+  const ModelRoute* t = model(*c, "glm-4.5-thinking");
+  REQUIRE(t != nullptr);
+  CHECK(t->thinking == std::optional<bool>(true));
+  CHECK(t->upstream_model == "glm-4.5");
+  const ModelRoute* m = model(*c, "web-glm-4.5");
+  REQUIRE(m != nullptr);
+  CHECK(m->provider == "chat");
+  CHECK(c->timeouts.upstream_first_byte == Millis(300000));
+}
+
+TEST_CASE("config: describe masks every secret", "[unit][config]") {
+  Config c;
+  c.api_keys.push_back({"ops", "sk-client-secret-abcdef0123"});
+  ProviderConfig p;
+  p.name = "z";
+  p.api_key = "upstream.secretvalue0123456";
+  p.jwt = true;
+  p.headers["X-Extra-Auth"] = "header-secret-9876543210";
+  ProviderConfig w;
+  w.name = "w";
+  w.kind = ProviderKind::zai_web;
+  w.zai.token = "zai-user-token-abcdefghij";
+  w.zai.signing_secret = "zai-signing-secret-0123456";
+  c.providers = {p, w};
+  validate(c);
+  const std::string d = describe(c);
+  for (const char* secret : {"sk-client-secret-abcdef0123", "upstream.secretvalue0123456", "header-secret-9876543210",
+                             "zai-user-token-abcdefghij", "zai-signing-secret-0123456", "secretvalue", "signing-secret"}) {
+    INFO(secret);
+    CHECK(d.find(secret) == std::string::npos);
+  }
+  CHECK_THAT(d, Catch::Contains("ops=sk-c") && Catch::Contains("https://api.z.ai/api/paas/v4") &&
+                    Catch::Contains("zai-web"));
+}
+
+TEST_CASE("config: parse_url splits scheme, host, port and path", "[unit][config]") {
+  auto a = parse_url("https://api.z.ai/api/paas/v4/");
+  REQUIRE(a);
+  CHECK(a->tls);
+  CHECK(a->host == "api.z.ai");
+  CHECK(a->port == 443);
+  CHECK(a->path == "/api/paas/v4");
+
+  auto b = parse_url("HTTP://LocalHost:8080");
+  REQUIRE(b);
+  CHECK_FALSE(b->tls);
+  CHECK(b->host == "localhost");
+  CHECK(b->port == 8080);
+  CHECK(b->path.empty());
+
+  auto c = parse_url("http://[::1]:9000/x");
+  REQUIRE(c);
+  CHECK(c->host == "::1");
+  CHECK(c->port == 9000);
+  CHECK(c->path == "/x");
+}
+
+TEST_CASE("config: parse_url rejects what is not a base URL", "[unit][config]") {
+  for (const char* bad : {"", "api.z.ai", "ftp://x/", "https://", "https://:443/", "http://h:0/", "http://h:65536",
+                          "http://h:x", "http://user@h/", "http://h/p?q=1", "http://h/p#f", "http://[::1/",
+                          "http://h a/"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_url(bad));
+  }
+}

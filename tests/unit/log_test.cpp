@@ -1,0 +1,158 @@
+// Access log lines and cost accounting (obs). Lines are captured with the test sink.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "zgate/json/read.hpp"
+#include "zgate/obs/log.hpp"
+
+using namespace zgate;
+
+namespace {
+
+AccessRecord sample() {
+  AccessRecord r;
+  r.request_id = "req-1";
+  r.key_label = "ops";
+  r.method = "POST";
+  r.path = "/v1/chat/completions";
+  r.model = "glm-4.5";
+  r.upstream_model = "glm-4.5";
+  r.provider = "default";
+  r.stream = true;
+  r.status = 200;
+  r.connect_us = 1500;
+  r.upstream_first_byte_us = 90000;
+  r.first_token_us = -1;
+  r.total_us = 250000;
+  r.prompt_tokens = 100;
+  r.completion_tokens = 20;
+  r.bytes_in = 512;
+  r.bytes_out = 2048;
+  r.cost_usd = 0.0001;
+  r.client_ip = "127.0.0.1";
+  return r;
+}
+
+struct SinkGuard {
+  std::vector<std::string> lines;
+  SinkGuard() {
+    set_access_sink_for_tests([this](std::string_view l) { lines.emplace_back(l); });
+  }
+  ~SinkGuard() { set_access_sink_for_tests({}); }
+};
+
+}  // namespace
+
+TEST_CASE("log: cost_usd prices uncached, cached and completion tokens", "[unit][log]") {
+  ModelRoute m;
+  m.price_input = 0.60;
+  m.price_output = 2.20;
+  m.price_cached_input = 0.11;
+  Usage u;
+  u.prompt_tokens = 1'000'000;
+  u.cached_tokens = 200'000;
+  u.completion_tokens = 500'000;
+  // 800k * 0.60 + 200k * 0.11 + 500k * 2.20, per million.
+  CHECK(cost_usd(m, u) == Approx(0.8 * 0.60 + 0.2 * 0.11 + 0.5 * 2.20));
+  Usage none;
+  CHECK(cost_usd(m, none) == 0);
+}
+
+TEST_CASE("log: one JSON access line per request with every field", "[unit][log]") {
+  SinkGuard sink;
+  log_access(sample());
+  REQUIRE(sink.lines.size() == 1);
+  const std::string& line = sink.lines[0];
+  std::string buf;
+  auto doc = json::thread_parser().iterate(json::pad(line, buf));
+  simdjson::ondemand::object o;
+  REQUIRE(doc.get_object().get(o) == simdjson::SUCCESS);
+  std::string_view s;
+  REQUIRE(o["ts"].get_string().get(s) == simdjson::SUCCESS);
+  CHECK(s.size() == 24);  // 2024-01-02T03:04:05.678Z
+  CHECK(s.back() == 'Z');
+  REQUIRE(o["level"].get_string().get(s) == simdjson::SUCCESS);
+  CHECK(s == "info");
+  REQUIRE(o["msg"].get_string().get(s) == simdjson::SUCCESS);
+  CHECK(s == "request");
+  REQUIRE(o["request_id"].get_string().get(s) == simdjson::SUCCESS);
+  CHECK(s == "req-1");
+  REQUIRE(o["key"].get_string().get(s) == simdjson::SUCCESS);
+  CHECK(s == "ops");
+  int64_t n = 0;
+  REQUIRE(o["status"].get_int64().get(n) == simdjson::SUCCESS);
+  CHECK(n == 200);
+  REQUIRE(o["upstream_first_byte_us"].get_int64().get(n) == simdjson::SUCCESS);
+  CHECK(n == 90000);
+  bool is_null = false;
+  REQUIRE(o["first_token_us"].is_null().get(is_null) == simdjson::SUCCESS);
+  CHECK(is_null);  // -1 = not reached
+  REQUIRE(o["bytes_out"].get_int64().get(n) == simdjson::SUCCESS);
+  CHECK(n == 2048);
+  double cost = 0;
+  REQUIRE(o["cost_usd"].get_double().get(cost) == simdjson::SUCCESS);
+  CHECK(cost == Approx(0.0001));
+  bool reused = true;
+  REQUIRE(o["upstream_reused"].get_bool().get(reused) == simdjson::SUCCESS);
+  CHECK_FALSE(reused);
+}
+
+TEST_CASE("log: text access lines are key=value with quoted values when needed", "[unit][log]") {
+  auto r = sample();
+  r.error_type = "upstream error";
+  std::string out;
+  format_access(out, r, /*json=*/false);
+  CHECK_THAT(out, Catch::StartsWith("ts=") && Catch::Contains(" level=info msg=request request_id=req-1 key=ops") &&
+                      Catch::Contains(" status=200 ") && Catch::Contains(" first_token_us=- ") &&
+                      Catch::Contains(" error_type=\"upstream error\" ") && Catch::Contains(" stream=true "));
+}
+
+TEST_CASE("log: the access log off writes nothing", "[unit][log]") {
+  SinkGuard sink;
+  LogConfig off;
+  off.access_log = false;
+  off.level = "off";
+  init_logging(off, false);
+  CHECK_FALSE(access_log_enabled());
+  log_access(sample());
+  CHECK(sink.lines.empty());
+
+  LogConfig on;
+  on.level = "off";
+  init_logging(on, false);
+  CHECK(access_log_enabled());
+  log_access(sample());
+  CHECK(sink.lines.size() == 1);
+  shutdown_logging();
+}
+
+TEST_CASE("log: the async logger writes access lines raw and app lines as JSON", "[unit][log]") {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("zgate-log-test-" + std::to_string(::getpid()) + ".log")).string();
+  std::filesystem::remove(path);
+  LogConfig cfg;
+  cfg.file = path;
+  cfg.level = "info";
+  init_logging(cfg, false);
+  spdlog::info("hello \"quoted\" {}", 42);
+  spdlog::debug("not at info level");
+  log_access(sample());
+  shutdown_logging();  // drains the queue
+
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  std::filesystem::remove(path);
+  REQUIRE(lines.size() == 2);
+  CHECK_THAT(lines[0], Catch::StartsWith("{\"ts\":\"") &&
+                           Catch::EndsWith(R"("level":"info","logger":"zgate","msg":"hello \"quoted\" 42"})"));
+  CHECK_THAT(lines[1], Catch::StartsWith("{\"ts\":\"") && Catch::Contains(R"("msg":"request","request_id":"req-1")"));
+}
