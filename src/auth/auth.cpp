@@ -19,9 +19,12 @@ std::string_view trim(std::string_view s) {
 std::array<unsigned char, 32> sha256(std::string_view s) {
   std::array<unsigned char, 32> d{};
   unsigned int len = 0;
+  // Fetched once: OpenSSL 3 would otherwise look the algorithm up on every call. Kept for the
+  // life of the process.
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   // EVP_Digest cannot fail for SHA-256 on valid input short of memory exhaustion; a zeroed
   // digest then simply matches nothing real.
-  EVP_Digest(s.data(), s.size(), d.data(), &len, EVP_sha256(), nullptr);
+  EVP_Digest(s.data(), s.size(), d.data(), &len, md ? md : EVP_sha256(), nullptr);
   return d;
 }
 
