@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -19,8 +20,9 @@ namespace {
 namespace od = simdjson::ondemand;
 using Err = std::optional<ApiError>;
 
-#define ZG_TRY(expr)                \
-  do {                              \
+// Returns the error of an Err-returning step, if any.
+#define ZG_TRY(expr)                       \
+  do {                                     \
     if (auto zg_e_ = (expr)) return zg_e_; \
   } while (0)
 
@@ -54,13 +56,99 @@ Err get_as(od::value& v, T& out, P&& path, std::string_view problem) {
   return {};
 }
 
-// Re-emits a sub-value verbatim (objects/arrays as written, scalars as their token).
-template <class P>
-Err raw_of(od::value& v, std::string& out, P&& path, std::string_view problem) {
+// Walks a value to its leaves. On Demand skips what it is not asked for without checking atoms
+// (`[tru]` skips fine), so anything zgate forwards verbatim is walked first: the upstream body
+// must be valid JSON whatever the client sent.
+simdjson::error_code validate(od::value& v);
+
+// Walks the members of an object or array (one whose raw text may already have been taken and
+// rewound: raw_json() unescapes nothing, so each string is still unescaped only once).
+template <class Container>
+simdjson::error_code validate_members(Container& c) {
+  if constexpr (std::is_same_v<Container, od::object>) {
+    for (auto fr : c) {
+      od::field f;
+      if (auto e = std::move(fr).get(f)) return e;
+      std::string_view k;
+      if (auto e = f.unescaped_key().get(k)) return e;
+      od::value fv = f.value();
+      if (auto e = validate(fv)) return e;
+    }
+  } else {
+    for (auto er : c) {
+      od::value ev;
+      if (auto e = std::move(er).get(ev)) return e;
+      if (auto e = validate(ev)) return e;
+    }
+  }
+  return simdjson::SUCCESS;
+}
+
+simdjson::error_code validate(od::value& v) {
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  switch (t) {
+    case od::json_type::object: {
+      od::object obj;
+      if (auto e = v.get_object().get(obj)) return e;
+      return validate_members(obj);
+    }
+    case od::json_type::array: {
+      od::array arr;
+      if (auto e = v.get_array().get(arr)) return e;
+      return validate_members(arr);
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      return v.get_string().get(s);
+    }
+    case od::json_type::number: {
+      double d;
+      return v.get_double().get(d);
+    }
+    case od::json_type::boolean: {
+      bool b;
+      return v.get_bool().get(b);
+    }
+    case od::json_type::null: {
+      bool n = false;
+      if (auto e = v.is_null().get(n)) return e;
+      return n ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    }
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+// An error from validate(): every one means malformed JSON (a type mismatch there is an atom
+// like `tru` that looked like a boolean), so it reads as such.
+ApiError malformed(simdjson::error_code e) {
+  return json_error(e == simdjson::INCORRECT_TYPE ? simdjson::TAPE_ERROR : e);
+}
+
+// Copies a sub-value verbatim (objects/arrays as written, scalars as their token) after
+// checking that it is valid JSON throughout.
+Err raw_of(od::value& v, std::string& out) {
+  od::json_type t;
+  ZG_TRY(type_of(v, t));
   std::string_view raw;
-  if (auto e = simdjson::to_json_string(v).get(raw))
-    return getter_error(e, [&] { return field_error(path(), problem); });
-  out.assign(raw);
+  if (t == od::json_type::object || t == od::json_type::array) {
+    simdjson::error_code e;
+    if (t == od::json_type::object) {
+      od::object c;
+      if ((e = v.get_object().get(c)) || (e = c.raw_json().get(raw)) || (e = c.reset().error()) ||
+          (e = validate_members(c)))
+        return malformed(e);
+    } else {
+      od::array c;
+      if ((e = v.get_array().get(c)) || (e = c.raw_json().get(raw)) || (e = c.reset().error()) ||
+          (e = validate_members(c)))
+        return malformed(e);
+    }
+  } else {
+    raw = v.raw_json_token();  // a peek: the walk below consumes the value
+    if (auto e = validate(v)) return malformed(e);
+  }
+  out.assign(simdjson::trim(raw));
   return {};
 }
 
@@ -145,6 +233,8 @@ Err parse_part(od::value& v, Message& m, std::size_t i, std::size_t j) {
     } else if (k == "image_url") {
       ZG_TRY(parse_image_url(fv, part, i, j));
       has_image = true;
+    } else if (auto e = validate(fv)) {
+      return malformed(e);  // video_url, file_url, ...: forwarded raw, so walked
     }
   }
   if (!has_type) return field_error(path(".type"), "is required");
@@ -254,7 +344,7 @@ Err parse_tool_call(od::value& v, ToolCall& call, std::size_t i, std::size_t j) 
             has_arguments = true;
           } else if (t == od::json_type::object || t == od::json_type::array) {
             // Some clients send the arguments decoded; the wire form is their JSON text.
-            ZG_TRY(raw_of(gv, call.arguments, [&] { return path(".function.arguments"); }, "must be a string"));
+            ZG_TRY(raw_of(gv, call.arguments));
             has_arguments = true;
           } else if (t != od::json_type::null) {
             return field_error(path(".function.arguments"), "must be a string");
@@ -410,7 +500,7 @@ Err parse_function_def(od::value& v, ToolDef& tool, std::size_t i) {
       ZG_TRY(type_of(fv, t));
       if (is_null(t)) continue;
       if (t != od::json_type::object) return field_error(path(".parameters"), "must be a JSON schema object");
-      ZG_TRY(raw_of(fv, tool.parameters, [&] { return path(".parameters"); }, "must be a JSON schema object"));
+      ZG_TRY(raw_of(fv, tool.parameters));
     }
     // `strict` and anything else: no upstream meaning.
   }
@@ -442,18 +532,19 @@ Err parse_tool(od::value& v, ToolDef& tool, std::size_t i) {
       ZG_TRY(get_as(fv, s, [&] { return path(".type"); }, "must be a string"));
       tool.type.assign(s);
       has_type = true;
-    } else if (k == "function") {
+    } else if (k == "function" && !(has_type && tool.type != "function")) {
       ZG_TRY(type_of(fv, t));
       if (is_null(t)) continue;
-      // Validated as a function definition only if this is a function tool; decoded here
-      // because On Demand visits each value once.
-      // The error counts only for function tools, and `type` may come later in the object.
+      // Decoded as a function definition (On Demand visits each value once); its errors count
+      // only for function tools, and `type` may come later in the object.
       ToolDef fn;
       if ((fn_error = parse_function_def(fv, fn, i))) continue;
       tool.name = std::move(fn.name);
       tool.description = std::move(fn.description);
       tool.parameters = std::move(fn.parameters);
       has_function = true;
+    } else if (auto e = validate(fv)) {
+      return malformed(e);  // built-in tools are forwarded raw, so walked
     }
   }
   if (!has_type) return field_error(path(".type"), "is required");
@@ -567,8 +658,7 @@ Err parse_response_format(od::value& v, ChatRequest& r) {
       ZG_TRY(type_of(fv, t));
       if (is_null(t)) continue;
       if (t != od::json_type::object) return field_error("response_format.json_schema", "must be an object");
-      ZG_TRY(raw_of(fv, r.json_schema, [] { return std::string("response_format.json_schema"); },
-                    "must be an object"));
+      ZG_TRY(raw_of(fv, r.json_schema));
       has_schema = true;
     }
   }
@@ -663,8 +753,8 @@ Err optional_scalar(od::value& v, std::optional<T>& out, std::string_view name, 
   return {};
 }
 
-Err number_in(od::value& v, std::optional<double>& out, std::string_view name, double lo, double hi) {
-  const std::string problem = fmt::format("must be a number between {} and {}", lo, hi);
+Err number_in(od::value& v, std::optional<double>& out, std::string_view name, double lo, double hi,
+              std::string_view problem) {
   ZG_TRY(optional_scalar(v, out, name, problem));
   if (out && !(*out >= lo && *out <= hi)) return field_error(std::string(name), problem);
   return {};
@@ -731,9 +821,9 @@ Err parse_root(od::object& root, ChatRequest& r) {
       // Duplicates of unknown keys are as ambiguous as known ones; the list is short.
       for (const auto& [ek, ev] : r.extra)
         if (ek == k) return bad_request(fmt::format("duplicate key '{}'", k), std::string(k));
-      std::string key_copy(k);  // the view dies at the next unescape
+      std::string key_copy(k);  // copied before the value's strings are unescaped
       std::string raw;
-      ZG_TRY(raw_of(v, raw, [&] { return key_copy; }, "must be valid JSON"));
+      ZG_TRY(raw_of(v, raw));
       r.extra.emplace_back(std::move(key_copy), std::move(raw));
       continue;
     }
@@ -766,10 +856,10 @@ Err parse_root(od::object& root, ChatRequest& r) {
         ZG_TRY(parse_stream_options(v, r.include_usage));
         break;
       case k_temperature:
-        ZG_TRY(number_in(v, r.temperature, "temperature", 0, 2));
+        ZG_TRY(number_in(v, r.temperature, "temperature", 0, 2, "must be a number between 0 and 2"));
         break;
       case k_top_p:
-        ZG_TRY(number_in(v, r.top_p, "top_p", 0, 1));
+        ZG_TRY(number_in(v, r.top_p, "top_p", 0, 1, "must be a number between 0 and 1"));
         break;
       case k_max_tokens:
         ZG_TRY(positive_int(v, max_tokens, "max_tokens"));

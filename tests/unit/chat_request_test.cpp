@@ -83,6 +83,16 @@ TEST_CASE("chat request: duplicate unknown keys are rejected", "[unit][chat_requ
   expect_error(with(R"("request_id":"a","request_id":"b")"), "request_id", "duplicate key 'request_id'");
 }
 
+TEST_CASE("chat request: malformed values that would be forwarded verbatim are parse errors",
+          "[unit][chat_request]") {
+  expect_json_error(with(R"("request_id":tru)"));
+  expect_json_error(with(R"("meta":{"a":[1,nul]})"));
+  expect_json_error(with(R"("x_vendor":[1.2.3])"));
+  expect_json_error(with(R"("tools":[{"type":"retrieval","retrieval":{"knowledge_id":fals}}])"));
+  expect_json_error(msgs(R"([{"role":"user","content":[{"type":"video_url","video_url":{"url":"\q"}}]}])"));
+  expect_json_error(with(R"("response_format":{"type":"json_schema","json_schema":{"schema":{"x":-}}})"));
+}
+
 // ---- model and messages -----------------------------------------------------------------------
 
 TEST_CASE("chat request: model is required and must be a string", "[unit][chat_request]") {
