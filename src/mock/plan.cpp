@@ -58,13 +58,21 @@ MockContext::Slot MockContext::try_acquire(const std::string& key) {
   int& n = inflight_->counts[key];
   if (n >= options_.concurrency_limit) return Slot{false, {}};
   ++n;
-  // The deleter decrements; the pointer itself carries nothing.
-  auto inflight = inflight_;
-  std::shared_ptr<void> hold(static_cast<void*>(nullptr), [inflight, key](void*) {
-    std::lock_guard<std::mutex> l(inflight->mutex);
-    auto it = inflight->counts.find(key);
-    if (it != inflight->counts.end() && --it->second <= 0) inflight->counts.erase(it);
-  });
+  // Releasing the slot = destroying this object (held by Plan::hold until the response ends).
+  struct Release {
+    std::shared_ptr<Inflight> inflight;
+    std::string key;
+    ~Release() {
+      if (!inflight) return;  // moved from
+      std::lock_guard<std::mutex> l(inflight->mutex);
+      auto it = inflight->counts.find(key);
+      if (it != inflight->counts.end() && --it->second <= 0) inflight->counts.erase(it);
+    }
+  };
+  auto release = std::make_shared<Release>();
+  release->inflight = inflight_;
+  release->key = key;
+  std::shared_ptr<void> hold = std::move(release);
   return Slot{true, std::move(hold)};
 }
 

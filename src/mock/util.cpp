@@ -147,18 +147,17 @@ std::vector<std::string_view> split_pieces(std::string_view text, std::size_t n)
     const std::size_t e = j + 1 == starts.size() ? text.size() : starts[j + 1];
     out.push_back(text.substr(starts[j], e - starts[j]));
   }
+  // Splittable = holds more than one code point.
+  auto splittable = [](std::string_view p) { return !utf8_prefix(p, 1).empty() && utf8_prefix(p, 1).size() < p.size(); };
   while (out.size() < n) {
-    std::size_t best = 0;
-    for (std::size_t j = 1; j < out.size(); ++j)
-      if (out[j].size() > out[best].size()) best = j;
+    std::size_t best = out.size();
+    for (std::size_t j = 0; j < out.size(); ++j)
+      if (splittable(out[j]) && (best == out.size() || out[j].size() > out[best].size())) best = j;
+    if (best == out.size()) break;  // single code points only
     const std::string_view piece = out[best];
     std::size_t mid = piece.size() / 2;
-    while (mid < piece.size() && !utf8_boundary(piece, mid)) ++mid;
-    if (mid == 0 || mid >= piece.size()) {
-      mid = piece.size() / 2;
-      while (mid > 0 && !utf8_boundary(piece, mid)) --mid;
-      if (mid == 0) break;  // a single code point: cannot split further
-    }
+    while (mid > 0 && !utf8_boundary(piece, mid)) --mid;
+    if (mid == 0) mid = utf8_prefix(piece, 1).size();
     out[best] = piece.substr(0, mid);
     out.insert(out.begin() + static_cast<std::ptrdiff_t>(best) + 1, piece.substr(mid));
   }
