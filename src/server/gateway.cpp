@@ -417,6 +417,7 @@ net::awaitable<bool> handle_chat(Ctx& c) {
                                              " bytes; the limit is " + std::to_string(cfg.limits.body_limit) + " bytes."));
     co_return false;
   }
+  c.parser.body_limit(cfg.limits.body_limit);  // chunked bodies are checked as they arrive
   if (iequals(req[http::field::expect], "100-continue")) {
     http::response<http::empty_body> cont{http::status::continue_, 11};
     c.down.expires_after(cfg.timeouts.client_write);
@@ -608,7 +609,9 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock) {
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(cfg.limits.header_limit));
-    parser.body_limit(cfg.limits.body_limit);
+    // The body limit is applied once the request is authenticated (handle_chat): Beast would
+    // otherwise reject a large Content-Length while parsing the head, before a proper 413.
+    parser.body_limit(boost::none);
     // A slow or silent client cannot hold the connection: the whole head must arrive in time.
     stream.expires_after(first ? cfg.timeouts.client_header_read : cfg.timeouts.client_keepalive_idle);
     auto [rec, rn] = co_await http::async_read_header(stream, buf, parser, nothrow);

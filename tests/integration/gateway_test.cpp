@@ -74,7 +74,8 @@ TEST_CASE("tool calls come back in OpenAI shape (non-stream)", "[integration]") 
   CHECK(r.body.find(R"("finish_reason":"tool_calls")") != std::string::npos);
   CHECK(r.body.find(R"("name":"get_weather")") != std::string::npos);
   CHECK(r.body.find(R"("type":"function")") != std::string::npos);
-  CHECK(r.body.find(R"("index")") == std::string::npos);  // upstream's non-standard index removed
+  // The upstream's non-standard `index` on non-stream tool calls is removed.
+  CHECK(r.body.find(R"("index")", r.body.find(R"("tool_calls")")) == std::string::npos);
 }
 
 TEST_CASE("fragmented streamed tool call: index always, id and name once", "[integration]") {
@@ -149,8 +150,18 @@ TEST_CASE("an error after streaming began becomes an in-band error event, then [
 }
 
 TEST_CASE("unreachable upstream is a 502", "[integration]") {
-  Harness h({[](Config& c) { c.providers[0].base_url = "http://127.0.0.1:1/api/paas/v4"; }, {}});
+  // A port that is bound but not listening refuses connections, and nothing else can take it.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/api/paas/v4";
+  Harness h({[&](Config& c) { c.providers[0].base_url = url; }, {}});
   auto r = h.post_chat(chat_body("x"));
+  ::close(fd);
   CHECK(r.status == 502);
   CHECK(r.body.find("upstream_connect_failed") != std::string::npos);
 }
@@ -273,7 +284,8 @@ TEST_CASE("client auth: missing or wrong key is 401, x-api-key works", "[integra
   auto none = http_request("127.0.0.1", h.port(), "POST", "/v1/chat/completions", {}, chat_body("x"), std::chrono::seconds(5));
   CHECK(none.status == 401);
   CHECK(none.body.find("authentication_error") != std::string::npos);
-  auto wrong = h.post_chat(chat_body("x"), {{"Authorization", "Bearer sk-wrong"}});
+  auto wrong = http_request("127.0.0.1", h.port(), "POST", "/v1/chat/completions",
+                            {{"Authorization", "Bearer sk-wrong"}}, chat_body("x"), std::chrono::seconds(5));
   CHECK(wrong.status == 401);
   auto xkey = http_request("127.0.0.1", h.port(), "POST", "/v1/chat/completions", {{"x-api-key", kClientKey}},
                            chat_body("x"), std::chrono::seconds(5));
