@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#define ZGATE_MOCK_DIALECTS(X) X(v4)
+#define ZGATE_MOCK_DIALECTS(X) X(v4) X(zai_web)
 
 namespace zgate::mock {
 
