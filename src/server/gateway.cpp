@@ -322,26 +322,31 @@ net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, Event
   co_return true;
 }
 
-// The upstream half of a chat request. Returns whether the downstream connection may be kept.
-net::awaitable<bool> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt, const UpstreamRequest& up,
-                              DialectOps& ops) {
+// What follows a proxied request: keep the downstream connection, close it, or prepare the
+// request again and retry once (the dialect said a fresh identity may fix the failure).
+enum class Next : unsigned char { keep, close, retry };
+Next next_of(bool keep) { return keep ? Next::keep : Next::close; }
+
+// The upstream half of a chat request.
+net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt, const UpstreamRequest& up,
+                              DialectOps& ops, bool may_retry) {
   co_await net::this_coro::throw_if_cancelled(false);
   const Config& cfg = *c.g.cfg;
   upstream::Exchange ex(c.w.pool, prt.tls.get(), prt.endpoint, cfg.timeouts, cfg.limits);
   const Failure f = co_await ex.start(up);
   c.timings = ex.timings();
-  if (f == Failure::cancelled) co_return false;
-  if (f != Failure::none) co_return co_await send_error(c, failure_error(f, ex.error_message())) && c.keep_alive;
+  if (f == Failure::cancelled) co_return Next::close;
+  if (f != Failure::none) co_return next_of(co_await send_error(c, failure_error(f, ex.error_message())) && c.keep_alive);
 
   const int status = ex.status();
   if (status != 200) {
     std::string body;
     const Failure bf = co_await ex.read_all(body);
-    if (bf == Failure::cancelled) co_return false;
+    if (bf == Failure::cancelled) co_return Next::close;
     if (bf == Failure::none) ex.release();
-    const ApiError e = ops.map_error(status, ex.header("Content-Type"), body);
-    if (ops.on_upstream_error) ops.on_upstream_error(status, body);
-    co_return co_await send_error(c, e) && c.keep_alive;
+    const bool retry = ops.on_upstream_error && ops.on_upstream_error(status, body);
+    if (retry && may_retry) co_return Next::retry;
+    co_return next_of(co_await send_error(c, ops.map_error(status, ex.header("Content-Type"), body)) && c.keep_alive);
   }
 
   openai::StreamOptions so;
@@ -360,37 +365,37 @@ net::awaitable<bool> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
     auto [hec, hn] = co_await http::async_write_header(c.down, sr, nothrow);
     c.bytes_out += hn;
     c.status = 200;
-    if (hec) co_return false;
+    if (hec) co_return Next::close;
     std::string out;
     out.reserve(4096);
     openai::StreamEncoder enc(out, so);
     const bool ok = co_await pump(c, ex, ops, enc, &enc, &out);
     c.outcome = enc.outcome();
-    co_return ok && c.keep_alive;
+    co_return next_of(ok && c.keep_alive);
   }
 
   openai::ResponseAggregator agg(so);
-  if (!co_await pump(c, ex, ops, agg, nullptr, nullptr)) co_return false;
+  if (!co_await pump(c, ex, ops, agg, nullptr, nullptr)) co_return Next::close;
   c.outcome = agg.outcome();
-  if (agg.failed()) co_return co_await send_error(c, agg.error()) && c.keep_alive;
+  if (agg.failed()) co_return next_of(co_await send_error(c, agg.error()) && c.keep_alive);
   std::string json;
   json.reserve(1024);
   agg.write(json);
   if (c.first_token_us < 0 && c.outcome.saw_first_token) c.first_token_us = micros_since(c.t0);
-  co_return co_await send(c, http::status::ok, std::move(json), "application/json") && c.keep_alive;
+  co_return next_of(co_await send(c, http::status::ok, std::move(json), "application/json") && c.keep_alive);
 }
 
 // Runs the upstream exchange raced against the client hanging up: whichever finishes first
 // cancels the other, so a client that leaves cancels the upstream request at once (its
 // connection is closed, never pooled).
-net::awaitable<bool> proxy(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt, const UpstreamRequest& up,
-                           DialectOps& ops) {
+net::awaitable<Next> proxy(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt, const UpstreamRequest& up,
+                           DialectOps& ops, bool may_retry) {
   using namespace net::experimental::awaitable_operators;
-  auto r = co_await (exchange(c, creq, prt, up, ops) || client_gone(c.down.socket()));
+  auto r = co_await (exchange(c, creq, prt, up, ops, may_retry) || client_gone(c.down.socket()));
   if (r.index() == 1) {
     if (c.status == 0 || c.status == 200) c.status = 499;  // nginx's "client closed request"
     c.error_type = "client_closed_request";
-    co_return false;
+    co_return Next::close;
   }
   co_return std::get<0>(r);
 }
@@ -465,11 +470,14 @@ net::awaitable<bool> handle_chat(Ctx& c) {
   c.provider = target->provider->name;
   ProviderRuntime& prt = c.g.providers.runtime(*target->provider);
 
-  PreparedRequest prep;
-  if (auto err = co_await prepare_request(prt, c.w.providers, c.w.pool, creq, *target, prep)) {
-    co_return co_await send_error(c, *err) && c.keep_alive;
+  for (int attempt = 0;; ++attempt) {
+    PreparedRequest prep;
+    if (auto err = co_await prepare_request(prt, c.w.providers, c.w.pool, creq, *target, prep)) {
+      co_return co_await send_error(c, *err) && c.keep_alive;
+    }
+    const Next next = co_await proxy(c, creq, prt, prep.request, prep.ops, attempt == 0);
+    if (next != Next::retry) co_return next == Next::keep;
   }
-  co_return co_await proxy(c, creq, prt, prep.request, prep.ops);
 }
 
 void log_request(Ctx& c) {

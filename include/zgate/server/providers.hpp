@@ -30,6 +30,8 @@ struct ProviderRuntime {
   std::string base_path;                           // path part of base_url, no trailing slash
   std::string bearer;                              // "Bearer <key>" (static keys)
   std::shared_ptr<ZaiWebShared> zai;               // zai-web identity shared by all workers
+  const Timeouts* timeouts = nullptr;
+  const Limits* limits = nullptr;
 };
 
 class Providers {
@@ -57,8 +59,9 @@ struct DialectOps {
   std::function<bool(std::string_view body, EventSink& sink, ApiError& err)> decode_json;
   std::unique_ptr<StreamDecoder> decoder_owner;
   StreamDecoder* decoder = nullptr;
-  // Called with a non-200 upstream answer (e.g. to drop a revoked token).
-  std::function<void(int status, std::string_view body)> on_upstream_error;
+  // Called with a non-200 upstream answer (e.g. to drop a revoked token). Returns true when
+  // the request should be prepared again and retried once (a fresh identity may fix it).
+  std::function<bool(int status, std::string_view body)> on_upstream_error;
 };
 
 struct PreparedRequest {
