@@ -2,62 +2,22 @@
 // Both binaries are started here on port 0 (loopback only) and stopped afterwards.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import OpenAI from 'openai';
+import { startMock, startGateway, stop } from './harness.mjs';
 
-const ZGATE_BIN = process.env.ZGATE_BIN ?? '../../build/zgate';
-const MOCK_BIN = process.env.ZGATE_MOCK_BIN ?? '../../build/zgate-mock';
 const KEY = 'sk-node-test-key';
 
 let mock;
 let gateway;
 let client;
 
-// Starts `bin` and resolves with the first match of `re` in its output (stdout or stderr).
-function startAndWaitFor(bin, args, env, re) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let seen = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${bin} did not start in time; output:\n${seen}`));
-    }, 15000);
-    const onData = (d) => {
-      seen += d.toString();
-      const m = seen.match(re);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]) });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${bin} exited with ${code}; output:\n${seen}`));
-    });
-  });
-}
-
-function stop(child) {
-  return new Promise((resolve) => {
-    if (!child || child.exitCode !== null) return resolve();
-    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => { clearTimeout(t); resolve(); });
-    child.kill('SIGTERM');
-  });
-}
-
 before(async () => {
-  mock = await startAndWaitFor(MOCK_BIN, ['--listen', '127.0.0.1:0'], {}, /listening on https?:\/\/[^\s:]+:(\d+)/);
-  gateway = await startAndWaitFor(ZGATE_BIN, [], {
-    ZGATE_LISTEN: '127.0.0.1:0',
+  mock = await startMock();
+  gateway = await startGateway({
     ZGATE_API_KEYS: `node=${KEY}`,
     ZGATE_UPSTREAM_URL: `http://127.0.0.1:${mock.port}/api/paas/v4`,
     ZGATE_UPSTREAM_KEY: 'upstream-test-key',
-    ZGATE_WORKERS: '2',
-    ZGATE_LOG_FORMAT: 'text',
-  }, /zgate listening on http:\/\/[^\s]+:(\d+)/);
+  });
   client = new OpenAI({ apiKey: KEY, baseURL: `http://127.0.0.1:${gateway.port}/v1`, maxRetries: 0, timeout: 20000 });
 });
 

@@ -1,0 +1,50 @@
+// Shared helpers for the end-to-end tests: start zgate-mock and zgate on loopback port 0.
+import { spawn } from 'node:child_process';
+
+export const ZGATE_BIN = process.env.ZGATE_BIN ?? '../../build/zgate';
+export const MOCK_BIN = process.env.ZGATE_MOCK_BIN ?? '../../build/zgate-mock';
+
+// Starts `bin` and resolves with the first match of `re` in its output (stdout or stderr).
+export function startAndWaitFor(bin, args, env, re) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let seen = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${bin} did not start in time; output:\n${seen}`));
+    }, 15000);
+    const onData = (d) => {
+      seen += d.toString();
+      const m = seen.match(re);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]) });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${bin} exited with ${code}; output:\n${seen}`));
+    });
+  });
+}
+
+export function stop(child) {
+  return new Promise((resolve) => {
+    if (!child || child.exitCode !== null) return resolve();
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => { clearTimeout(t); resolve(); });
+    child.kill('SIGTERM');
+  });
+}
+
+
+export function startMock(args = []) {
+  return startAndWaitFor(MOCK_BIN, ['--listen', '127.0.0.1:0', ...args], {}, /listening on https?:\/\/[^\s:]+:(\d+)/);
+}
+
+export function startGateway(env) {
+  return startAndWaitFor(ZGATE_BIN, [], { ZGATE_LISTEN: '127.0.0.1:0', ZGATE_WORKERS: '2', ZGATE_LOG_FORMAT: 'text', ...env },
+    /zgate listening on http:\/\/[^\s]+:(\d+)/);
+}
