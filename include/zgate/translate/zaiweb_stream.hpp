@@ -60,9 +60,8 @@ class StreamDecoder final : public zgate::StreamDecoder {
   // The last usage seen (present = false when none).
   const Usage& usage() const;
 
-  struct Impl;
-
  private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
