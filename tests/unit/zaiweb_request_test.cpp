@@ -309,7 +309,7 @@ TEST_CASE("zaiweb identity: a guest answer gives token, id, name and role", "[un
   CHECK(r.info.is_guest());
 }
 
-TEST_CASE("zaiweb identity: a profile answer keeps the sent token; the id may come from the JWT", "[unit][zaiweb]") {
+TEST_CASE("zaiweb identity: a profile answer keeps the sent token, and the id may come from the JWT", "[unit][zaiweb]") {
   const std::string jwt = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9." + base64_encode(R"({"id":"uid-7","email":"a@b"})") + ".sig";
   CHECK(jwt_user_id(jwt) == "uid-7");
   CHECK(jwt_user_id("not-a-jwt").empty());
@@ -377,7 +377,7 @@ TEST_CASE("zaiweb upload: multipart body with the file field", "[unit][zaiweb]")
   CHECK(r.body == want);
 }
 
-TEST_CASE("zaiweb upload: the answer becomes a FileRef; refusals explain guests cannot upload", "[unit][zaiweb]") {
+TEST_CASE("zaiweb upload: the answer becomes a FileRef, and refusals explain guests cannot upload", "[unit][zaiweb]") {
   const UploadResult ok = parse_upload_response(200, "application/json",
       R"({"id":"f1","user_id":"u1","filename":"a.png","meta":{"name":"a.png","content_type":"image/png","size":1234,"cdn_url":"https://cdn/x"},"created_at":17})");
   REQUIRE(ok.ok);

@@ -568,7 +568,7 @@ TEST_CASE("zaiweb stream: errors in every nesting become error events", "[unit][
   }
 }
 
-TEST_CASE("zaiweb stream: non-JSON lines, unknown types and [DONE] are tolerated", "[unit][zaiweb]") {
+TEST_CASE("zaiweb stream: non-JSON lines, unknown types and the DONE marker are tolerated", "[unit][zaiweb]") {
   std::string b = "data: hello\n\ndata: {\"type\":\"other\",\"phase\":\"answer\",\"delta_content\":\"A\"}\n\n";
   append_frame(b, "answer", "B");
   b.append("data: [DONE]\n\n");

@@ -193,7 +193,7 @@ TEST_CASE("zaiweb tools: a brace in the middle of a line is not held back", "[un
   CHECK(c.text_out == "x = {\n{\"a\": 1}");
 }
 
-TEST_CASE("zaiweb tools: rendered history round-trips through the parser, ]]> included", "[unit][zaiweb]") {
+TEST_CASE("zaiweb tools: rendered history round-trips through the parser, CDATA terminators included", "[unit][zaiweb]") {
   std::vector<ToolCall> calls = {{"call_x", "read_file", "{\"path\":\"a]]>b\"}"}, {"call_y", "get_weather", ""}};
   std::string text;
   zaiweb::append_tool_calls_text(text, calls, kTrigger);
