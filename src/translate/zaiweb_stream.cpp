@@ -13,12 +13,12 @@
 // beyond what was already emitted, so nothing is duplicated or retracted. Reasoning in a msg_
 // `<details>` block is first matched against reasoning already streamed from thinking deltas
 // (the transition frame re-sends the whole block), and only the surplus is emitted.
+#include "zgate/translate/openai.hpp"
 #include "zgate/translate/zaiweb_stream.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <optional>
-#include <random>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -88,19 +88,6 @@ long citation_state(std::string_view s) {
   if (st < 0) return -1;
   if (st == 0) return 0;
   return static_cast<long>(i + kClose.size());
-}
-
-std::string random_call_id() {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  thread_local std::mt19937_64 rng([] {
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd(),
-                      static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count())};
-    return std::mt19937_64(seq);
-  }());
-  std::string s = "call_";
-  for (int i = 0; i < 24; ++i) s.push_back(alphabet[rng() % (sizeof(alphabet) - 1)]);
-  return s;
 }
 
 // Nested JSON (glm_block bodies) is parsed with a parser of its own: the frame's strings still
@@ -399,7 +386,7 @@ struct StreamDecoder::Impl final : ToolCallParser::Output {
     flush_run();
     std::string generated;
     if (id.empty()) {
-      generated = opts.new_call_id ? opts.new_call_id() : random_call_id();
+      generated = opts.new_call_id ? opts.new_call_id() : openai::new_call_id();
       id = generated;
     }
     sink->on_event(Event::tool_call(next_index++, id, name, args));

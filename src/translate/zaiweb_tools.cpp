@@ -1,8 +1,8 @@
+#include "zgate/translate/openai.hpp"
 #include "zgate/translate/zaiweb_tools.hpp"
 
 #include <algorithm>
 #include <chrono>
-#include <random>
 
 #include <simdjson.h>
 
@@ -30,19 +30,6 @@ int prefix_state(std::string_view v, std::string_view pattern) {
   const std::size_t n = std::min(v.size(), pattern.size());
   if (v.substr(0, n) != pattern.substr(0, n)) return -1;
   return v.size() >= pattern.size() ? 1 : 0;
-}
-
-std::string random_call_id() {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  thread_local std::mt19937_64 rng([] {
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd(),
-                      static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count())};
-    return std::mt19937_64(seq);
-  }());
-  std::string s = "call_";
-  for (int i = 0; i < 24; ++i) s.push_back(alphabet[rng() % (sizeof(alphabet) - 1)]);
-  return s;
 }
 
 simdjson::dom::parser& dom_parser() {
@@ -505,7 +492,7 @@ bool ToolCallParser::parse_and_emit(std::string_view block, Output& out) {
     }
   }
   for (auto& c : calls) {
-    if (c.id.empty()) c.id = new_id_ ? new_id_() : random_call_id();
+    if (c.id.empty()) c.id = new_id_ ? new_id_() : openai::new_call_id();
     out.call(c.id, c.name, c.arguments);
     ++calls_;
   }
