@@ -336,7 +336,10 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
   const Failure f = co_await ex.start(up);
   c.timings = ex.timings();
   if (f == Failure::cancelled) co_return Next::close;
-  if (f != Failure::none) co_return next_of(co_await send_error(c, failure_error(f, ex.error_message())) && c.keep_alive);
+  if (f != Failure::none) {
+    spdlog::warn("[{}] upstream {} failed: {}", c.request_id, prt.cfg->name, ex.error_message());
+    co_return next_of(co_await send_error(c, failure_error(f, ex.error_message())) && c.keep_alive);
+  }
 
   const int status = ex.status();
   if (status != 200) {
@@ -344,6 +347,8 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
     const Failure bf = co_await ex.read_all(body);
     if (bf == Failure::cancelled) co_return Next::close;
     if (bf == Failure::none) ex.release();
+    spdlog::debug("[{}] upstream {} answered HTTP {}: {}", c.request_id, prt.cfg->name, status,
+                 std::string_view(body).substr(0, 512));
     const bool retry = ops.on_upstream_error && ops.on_upstream_error(status, body);
     if (retry && may_retry) co_return Next::retry;
     co_return next_of(co_await send_error(c, ops.map_error(status, ex.header("Content-Type"), body)) && c.keep_alive);
