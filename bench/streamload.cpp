@@ -122,7 +122,10 @@ Options parse_args(int argc, char** argv) {
   if (o.expect_chunks < 0) o.expect_chunks = o.chunks;
   if (o.stall_ms < 0) o.stall_ms = std::max(50.0, 5.0 * o.delay_ms);
   const double stream_len = o.chunks * o.delay_ms / 1000.0;
-  if (o.stagger < 0) o.stagger = std::clamp(stream_len, 0.05, 2.0);
+  // Spread the first starts over one stream's length, and at most ~1000 new streams a second:
+  // a proxy opens an upstream connection for each, and a flood of them measures the
+  // upstream's accept loop rather than the proxy.
+  if (o.stagger < 0) o.stagger = std::clamp(std::max(stream_len, o.connections / 1000.0), 0.05, 10.0);
   return o;
 }
 
