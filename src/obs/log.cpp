@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <ctime>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/async.h>
@@ -75,7 +78,93 @@ std::atomic<bool> g_has_sink{false};
 std::mutex g_sink_mu;
 std::function<void(std::string_view)> g_sink;
 
+// Access lines are batched per thread: a request appends its line to its worker's buffer (an
+// uncontended lock, no wake-up, no syscall), and a flusher thread hands each buffer to the
+// logging thread as ONE message every 100 ms. Per-line queueing woke the logging thread and
+// wrote to the sink once per request, which cost more CPU than proxying the request.
+struct AccessBatch {
+  std::mutex mu;
+  std::string buf;
+};
+constexpr std::size_t kBatchCap = 4 * 1024 * 1024;  // per thread; beyond it lines are dropped
+std::mutex g_batches_mu;
+std::vector<AccessBatch*> g_batches;  // one per thread that ever logged; never freed
+std::atomic<uint64_t> g_access_dropped{0};
+
+AccessBatch& thread_batch() {
+  thread_local AccessBatch* batch = [] {
+    auto* b = new AccessBatch;
+    std::lock_guard lock(g_batches_mu);
+    g_batches.push_back(b);
+    return b;
+  }();
+  return *batch;
+}
+
+void flush_batches(spdlog::logger* logger) {
+  if (logger == nullptr) return;
+  std::vector<AccessBatch*> batches;
+  {
+    std::lock_guard lock(g_batches_mu);
+    batches = g_batches;
+  }
+  std::string out;
+  for (AccessBatch* b : batches) {
+    {
+      std::lock_guard lock(b->mu);
+      out.swap(b->buf);
+    }
+    if (out.empty()) continue;
+    out.pop_back();  // the formatter ends the message with its own newline
+    logger->log(spdlog::level::info, spdlog::string_view_t(out.data(), out.size()));
+    out.clear();
+  }
+}
+
+std::mutex g_flush_mu;
+std::condition_variable g_flush_cv;
+bool g_flush_stop = false;
+
+void stop_flusher();
+
+// Owns the flusher thread; stops it at exit when shutdown_logging() was never called (a
+// joinable std::thread destroyed at exit would terminate the process). Defined after the
+// mutex and condition variable, so it is destroyed before them.
+struct FlusherThread {
+  std::thread thread;
+  ~FlusherThread() { stop_flusher(); }
+};
+FlusherThread g_flusher;
+
+void start_flusher() {
+  g_flush_stop = false;
+  g_flusher.thread = std::thread([] {
+    std::unique_lock lock(g_flush_mu);
+    while (!g_flush_stop) {
+      g_flush_cv.wait_for(lock, std::chrono::milliseconds(100));
+      lock.unlock();
+      flush_batches(g_access_raw.load(std::memory_order_acquire));
+      lock.lock();
+    }
+  });
+}
+
+void stop_flusher() {
+  if (!g_flusher.thread.joinable()) return;
+  {
+    std::lock_guard lock(g_flush_mu);
+    g_flush_stop = true;
+  }
+  g_flush_cv.notify_one();
+  g_flusher.thread.join();
+}
+
 void stop_current() {
+  stop_flusher();
+  flush_batches(g_access_raw.load(std::memory_order_acquire));
+  if (const auto dropped = g_access_dropped.exchange(0); dropped > 0 && g_state.app) {
+    g_state.app->warn("access log: {} lines dropped because the log output could not keep up", dropped);
+  }
   g_access_raw.store(nullptr, std::memory_order_release);
   if (g_state.app) g_state.app->flush();
   if (g_state.access) g_state.access->flush();
@@ -154,9 +243,11 @@ void init_logging(const LogConfig& cfg, bool debug) {
   g_access_json.store(json, std::memory_order_relaxed);
   g_access_on.store(cfg.access_log, std::memory_order_relaxed);
   g_access_raw.store(g_state.access.get(), std::memory_order_release);
+  start_flusher();
 }
 
 void flush_logs() {
+  flush_batches(g_access_raw.load(std::memory_order_acquire));
   if (g_state.app) g_state.app->flush();
   if (g_state.access) g_state.access->flush();
 }
@@ -255,7 +346,15 @@ void log_access(const AccessRecord& r) {
       return;
     }
   }
-  if (logger) logger->log(spdlog::level::info, spdlog::string_view_t(line.data(), line.size()));
+  if (logger == nullptr) return;
+  AccessBatch& batch = thread_batch();
+  std::lock_guard lock(batch.mu);
+  if (batch.buf.size() + line.size() + 1 > kBatchCap) {
+    g_access_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  batch.buf.append(line);
+  batch.buf.push_back('\n');
 }
 
 double cost_usd(const ModelRoute& route, const Usage& u) {

@@ -5,6 +5,7 @@
 #include <poll.h>
 
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -153,16 +154,25 @@ Exchange::~Exchange() = default;
 net::awaitable<Failure> Exchange::connect() {
   const auto t0 = Clock::now();
   auto ex = pool_.executor();
-  tcp::resolver resolver(ex);
-  auto [rec, results] = co_await resolver.async_resolve(ep_.host, std::to_string(ep_.port), nothrow);
-  if (rec) {
-    error_ = "cannot resolve upstream host '" + ep_.host + "': " + rec.message();
-    co_return rec == net::error::operation_aborted ? Failure::cancelled : Failure::connect;
-  }
   auto c = std::make_unique<Connection>(ex);
   c->key_ = ep_.key;
-  c->tcp_.expires_after(t_.upstream_connect);
-  auto [cec, endpoint] = co_await c->tcp_.async_connect(results, nothrow);
+  boost::system::error_code cec;
+  boost::system::error_code not_ip;
+  const auto address = net::ip::make_address(ep_.host, not_ip);
+  if (!not_ip) {
+    // An IP literal needs no resolver round trip (a hand-off to the resolver thread).
+    c->tcp_.expires_after(t_.upstream_connect);
+    std::tie(cec) = co_await c->tcp_.async_connect(tcp::endpoint(address, ep_.port), nothrow);
+  } else {
+    tcp::resolver resolver(ex);
+    auto [rec, results] = co_await resolver.async_resolve(ep_.host, std::to_string(ep_.port), nothrow);
+    if (rec) {
+      error_ = "cannot resolve upstream host '" + ep_.host + "': " + rec.message();
+      co_return rec == net::error::operation_aborted ? Failure::cancelled : Failure::connect;
+    }
+    c->tcp_.expires_after(t_.upstream_connect);
+    std::tie(cec, std::ignore) = co_await c->tcp_.async_connect(results, nothrow);
+  }
   if (cec) {
     error_ = "cannot connect to upstream " + ep_.host + ":" + std::to_string(ep_.port) + ": " + cec.message();
     if (cec == beast::error::timeout) co_return Failure::timeout;

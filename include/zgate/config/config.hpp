@@ -34,7 +34,7 @@ struct Limits {
   std::size_t body_limit = 32 * 1024 * 1024;
   std::size_t max_sse_event = 8 * 1024 * 1024;       // largest upstream SSE event
   std::size_t max_upstream_body = 64 * 1024 * 1024;  // largest non-stream upstream body
-  std::size_t pool_max_idle_per_host = 64;           // per worker
+  std::size_t pool_max_idle_per_host = 512;          // per worker
   Millis pool_idle_timeout{60'000};
   std::size_t max_connections = 100'000;             // downstream, whole process
 };
