@@ -14,7 +14,6 @@
 #include <vector>
 
 #include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -134,16 +133,29 @@ struct Gateway::Impl {
 
 // ---- one request ----------------------------------------------------------------------------
 
+// Per-connection cancellation: the session coroutine is spawned bound to `signal`, so a
+// terminal emit cancels whatever operation it is awaiting (an upstream read, a write, ...).
+// The hang-up watcher is a plain callback, not a coroutine raced with `||`: racing spawned two
+// coroutines and a parallel group per request, which cost more than the request's translation.
+struct ConnCancel {
+  explicit ConnCancel(net::any_io_executor ex) : timer(std::move(ex)) {}
+  net::cancellation_signal signal;
+  net::steady_timer timer;
+  uint64_t generation = 0;  // bumped when a watched exchange ends: stale callbacks do nothing
+  uint64_t fired = 0;       // the generation whose client hung up
+};
+
 struct Ctx {
   Ctx(Gateway::Impl& g_, Worker& w_, beast::tcp_stream& d, beast::flat_buffer& b,
-      http::request_parser<http::string_body>& p, std::string_view ip)
-      : g(g_), w(w_), down(d), buf(b), parser(p), client_ip(ip) {}
+      http::request_parser<http::string_body>& p, std::string_view ip, const std::shared_ptr<ConnCancel>& cc)
+      : g(g_), w(w_), down(d), buf(b), parser(p), client_ip(ip), cancel(cc) {}
   Gateway::Impl& g;
   Worker& w;
   beast::tcp_stream& down;
   beast::flat_buffer& buf;
   http::request_parser<http::string_body>& parser;
   std::string_view client_ip;
+  const std::shared_ptr<ConnCancel>& cancel;
   Clock::time_point t0 = Clock::now();
   std::string request_id;
   bool keep_alive = true;  // what the next response announces
@@ -195,24 +207,43 @@ net::awaitable<bool> send_error(Ctx& c, const ApiError& e) {
   co_return co_await send(c, static_cast<http::status>(e.status), error_body(e), "application/json", e.retry_after);
 }
 
-// Resolves when the downstream peer hangs up; never consumes bytes (architecture E8). Data
-// already pending (a pipelined request, a TLS alert) makes wait_read fire at once forever, so
-// after the first wake-up without a hang-up it re-checks POLLRDHUP on a timer instead.
-net::awaitable<bool> client_gone(tcp::socket& sock) {
-  auto hung_up = [&] {
-    pollfd p{sock.native_handle(), static_cast<short>(POLLIN | POLLRDHUP), 0};
-    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-  };
-  auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, nothrow);
-  if (ec) co_return false;
-  if (hung_up()) co_return true;
-  net::steady_timer timer(sock.get_executor());
-  for (;;) {
-    timer.expires_after(std::chrono::milliseconds(250));
-    auto [tec] = co_await timer.async_wait(nothrow);
-    if (tec) co_return false;
-    if (hung_up()) co_return true;
+bool hung_up(tcp::socket& sock) {
+  pollfd p{sock.native_handle(), static_cast<short>(POLLIN | POLLRDHUP), 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+// Watches the downstream socket while an exchange runs and cancels the session when the peer
+// hangs up; it never consumes bytes (architecture E8). Data already pending (a pipelined
+// request) makes wait_read fire at once, so after a wake-up without a hang-up it re-checks
+// POLLRDHUP on a timer. Once the peer is gone it keeps emitting every 10 ms until the exchange
+// ends, so a cancel that lands between two operations is not lost. The callbacks run on the
+// session's thread and touch the socket only while their generation is current, i.e. while
+// the session (and its socket) is inside that exchange.
+void watch_timer(tcp::socket& sock, std::shared_ptr<ConnCancel> cc, uint64_t gen, std::chrono::milliseconds every);
+
+void on_hang_up_check(tcp::socket& sock, const std::shared_ptr<ConnCancel>& cc, uint64_t gen) {
+  if (cc->fired == gen || hung_up(sock)) {
+    cc->fired = gen;
+    cc->signal.emit(net::cancellation_type::terminal);
+    watch_timer(sock, cc, gen, std::chrono::milliseconds(10));
+  } else {
+    watch_timer(sock, cc, gen, std::chrono::milliseconds(250));
   }
+}
+
+void watch_timer(tcp::socket& sock, std::shared_ptr<ConnCancel> cc, uint64_t gen, std::chrono::milliseconds every) {
+  cc->timer.expires_after(every);
+  cc->timer.async_wait([&sock, cc, gen](const boost::system::error_code& ec) {
+    if (ec || cc->generation != gen) return;
+    on_hang_up_check(sock, cc, gen);
+  });
+}
+
+void watch_client(tcp::socket& sock, const std::shared_ptr<ConnCancel>& cc, uint64_t gen) {
+  sock.async_wait(tcp::socket::wait_read, [&sock, cc, gen](const boost::system::error_code& ec) {
+    if (ec || cc->generation != gen) return;
+    on_hang_up_check(sock, cc, gen);
+  });
 }
 
 net::awaitable<bool> write_chunk(Ctx& c, std::string& out) {
@@ -330,7 +361,6 @@ Next next_of(bool keep) { return keep ? Next::keep : Next::close; }
 // The upstream half of a chat request.
 net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt, const UpstreamRequest& up,
                               DialectOps& ops, bool may_retry) {
-  co_await net::this_coro::throw_if_cancelled(false);
   const Config& cfg = *c.g.cfg;
   upstream::Exchange ex(c.w.pool, prt.tls.get(), prt.endpoint, cfg.timeouts, cfg.limits);
   const Failure f = co_await ex.start(up);
@@ -390,19 +420,25 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
   co_return next_of(co_await send(c, http::status::ok, std::move(json), "application/json") && c.keep_alive);
 }
 
-// Runs the upstream exchange raced against the client hanging up: whichever finishes first
-// cancels the other, so a client that leaves cancels the upstream request at once (its
-// connection is closed, never pooled).
+// Runs the upstream exchange while watching the client: a client that leaves cancels the
+// upstream request at once, in every phase (its connection is closed, never pooled).
 net::awaitable<Next> proxy(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt, const UpstreamRequest& up,
                            DialectOps& ops, bool may_retry) {
-  using namespace net::experimental::awaitable_operators;
-  auto r = co_await (exchange(c, creq, prt, up, ops, may_retry) || client_gone(c.down.socket()));
-  if (r.index() == 1) {
+  ConnCancel& cc = *c.cancel;
+  const uint64_t gen = ++cc.generation;
+  auto& sock = c.down.socket();
+  watch_client(sock, c.cancel, gen);
+  const Next next = co_await exchange(c, creq, prt, up, ops, may_retry);
+  ++cc.generation;  // the watcher's callbacks are now stale
+  boost::system::error_code ignored;
+  cc.timer.cancel();
+  sock.cancel(ignored);  // only the watcher's wait can be pending on the socket here
+  if (cc.fired == gen) {
     if (c.status == 0 || c.status == 200) c.status = 499;  // nginx's "client closed request"
     c.error_type = "client_closed_request";
     co_return Next::close;
   }
-  co_return std::get<0>(r);
+  co_return next;
 }
 
 net::awaitable<bool> handle_chat(Ctx& c) {
@@ -606,7 +642,9 @@ net::awaitable<bool> handle(Ctx& c) {
   co_return keep;
 }
 
-net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock) {
+net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std::shared_ptr<ConnCancel> cancel) {
+  // Errors as values even after a cancel: cleanup and the access log still run.
+  co_await net::this_coro::throw_if_cancelled(false);
   struct Count {
     std::atomic<std::size_t>& n;
     ~Count() { n.fetch_sub(1, std::memory_order_relaxed); }
@@ -645,7 +683,7 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock) {
       }
       break;
     }
-    Ctx c{g, w, stream, buf, parser, client_ip};
+    Ctx c{g, w, stream, buf, parser, client_ip, cancel};
     const bool keep = co_await handle(c);
     if (!keep || g.stopping.load(std::memory_order_relaxed)) break;
     first = false;
@@ -671,14 +709,16 @@ net::awaitable<void> accept_loop(Gateway::Impl& g) {
       g.connections.fetch_sub(1, std::memory_order_relaxed);
       continue;  // over the connection limit: the socket closes here
     }
-    net::co_spawn(w.ioc, session(g, w, std::move(sock)), [](std::exception_ptr e) {
+    auto cancel = std::make_shared<ConnCancel>(w.ioc.get_executor());
+    auto slot = cancel->signal.slot();
+    net::co_spawn(w.ioc, session(g, w, std::move(sock), cancel), net::bind_cancellation_slot(slot, [cancel](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
         spdlog::error("connection ended by an internal error: {}", ex.what());
       }
-    });
+    }));
   }
 }
 
