@@ -44,6 +44,15 @@ ApiError getter_error(simdjson::error_code e, F&& on_type) {
   return json_error(e);
 }
 
+// The unescaped key and the value of one member of an object being walked.
+Err member_of(simdjson::simdjson_result<od::field> fr, std::string_view& key, od::value& value) {
+  od::field f;
+  if (auto e = std::move(fr).get(f)) return json_error(e);
+  if (auto e = f.unescaped_key().get(key)) return json_error(e);
+  value = f.value();
+  return {};
+}
+
 Err type_of(od::value& v, od::json_type& t) {
   if (auto e = v.type().get(t)) return json_error(e);
   return {};
@@ -175,11 +184,9 @@ Err parse_image_url(od::value& v, ContentPart& part, std::size_t i, std::size_t 
   ZG_TRY(get_as(v, obj, [&] { return path(""); }, "must be an object with a 'url'"));
   bool has_url = false;
   for (auto fr : obj) {
-    od::field f;
-    if (auto e = std::move(fr).get(f)) return json_error(e);
     std::string_view k;
-    if (auto e = f.unescaped_key().get(k)) return json_error(e);
-    od::value fv = f.value();
+    od::value fv;
+    ZG_TRY(member_of(std::move(fr), k, fv));
     if (k == "url") {
       std::string_view url;
       ZG_TRY(get_as(fv, url, [&] { return path(".url"); }, "must be a string"));
@@ -214,11 +221,9 @@ Err parse_part(od::value& v, Message& m, std::size_t i, std::size_t j) {
   std::string_view type;
   bool has_type = false, has_text = false, has_image = false;
   for (auto fr : obj) {
-    od::field f;
-    if (auto e = std::move(fr).get(f)) return json_error(e);
     std::string_view k;
-    if (auto e = f.unescaped_key().get(k)) return json_error(e);
-    od::value fv = f.value();
+    od::value fv;
+    ZG_TRY(member_of(std::move(fr), k, fv));
     if (k == "type") {
       std::string_view s;
       ZG_TRY(get_as(fv, s, [&] { return path(".type"); }, "must be a string"));
@@ -308,11 +313,9 @@ Err parse_tool_call(od::value& v, ToolCall& call, std::size_t i, std::size_t j) 
   bool has_id = false, has_function = false, has_name = false;
   bool has_arguments = false;
   for (auto fr : obj) {
-    od::field f;
-    if (auto e = std::move(fr).get(f)) return json_error(e);
     std::string_view k;
-    if (auto e = f.unescaped_key().get(k)) return json_error(e);
-    od::value fv = f.value();
+    od::value fv;
+    ZG_TRY(member_of(std::move(fr), k, fv));
     if (k == "id") {
       std::string_view s;
       ZG_TRY(get_as(fv, s, [&] { return path(".id"); }, "must be a string"));
@@ -371,11 +374,9 @@ Err parse_message(od::value& v, Message& m, std::size_t i) {
   bool has_role = false, has_tool_call_id = false;
   m.content_null = true;  // until a content is seen
   for (auto fr : obj) {
-    od::field f;
-    if (auto e = std::move(fr).get(f)) return json_error(e);
     std::string_view k;
-    if (auto e = f.unescaped_key().get(k)) return json_error(e);
-    od::value fv = f.value();
+    od::value fv;
+    ZG_TRY(member_of(std::move(fr), k, fv));
     if (k == "role") {
       std::string_view s;
       ZG_TRY(get_as(fv, s, [&] { return path(".role"); }, "must be a string"));
@@ -479,11 +480,9 @@ Err parse_function_def(od::value& v, ToolDef& tool, std::size_t i) {
   ZG_TRY(get_as(v, obj, [&] { return path(""); }, "must be an object"));
   bool has_name = false;
   for (auto fr : obj) {
-    od::field f;
-    if (auto e = std::move(fr).get(f)) return json_error(e);
     std::string_view k;
-    if (auto e = f.unescaped_key().get(k)) return json_error(e);
-    od::value fv = f.value();
+    od::value fv;
+    ZG_TRY(member_of(std::move(fr), k, fv));
     if (k == "name") {
       std::string_view s;
       ZG_TRY(get_as(fv, s, [&] { return path(".name"); }, "must be a string"));
@@ -522,11 +521,9 @@ Err parse_tool(od::value& v, ToolDef& tool, std::size_t i) {
   bool has_type = false, has_function = false;
   Err fn_error;
   for (auto fr : obj) {
-    od::field f;
-    if (auto e = std::move(fr).get(f)) return json_error(e);
     std::string_view k;
-    if (auto e = f.unescaped_key().get(k)) return json_error(e);
-    od::value fv = f.value();
+    od::value fv;
+    ZG_TRY(member_of(std::move(fr), k, fv));
     if (k == "type") {
       std::string_view s;
       ZG_TRY(get_as(fv, s, [&] { return path(".type"); }, "must be a string"));
@@ -598,11 +595,9 @@ Err parse_tool_choice(od::value& v, ChatRequest& r) {
   std::string_view type;
   bool has_name = false;
   for (auto fr : obj) {
-    od::field f;
-    if (auto e = std::move(fr).get(f)) return json_error(e);
     std::string_view k;
-    if (auto e = f.unescaped_key().get(k)) return json_error(e);
-    od::value fv = f.value();
+    od::value fv;
+    ZG_TRY(member_of(std::move(fr), k, fv));
     if (k == "type") {
       ZG_TRY(get_as(fv, type, [] { return std::string("tool_choice.type"); }, "must be a string"));
     } else if (k == "function") {
@@ -642,11 +637,9 @@ Err parse_response_format(od::value& v, ChatRequest& r) {
   ZG_TRY(get_as(v, obj, [] { return std::string("response_format"); }, "must be an object"));
   bool has_type = false, has_schema = false;
   for (auto fr : obj) {
-    od::field f;
-    if (auto e = std::move(fr).get(f)) return json_error(e);
     std::string_view k;
-    if (auto e = f.unescaped_key().get(k)) return json_error(e);
-    od::value fv = f.value();
+    od::value fv;
+    ZG_TRY(member_of(std::move(fr), k, fv));
     if (k == "type") {
       std::string_view s;
       ZG_TRY(get_as(fv, s, [] { return std::string("response_format.type"); }, "must be a string"));
@@ -678,12 +671,10 @@ Err parse_thinking(od::value& v, std::optional<bool>& out) {
   od::object obj;
   ZG_TRY(get_as(v, obj, [] { return std::string("thinking"); }, "must be an object"));
   for (auto fr : obj) {
-    od::field f;
-    if (auto e = std::move(fr).get(f)) return json_error(e);
     std::string_view k;
-    if (auto e = f.unescaped_key().get(k)) return json_error(e);
+    od::value fv;
+    ZG_TRY(member_of(std::move(fr), k, fv));
     if (k != "type") continue;  // clear_thinking, budget_tokens, ...: not interpreted
-    od::value fv = f.value();
     std::string_view s;
     ZG_TRY(get_as(fv, s, [] { return std::string("thinking.type"); }, kProblem));
     if (s == "enabled") out = true;
@@ -727,12 +718,10 @@ Err parse_stream_options(od::value& v, bool& include_usage) {
   od::object obj;
   ZG_TRY(get_as(v, obj, [] { return std::string("stream_options"); }, "must be an object"));
   for (auto fr : obj) {
-    od::field f;
-    if (auto e = std::move(fr).get(f)) return json_error(e);
     std::string_view k;
-    if (auto e = f.unescaped_key().get(k)) return json_error(e);
+    od::value fv;
+    ZG_TRY(member_of(std::move(fr), k, fv));
     if (k != "include_usage") continue;
-    od::value fv = f.value();
     ZG_TRY(type_of(fv, t));
     if (is_null(t)) continue;
     ZG_TRY(get_as(fv, include_usage, [] { return std::string("stream_options.include_usage"); },
@@ -810,11 +799,9 @@ Err parse_root(od::object& root, ChatRequest& r) {
   bool has_model = false, has_messages = false;
 
   for (auto fr : root) {
-    od::field f;
-    if (auto e = std::move(fr).get(f)) return json_error(e);
     std::string_view k;
-    if (auto e = f.unescaped_key().get(k)) return json_error(e);
-    od::value v = f.value();
+    od::value v;
+    ZG_TRY(member_of(std::move(fr), k, v));
     const Key key = lookup(k);
 
     if (key == k_unknown) {
