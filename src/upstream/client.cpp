@@ -308,7 +308,6 @@ net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
     }
     const std::size_t got = kBodyBuf - p.get().body().size;
     if (got > 0) {
-      body_started_ = true;
       out = std::string_view(c.body_, got);
       co_return Failure::none;
     }

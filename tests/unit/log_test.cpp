@@ -6,6 +6,8 @@
 #include <sstream>
 #include <string>
 #include <unistd.h>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -155,4 +157,45 @@ TEST_CASE("log: the async logger writes access lines raw and app lines as JSON",
   CHECK_THAT(lines[0], Catch::StartsWith("{\"ts\":\"") &&
                            Catch::EndsWith(R"("level":"info","logger":"zgate","msg":"hello \"quoted\" 42"})"));
   CHECK_THAT(lines[1], Catch::StartsWith("{\"ts\":\"") && Catch::Contains(R"("msg":"request","request_id":"req-1")"));
+}
+
+namespace {
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+}  // namespace
+
+TEST_CASE("log: access lines from several threads arrive whole, none lost, without a shutdown", "[unit][log]") {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("zgate-log-batch-" + std::to_string(::getpid()) + ".log")).string();
+  std::filesystem::remove(path);
+  LogConfig cfg;
+  cfg.file = path;
+  init_logging(cfg, false);
+  constexpr int kThreads = 3, kPerThread = 400;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([] {
+      for (int i = 0; i < kPerThread; ++i) log_access(sample());
+    });
+  }
+  for (auto& th : threads) th.join();
+  // The background flusher hands the batches over on its own (every 100 ms); wait for them,
+  // bounded, without calling flush_logs() or shutdown_logging().
+  std::vector<std::string> lines;
+  for (int tries = 0; tries < 100 && lines.size() < kThreads * kPerThread; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    spdlog::get("access") ? spdlog::get("access")->flush() : void();
+    lines = read_lines(path);
+  }
+  shutdown_logging();
+  std::filesystem::remove(path);
+  REQUIRE(lines.size() == static_cast<std::size_t>(kThreads * kPerThread));
+  for (const auto& l : lines) {
+    REQUIRE_THAT(l, Catch::StartsWith("{\"ts\":\"") && Catch::EndsWith("}") &&
+                        Catch::Contains(R"("request_id":"req-1")"));
+  }
 }

@@ -92,8 +92,8 @@ class Exchange {
   std::string_view header(std::string_view name) const;
   bool is_event_stream() const;
 
-  // Next piece of the response body. An empty view with Failure::none = the body is complete.
-  // `stream_idle` = true uses the streaming idle timeout, else the first-byte timeout.
+  // Next piece of the response body (timeout: upstream_stream_idle). An empty view with
+  // Failure::none = the body is complete.
   boost::asio::awaitable<Failure> read_some(std::string_view& out);
   // Reads the whole remaining body into `out` (bounded by limits.max_upstream_body).
   boost::asio::awaitable<Failure> read_all(std::string& out);
@@ -114,7 +114,6 @@ class Exchange {
   std::unique_ptr<Connection> conn_;
   Timings timings_;
   std::string error_;
-  bool body_started_ = false;
 };
 
 // Builds the TLS client context for an endpoint: system CA store plus the configured CA file,
