@@ -6,6 +6,7 @@
 
 #include <poll.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -23,6 +24,7 @@
 #include "zgate/auth/auth.hpp"
 #include "zgate/auth/jwt.hpp"
 #include "zgate/core/error.hpp"
+#include "zgate/h1/head.hpp"
 #include "zgate/json/writer.hpp"
 #include "zgate/obs/log.hpp"
 #include "zgate/route/router.hpp"
@@ -31,6 +33,11 @@
 #include "zgate/translate/chat_request.hpp"
 #include "zgate/translate/openai.hpp"
 #include "zgate/upstream/client.hpp"
+
+// GCC 12 false positive: Asio allocates coroutine frames through its per-thread recycler
+// (aligned_alloc underneath) and frees them through the same recycler; once a coroutine's ramp is
+// inlined into its caller, GCC pairs the aligned_alloc with the frame's operator delete and warns.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace zgate {
 
@@ -77,14 +84,6 @@ std::string request_id_from(std::string_view given) {
   return "req_" + random_hex(24);
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
 ApiError failure_error(Failure f, const std::string& msg) {
   switch (f) {
     case Failure::timeout: return gateway_timeout(msg);
@@ -95,6 +94,89 @@ ApiError failure_error(Failure f, const std::string& msg) {
     default: return bad_gateway(msg.empty() ? std::string("upstream protocol error") : msg, "upstream_protocol_error");
   }
 }
+
+}  // namespace
+
+// ---- request head ---------------------------------------------------------------------------
+
+// What zgate needs of a downstream request, kept per connection so that its strings keep their
+// capacity from one request to the next: parsing a request allocates nothing in steady state.
+// (Beast's request_parser<string_body> allocates a node per header field.)
+struct RequestHead {
+  http::verb method = http::verb::unknown;
+  std::string method_string, target, authorization, api_key, request_id, expect, cors_request_headers;
+  std::string body;
+  void reset() {
+    method = http::verb::unknown;
+    for (std::string* s : {&method_string, &target, &authorization, &api_key, &request_id, &expect,
+                           &cors_request_headers, &body}) {
+      s->clear();
+    }
+    // A large request body does not pin its buffer for the life of a keep-alive connection.
+    if (body.capacity() > kKeepBodyCapacity) std::string().swap(body);
+  }
+  static constexpr std::size_t kKeepBodyCapacity = 256 * 1024;
+};
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+// A Beast parser that keeps only the fields zgate reads (the first of each) and the body.
+class RequestParser final : public http::basic_parser<true> {
+ public:
+  explicit RequestParser(RequestHead& h) : h_(h) { h_.reset(); }
+
+ private:
+  using ec_t = boost::system::error_code;
+  static void keep_first(std::string& slot, std::string_view v, bool& seen) {
+    if (!seen) slot.assign(v);
+    seen = true;
+  }
+  void on_request_impl(http::verb m, beast::string_view ms, beast::string_view target, int, ec_t&) override {
+    h_.method = m;
+    h_.method_string.assign(ms);
+    h_.target.assign(target);
+  }
+  void on_response_impl(int, beast::string_view, int, ec_t&) override {}
+  void on_field_impl(http::field f, beast::string_view name, beast::string_view value, ec_t&) override {
+    switch (f) {
+      case http::field::authorization: keep_first(h_.authorization, value, seen_auth_); return;
+      case http::field::expect: keep_first(h_.expect, value, seen_expect_); return;
+      case http::field::access_control_request_headers: keep_first(h_.cors_request_headers, value, seen_cors_); return;
+      case http::field::unknown:
+        if (iequals(name, "x-api-key")) keep_first(h_.api_key, value, seen_key_);
+        else if (iequals(name, "x-request-id")) keep_first(h_.request_id, value, seen_id_);
+        return;
+      default: return;
+    }
+  }
+  void on_header_impl(ec_t&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& len, ec_t&) override {
+    // simdjson reads SIMDJSON_PADDING bytes past the end: reserve them up front so the body is
+    // parsed where it lands, without a copy. (The body limit is checked before this.)
+    if (len) h_.body.reserve(static_cast<std::size_t>(*len) + simdjson::SIMDJSON_PADDING);
+  }
+  std::size_t on_body_impl(beast::string_view b, ec_t&) override {
+    h_.body.append(b.data(), b.size());
+    return b.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, ec_t&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view b, ec_t&) override {
+    h_.body.append(b.data(), b.size());
+    return b.size();
+  }
+  void on_finish_impl(ec_t&) override {}
+
+  RequestHead& h_;
+  bool seen_auth_ = false, seen_expect_ = false, seen_cors_ = false, seen_key_ = false, seen_id_ = false;
+};
 
 }  // namespace
 
@@ -146,14 +228,16 @@ struct ConnCancel {
 };
 
 struct Ctx {
-  Ctx(Gateway::Impl& g_, Worker& w_, beast::tcp_stream& d, beast::flat_buffer& b,
-      http::request_parser<http::string_body>& p, std::string_view ip, const std::shared_ptr<ConnCancel>& cc)
-      : g(g_), w(w_), down(d), buf(b), parser(p), client_ip(ip), cancel(cc) {}
+  Ctx(Gateway::Impl& g_, Worker& w_, beast::tcp_stream& d, beast::flat_buffer& b, RequestParser& p,
+      RequestHead& r, std::string& h, std::string_view ip, const std::shared_ptr<ConnCancel>& cc)
+      : g(g_), w(w_), down(d), buf(b), parser(p), req(r), head(h), client_ip(ip), cancel(cc) {}
   Gateway::Impl& g;
   Worker& w;
   beast::tcp_stream& down;
   beast::flat_buffer& buf;
-  http::request_parser<http::string_body>& parser;
+  RequestParser& parser;
+  RequestHead& req;
+  std::string& head;  // response head being written (per connection, reused)
   std::string_view client_ip;
   const std::shared_ptr<ConnCancel>& cancel;
   Clock::time_point t0 = Clock::now();
@@ -177,34 +261,41 @@ struct Ctx {
 
 namespace {
 
-template <class Msg>
-void common_headers(Ctx& c, Msg& m) {
-  m.set("X-Request-Id", c.request_id);
+// Starts a response head in c.head with the fields every response carries.
+void begin_head(Ctx& c, int status) {
+  std::string& h = c.head;
+  h.clear();
+  h1::status_line(h, status);
+  h1::field(h, "X-Request-Id", c.request_id);
   if (!c.g.cfg->cors_origin.empty()) {
-    m.set(http::field::access_control_allow_origin, c.g.cfg->cors_origin);
-    m.set(http::field::access_control_expose_headers, "X-Request-Id");
+    h1::field(h, "Access-Control-Allow-Origin", c.g.cfg->cors_origin);
+    h1::field(h, "Access-Control-Expose-Headers", "X-Request-Id");
   }
+  if (!c.keep_alive) h1::field(h, "Connection", "close");
 }
 
-net::awaitable<bool> send(Ctx& c, http::status st, std::string body, std::string_view content_type,
-                          int retry_after = 0) {
-  http::response<http::string_body> res{st, 11};
-  res.set(http::field::content_type, content_type);
-  common_headers(c, res);
-  if (retry_after > 0) res.set(http::field::retry_after, std::to_string(retry_after));
-  res.keep_alive(c.keep_alive);
-  res.body() = std::move(body);
-  res.prepare_payload();
-  c.status = static_cast<int>(st);
+// Writes c.head and `body` in one gather write.
+net::awaitable<bool> write_head(Ctx& c, std::string_view body = {}) {
   c.down.expires_after(c.g.cfg->timeouts.client_write);
-  auto [ec, n] = co_await http::async_write(c.down, res, nothrow);
+  const std::array<net::const_buffer, 2> bufs{net::buffer(c.head), net::buffer(body.data(), body.size())};
+  auto [ec, n] = co_await net::async_write(c.down, bufs, nothrow);
   c.bytes_out += n;
   co_return !ec;
 }
 
+net::awaitable<bool> send(Ctx& c, int status, std::string body, std::string_view content_type, int retry_after = 0) {
+  begin_head(c, status);
+  h1::field(c.head, "Content-Type", content_type);
+  if (retry_after > 0) h1::field(c.head, "Retry-After", static_cast<uint64_t>(retry_after));
+  h1::field(c.head, "Content-Length", static_cast<uint64_t>(body.size()));
+  h1::end(c.head);
+  c.status = status;
+  co_return co_await write_head(c, body);
+}
+
 net::awaitable<bool> send_error(Ctx& c, const ApiError& e) {
   c.error_type = e.code.empty() ? e.type : e.code;
-  co_return co_await send(c, static_cast<http::status>(e.status), error_body(e), "application/json", e.retry_after);
+  co_return co_await send(c, e.status, error_body(e), "application/json", e.retry_after);
 }
 
 bool hung_up(tcp::socket& sock) {
@@ -246,10 +337,22 @@ void watch_client(tcp::socket& sock, const std::shared_ptr<ConnCancel>& cc, uint
   });
 }
 
-net::awaitable<bool> write_chunk(Ctx& c, std::string& out) {
-  if (out.empty()) co_return true;  // an empty chunk would end the chunked body
+// Sends `out` as one chunk of the chunked body (size line, data and CRLF in one gather write);
+// `last` also ends the body in the same write.
+net::awaitable<bool> write_chunk(Ctx& c, std::string& out, bool last = false) {
+  if (out.empty() && !last) co_return true;  // an empty chunk would end the chunked body
   c.down.expires_after(c.g.cfg->timeouts.client_write);
-  auto [ec, n] = co_await net::async_write(c.down, http::make_chunk(net::buffer(out)), nothrow);
+  const h1::ChunkSize size = h1::chunk_size(out.size());
+  const std::string_view tail = last ? h1::kChunkEndAndLast : h1::kChunkEnd;
+  boost::system::error_code ec;
+  std::size_t n = 0;
+  if (out.empty()) {
+    std::tie(ec, n) = co_await net::async_write(c.down, net::buffer(h1::kLastChunk.data(), h1::kLastChunk.size()), nothrow);
+  } else {
+    const std::array<net::const_buffer, 3> bufs{net::buffer(size.bytes, size.size), net::buffer(out),
+                                                net::buffer(tail.data(), tail.size())};
+    std::tie(ec, n) = co_await net::async_write(c.down, bufs, nothrow);
+  }
   c.bytes_out += n;
   out.clear();
   co_return !ec;
@@ -289,7 +392,7 @@ net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, Event
     if (enc) {
       enc->finish();
       note_first_token();
-      if (!co_await write_chunk(c, *out)) co_return false;
+      if (!co_await write_chunk(c, *out, true)) co_return false;
     }
     co_return true;
   }
@@ -331,24 +434,15 @@ net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, Event
         finished = true;
       }
       note_first_token();
-      if (!co_await write_chunk(c, *out)) co_return false;
-      if (finished) {
-        // The client has its whole answer: end the chunked body now, then drain upstream.
-        c.down.expires_after(cfg.timeouts.client_write);
-        auto [ec, n] = co_await net::async_write(c.down, http::make_chunk_last(), nothrow);
-        c.bytes_out += n;
-        if (ec) co_return false;
-      }
+      // Once the client has its whole answer the same write ends the chunked body; the
+      // upstream is drained afterwards.
+      if (!co_await write_chunk(c, *out, finished)) co_return false;
     }
   }
   if (enc && !finished) {
     enc->finish();
     note_first_token();
-    if (!co_await write_chunk(c, *out)) co_return false;
-    c.down.expires_after(cfg.timeouts.client_write);
-    auto [ec, n] = co_await net::async_write(c.down, http::make_chunk_last(), nothrow);
-    c.bytes_out += n;
-    if (ec) co_return false;
+    if (!co_await write_chunk(c, *out, true)) co_return false;
   }
   co_return true;
 }
@@ -381,26 +475,21 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
                  std::string_view(body).substr(0, 512));
     const bool retry = ops.on_upstream_error && ops.on_upstream_error(status, body);
     if (retry && may_retry) co_return Next::retry;
-    co_return next_of(co_await send_error(c, ops.map_error(status, ex.header("Content-Type"), body)) && c.keep_alive);
+    co_return next_of(co_await send_error(c, ops.map_error(status, ex.content_type(), body)) && c.keep_alive);
   }
 
   openai::StreamOptions so;
   so.model = creq.model;
   so.include_usage = creq.include_usage;
   if (creq.stream) {
-    http::response<http::empty_body> res{http::status::ok, 11};
-    res.set(http::field::content_type, "text/event-stream");
-    res.set(http::field::cache_control, "no-cache");
-    res.set("X-Accel-Buffering", "no");
-    common_headers(c, res);
-    res.keep_alive(c.keep_alive);
-    res.chunked(true);
-    http::response_serializer<http::empty_body> sr{res};
-    c.down.expires_after(cfg.timeouts.client_write);
-    auto [hec, hn] = co_await http::async_write_header(c.down, sr, nothrow);
-    c.bytes_out += hn;
+    begin_head(c, 200);
+    h1::field(c.head, "Content-Type", "text/event-stream");
+    h1::field(c.head, "Cache-Control", "no-cache");
+    h1::field(c.head, "X-Accel-Buffering", "no");
+    h1::field(c.head, "Transfer-Encoding", "chunked");
+    h1::end(c.head);
     c.status = 200;
-    if (hec) co_return Next::close;
+    if (!co_await write_head(c)) co_return Next::close;
     std::string out;
     out.reserve(4096);
     openai::StreamEncoder enc(out, so);
@@ -417,7 +506,7 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
   json.reserve(1024);
   agg.write(json);
   if (c.first_token_us < 0 && c.outcome.saw_first_token) c.first_token_us = micros_since(c.t0);
-  co_return next_of(co_await send(c, http::status::ok, std::move(json), "application/json") && c.keep_alive);
+  co_return next_of(co_await send(c, 200, std::move(json), "application/json") && c.keep_alive);
 }
 
 // Runs the upstream exchange while watching the client: a client that leaves cancels the
@@ -443,14 +532,14 @@ net::awaitable<Next> proxy(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt
 
 net::awaitable<bool> handle_chat(Ctx& c) {
   const Config& cfg = *c.g.cfg;
-  auto& req = c.parser.get();
+  const RequestHead& req = c.req;
   c.log = true;
 
   // Authenticate on the headers alone, before reading a possibly large body.
-  const auto who = c.g.auth.check(req[http::field::authorization], req["x-api-key"]);
+  const auto who = c.g.auth.check(req.authorization, req.api_key);
   if (!who.ok) {
     c.keep_alive = false;  // the body stays unread
-    co_await send_error(c, unauthorized(req[http::field::authorization].empty() && req["x-api-key"].empty()
+    co_await send_error(c, unauthorized(req.authorization.empty() && req.api_key.empty()
                                             ? "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
                                             : "Incorrect API key provided."));
     co_return false;
@@ -464,15 +553,12 @@ net::awaitable<bool> handle_chat(Ctx& c) {
     co_return false;
   }
   c.parser.body_limit(cfg.limits.body_limit);  // chunked bodies are checked as they arrive
-  if (iequals(req[http::field::expect], "100-continue")) {
-    http::response<http::empty_body> cont{http::status::continue_, 11};
+  if (iequals(req.expect, "100-continue")) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     c.down.expires_after(cfg.timeouts.client_write);
-    auto [ec, n] = co_await http::async_write(c.down, cont, nothrow);
+    auto [ec, n] = co_await net::async_write(c.down, net::buffer(kContinue.data(), kContinue.size()), nothrow);
     if (ec) co_return false;
   }
-  // simdjson reads SIMDJSON_PADDING bytes past the end: reserve them up front so the body is
-  // parsed where it lands, without a copy.
-  if (auto len = c.parser.content_length()) c.parser.get().body().reserve(*len + simdjson::SIMDJSON_PADDING);
   c.down.expires_after(cfg.timeouts.client_body_read);
   auto [rec, rn] = co_await http::async_read(c.down, c.buf, c.parser, nothrow);
   if (rec) {
@@ -489,7 +575,7 @@ net::awaitable<bool> handle_chat(Ctx& c) {
     }
     co_return false;
   }
-  std::string& body = c.parser.get().body();
+  std::string& body = c.req.body;
   c.bytes_in = body.size();
   if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
 
@@ -526,8 +612,8 @@ void log_request(Ctx& c) {
   AccessRecord r{};
   r.request_id = c.request_id;
   r.key_label = c.key_label;
-  r.method = c.parser.get().method_string();
-  const auto target = c.parser.get().target();
+  r.method = c.req.method_string;
+  const std::string_view target = c.req.target;
   r.path = target.substr(0, target.find('?'));
   r.model = c.model;
   r.upstream_model = c.upstream_model;
@@ -552,37 +638,32 @@ void log_request(Ctx& c) {
 }
 
 net::awaitable<bool> handle(Ctx& c) {
-  auto& req = c.parser.get();
-  c.request_id = request_id_from(req["x-request-id"]);
-  c.keep_alive = req.keep_alive() && !c.g.stopping.load(std::memory_order_relaxed);
-  const std::string_view target = req.target();
+  const RequestHead& req = c.req;
+  c.request_id = request_id_from(req.request_id);
+  c.keep_alive = c.parser.keep_alive() && !c.g.stopping.load(std::memory_order_relaxed);
+  const std::string_view target = req.target;
   const std::string_view path = target.substr(0, target.find('?'));
-  const Config& cfg = *c.g.cfg;
   // Only the chat endpoint reads a body; anything else with a body closes the connection
   // after answering rather than desynchronising the keep-alive stream.
   const bool chat = path == "/v1/chat/completions" || path == "/chat/completions";
   if (!chat && !c.parser.is_done()) c.keep_alive = false;
 
-  if (req.method() == http::verb::options) {
-    http::response<http::empty_body> res{http::status::no_content, 11};
-    common_headers(c, res);
-    res.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
-    const auto asked = req[http::field::access_control_request_headers];
-    res.set(http::field::access_control_allow_headers,
-            asked.empty() ? std::string_view("Authorization, Content-Type, X-Api-Key, X-Request-Id")
-                          : std::string_view(asked));
-    res.set(http::field::access_control_max_age, "86400");
-    res.keep_alive(c.keep_alive);
-    c.down.expires_after(cfg.timeouts.client_write);
-    auto [ec, n] = co_await http::async_write(c.down, res, nothrow);
-    co_return !ec && c.keep_alive;
+  if (req.method == http::verb::options) {
+    begin_head(c, 204);
+    h1::field(c.head, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    const std::string_view asked = req.cors_request_headers;
+    h1::field(c.head, "Access-Control-Allow-Headers",
+              asked.empty() ? std::string_view("Authorization, Content-Type, X-Api-Key, X-Request-Id") : asked);
+    h1::field(c.head, "Access-Control-Max-Age", "86400");
+    h1::end(c.head);
+    co_return co_await write_head(c) && c.keep_alive;
   }
   if (path == "/health" || path == "/healthz") {
-    co_return co_await send(c, http::status::ok, R"({"status":"ok"})", "application/json") && c.keep_alive;
+    co_return co_await send(c, 200, R"({"status":"ok"})", "application/json") && c.keep_alive;
   }
   if (path == "/ready" || path == "/readyz") {
     const bool ready = !c.g.stopping.load();
-    co_return co_await send(c, ready ? http::status::ok : http::status::service_unavailable,
+    co_return co_await send(c, ready ? 200 : 503,
                             ready ? R"({"status":"ready"})" : R"({"status":"stopping"})", "application/json") &&
         c.keep_alive;
   }
@@ -596,7 +677,7 @@ net::awaitable<bool> handle(Ctx& c) {
 
   bool keep = false;
   if (chat) {
-    if (req.method() != http::verb::post) {
+    if (req.method != http::verb::post) {
       c.log = true;
       keep = co_await send_error(c, ApiError{405, "invalid_request_error", "method_not_allowed",
                                              "Use POST for " + std::string(path) + ".", {}, 0,
@@ -606,10 +687,10 @@ net::awaitable<bool> handle(Ctx& c) {
     }
   } else if (path == "/v1/models" || path == "/models" || path.starts_with("/v1/models/")) {
     c.log = true;
-    const auto who = c.g.auth.check(req[http::field::authorization], req["x-api-key"]);
+    const auto who = c.g.auth.check(req.authorization, req.api_key);
     if (!who.ok) {
       keep = co_await send_error(c, unauthorized("Incorrect or missing API key.")) && c.keep_alive;
-    } else if (req.method() != http::verb::get) {
+    } else if (req.method != http::verb::get) {
       keep = co_await send_error(c, ApiError{405, "invalid_request_error", "method_not_allowed", "Use GET.", {}, 0,
                                              ErrorSource::downstream}) && c.keep_alive;
     } else {
@@ -622,14 +703,14 @@ net::awaitable<bool> handle(Ctx& c) {
           json::Writer w(out);
           w.begin_object().kv("id", id).kv("object", "model").kv("created", int64_t{1700000000});
           w.kv("owned_by", t->provider->kind == ProviderKind::zai_web ? "zai-web" : "zhipu").end_object();
-          keep = co_await send(c, http::status::ok, std::move(out), "application/json") && c.keep_alive;
+          keep = co_await send(c, 200, std::move(out), "application/json") && c.keep_alive;
         } else {
           keep = co_await send_error(c, not_found("The model '" + std::string(id) + "' does not exist.",
                                                   "model_not_found")) && c.keep_alive;
         }
       } else {
         c.g.router.write_models_list(out);
-        keep = co_await send(c, http::status::ok, std::move(out), "application/json") && c.keep_alive;
+        keep = co_await send(c, 200, std::move(out), "application/json") && c.keep_alive;
       }
     }
   } else {
@@ -656,9 +737,11 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
   if (auto ep = sock.remote_endpoint(ec); !ec) client_ip = ep.address().to_string();
   beast::tcp_stream stream(std::move(sock));
   beast::flat_buffer buf;
+  RequestHead req;   // reused by every request on this connection
+  std::string head;  // response heads, likewise
   bool first = true;
   for (;;) {
-    http::request_parser<http::string_body> parser;
+    RequestParser parser(req);
     parser.header_limit(static_cast<std::uint32_t>(cfg.limits.header_limit));
     // The body limit is applied once the request is authenticated (handle_chat): Beast would
     // otherwise reject a large Content-Length while parsing the head, before a proper 413.
@@ -673,17 +756,18 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
         ApiError e{too_big ? 431 : 400, "invalid_request_error", too_big ? "headers_too_large" : "bad_request",
                    too_big ? "The request headers are too large." : "Malformed HTTP request: " + rec.message(), {}, 0,
                    ErrorSource::downstream};
-        http::response<http::string_body> res{static_cast<http::status>(e.status), 11};
-        res.set(http::field::content_type, "application/json");
-        res.keep_alive(false);
-        res.body() = error_body(e);
-        res.prepare_payload();
+        const std::string body = error_body(e);
+        h1::status_line(head, e.status);
+        h1::field(head, "Content-Type", "application/json");
+        h1::field(head, "Connection", "close");
+        h1::field(head, "Content-Length", static_cast<uint64_t>(body.size()));
+        h1::end(head);
         stream.expires_after(cfg.timeouts.client_write);
-        co_await http::async_write(stream, res, nothrow);
+        co_await net::async_write(stream, std::array<net::const_buffer, 2>{net::buffer(head), net::buffer(body)}, nothrow);
       }
       break;
     }
-    Ctx c{g, w, stream, buf, parser, client_ip, cancel};
+    Ctx c{g, w, stream, buf, parser, req, head, client_ip, cancel};
     const bool keep = co_await handle(c);
     if (!keep || g.stopping.load(std::memory_order_relaxed)) break;
     first = false;

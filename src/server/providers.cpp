@@ -157,7 +157,7 @@ net::awaitable<std::optional<ApiError>> simple_exchange(ProviderRuntime& prt, up
   auto f = co_await ex.start(req);
   if (f == upstream::Failure::none) {
     out.status = ex.status();
-    out.content_type = std::string(ex.header("Content-Type"));
+    out.content_type = std::string(ex.content_type());
     f = co_await ex.read_all(out.body);
     if (f == upstream::Failure::none) {
       ex.release();

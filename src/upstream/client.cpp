@@ -4,6 +4,8 @@
 
 #include <poll.h>
 
+#include <array>
+#include <cctype>
 #include <optional>
 #include <tuple>
 #include <unordered_map>
@@ -15,6 +17,7 @@
 #include <boost/beast/http.hpp>
 
 #include "zgate/config/url.hpp"
+#include "zgate/h1/head.hpp"
 
 namespace zgate::upstream {
 
@@ -27,7 +30,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr auto nothrow = net::as_tuple(net::use_awaitable);
-constexpr std::size_t kBodyBuf = 8192;
+// A connection's body buffer larger than this (a big non-stream read) is released after use.
+constexpr std::size_t kKeepBodyCapacity = 256 * 1024;
 
 int64_t micros_since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
@@ -38,6 +42,50 @@ bool is_ip_literal(const std::string& host) {
   net::ip::make_address(host, ec);
   return !ec;
 }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+// A Beast parser for the upstream response that keeps the status and Content-Type and appends
+// body bytes (de-chunked) to `sink`. Beast's response_parser would allocate a node per header
+// field on every response; this keeps nothing else.
+class ResponseParser final : public http::basic_parser<false> {
+ public:
+  explicit ResponseParser(std::string& content_type) : content_type_(content_type) { content_type_.clear(); }
+  int status = 0;
+  std::string* sink = nullptr;  // set before each body read
+
+ private:
+  using ec_t = boost::system::error_code;
+  void on_request_impl(http::verb, beast::string_view, beast::string_view, int, ec_t&) override {}
+  void on_response_impl(int code, beast::string_view, int, ec_t&) override { status = code; }
+  void on_field_impl(http::field f, beast::string_view, beast::string_view value, ec_t&) override {
+    if (f == http::field::content_type && !seen_type_) {
+      content_type_.assign(value);
+      seen_type_ = true;
+    }
+  }
+  void on_header_impl(ec_t&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, ec_t&) override {}
+  std::size_t on_body_impl(beast::string_view b, ec_t&) override {
+    sink->append(b.data(), b.size());
+    return b.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, ec_t&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view b, ec_t&) override {
+    sink->append(b.data(), b.size());
+    return b.size();
+  }
+  void on_finish_impl(ec_t&) override {}
+
+  std::string& content_type_;
+  bool seen_type_ = false;
+};
 }  // namespace
 
 class Connection {
@@ -56,10 +104,13 @@ class Connection {
   beast::tcp_stream tcp_;
   std::unique_ptr<ssl::stream<beast::tcp_stream>> tls_;
   beast::flat_buffer buf_;
-  std::optional<http::response_parser<http::buffer_body>> parser_;
+  std::optional<ResponseParser> parser_;
+  // Kept with the connection so that their capacity is reused by every request it carries.
+  std::string head_;          // the request head being sent
+  std::string content_type_;  // of the current response
+  std::string body_;          // the body bytes of the last read_some
   std::string key_;
   Clock::time_point idle_since_;
-  char body_[kBodyBuf];
 };
 
 Endpoint make_endpoint(const ProviderConfig& p) {
@@ -202,29 +253,41 @@ net::awaitable<Failure> Exchange::connect() {
 }
 
 net::awaitable<Failure> Exchange::send_and_read_head(const UpstreamRequest& req) {
-  http::request<http::span_body<const char>> msg;
-  msg.method_string(req.method);
-  msg.target(req.target);
-  msg.version(11);
-  if ((ep_.tls && ep_.port == 443) || (!ep_.tls && ep_.port == 80)) {
-    msg.set(http::field::host, ep_.host);
-  } else {
-    msg.set(http::field::host, ep_.host + ":" + std::to_string(ep_.port));
-  }
-  for (const auto& [k, v] : req.headers) msg.set(k, v);
-  msg.body() = beast::span<const char>(req.body.data(), req.body.size());
-  msg.keep_alive(true);
-  msg.prepare_payload();
-
   Connection& c = *conn_;
+  std::string& h = c.head_;
+  h.clear();
+  h1::request_line(h, req.method, req.target);
+  h.append("Host: ", 6);
+  h.append(ep_.host);
+  if (!((ep_.tls && ep_.port == 443) || (!ep_.tls && ep_.port == 80))) {
+    h.push_back(':');
+    h.append(std::to_string(ep_.port));
+  }
+  h.append("\r\n", 2);
+  // A later header of the same name replaces an earlier one (configured headers override the
+  // dialect's); Host and Content-Length are zgate's own.
+  const auto& hs = req.headers;
+  for (std::size_t i = 0; i < hs.size(); ++i) {
+    const std::string_view name = hs[i].first;
+    if (iequals(name, "Host") || iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding")) continue;
+    bool replaced = false;
+    for (std::size_t j = i + 1; j < hs.size() && !replaced; ++j) replaced = iequals(name, hs[j].first);
+    if (!replaced) h1::field(h, name, hs[i].second);
+  }
+  if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+    h1::field(h, "Content-Length", static_cast<uint64_t>(req.body.size()));
+  }
+  h1::end(h);
+
   c.lowest().expires_after(t_.upstream_write);
-  auto [wec, wn] = co_await c.with_stream([&](auto& s) { return http::async_write(s, msg, nothrow); });
+  const std::array<net::const_buffer, 2> bufs{net::buffer(h), net::buffer(req.body)};
+  auto [wec, wn] = co_await c.with_stream([&](auto& s) { return net::async_write(s, bufs, nothrow); });
   if (wec) {
     error_ = "writing the request upstream failed: " + wec.message();
     if (wec == beast::error::timeout) co_return Failure::timeout;
     co_return wec == net::error::operation_aborted ? Failure::cancelled : Failure::write;
   }
-  c.parser_.emplace();
+  c.parser_.emplace(c.content_type_);
   c.parser_->header_limit(64 * 1024);
   c.parser_->body_limit(boost::none);  // bounded by read_all / the SSE event limit instead
   c.lowest().expires_after(t_.upstream_first_byte);
@@ -271,18 +334,15 @@ net::awaitable<Failure> Exchange::start(const UpstreamRequest& req) {
   co_return f;
 }
 
-int Exchange::status() const { return conn_ && conn_->parser_ ? conn_->parser_->get().result_int() : 0; }
+int Exchange::status() const { return conn_ && conn_->parser_ ? conn_->parser_->status : 0; }
 
-std::string_view Exchange::header(std::string_view name) const {
-  if (!conn_ || !conn_->parser_) return {};
-  const auto& h = conn_->parser_->get();
-  auto it = h.find(name);
-  return it == h.end() ? std::string_view() : std::string_view(it->value());
+std::string_view Exchange::content_type() const {
+  return conn_ && conn_->parser_ ? std::string_view(conn_->content_type_) : std::string_view();
 }
 
 bool Exchange::is_event_stream() const {
-  const auto ct = header("Content-Type");
-  return ct.substr(0, 17) == "text/event-stream";
+  const auto ct = content_type();
+  return ct.size() >= 17 && iequals(ct.substr(0, 17), "text/event-stream");
 }
 
 net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
@@ -291,9 +351,11 @@ net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
   Connection& c = *conn_;
   auto& p = *c.parser_;
   // Chunk framing completes reads with zero body bytes; keep reading until bytes or the end.
+  // Bytes already buffered (read with the head) are parsed before the socket is read again.
+  c.body_.clear();
+  if (c.body_.capacity() > kKeepBodyCapacity) std::string().swap(c.body_);
+  p.sink = &c.body_;
   while (!p.is_done()) {
-    p.get().body().data = c.body_;
-    p.get().body().size = kBodyBuf;
     c.lowest().expires_after(t_.upstream_stream_idle);
     auto [ec, n] = co_await c.with_stream([&](auto& s) { return http::async_read_some(s, c.buf_, p, nothrow); });
     if (ec == http::error::need_buffer) ec = {};
@@ -306,9 +368,8 @@ net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
       error_ = "the upstream connection broke mid-response: " + ec.message();
       co_return Failure::closed;
     }
-    const std::size_t got = kBodyBuf - p.get().body().size;
-    if (got > 0) {
-      out = std::string_view(c.body_, got);
+    if (!c.body_.empty()) {
+      out = c.body_;
       co_return Failure::none;
     }
   }

@@ -89,7 +89,7 @@ class Exchange {
   boost::asio::awaitable<Failure> start(const UpstreamRequest& req);
 
   int status() const;
-  std::string_view header(std::string_view name) const;
+  std::string_view content_type() const;  // of the response; valid until the next read
   bool is_event_stream() const;
 
   // Next piece of the response body (timeout: upstream_stream_idle). An empty view with

@@ -1,0 +1,96 @@
+#include "zgate/h1/head.hpp"
+
+#include <charconv>
+
+namespace zgate::h1 {
+namespace {
+
+void append_clean(std::string& out, std::string_view s) {
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
+    if (ch == '\r' || ch == '\n' || ch == '\0') {
+      out.append(s.data() + run, i - run);
+      run = i + 1;
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+}
+
+}  // namespace
+
+std::string_view reason(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 499: return "Client Closed Request";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return {};
+  }
+}
+
+void status_line(std::string& out, int status) {
+  if (status < 100 || status > 999) status = 500;
+  char code[3] = {static_cast<char>('0' + status / 100), static_cast<char>('0' + status / 10 % 10),
+                  static_cast<char>('0' + status % 10)};
+  out.append("HTTP/1.1 ", 9);
+  out.append(code, 3);
+  out.push_back(' ');
+  out.append(reason(status));
+  out.append("\r\n", 2);
+}
+
+void request_line(std::string& out, std::string_view method, std::string_view target) {
+  append_clean(out, method);
+  out.push_back(' ');
+  append_clean(out, target);
+  out.append(" HTTP/1.1\r\n", 11);
+}
+
+void field(std::string& out, std::string_view name, std::string_view value) {
+  append_clean(out, name);
+  out.append(": ", 2);
+  append_clean(out, value);
+  out.append("\r\n", 2);
+}
+
+void field(std::string& out, std::string_view name, uint64_t value) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, value);
+  field(out, name, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+ChunkSize chunk_size(std::size_t n) {
+  ChunkSize c;
+  const auto r = std::to_chars(c.bytes, c.bytes + 16, static_cast<uint64_t>(n), 16);
+  c.size = static_cast<std::size_t>(r.ptr - c.bytes);
+  c.bytes[c.size++] = '\r';
+  c.bytes[c.size++] = '\n';
+  return c;
+}
+
+}  // namespace zgate::h1
