@@ -879,6 +879,13 @@ PlanPtr build_plan(Build& b) {
     b.chunks = static_cast<std::size_t>(b.sc.param_int("chunks", 512));
     return answer_plan(b, a, "long");
   }
+  if (name == "json_answer") {
+    // An upstream that ignores `stream`: a whole JSON answer to a streamed request.
+    V4Request rq = b.rq;
+    rq.stream = false;
+    const Build nb{b.req, rq, b.sc, b.mc, b.head, b.delay, b.chunks};
+    return answer_plan(nb, a, "json_answer");
+  }
   if (name == "echo") {
     a.reasoning.clear();
     a.content.assign(b.req.body);

@@ -4,8 +4,6 @@
 // I/O lives in the pure core; this file only wires it together.
 #include "zgate/server/gateway.hpp"
 
-#include <poll.h>
-
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -25,6 +23,7 @@
 #include "zgate/auth/jwt.hpp"
 #include "zgate/core/error.hpp"
 #include "zgate/h1/head.hpp"
+#include "zgate/io/watchdog.hpp"
 #include "zgate/json/writer.hpp"
 #include "zgate/obs/log.hpp"
 #include "zgate/route/router.hpp"
@@ -182,11 +181,23 @@ class RequestParser final : public http::basic_parser<true> {
 
 // ---- runtime state ------------------------------------------------------------------------
 
+namespace {
+Clock::duration shortest_timeout(const Timeouts& t) {
+  return std::min({t.client_header_read, t.client_body_read, t.client_write, t.client_keepalive_idle,
+                   t.upstream_connect, t.upstream_tls_handshake, t.upstream_write, t.upstream_first_byte,
+                   t.upstream_stream_idle});
+}
+}  // namespace
+
 struct Worker {
   explicit Worker(const Config& c)
-      : ioc(1), guard(net::make_work_guard(ioc)), pool(ioc.get_executor(), c.limits) {}
+      : ioc(1),
+        guard(net::make_work_guard(ioc)),
+        watchdog(ioc, io::Watchdog::tick_for(shortest_timeout(c.timeouts))),
+        pool(ioc.get_executor(), c.limits, watchdog) {}
   net::io_context ioc;
   net::executor_work_guard<net::io_context::executor_type> guard;
+  io::Watchdog watchdog;  // I/O deadlines and hang-up checks of this worker's sockets
   upstream::Pool pool;
   ProviderWorkerState providers;  // per-worker provider state (JWT caches, ...)
   std::thread thread;
@@ -217,23 +228,19 @@ struct Gateway::Impl {
 
 // Per-connection cancellation: the session coroutine is spawned bound to `signal`, so a
 // terminal emit cancels whatever operation it is awaiting (an upstream read, a write, ...).
-// The hang-up watcher is a plain callback, not a coroutine raced with `||`: racing spawned two
-// coroutines and a parallel group per request, which cost more than the request's translation.
+// The worker's watchdog emits it when the client hangs up during an exchange (proxy()).
 struct ConnCancel {
-  explicit ConnCancel(net::any_io_executor ex) : timer(std::move(ex)) {}
   net::cancellation_signal signal;
-  net::steady_timer timer;
-  uint64_t generation = 0;  // bumped when a watched exchange ends: stale callbacks do nothing
-  uint64_t fired = 0;       // the generation whose client hung up
 };
 
 struct Ctx {
-  Ctx(Gateway::Impl& g_, Worker& w_, beast::tcp_stream& d, beast::flat_buffer& b, RequestParser& p,
+  Ctx(Gateway::Impl& g_, Worker& w_, tcp::socket& d, io::Deadline& dl_, beast::flat_buffer& b, RequestParser& p,
       RequestHead& r, std::string& h, std::string_view ip, const std::shared_ptr<ConnCancel>& cc)
-      : g(g_), w(w_), down(d), buf(b), parser(p), req(r), head(h), client_ip(ip), cancel(cc) {}
+      : g(g_), w(w_), down(d), dl(dl_), buf(b), parser(p), req(r), head(h), client_ip(ip), cancel(cc) {}
   Gateway::Impl& g;
   Worker& w;
-  beast::tcp_stream& down;
+  tcp::socket& down;
+  io::Deadline& dl;  // of the pending downstream read or write
   beast::flat_buffer& buf;
   RequestParser& parser;
   RequestHead& req;
@@ -276,7 +283,7 @@ void begin_head(Ctx& c, int status) {
 
 // Writes c.head and `body` in one gather write.
 net::awaitable<bool> write_head(Ctx& c, std::string_view body = {}) {
-  c.down.expires_after(c.g.cfg->timeouts.client_write);
+  c.dl.arm(c.g.cfg->timeouts.client_write);
   const std::array<net::const_buffer, 2> bufs{net::buffer(c.head), net::buffer(body.data(), body.size())};
   auto [ec, n] = co_await net::async_write(c.down, bufs, nothrow);
   c.bytes_out += n;
@@ -298,50 +305,11 @@ net::awaitable<bool> send_error(Ctx& c, const ApiError& e) {
   co_return co_await send(c, e.status, error_body(e), "application/json", e.retry_after);
 }
 
-bool hung_up(tcp::socket& sock) {
-  pollfd p{sock.native_handle(), static_cast<short>(POLLIN | POLLRDHUP), 0};
-  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-}
-
-// Watches the downstream socket while an exchange runs and cancels the session when the peer
-// hangs up; it never consumes bytes (architecture E8). Data already pending (a pipelined
-// request) makes wait_read fire at once, so after a wake-up without a hang-up it re-checks
-// POLLRDHUP on a timer. Once the peer is gone it keeps emitting every 10 ms until the exchange
-// ends, so a cancel that lands between two operations is not lost. The callbacks run on the
-// session's thread and touch the socket only while their generation is current, i.e. while
-// the session (and its socket) is inside that exchange.
-void watch_timer(tcp::socket& sock, std::shared_ptr<ConnCancel> cc, uint64_t gen, std::chrono::milliseconds every);
-
-void on_hang_up_check(tcp::socket& sock, const std::shared_ptr<ConnCancel>& cc, uint64_t gen) {
-  if (cc->fired == gen || hung_up(sock)) {
-    cc->fired = gen;
-    cc->signal.emit(net::cancellation_type::terminal);
-    watch_timer(sock, cc, gen, std::chrono::milliseconds(10));
-  } else {
-    watch_timer(sock, cc, gen, std::chrono::milliseconds(250));
-  }
-}
-
-void watch_timer(tcp::socket& sock, std::shared_ptr<ConnCancel> cc, uint64_t gen, std::chrono::milliseconds every) {
-  cc->timer.expires_after(every);
-  cc->timer.async_wait([&sock, cc, gen](const boost::system::error_code& ec) {
-    if (ec || cc->generation != gen) return;
-    on_hang_up_check(sock, cc, gen);
-  });
-}
-
-void watch_client(tcp::socket& sock, const std::shared_ptr<ConnCancel>& cc, uint64_t gen) {
-  sock.async_wait(tcp::socket::wait_read, [&sock, cc, gen](const boost::system::error_code& ec) {
-    if (ec || cc->generation != gen) return;
-    on_hang_up_check(sock, cc, gen);
-  });
-}
-
 // Sends `out` as one chunk of the chunked body (size line, data and CRLF in one gather write);
 // `last` also ends the body in the same write.
 net::awaitable<bool> write_chunk(Ctx& c, std::string& out, bool last = false) {
   if (out.empty() && !last) co_return true;  // an empty chunk would end the chunked body
-  c.down.expires_after(c.g.cfg->timeouts.client_write);
+  c.dl.arm(c.g.cfg->timeouts.client_write);
   const h1::ChunkSize size = h1::chunk_size(out.size());
   const std::string_view tail = last ? h1::kChunkEndAndLast : h1::kChunkEnd;
   boost::system::error_code ec;
@@ -513,16 +481,13 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
 // upstream request at once, in every phase (its connection is closed, never pooled).
 net::awaitable<Next> proxy(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt, const UpstreamRequest& up,
                            DialectOps& ops, bool may_retry) {
-  ConnCancel& cc = *c.cancel;
-  const uint64_t gen = ++cc.generation;
-  auto& sock = c.down.socket();
-  watch_client(sock, c.cancel, gen);
+  // The watchdog polls the socket for a hang-up (it never consumes bytes, so a pipelined
+  // request stays unread) and, once the peer is gone, emits the cancellation at every tick until
+  // the exchange ends, so a cancel that lands between two operations is not lost.
+  c.dl.watch(&c.cancel->signal);
   const Next next = co_await exchange(c, creq, prt, up, ops, may_retry);
-  ++cc.generation;  // the watcher's callbacks are now stale
-  boost::system::error_code ignored;
-  cc.timer.cancel();
-  sock.cancel(ignored);  // only the watcher's wait can be pending on the socket here
-  if (cc.fired == gen) {
+  c.dl.unwatch();
+  if (c.dl.hung_up()) {
     if (c.status == 0 || c.status == 200) c.status = 499;  // nginx's "client closed request"
     c.error_type = "client_closed_request";
     co_return Next::close;
@@ -555,18 +520,18 @@ net::awaitable<bool> handle_chat(Ctx& c) {
   c.parser.body_limit(cfg.limits.body_limit);  // chunked bodies are checked as they arrive
   if (iequals(req.expect, "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    c.down.expires_after(cfg.timeouts.client_write);
+    c.dl.arm(cfg.timeouts.client_write);
     auto [ec, n] = co_await net::async_write(c.down, net::buffer(kContinue.data(), kContinue.size()), nothrow);
     if (ec) co_return false;
   }
-  c.down.expires_after(cfg.timeouts.client_body_read);
+  c.dl.arm(cfg.timeouts.client_body_read);
   auto [rec, rn] = co_await http::async_read(c.down, c.buf, c.parser, nothrow);
   if (rec) {
     c.keep_alive = false;
     if (rec == http::error::body_limit) {
       co_await send_error(c, payload_too_large("The request body exceeds the limit of " +
                                                std::to_string(cfg.limits.body_limit) + " bytes."));
-    } else if (rec == beast::error::timeout) {
+    } else if (c.dl.expired()) {
       co_await send_error(c, ApiError{408, "invalid_request_error", "request_timeout",
                                       "Timed out reading the request body.", {}, 0, ErrorSource::downstream});
     } else {
@@ -735,7 +700,7 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
   sock.set_option(tcp::no_delay(true), ec);
   std::string client_ip;
   if (auto ep = sock.remote_endpoint(ec); !ec) client_ip = ep.address().to_string();
-  beast::tcp_stream stream(std::move(sock));
+  io::Deadline dl(w.watchdog, &sock);
   beast::flat_buffer buf;
   RequestHead req;   // reused by every request on this connection
   std::string head;  // response heads, likewise
@@ -747,8 +712,8 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
     // otherwise reject a large Content-Length while parsing the head, before a proper 413.
     parser.body_limit(boost::none);
     // A slow or silent client cannot hold the connection: the whole head must arrive in time.
-    stream.expires_after(first ? cfg.timeouts.client_header_read : cfg.timeouts.client_keepalive_idle);
-    auto [rec, rn] = co_await http::async_read_header(stream, buf, parser, nothrow);
+    dl.arm(first ? cfg.timeouts.client_header_read : cfg.timeouts.client_keepalive_idle);
+    auto [rec, rn] = co_await http::async_read_header(sock, buf, parser, nothrow);
     if (rec) {
       if (rec == http::error::header_limit || (rec.category() == make_error_code(http::error::bad_target).category() &&
                                                rec != http::error::end_of_stream && rec != http::error::partial_message)) {
@@ -762,17 +727,17 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
         h1::field(head, "Connection", "close");
         h1::field(head, "Content-Length", static_cast<uint64_t>(body.size()));
         h1::end(head);
-        stream.expires_after(cfg.timeouts.client_write);
-        co_await net::async_write(stream, std::array<net::const_buffer, 2>{net::buffer(head), net::buffer(body)}, nothrow);
+        dl.arm(cfg.timeouts.client_write);
+        co_await net::async_write(sock, std::array<net::const_buffer, 2>{net::buffer(head), net::buffer(body)}, nothrow);
       }
       break;
     }
-    Ctx c{g, w, stream, buf, parser, req, head, client_ip, cancel};
+    Ctx c{g, w, sock, dl, buf, parser, req, head, client_ip, cancel};
     const bool keep = co_await handle(c);
     if (!keep || g.stopping.load(std::memory_order_relaxed)) break;
     first = false;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  sock.shutdown(tcp::socket::shutdown_send, ec);
 }
 
 net::awaitable<void> accept_loop(Gateway::Impl& g) {
@@ -793,7 +758,7 @@ net::awaitable<void> accept_loop(Gateway::Impl& g) {
       g.connections.fetch_sub(1, std::memory_order_relaxed);
       continue;  // over the connection limit: the socket closes here
     }
-    auto cancel = std::make_shared<ConnCancel>(w.ioc.get_executor());
+    auto cancel = std::make_shared<ConnCancel>();
     auto slot = cancel->signal.slot();
     net::co_spawn(w.ioc, session(g, w, std::move(sock), cancel), net::bind_cancellation_slot(slot, [cancel](std::exception_ptr e) {
       if (!e) return;

@@ -18,6 +18,7 @@
 
 #include "zgate/config/url.hpp"
 #include "zgate/h1/head.hpp"
+#include "zgate/io/watchdog.hpp"
 
 namespace zgate::upstream {
 
@@ -90,9 +91,9 @@ class ResponseParser final : public http::basic_parser<false> {
 
 class Connection {
  public:
-  explicit Connection(net::any_io_executor ex) : tcp_(std::move(ex)) {}
-  beast::tcp_stream& lowest() { return tls_ ? tls_->next_layer() : tcp_; }
-  int fd() { return lowest().socket().native_handle(); }
+  Connection(net::any_io_executor ex, io::Watchdog& wd) : tcp_(std::move(ex)), dl_(wd, &tcp_) {}
+  tcp::socket& lowest() { return tls_ ? tls_->next_layer() : tcp_; }
+  int fd() { return lowest().native_handle(); }
 
   // Runs `f(stream)` on whichever stream this connection uses.
   template <class F>
@@ -101,8 +102,9 @@ class Connection {
     return f(tcp_);
   }
 
-  beast::tcp_stream tcp_;
-  std::unique_ptr<ssl::stream<beast::tcp_stream>> tls_;
+  tcp::socket tcp_;
+  std::unique_ptr<ssl::stream<tcp::socket>> tls_;
+  io::Deadline dl_;  // of the pending operation; disarmed while idle in the pool
   beast::flat_buffer buf_;
   std::optional<ResponseParser> parser_;
   // Kept with the connection so that their capacity is reused by every request it carries.
@@ -146,8 +148,8 @@ struct Pool::Impl {
   std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
 };
 
-Pool::Pool(net::any_io_executor ex, const Limits& limits)
-    : ex_(std::move(ex)), limits_(limits), impl_(std::make_unique<Impl>()) {}
+Pool::Pool(net::any_io_executor ex, const Limits& limits, io::Watchdog& watchdog)
+    : ex_(std::move(ex)), limits_(limits), watchdog_(watchdog), impl_(std::make_unique<Impl>()) {}
 Pool::~Pool() = default;
 
 namespace {
@@ -178,6 +180,7 @@ void Pool::checkin(std::unique_ptr<Connection> c) {
   auto& v = impl_->idle[c->key_];
   if (v.size() >= limits_.pool_max_idle_per_host) return;  // dropped: closes
   c->idle_since_ = Clock::now();
+  c->dl_.disarm();
   c->parser_.reset();
   v.push_back(std::move(c));
   ++stats_.idle;
@@ -205,14 +208,14 @@ Exchange::~Exchange() = default;
 net::awaitable<Failure> Exchange::connect() {
   const auto t0 = Clock::now();
   auto ex = pool_.executor();
-  auto c = std::make_unique<Connection>(ex);
+  auto c = std::make_unique<Connection>(ex, pool_.watchdog());
   c->key_ = ep_.key;
   boost::system::error_code cec;
   boost::system::error_code not_ip;
   const auto address = net::ip::make_address(ep_.host, not_ip);
   if (!not_ip) {
     // An IP literal needs no resolver round trip (a hand-off to the resolver thread).
-    c->tcp_.expires_after(t_.upstream_connect);
+    c->dl_.arm(t_.upstream_connect);
     std::tie(cec) = co_await c->tcp_.async_connect(tcp::endpoint(address, ep_.port), nothrow);
   } else {
     tcp::resolver resolver(ex);
@@ -221,28 +224,29 @@ net::awaitable<Failure> Exchange::connect() {
       error_ = "cannot resolve upstream host '" + ep_.host + "': " + rec.message();
       co_return rec == net::error::operation_aborted ? Failure::cancelled : Failure::connect;
     }
-    c->tcp_.expires_after(t_.upstream_connect);
-    std::tie(cec, std::ignore) = co_await c->tcp_.async_connect(results, nothrow);
+    c->dl_.arm(t_.upstream_connect);
+    std::tie(cec, std::ignore) = co_await net::async_connect(c->tcp_, results, nothrow);
   }
   if (cec) {
     error_ = "cannot connect to upstream " + ep_.host + ":" + std::to_string(ep_.port) + ": " + cec.message();
-    if (cec == beast::error::timeout) co_return Failure::timeout;
+    if (c->dl_.expired()) co_return Failure::timeout;
     co_return cec == net::error::operation_aborted ? Failure::cancelled : Failure::connect;
   }
   boost::system::error_code ignored;
-  c->tcp_.socket().set_option(tcp::no_delay(true), ignored);
+  c->tcp_.set_option(tcp::no_delay(true), ignored);
   if (ep_.tls) {
-    c->tls_ = std::make_unique<ssl::stream<beast::tcp_stream>>(std::move(c->tcp_), *tls_ctx_);
+    c->tls_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(c->tcp_), *tls_ctx_);
+    c->dl_.set_socket(&c->tls_->next_layer());
     if (!is_ip_literal(ep_.host)) SSL_set_tlsext_host_name(c->tls_->native_handle(), ep_.host.c_str());
     if (ep_.verify) {
       c->tls_->set_verify_mode(ssl::verify_peer);
       c->tls_->set_verify_callback(ssl::host_name_verification(ep_.host));
     }
-    c->lowest().expires_after(t_.upstream_tls_handshake);
+    c->dl_.arm(t_.upstream_tls_handshake);
     auto [hec] = co_await c->tls_->async_handshake(ssl::stream_base::client, nothrow);
     if (hec) {
       error_ = "TLS handshake with upstream " + ep_.host + " failed: " + hec.message();
-      if (hec == beast::error::timeout) co_return Failure::timeout;
+      if (c->dl_.expired()) co_return Failure::timeout;
       co_return hec == net::error::operation_aborted ? Failure::cancelled : Failure::tls;
     }
   }
@@ -279,22 +283,22 @@ net::awaitable<Failure> Exchange::send_and_read_head(const UpstreamRequest& req)
   }
   h1::end(h);
 
-  c.lowest().expires_after(t_.upstream_write);
+  c.dl_.arm(t_.upstream_write);
   const std::array<net::const_buffer, 2> bufs{net::buffer(h), net::buffer(req.body)};
   auto [wec, wn] = co_await c.with_stream([&](auto& s) { return net::async_write(s, bufs, nothrow); });
   if (wec) {
     error_ = "writing the request upstream failed: " + wec.message();
-    if (wec == beast::error::timeout) co_return Failure::timeout;
+    if (c.dl_.expired()) co_return Failure::timeout;
     co_return wec == net::error::operation_aborted ? Failure::cancelled : Failure::write;
   }
   c.parser_.emplace(c.content_type_);
   c.parser_->header_limit(64 * 1024);
   c.parser_->body_limit(boost::none);  // bounded by read_all / the SSE event limit instead
-  c.lowest().expires_after(t_.upstream_first_byte);
+  c.dl_.arm(t_.upstream_first_byte);
   auto [rec, rn] = co_await c.with_stream(
       [&](auto& s) { return http::async_read_header(s, c.buf_, *c.parser_, nothrow); });
   if (rec) {
-    if (rec == beast::error::timeout) {
+    if (c.dl_.expired()) {
       error_ = "the upstream did not answer within " + std::to_string(t_.upstream_first_byte.count()) + " ms";
       co_return Failure::timeout;
     }
@@ -356,11 +360,11 @@ net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
   if (c.body_.capacity() > kKeepBodyCapacity) std::string().swap(c.body_);
   p.sink = &c.body_;
   while (!p.is_done()) {
-    c.lowest().expires_after(t_.upstream_stream_idle);
+    c.dl_.arm(t_.upstream_stream_idle);
     auto [ec, n] = co_await c.with_stream([&](auto& s) { return http::async_read_some(s, c.buf_, p, nothrow); });
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
-      if (ec == beast::error::timeout) {
+      if (c.dl_.expired()) {
         error_ = "the upstream sent nothing for " + std::to_string(t_.upstream_stream_idle.count()) + " ms";
         co_return Failure::timeout;
       }

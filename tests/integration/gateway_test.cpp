@@ -52,6 +52,31 @@ TEST_CASE("stream arrives incrementally, not buffered", "[integration]") {
   CHECK(spread >= std::chrono::milliseconds(400));
 }
 
+TEST_CASE("an upstream that answers a streamed request with JSON still ends the stream", "[integration]") {
+  Harness h;
+  auto r = h.post_chat(chat_body("[scenario:json_answer] hi", true), {}, 3s);
+  REQUIRE(r.status == 200);
+  CHECK(r.complete);  // the chunked body is terminated, the client does not wait for more
+  CHECK(r.keep_alive);
+  const auto events = sse_data(r.body);
+  REQUIRE(events.size() >= 2);
+  CHECK(events.back() == "[DONE]");
+  CHECK(r.body.find(R"("finish_reason":"stop")") != std::string::npos);
+}
+
+TEST_CASE("a stream whose upstream goes silent is cut after upstream_stream_idle", "[integration]") {
+  Harness h({[](Config& c) { c.timeouts.upstream_stream_idle = std::chrono::milliseconds(300); }, {}});
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = h.post_chat(chat_body("[scenario:hang_mid_stream]", true), {}, 5s);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  REQUIRE(r.status == 200);
+  CHECK(r.complete);
+  CHECK(r.body.find("upstream_timeout") != std::string::npos);
+  CHECK(sse_data(r.body).back() == "[DONE]");
+  CHECK(took >= std::chrono::milliseconds(300));
+  CHECK(took < std::chrono::seconds(2));
+}
+
 TEST_CASE("reasoning_content deltas come before content", "[integration]") {
   Harness h;
   auto r = h.post_chat(chat_body("think", true, "", "glm-4.5-thinking"));

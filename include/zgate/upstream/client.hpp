@@ -21,6 +21,7 @@
 #include "zgate/translate/dialect.hpp"
 
 namespace boost::asio::ssl { class context; }
+namespace zgate::io { class Watchdog; }
 
 namespace zgate::upstream {
 
@@ -46,7 +47,8 @@ class Connection;
 // One per worker thread; not thread-safe.
 class Pool {
  public:
-  Pool(boost::asio::any_io_executor ex, const Limits& limits);
+  // Connections' I/O deadlines are kept by `watchdog` (the worker's).
+  Pool(boost::asio::any_io_executor ex, const Limits& limits, io::Watchdog& watchdog);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -59,11 +61,13 @@ class Pool {
   PoolStats stats() const;
   PoolStats& counters() { return stats_; }
   boost::asio::any_io_executor executor() const { return ex_; }
+  io::Watchdog& watchdog() { return watchdog_; }
 
  private:
   struct Impl;
   boost::asio::any_io_executor ex_;
   Limits limits_;
+  io::Watchdog& watchdog_;
   std::unique_ptr<Impl> impl_;
   PoolStats stats_;
 };

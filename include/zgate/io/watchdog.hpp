@@ -1,0 +1,94 @@
+#pragma once
+// Per-worker watchdog: I/O deadlines and client hang-up detection on one coarse timer.
+//
+// Why not a timer per operation (beast::tcp_stream::expires_after): every read and write then
+// schedules and cancels a timer (a heap insert, a cancelled handler run, sometimes a timerfd
+// syscall), and watching the client for a hang-up with async_wait costs an epoll_ctl per
+// request. Here arming a deadline is a clock read and a store; one timer per worker ticks while
+// anything is registered, cancels the sockets whose deadline has passed, and polls the watched
+// client sockets for a hang-up in a single poll() call. Deadlines therefore fire up to one tick
+// late (the tick is at most 50 ms and at most an eighth of the shortest configured timeout).
+#include <poll.h>
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace zgate::io {
+
+using Clock = std::chrono::steady_clock;
+
+class Watchdog;
+
+// The deadline of whatever operation is pending on one socket. Arm it before each read or
+// write; when it passes, the watchdog cancels the socket (the operation ends with
+// operation_aborted) and expired() says it was a timeout. Lives on the watchdog's thread.
+class Deadline {
+ public:
+  Deadline(Watchdog& wd, boost::asio::ip::tcp::socket* sock);
+  ~Deadline();
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+
+  void arm(Clock::duration d);
+  void disarm() { at_ = Clock::time_point::max(); }
+  bool expired() const { return expired_; }
+  // The socket moved (e.g. into a TLS stream).
+  void set_socket(boost::asio::ip::tcp::socket* s) { sock_ = s; }
+
+  // While watched, a hang-up of this socket's peer (POLLRDHUP/POLLHUP/POLLERR) emits a terminal
+  // cancellation on `signal` at every tick until unwatched; hung_up() then stays true.
+  void watch(boost::asio::cancellation_signal* signal) {
+    signal_ = signal;
+    hung_up_ = false;
+  }
+  void unwatch() { signal_ = nullptr; }
+  bool hung_up() const { return hung_up_; }
+
+ private:
+  friend class Watchdog;
+  Watchdog* wd_;  // null once the watchdog is gone (frames destroyed with the io_context)
+  boost::asio::ip::tcp::socket* sock_;
+  Clock::time_point at_ = Clock::time_point::max();
+  boost::asio::cancellation_signal* signal_ = nullptr;
+  Deadline* prev_ = nullptr;
+  Deadline* next_ = nullptr;
+  bool expired_ = false;
+  bool hung_up_ = false;
+};
+
+class Watchdog {
+ public:
+  Watchdog(boost::asio::io_context& ioc, Clock::duration tick);
+  ~Watchdog();
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  Clock::duration tick() const { return tick_; }
+  std::size_t size() const { return size_; }
+  // The tick for a configuration: an eighth of the shortest timeout, within [5 ms, 50 ms].
+  static Clock::duration tick_for(Clock::duration shortest_timeout);
+
+ private:
+  friend class Deadline;
+  void add(Deadline* d);
+  void remove(Deadline* d);
+  void start();
+  void on_tick();
+
+  boost::asio::steady_timer timer_;
+  Clock::duration tick_;
+  Deadline* head_ = nullptr;
+  std::size_t size_ = 0;
+  bool ticking_ = false;
+  bool* alive_ = nullptr;  // cleared by the destructor so a pending tick does nothing
+  std::vector<pollfd> pfds_;
+  std::vector<Deadline*> watched_;
+};
+
+}  // namespace zgate::io

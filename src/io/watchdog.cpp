@@ -1,0 +1,104 @@
+#include "zgate/io/watchdog.hpp"
+
+#include <algorithm>
+
+namespace zgate::io {
+
+Deadline::Deadline(Watchdog& wd, boost::asio::ip::tcp::socket* sock) : wd_(&wd), sock_(sock) { wd_->add(this); }
+
+Deadline::~Deadline() {
+  if (wd_) wd_->remove(this);
+}
+
+void Deadline::arm(Clock::duration d) {
+  at_ = Clock::now() + d;
+  expired_ = false;
+  if (wd_ && !wd_->ticking_) wd_->start();
+}
+
+Watchdog::Watchdog(boost::asio::io_context& ioc, Clock::duration tick) : timer_(ioc), tick_(tick) {}
+
+Watchdog::~Watchdog() {
+  if (alive_) *alive_ = false;
+  for (Deadline* d = head_; d;) {
+    Deadline* next = d->next_;
+    d->wd_ = nullptr;
+    d->prev_ = d->next_ = nullptr;
+    d = next;
+  }
+}
+
+Clock::duration Watchdog::tick_for(Clock::duration shortest_timeout) {
+  return std::clamp<Clock::duration>(shortest_timeout / 8, std::chrono::milliseconds(5), std::chrono::milliseconds(50));
+}
+
+void Watchdog::add(Deadline* d) {
+  d->next_ = head_;
+  if (head_) head_->prev_ = d;
+  head_ = d;
+  ++size_;
+}
+
+void Watchdog::remove(Deadline* d) {
+  if (d->prev_) d->prev_->next_ = d->next_;
+  else if (head_ == d) head_ = d->next_;
+  if (d->next_) d->next_->prev_ = d->prev_;
+  d->prev_ = d->next_ = nullptr;
+  --size_;
+}
+
+void Watchdog::start() {
+  ticking_ = true;
+  timer_.expires_after(tick_);
+  // The timer lives in this object; `alive` guards against a tick delivered after destruction
+  // (the io_context is stopped, not drained, at shutdown).
+  auto alive = std::make_shared<bool>(true);
+  alive_ = alive.get();
+  timer_.async_wait([this, alive](const boost::system::error_code& ec) {
+    if (!*alive || ec) return;
+    on_tick();
+  });
+}
+
+void Watchdog::on_tick() {
+  ticking_ = false;
+  alive_ = nullptr;
+  if (!head_) return;  // nothing registered: stay idle until the next arm()
+  const auto now = Clock::now();
+  pfds_.clear();
+  watched_.clear();
+  bool armed = false;
+  for (Deadline* d = head_; d; d = d->next_) {
+    if (d->at_ != Clock::time_point::max()) {
+      armed = true;
+      if (now >= d->at_) {
+        // Cancelled at every tick until re-armed: an operation started after an expiry (the
+        // phase's deadline covers several operations) is cut too.
+        d->expired_ = true;
+        boost::system::error_code ignored;
+        if (d->sock_ && d->sock_->is_open()) d->sock_->cancel(ignored);
+      }
+    }
+    if (d->signal_) {
+      if (d->hung_up_) {
+        d->signal_->emit(boost::asio::cancellation_type::terminal);
+      } else if (d->sock_ && d->sock_->is_open()) {
+        pfds_.push_back(pollfd{d->sock_->native_handle(), static_cast<short>(POLLIN | POLLRDHUP), 0});
+        watched_.push_back(d);
+      }
+    }
+  }
+  if (!pfds_.empty() && ::poll(pfds_.data(), pfds_.size(), 0) > 0) {
+    for (std::size_t i = 0; i < pfds_.size(); ++i) {
+      if ((pfds_[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) continue;
+      Deadline* d = watched_[i];
+      d->hung_up_ = true;
+      d->signal_->emit(boost::asio::cancellation_type::terminal);
+    }
+  }
+  // Keep ticking while a deadline is armed or a socket is watched; otherwise the next arm()
+  // starts the timer again.
+  if (armed || !watched_.empty()) start();
+}
+
+}  // namespace zgate::io

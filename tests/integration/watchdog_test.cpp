@@ -1,0 +1,140 @@
+// io::Watchdog: deadlines cancel the pending operation of their socket, hang-ups of a watched
+// socket emit a cancellation, and the timer stops when nothing needs it. Real loopback sockets,
+// one io_context run by the test thread with bounded run_for().
+#include <chrono>
+#include <optional>
+
+#include <boost/asio.hpp>
+#include <catch2/catch.hpp>
+
+#include "zgate/io/watchdog.hpp"
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+using zgate::io::Deadline;
+using zgate::io::Watchdog;
+
+namespace {
+
+struct Pair {
+  explicit Pair(net::io_context& ioc) : a(ioc), b(ioc) {
+    tcp::acceptor acc(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    a.connect(acc.local_endpoint());
+    acc.accept(b);
+  }
+  tcp::socket a, b;
+};
+
+}  // namespace
+
+TEST_CASE("watchdog: an expired deadline cancels the pending read and says so", "[integration][watchdog]") {
+  net::io_context ioc;
+  Watchdog wd(ioc, 10ms);
+  Pair p(ioc);
+  Deadline dl(wd, &p.a);
+  char byte;
+  std::optional<boost::system::error_code> result;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto t1 = t0;
+  dl.arm(50ms);
+  p.a.async_read_some(net::buffer(&byte, 1), [&](boost::system::error_code ec, std::size_t) {
+    result = ec;
+    t1 = std::chrono::steady_clock::now();
+    ioc.stop();  // the expired deadline keeps the watchdog ticking until re-armed
+  });
+  ioc.run_for(2s);
+  REQUIRE(result.has_value());
+  CHECK(*result == net::error::operation_aborted);
+  CHECK(dl.expired());
+  const auto took = t1 - t0;
+  CHECK(took >= 50ms);
+  CHECK(took < 500ms);
+}
+
+TEST_CASE("watchdog: a read that completes in time is not cut, and re-arming clears expiry", "[integration][watchdog]") {
+  net::io_context ioc;
+  Watchdog wd(ioc, 10ms);
+  Pair p(ioc);
+  Deadline dl(wd, &p.a);
+  char byte;
+  std::optional<boost::system::error_code> result;
+  dl.arm(300ms);
+  p.a.async_read_some(net::buffer(&byte, 1), [&](boost::system::error_code ec, std::size_t) {
+    result = ec;
+    dl.disarm();
+  });
+  net::write(p.b, net::buffer("x", 1));
+  ioc.run_for(600ms);
+  REQUIRE(result.has_value());
+  CHECK(!*result);
+  CHECK(!dl.expired());
+}
+
+TEST_CASE("watchdog: a disarmed deadline never cancels", "[integration][watchdog]") {
+  net::io_context ioc;
+  Watchdog wd(ioc, 10ms);
+  Pair p(ioc);
+  Deadline dl(wd, &p.a);
+  dl.arm(20ms);
+  dl.disarm();
+  char byte;
+  bool done = false;
+  p.a.async_read_some(net::buffer(&byte, 1), [&](boost::system::error_code, std::size_t) { done = true; });
+  ioc.run_for(200ms);
+  CHECK(!done);
+  CHECK(!dl.expired());
+}
+
+TEST_CASE("watchdog: a watched peer's hang-up emits a terminal cancellation", "[integration][watchdog]") {
+  net::io_context ioc;
+  Watchdog wd(ioc, 10ms);
+  Pair p(ioc);
+  Deadline dl(wd, &p.b);
+  net::cancellation_signal signal;
+  int emitted = 0;
+  signal.slot().assign([&](net::cancellation_type t) {
+    if ((t & net::cancellation_type::terminal) != net::cancellation_type::none) ++emitted;
+  });
+  dl.arm(10s);  // keeps the watchdog ticking
+  dl.watch(&signal);
+  net::write(p.a, net::buffer("pipelined", 9));  // pending data alone is not a hang-up
+  ioc.run_for(100ms);
+  CHECK(emitted == 0);
+  CHECK(!dl.hung_up());
+  p.a.close();
+  ioc.run_for(100ms);
+  CHECK(dl.hung_up());
+  CHECK(emitted >= 1);
+  dl.unwatch();
+  const int before = emitted;
+  ioc.run_for(60ms);
+  CHECK(emitted == before);  // no more emissions once unwatched
+}
+
+TEST_CASE("watchdog: the timer stops when nothing is armed or watched", "[integration][watchdog]") {
+  net::io_context ioc;
+  Watchdog wd(ioc, 10ms);
+  Pair p(ioc);
+  {
+    Deadline dl(wd, &p.a);
+    dl.arm(5ms);
+    ioc.run_for(100ms);
+    CHECK(dl.expired());
+    dl.disarm();
+    ioc.restart();
+    ioc.run_for(50ms);  // the last tick sees nothing armed and does not re-arm
+  }
+  CHECK(wd.size() == 0);
+  ioc.restart();
+  // With no pending work the io_context returns at once instead of waiting for ticks.
+  const auto t0 = std::chrono::steady_clock::now();
+  ioc.run_for(1s);
+  CHECK(std::chrono::steady_clock::now() - t0 < 200ms);
+}
+
+TEST_CASE("watchdog: the tick follows the shortest timeout within 5..50 ms", "[integration][watchdog]") {
+  CHECK(Watchdog::tick_for(std::chrono::seconds(10)) == std::chrono::milliseconds(50));
+  CHECK(Watchdog::tick_for(std::chrono::milliseconds(240)) == std::chrono::milliseconds(30));
+  CHECK(Watchdog::tick_for(std::chrono::milliseconds(1)) == std::chrono::milliseconds(5));
+}
