@@ -1,11 +1,32 @@
 #include "zgate/h1/head.hpp"
 
 #include <charconv>
+#include <cstring>
 
 namespace zgate::h1 {
 namespace {
 
+// True if `s` holds no CR, LF or NUL; 8 bytes per step (heads are written on every request).
+bool is_clean(std::string_view s) {
+  constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  auto has_zero = [](uint64_t v) { return (v - ones) & ~v & highs; };
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if (has_zero(w) | has_zero(w ^ (ones * '\r')) | has_zero(w ^ (ones * '\n'))) return false;
+  }
+  for (; i < s.size(); ++i) {
+    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') return false;
+  }
+  return true;
+}
+
 void append_clean(std::string& out, std::string_view s) {
+  if (is_clean(s)) {
+    out.append(s);
+    return;
+  }
   std::size_t run = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char ch = s[i];

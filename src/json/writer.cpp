@@ -1,5 +1,6 @@
 #include "zgate/json/writer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -39,26 +40,52 @@ void escape_one(std::string& out, unsigned char c) {
 
 }  // namespace
 
+namespace {
+
+// SWAR (8 bytes per step, portable C++): non-zero if any byte of `w` is < 0x20, '"', '\\' or
+// 0xE2. The byte-at-a-time table loop was the largest single cost of encoding a response;
+// most text has no byte to escape, so whole words are skipped.
+inline uint64_t needs_attention(uint64_t w) {
+  constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  auto has_zero = [](uint64_t v) { return (v - ones) & ~v & highs; };
+  const uint64_t below_space = (w - ones * 0x20) & ~w & highs;  // exact for the "any" question
+  return below_space | has_zero(w ^ (ones * '"')) | has_zero(w ^ (ones * '\\')) | has_zero(w ^ (ones * 0xE2));
+}
+
+}  // namespace
+
 void append_escaped(std::string& out, std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
   std::size_t run = 0;  // start of the pending clean run
-  for (std::size_t i = 0; i < n; ++i) {
-    const unsigned char k = kEscape[p[i]];
-    if (k == 0) continue;
-    if (k == 2) {
-      // U+2028 / U+2029 (E2 80 A8 / E2 80 A9) are valid JSON but break JavaScript parsers.
-      if (i + 2 < n && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
-        out.append(s.data() + run, i - run);
-        out.append(p[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
-        i += 2;
-        run = i + 1;
+  std::size_t i = 0;
+  while (i < n) {
+    if (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (!needs_attention(w)) {
+        i += 8;
+        continue;
       }
-      continue;
     }
-    out.append(s.data() + run, i - run);
-    escape_one(out, p[i]);
-    run = i + 1;
+    // This word (or the tail) holds a byte to look at: go through it byte by byte.
+    for (const std::size_t end = std::min(n, i + 8); i < end; ++i) {
+      const unsigned char k = kEscape[p[i]];
+      if (k == 0) continue;
+      if (k == 2) {
+        // U+2028 / U+2029 (E2 80 A8 / E2 80 A9) are valid JSON but break JavaScript parsers.
+        if (i + 2 < n && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
+          out.append(s.data() + run, i - run);
+          out.append(p[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+          i += 2;
+          run = i + 1;
+        }
+        continue;
+      }
+      out.append(s.data() + run, i - run);
+      escape_one(out, p[i]);
+      run = i + 1;
+    }
   }
   out.append(s.data() + run, n - run);
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -117,4 +118,75 @@ TEST_CASE("json writer: appends to what the buffer already holds", "[unit][json]
   zgate::json::Writer w(out);
   w.begin_object().kv("x", 1).end_object();
   CHECK(out == R"(data: {"x":1})");
+}
+
+namespace {
+// The byte-at-a-time definition the word-at-a-time escaper must match.
+std::string reference_escape(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0xE2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+        (static_cast<unsigned char>(s[i + 2]) == 0xA8 || static_cast<unsigned char>(s[i + 2]) == 0xA9)) {
+      out += static_cast<unsigned char>(s[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029";
+      i += 2;
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\b') {
+      out += "\\b";
+    } else if (c == '\f') {
+      out += "\\f";
+    } else if (c < 0x20) {
+      static constexpr char hex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("json escape: matches the byte-at-a-time definition for every byte at every offset", "[unit][json]") {
+  // Each byte value placed at each position of clean runs of lengths 0..24 (word boundaries
+  // on both sides), plus U+2028/9 sequences split across words.
+  for (int b = 0; b < 256; ++b) {
+    for (std::size_t len = 1; len <= 24; ++len) {
+      for (std::size_t pos = 0; pos < len; ++pos) {
+        std::string s(len, 'a');
+        s[pos] = static_cast<char>(b);
+        REQUIRE(escaped(s) == reference_escape(s));
+      }
+    }
+  }
+  for (std::size_t pos = 0; pos < 20; ++pos) {
+    for (const char* seq : {"\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\xAA", "\xE2\x80"}) {
+      std::string s(20, 'x');
+      s.insert(pos, seq);
+      REQUIRE(escaped(s) == reference_escape(s));
+    }
+  }
+}
+
+TEST_CASE("json escape: random byte strings match the byte-at-a-time definition", "[unit][json]") {
+  std::mt19937 rng(42);
+  // Biased towards the bytes that matter so escapes are dense as well as sparse.
+  const unsigned char interesting[] = {'"', '\\', '\n', 0x00, 0x1F, 0x20, 0x7F, 0x80, 0xA8, 0xA9, 0xE2, 'a', 0xFF};
+  for (int round = 0; round < 3000; ++round) {
+    std::string s(rng() % 70, '\0');
+    for (auto& ch : s) {
+      ch = static_cast<char>(rng() % 3 == 0 ? interesting[rng() % sizeof interesting] : rng() % 256);
+    }
+    REQUIRE(escaped(s) == reference_escape(s));
+  }
 }
