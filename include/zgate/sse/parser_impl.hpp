@@ -5,12 +5,22 @@
 namespace zgate::sse {
 
 namespace detail {
-inline std::size_t find_eol(std::string_view s, std::size_t from) {
-  for (std::size_t i = from; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '\n' || c == '\r') return i;
+// The first CR or LF at or after `from`, or npos. memchr (vectorised in libc) instead of a
+// byte loop: scanning lines was the largest cost of translating a streamed chunk. `next_lf`
+// caches the next LF across calls within one feed (npos = none left; `from` past it = stale),
+// so a stream of CR-only line ends stays linear.
+inline std::size_t find_eol(std::string_view s, std::size_t from, std::size_t& next_lf, bool& lf_known) {
+  const char* base = s.data();
+  if (!lf_known || (next_lf != std::string_view::npos && next_lf < from)) {
+    const void* lf = std::memchr(base + from, '\n', s.size() - from);
+    next_lf = lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - base) : std::string_view::npos;
+    lf_known = true;
   }
-  return std::string_view::npos;
+  const std::size_t limit = next_lf == std::string_view::npos ? s.size() : next_lf;
+  if (const void* cr = std::memchr(base + from, '\r', limit - from)) {
+    return static_cast<std::size_t>(static_cast<const char*>(cr) - base);
+  }
+  return next_lf;
 }
 }  // namespace detail
 
@@ -37,8 +47,10 @@ Parser::Status Parser::feed(std::string_view bytes, F&& on_event) {
     skip_lf_ = false;
   }
   too_large_ = false;
+  std::size_t next_lf = 0;
+  bool lf_known = false;
   while (pos < bytes.size()) {
-    const std::size_t eol = detail::find_eol(bytes, pos);
+    const std::size_t eol = detail::find_eol(bytes, pos, next_lf, lf_known);
     if (eol == std::string_view::npos) {
       line_.append(bytes.data() + pos, bytes.size() - pos);
       // The event so far: the unfinished line plus the data kept (in data_, or still only
