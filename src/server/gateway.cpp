@@ -119,14 +119,6 @@ struct RequestHead {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
 // A Beast parser that keeps only the fields zgate reads (the first of each) and the body.
 class RequestParser final : public http::basic_parser<true> {
  public:
@@ -150,8 +142,8 @@ class RequestParser final : public http::basic_parser<true> {
       case http::field::expect: keep_first(h_.expect, value, seen_expect_); return;
       case http::field::access_control_request_headers: keep_first(h_.cors_request_headers, value, seen_cors_); return;
       case http::field::unknown:
-        if (iequals(name, "x-api-key")) keep_first(h_.api_key, value, seen_key_);
-        else if (iequals(name, "x-request-id")) keep_first(h_.request_id, value, seen_id_);
+        if (h1::iequals(name, "x-api-key")) keep_first(h_.api_key, value, seen_key_);
+        else if (h1::iequals(name, "x-request-id")) keep_first(h_.request_id, value, seen_id_);
         return;
       default: return;
     }
@@ -518,7 +510,7 @@ net::awaitable<bool> handle_chat(Ctx& c) {
     co_return false;
   }
   c.parser.body_limit(cfg.limits.body_limit);  // chunked bodies are checked as they arrive
-  if (iequals(req.expect, "100-continue")) {
+  if (h1::iequals(req.expect, "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     c.dl.arm(cfg.timeouts.client_write);
     auto [ec, n] = co_await net::async_write(c.down, net::buffer(kContinue.data(), kContinue.size()), nothrow);

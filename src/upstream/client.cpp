@@ -5,7 +5,6 @@
 #include <poll.h>
 
 #include <array>
-#include <cctype>
 #include <optional>
 #include <tuple>
 #include <unordered_map>
@@ -42,14 +41,6 @@ bool is_ip_literal(const std::string& host) {
   boost::system::error_code ec;
   net::ip::make_address(host, ec);
   return !ec;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
 }
 
 // A Beast parser for the upstream response that keeps the status and Content-Type and appends
@@ -273,9 +264,9 @@ net::awaitable<Failure> Exchange::send_and_read_head(const UpstreamRequest& req)
   const auto& hs = req.headers;
   for (std::size_t i = 0; i < hs.size(); ++i) {
     const std::string_view name = hs[i].first;
-    if (iequals(name, "Host") || iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding")) continue;
+    if (h1::iequals(name, "Host") || h1::iequals(name, "Content-Length") || h1::iequals(name, "Transfer-Encoding")) continue;
     bool replaced = false;
-    for (std::size_t j = i + 1; j < hs.size() && !replaced; ++j) replaced = iequals(name, hs[j].first);
+    for (std::size_t j = i + 1; j < hs.size() && !replaced; ++j) replaced = h1::iequals(name, hs[j].first);
     if (!replaced) h1::field(h, name, hs[i].second);
   }
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
@@ -346,7 +337,7 @@ std::string_view Exchange::content_type() const {
 
 bool Exchange::is_event_stream() const {
   const auto ct = content_type();
-  return ct.size() >= 17 && iequals(ct.substr(0, 17), "text/event-stream");
+  return ct.size() >= 17 && h1::iequals(ct.substr(0, 17), "text/event-stream");
 }
 
 net::awaitable<Failure> Exchange::read_some(std::string_view& out) {

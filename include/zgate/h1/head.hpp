@@ -13,6 +13,9 @@
 
 namespace zgate::h1 {
 
+// ASCII case-insensitive equality (header names and tokens).
+bool iequals(std::string_view a, std::string_view b);
+
 // The reason phrase for a status code ("OK", "Bad Gateway", ...; "" for unknown codes).
 std::string_view reason(int status);
 
