@@ -1,20 +1,18 @@
 #include "zgate/h1/head.hpp"
 
 #include <charconv>
-#include <cstring>
+
+#include "zgate/core/swar.hpp"
 
 namespace zgate::h1 {
 namespace {
 
 // True if `s` holds no CR, LF or NUL; 8 bytes per step (heads are written on every request).
 bool is_clean(std::string_view s) {
-  constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-  auto has_zero = [](uint64_t v) { return (v - ones) & ~v & highs; };
   std::size_t i = 0;
   for (; i + 8 <= s.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    if (has_zero(w) | has_zero(w ^ (ones * '\r')) | has_zero(w ^ (ones * '\n'))) return false;
+    const uint64_t w = swar::load8(s.data() + i);
+    if (swar::has_zero(w) | swar::has_byte(w, '\r') | swar::has_byte(w, '\n')) return false;
   }
   for (; i < s.size(); ++i) {
     if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') return false;

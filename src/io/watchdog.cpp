@@ -19,7 +19,7 @@ void Deadline::arm(Clock::duration d) {
 Watchdog::Watchdog(boost::asio::io_context& ioc, Clock::duration tick) : timer_(ioc), tick_(tick) {}
 
 Watchdog::~Watchdog() {
-  if (alive_) *alive_ = false;
+  *alive_ = false;
   for (Deadline* d = head_; d;) {
     Deadline* next = d->next_;
     d->wd_ = nullptr;
@@ -50,11 +50,7 @@ void Watchdog::remove(Deadline* d) {
 void Watchdog::start() {
   ticking_ = true;
   timer_.expires_after(tick_);
-  // The timer lives in this object; `alive` guards against a tick delivered after destruction
-  // (the io_context is stopped, not drained, at shutdown).
-  auto alive = std::make_shared<bool>(true);
-  alive_ = alive.get();
-  timer_.async_wait([this, alive](const boost::system::error_code& ec) {
+  timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
     if (!*alive || ec) return;
     on_tick();
   });
@@ -62,7 +58,6 @@ void Watchdog::start() {
 
 void Watchdog::on_tick() {
   ticking_ = false;
-  alive_ = nullptr;
   if (!head_) return;  // nothing registered: stay idle until the next arm()
   const auto now = Clock::now();
   pfds_.clear();

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "zgate/core/swar.hpp"
+
 namespace zgate::json {
 namespace {
 
@@ -38,18 +40,11 @@ void escape_one(std::string& out, unsigned char c) {
   }
 }
 
-}  // namespace
-
-namespace {
-
-// SWAR (8 bytes per step, portable C++): non-zero if any byte of `w` is < 0x20, '"', '\\' or
-// 0xE2. The byte-at-a-time table loop was the largest single cost of encoding a response;
-// most text has no byte to escape, so whole words are skipped.
+// Non-zero if any byte of `w` is < 0x20, '"', '\\' or 0xE2. The byte-at-a-time table loop was
+// the largest single cost of encoding a response; most text has no byte to escape, so whole
+// words are skipped.
 inline uint64_t needs_attention(uint64_t w) {
-  constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-  auto has_zero = [](uint64_t v) { return (v - ones) & ~v & highs; };
-  const uint64_t below_space = (w - ones * 0x20) & ~w & highs;  // exact for the "any" question
-  return below_space | has_zero(w ^ (ones * '"')) | has_zero(w ^ (ones * '\\')) | has_zero(w ^ (ones * 0xE2));
+  return swar::has_below(w, 0x20) | swar::has_byte(w, '"') | swar::has_byte(w, '\\') | swar::has_byte(w, 0xE2);
 }
 
 }  // namespace
@@ -61,9 +56,7 @@ void append_escaped(std::string& out, std::string_view s) {
   std::size_t i = 0;
   while (i < n) {
     if (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, p + i, 8);
-      if (!needs_attention(w)) {
+      if (!needs_attention(swar::load8(p + i))) {
         i += 8;
         continue;
       }

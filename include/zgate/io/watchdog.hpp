@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <boost/asio/cancellation_signal.hpp>
@@ -86,7 +87,8 @@ class Watchdog {
   Deadline* head_ = nullptr;
   std::size_t size_ = 0;
   bool ticking_ = false;
-  bool* alive_ = nullptr;  // cleared by the destructor so a pending tick does nothing
+  // Cleared by the destructor: a tick already queued when the watchdog goes does nothing.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::vector<pollfd> pfds_;
   std::vector<Deadline*> watched_;
 };
