@@ -84,8 +84,10 @@ std::function<void(std::string_view)> g_sink;
 // wrote to the sink once per request, which cost more CPU than proxying the request.
 struct AccessBatch {
   std::mutex mu;
-  std::string buf;
+  std::string buf;    // lines being appended by the owning thread (under mu)
+  std::string spare;  // the previous batch's buffer, held by the flusher (under g_flushing_mu)
 };
+std::mutex g_flushing_mu;  // one flush at a time (the flusher thread, flush_logs, shutdown)
 constexpr std::size_t kBatchCap = 4 * 1024 * 1024;  // per thread; beyond it lines are dropped
 std::mutex g_batches_mu;
 std::vector<AccessBatch*> g_batches;  // one per thread that ever logged; never freed
@@ -108,8 +110,12 @@ void flush_batches(spdlog::logger* logger) {
     std::lock_guard lock(g_batches_mu);
     batches = g_batches;
   }
-  std::string out;
+  // Each batch's buffer and its spare swap places: the thread keeps appending into a buffer
+  // that already has the capacity of earlier batches, so it neither regrows a string every
+  // 100 ms nor frees memory across threads, and the memory held stays at its high-water mark.
+  std::lock_guard flushing(g_flushing_mu);
   for (AccessBatch* b : batches) {
+    std::string& out = b->spare;
     {
       std::lock_guard lock(b->mu);
       out.swap(b->buf);

@@ -77,6 +77,24 @@ TEST_CASE("a stream whose upstream goes silent is cut after upstream_stream_idle
   CHECK(took < std::chrono::seconds(2));
 }
 
+TEST_CASE("the upstream request carries Host, Content-Length and configured headers, which override the dialect's", "[integration]") {
+  Harness h({[](Config& c) {
+               c.providers[0].headers["X-Extra"] = "one";
+               c.providers[0].headers["accept"] = "application/x-override";
+             },
+             {}});
+  const std::string body = chat_body("headers");
+  auto r = h.post_chat(body);
+  REQUIRE(r.status == 200);
+  auto& m = h.mock();
+  CHECK(m.last_request_header("x-extra") == "one");
+  CHECK(m.last_request_header("accept") == "application/x-override");  // one Accept, the configured one
+  CHECK(m.last_request_header("content-type") == "application/json");
+  CHECK(m.last_request_header("host").rfind("127.0.0.1:", 0) == 0);
+  CHECK(m.last_request_header("content-length") == std::to_string(m.last_request_body().size()));
+  CHECK(m.last_request_header("authorization").rfind("Bearer ", 0) == 0);
+}
+
 TEST_CASE("reasoning_content deltas come before content", "[integration]") {
   Harness h;
   auto r = h.post_chat(chat_body("think", true, "", "glm-4.5-thinking"));
