@@ -4,9 +4,13 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include <spdlog/spdlog.h>
+#ifdef ZGATE_HAVE_MIMALLOC
+#include <mimalloc.h>
+#endif
 
 #include "zgate/config/config.hpp"
 #include "zgate/mock/mock_server.hpp"
@@ -23,6 +27,15 @@ bool wants_demo(const zgate::Config& cfg) {
     if (p.kind != zgate::ProviderKind::zhipu || !p.api_key.empty()) return false;
   }
   return !cfg.providers.empty();
+}
+
+std::string allocator_name() {
+#ifdef ZGATE_HAVE_MIMALLOC
+  const int v = mi_version();  // also keeps the library linked under --as-needed
+  return fmt::format("mimalloc {}.{}.{}", v / 100, v / 10 % 10, v % 10);
+#else
+  return "system malloc";
+#endif
 }
 
 }  // namespace
@@ -59,7 +72,7 @@ int main(int argc, char** argv) {
                    "mock on 127.0.0.1:{}. Set ZGATE_UPSTREAM_KEY to use the real GLM API.",
                    mock->port());
     }
-    spdlog::info("zgate starting: {}", zgate::describe(*loaded));
+    spdlog::info("zgate starting: {}; allocator: {}", zgate::describe(*loaded), allocator_name());
     zgate::Gateway gateway(loaded);
     const uint16_t port = gateway.start();
     spdlog::info("zgate listening on http://{}:{} ({} workers)", loaded->listen_host, port,
