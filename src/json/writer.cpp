@@ -89,18 +89,6 @@ void append_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-void Writer::comma() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
-  }
-  if (depth_ > 0) {
-    const uint64_t bit = uint64_t{1} << (depth_ - 1);
-    if (has_elem_ & bit) out_.push_back(',');
-    has_elem_ |= bit;
-  }
-}
-
 Writer& Writer::begin_object() {
   comma();
   out_.push_back('{');
@@ -125,7 +113,7 @@ Writer& Writer::end_array() {
   --depth_;
   return *this;
 }
-Writer& Writer::key(std::string_view k) {
+Writer& Writer::key_escaped(std::string_view k) {
   comma();
   append_string(out_, k);
   out_.push_back(':');

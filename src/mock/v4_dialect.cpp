@@ -66,7 +66,7 @@ std::string make_args(const std::vector<PropInfo>& props, bool alt) {
   w.begin_object();
   int number_index = 0;
   for (const auto& p : props) {
-    w.key(p.name);
+    w.key_escaped(p.name);
     if (!p.enum_first.empty()) {
       w.raw(p.enum_first);
     } else if (p.type == "integer" || p.type == "number") {

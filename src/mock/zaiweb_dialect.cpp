@@ -471,7 +471,7 @@ std::string args_for_schema(std::string_view schema) {
       std::string_view type;
       if (field.value["type"].get_string().get(type) != simdjson::SUCCESS) type = "string";
       simdjson::dom::array en;
-      w.key(name);
+      w.key_escaped(name);
       if (field.value["enum"].get_array().get(en) == simdjson::SUCCESS && en.size() > 0) {
         w.raw(simdjson::minify(en.at(0).value_unsafe()));
       } else if (type == "integer" || type == "number") {

@@ -276,7 +276,7 @@ void format_access(std::string& out, const AccessRecord& r, bool json) {
     w.kv("request_id", r.request_id).kv("key", r.key_label).kv("client_ip", r.client_ip);
     w.kv("method", r.method).kv("path", r.path).kv("model", r.model).kv("upstream_model", r.upstream_model);
     w.kv("provider", r.provider).kv_bool("stream", r.stream).kv("status", r.status);
-    auto us = [&w](std::string_view k, int64_t v) {
+    auto us = [&w](json::Key k, int64_t v) {
       if (v < 0) w.key(k).null();
       else w.kv(k, v);
     };

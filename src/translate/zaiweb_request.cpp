@@ -569,7 +569,7 @@ UpstreamRequest build_chat_request(const ChatRequest& req, const ModelRoute& rou
   }
   if (any_file) w.end_array();
   for (const auto& [k, v] : req.extra) {
-    if (k == "captcha_verify_param") w.kv_raw(k, v);  // a user-supplied attestation, passed on as is
+    if (k == "captcha_verify_param") w.kv_raw("captcha_verify_param", v);  // a user-supplied attestation, passed on as is
   }
   w.end_object();
 
@@ -621,7 +621,7 @@ UpstreamRequest build_new_chat_request(const ChatRequest& req, std::string_view 
   w.key("models").begin_array().string(upstream_model).end_array();
   w.key("params").begin_object().end_object();
   w.key("history").begin_object().key("messages").begin_object();
-  w.key(ctx.user_message_id).begin_object();
+  w.key_escaped(ctx.user_message_id).begin_object();
   w.kv("id", ctx.user_message_id).key("parentId").null();
   w.key("childrenIds").begin_array().end_array();
   w.kv("role", "user").kv("content", prompt).kv("timestamp", secs);

@@ -177,7 +177,7 @@ std::string args_from_kv(std::string_view kv) {
     const std::size_t end = c == std::string_view::npos ? kv.size() : c;
     value.clear();
     append_xml_text(value, kv.substr(gt + 1, end - gt - 1));
-    if (!name.empty()) w.kv(name, value);
+    if (!name.empty()) w.key_escaped(name).string(value);
     p = c == std::string_view::npos ? kv.size() : c + 6;
   }
   w.end_object();

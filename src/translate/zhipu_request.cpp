@@ -243,7 +243,7 @@ std::optional<ApiError> build_request(const ChatRequest& req, const ModelRoute& 
     if (!passes_through(k)) continue;
     if (k == "do_sample" && wrote_do_sample) continue;  // temperature 0 already decided it
     if (k == "user_id" && wrote_user_id) continue;
-    w.kv_raw(k, v);
+    w.key_escaped(k).raw(v);
   }
   w.end_object();
   return std::nullopt;

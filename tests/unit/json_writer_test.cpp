@@ -73,11 +73,22 @@ TEST_CASE("json writer: objects, arrays, nesting and commas", "[unit][json]") {
   CHECK(out == R"({"a":1,"b":"two","c":[1,"x",{},[],null],"d":{"t":true,"f":false},"e":{"raw":[1,2]}})");
 }
 
-TEST_CASE("json writer: keys are escaped", "[unit][json]") {
+TEST_CASE("json writer: keys from data are escaped", "[unit][json]") {
   std::string out;
   zgate::json::Writer w(out);
-  w.begin_object().kv("k\"\n", "v").end_object();
-  CHECK(out == R"({"k\"\n":"v"})");
+  const std::string k = "k\"\n\xE2\x80\xA8";
+  w.begin_object().key_escaped(k).string("v").end_object();
+  CHECK(out == R"({"k\"\n\u2028":"v"})");
+}
+
+// A literal key that would need escaping does not compile at all: tests/compile/ checks that.
+TEST_CASE("json writer: literal keys are copied as they are", "[unit][json]") {
+  std::string out;
+  zgate::json::Writer w(out);
+  w.begin_object().key("prompt_tokens").number(1).kv("cached_tokens", 2).end_object();
+  CHECK(out == R"({"prompt_tokens":1,"cached_tokens":2})");
+  constexpr zgate::json::Key k("finish_reason");
+  STATIC_REQUIRE(k.view() == "finish_reason");
 }
 
 TEST_CASE("json writer: a fresh container after a filled one starts without a comma", "[unit][json]") {

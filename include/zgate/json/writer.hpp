@@ -3,6 +3,7 @@
 // Our own rather than a library because it sits on the per-chunk hot path: no tree, no
 // allocation beyond the output string's growth (which is reused across chunks), commas are
 // automatic, and string escaping bulk-copies clean runs using a 256-entry table.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -15,6 +16,24 @@ void append_escaped(std::string& out, std::string_view s);
 // Appends `s` as a quoted JSON string.
 void append_string(std::string& out, std::string_view s);
 
+// An object key known at compile time. It can only be built from a string literal, which is
+// checked at compile time to need no escaping, so writing it is a copy rather than a scan
+// (keys are most of the strings in a response). Keys from data go through key_escaped().
+class Key {
+ public:
+  template <std::size_t N>
+  consteval Key(const char (&s)[N]) : s_(s, N - 1) {  // NOLINT: implicit on purpose
+    for (const char c : s_) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u >= 0x80 || c == '"' || c == '\\') throw "JSON key literal needs escaping";
+    }
+  }
+  constexpr std::string_view view() const { return s_; }
+
+ private:
+  std::string_view s_;
+};
+
 class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
@@ -23,7 +42,15 @@ class Writer {
   Writer& end_object();
   Writer& begin_array();
   Writer& end_array();
-  Writer& key(std::string_view k);        // escapes k
+  Writer& key(Key k) {                    // copied as is (checked at compile time)
+    comma();
+    out_.push_back('"');
+    out_.append(k.view());
+    out_.append("\":", 2);
+    after_key_ = true;
+    return *this;
+  }
+  Writer& key_escaped(std::string_view k);  // a key from data: escapes k
   Writer& string(std::string_view v);     // escapes v
   Writer& number(int64_t v);
   Writer& number(uint64_t v);
@@ -34,18 +61,28 @@ class Writer {
   Writer& raw(std::string_view json);     // a pre-encoded JSON value, copied verbatim
 
   // key + value helpers
-  Writer& kv(std::string_view k, std::string_view v) { return key(k).string(v); }
-  Writer& kv(std::string_view k, const char* v) { return key(k).string(v); }
-  Writer& kv(std::string_view k, int64_t v) { return key(k).number(v); }
-  Writer& kv(std::string_view k, int v) { return key(k).number(static_cast<int64_t>(v)); }
-  Writer& kv(std::string_view k, double v) { return key(k).number(v); }
-  Writer& kv_bool(std::string_view k, bool v) { return key(k).boolean(v); }
-  Writer& kv_raw(std::string_view k, std::string_view json) { return key(k).raw(json); }
+  Writer& kv(Key k, std::string_view v) { return key(k).string(v); }
+  Writer& kv(Key k, const char* v) { return key(k).string(v); }
+  Writer& kv(Key k, int64_t v) { return key(k).number(v); }
+  Writer& kv(Key k, int v) { return key(k).number(static_cast<int64_t>(v)); }
+  Writer& kv(Key k, double v) { return key(k).number(v); }
+  Writer& kv_bool(Key k, bool v) { return key(k).boolean(v); }
+  Writer& kv_raw(Key k, std::string_view json) { return key(k).raw(json); }
 
   std::string& out() { return out_; }
 
  private:
-  void comma();
+  void comma() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (depth_ > 0) {
+      const uint64_t bit = uint64_t{1} << (depth_ - 1);
+      if (has_elem_ & bit) out_.push_back(',');
+      has_elem_ |= bit;
+    }
+  }
   std::string& out_;
   // Bit i set = the container at depth i already has an element (needs a comma). 64 levels.
   uint64_t has_elem_ = 0;
