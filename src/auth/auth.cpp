@@ -47,10 +47,27 @@ Authenticator::Authenticator(const std::vector<ApiKey>& keys, bool allow_no_auth
   for (const auto& k : keys) entries_.push_back(Entry{sha256(k.key), k.label});
 }
 
-AuthResult Authenticator::check(std::string_view authorization, std::string_view x_api_key) const {
-  std::string_view presented = bearer_token(authorization);
-  if (presented.empty()) presented = trim(x_api_key);
+namespace {
+std::string_view credential(std::string_view authorization, std::string_view x_api_key) {
+  const std::string_view presented = bearer_token(authorization);
+  return presented.empty() ? trim(x_api_key) : presented;
+}
+}  // namespace
 
+AuthResult Authenticator::check(std::string_view authorization, std::string_view x_api_key) const {
+  return check_presented(credential(authorization, x_api_key));
+}
+
+AuthResult Authenticator::check(std::string_view authorization, std::string_view x_api_key, AuthMemo& memo) const {
+  const std::string_view presented = credential(authorization, x_api_key);
+  if (memo.valid && presented == memo.presented) return memo.result;
+  memo.result = check_presented(presented);
+  memo.presented.assign(presented);
+  memo.valid = true;
+  return memo.result;
+}
+
+AuthResult Authenticator::check_presented(std::string_view presented) const {
   if (presented.empty() || entries_.empty()) {
     if (allow_no_auth_) return {true, kAnonymous};
     return {false, {}};

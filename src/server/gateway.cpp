@@ -227,8 +227,8 @@ struct ConnCancel {
 
 struct Ctx {
   Ctx(Gateway::Impl& g_, Worker& w_, tcp::socket& d, io::Deadline& dl_, beast::flat_buffer& b, RequestParser& p,
-      RequestHead& r, std::string& h, std::string_view ip, const std::shared_ptr<ConnCancel>& cc)
-      : g(g_), w(w_), down(d), dl(dl_), buf(b), parser(p), req(r), head(h), client_ip(ip), cancel(cc) {}
+      RequestHead& r, std::string& h, AuthMemo& am, std::string_view ip, const std::shared_ptr<ConnCancel>& cc)
+      : g(g_), w(w_), down(d), dl(dl_), buf(b), parser(p), req(r), head(h), auth_memo(am), client_ip(ip), cancel(cc) {}
   Gateway::Impl& g;
   Worker& w;
   tcp::socket& down;
@@ -237,6 +237,7 @@ struct Ctx {
   RequestParser& parser;
   RequestHead& req;
   std::string& head;  // response head being written (per connection, reused)
+  AuthMemo& auth_memo;  // the connection's last credential
   std::string_view client_ip;
   const std::shared_ptr<ConnCancel>& cancel;
   Clock::time_point t0 = Clock::now();
@@ -493,7 +494,7 @@ net::awaitable<bool> handle_chat(Ctx& c) {
   c.log = true;
 
   // Authenticate on the headers alone, before reading a possibly large body.
-  const auto who = c.g.auth.check(req.authorization, req.api_key);
+  const auto who = c.g.auth.check(req.authorization, req.api_key, c.auth_memo);
   if (!who.ok) {
     c.keep_alive = false;  // the body stays unread
     co_await send_error(c, unauthorized(req.authorization.empty() && req.api_key.empty()
@@ -644,7 +645,7 @@ net::awaitable<bool> handle(Ctx& c) {
     }
   } else if (path == "/v1/models" || path == "/models" || path.starts_with("/v1/models/")) {
     c.log = true;
-    const auto who = c.g.auth.check(req.authorization, req.api_key);
+    const auto who = c.g.auth.check(req.authorization, req.api_key, c.auth_memo);
     if (!who.ok) {
       keep = co_await send_error(c, unauthorized("Incorrect or missing API key.")) && c.keep_alive;
     } else if (req.method != http::verb::get) {
@@ -696,6 +697,7 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
   beast::flat_buffer buf;
   RequestHead req;   // reused by every request on this connection
   std::string head;  // response heads, likewise
+  AuthMemo auth_memo;
   bool first = true;
   for (;;) {
     RequestParser parser(req);
@@ -724,7 +726,7 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
       }
       break;
     }
-    Ctx c{g, w, sock, dl, buf, parser, req, head, client_ip, cancel};
+    Ctx c{g, w, sock, dl, buf, parser, req, head, auth_memo, client_ip, cancel};
     const bool keep = co_await handle(c);
     if (!keep || g.stopping.load(std::memory_order_relaxed)) break;
     first = false;

@@ -95,3 +95,32 @@ TEST_CASE("auth: mask_secret keeps 4 + 2 characters of long keys", "[unit][auth]
   CHECK(mask_secret("x") == "***");
   CHECK(mask_secret("").empty());
 }
+
+TEST_CASE("auth: a connection's memo answers a repeated key and follows a changed one", "[unit][auth]") {
+  const auto a = two_keys();
+  AuthMemo memo;
+  // Every step is checked against the memo-less answer, in an order that switches between
+  // good, wrong and missing credentials and between the two headers.
+  const std::pair<const char*, const char*> steps[] = {
+      {"Bearer sk-ops-0123456789", ""}, {"Bearer sk-ops-0123456789", ""}, {"Bearer sk-ci-abcdefghij", ""},
+      {"Bearer sk-wrong", ""},          {"Bearer sk-wrong", ""},          {"", "sk-ops-0123456789"},
+      {"", ""},                         {"Bearer sk-ci-abcdefghij", ""},  {"bearer  sk-ci-abcdefghij ", ""},
+  };
+  for (const auto& [authz, xkey] : steps) {
+    INFO(authz << " / " << xkey);
+    const auto want = a.check(authz, xkey);
+    const auto got = a.check(authz, xkey, memo);
+    CHECK(got.ok == want.ok);
+    CHECK(got.label == want.label);
+  }
+}
+
+TEST_CASE("auth: a memo remembers the last credential only", "[unit][auth]") {
+  const auto a = two_keys();
+  AuthMemo memo;
+  CHECK(a.check("Bearer sk-ops-0123456789", "", memo).label == "ops");
+  CHECK(memo.presented == "sk-ops-0123456789");
+  CHECK_FALSE(a.check("Bearer sk-ops-012345678", "", memo).ok);  // a prefix of the last key
+  CHECK(memo.presented == "sk-ops-012345678");
+  CHECK_FALSE(a.check("Bearer sk-ops-012345678", "", memo).ok);
+}
