@@ -42,10 +42,18 @@ TEST_CASE("h1: fields, numbers and the end of the head", "[unit][h1]") {
   CHECK(out == "Content-Type: application/json\r\nContent-Length: 0\r\nContent-Length: 18446744073709551615\r\n\r\n");
 }
 
+TEST_CASE("h1: a field spelled in literals is written like any other", "[unit][h1]") {
+  std::string lit, general;
+  h1::field(lit, "Cache-Control", "no-cache");
+  h1::field(general, std::string_view("Cache-Control"), std::string_view("no-cache"));
+  CHECK(lit == "Cache-Control: no-cache\r\n");
+  CHECK(lit == general);
+}
+
 TEST_CASE("h1: CR, LF and NUL cannot split a head", "[unit][h1]") {
   std::string out;
   h1::field(out, "X-Echo", std::string_view("a\r\nSet-Cookie: x=1\0b", 21));
-  h1::field(out, "Bad\r\nName", "v");
+  h1::field(out, std::string_view("Bad\r\nName"), "v");
   h1::request_line(out, "GET", "/x\r\nHost: evil");
   CHECK(out == "X-Echo: aSet-Cookie: x=1b\r\nBadName: v\r\nGET /xHost: evil HTTP/1.1\r\n");
 }

@@ -29,6 +29,14 @@ void request_line(std::string& out, std::string_view method, std::string_view ta
 // that echoes client input cannot split the head.
 void field(std::string& out, std::string_view name, std::string_view value);
 void field(std::string& out, std::string_view name, uint64_t value);
+// A field spelled out in the source (both parts string literals): nothing to clean.
+template <std::size_t N, std::size_t M>
+inline void field(std::string& out, const char (&name)[N], const char (&value)[M]) {
+  out.append(name, N - 1);
+  out.append(": ", 2);
+  out.append(value, M - 1);
+  out.append("\r\n", 2);
+}
 
 // Ends the head: "\r\n".
 inline void end(std::string& out) { out.append("\r\n", 2); }
