@@ -33,7 +33,6 @@ namespace {
 
 constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 
-constexpr auto kIdleTimeout = 75s;       // between keep-alive requests
 constexpr auto kReadTimeout = 60s;       // request body
 constexpr auto kWriteTimeout = 30s;      // each write
 constexpr auto kHandshakeTimeout = 10s;
@@ -210,7 +209,7 @@ net::awaitable<void> MockServer::Impl::serve(Stream& stream) {
     http::request_parser<http::string_body> parser;  // one per message: no state leaks
     parser.header_limit(1024 * 1024);
     parser.body_limit(256ull * 1024 * 1024);
-    beast::get_lowest_layer(stream).expires_after(kIdleTimeout);
+    beast::get_lowest_layer(stream).expires_after(opt.idle_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buf, parser, nothrow);
     if (ec) break;  // end_of_stream, timeout, garbage: nothing to answer
     if (const auto len = parser.content_length()) {

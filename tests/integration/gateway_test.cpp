@@ -308,6 +308,39 @@ TEST_CASE("upstream connections are kept alive and reused", "[integration]") {
   CHECK(h.mock().stats().connections_accepted == 1);
 }
 
+// The upstream closes keep-alive connections idle for 100 ms (as real upstreams do after their
+// idle timeout). A connection idle for under a second is reused without a health check: the
+// request fails before any response byte and is resent on a fresh connection.
+TEST_CASE("a recently idle pooled connection the upstream closed is retried on a fresh one", "[integration]") {
+  mock::Options mo;
+  mo.idle_timeout = mock::Millis(100);
+  Harness h({[](Config& c) { c.workers = 1; }, mo});
+  REQUIRE(h.post_chat(chat_body("one")).status == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  const auto r = h.post_chat(chat_body("two"));
+  CHECK(r.status == 200);
+  CHECK(r.body.find("chat.completion") != std::string::npos);
+  const auto s = h.gateway().stats();
+  CHECK(s.upstream_reuses == 1);
+  CHECK(s.upstream_retries == 1);
+  CHECK(s.upstream_connects == 2);
+}
+
+// After a second idle, the pool checks the connection before reusing it and opens a fresh one
+// instead of sending into a closed socket.
+TEST_CASE("a long idle pooled connection the upstream closed is replaced before sending", "[integration]") {
+  mock::Options mo;
+  mo.idle_timeout = mock::Millis(100);
+  Harness h({[](Config& c) { c.workers = 1; }, mo});
+  REQUIRE(h.post_chat(chat_body("one")).status == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  CHECK(h.post_chat(chat_body("two")).status == 200);
+  const auto s = h.gateway().stats();
+  CHECK(s.upstream_reuses == 0);
+  CHECK(s.upstream_retries == 0);
+  CHECK(s.upstream_connects == 2);
+}
+
 TEST_CASE("a stream cut by the client is never returned to the pool", "[integration]") {
   Harness h({[](Config& c) { c.workers = 1; }, {}});
   {

@@ -25,6 +25,7 @@ struct Options {
   int default_chunks = 8;
   Millis default_delay{0};
   std::string zai_signing_secret;
+  Millis idle_timeout{75000};  // a keep-alive connection idle this long is closed
 };
 
 struct Stats {
