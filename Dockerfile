@@ -5,7 +5,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake ninja-build pkg-config ca-certificates \
       libboost1.81-dev libsimdjson-dev libfmt-dev libssl-dev libspdlog-dev libtomlplusplus-dev \
-      libcli11-dev libmimalloc-dev \
+      libcli11-dev libmimalloc-dev libsqlite3-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -17,7 +17,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DZGATE_BUILD_TESTS=
 
 FROM debian:12-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libssl3 libsimdjson14 libfmt9 libspdlog1.10 libmimalloc2.0 \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 libsimdjson14 libfmt9 libspdlog1.10 libmimalloc2.0 libsqlite3-0 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/zgate --create-home zgate \
  && mkdir -p /var/lib/zgate/data && chown zgate:zgate /var/lib/zgate/data

@@ -212,6 +212,7 @@ void apply_env(Config& cfg, const Env& env) {
   }
   if (auto b = env.get_bool("ZGATE_ALLOW_NO_AUTH")) cfg.allow_no_auth = *b;
   if (auto v = env.get("ZGATE_DATA_DIR")) cfg.data_dir = std::string(*v);
+  if (auto b = env.get_bool("ZGATE_USAGE_STORE")) cfg.usage_store = *b;
   if (auto b = env.get_bool("DEBUG_MODE")) {
     cfg.debug = *b;
     if (*b) cfg.log.level = "debug";
@@ -514,6 +515,12 @@ std::string listen_str(const Config& c) {
 
 }  // namespace
 
+std::string usage_db_path(const Config& c) {
+  std::string p = c.data_dir.empty() ? std::string(".") : c.data_dir;
+  if (p.back() != '/') p.push_back('/');
+  return p + "usage.db";
+}
+
 std::string describe(const Config& c) {
   std::string out;
   line(out, "zgate {}: listen {}, {} worker(s){}{}", kVersion, listen_str(c), c.workers, c.debug ? ", debug" : "",
@@ -562,6 +569,11 @@ std::string describe(const Config& c) {
   line(out, "log: level {} format {} access_log {} to {} (queue {}); cors origin {}; data dir {}", c.log.level,
        c.log.format, c.log.access_log, c.log.file.empty() ? "stderr" : c.log.file, c.log.queue_size,
        c.cors_origin, c.data_dir);
+  line(out, "usage store: {}", !c.usage_store ? std::string("off")
+                               : fmt::format("{} (retention {})", usage_db_path(c),
+                                             c.usage_retention_days > 0
+                                                 ? fmt::format("{} days", c.usage_retention_days)
+                                                 : std::string("forever")));
   return out;
 }
 

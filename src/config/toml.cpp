@@ -318,6 +318,11 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
       cfg.cors_origin = r.str(v, path);
     } else if (key == "data_dir") {
       cfg.data_dir = r.str(v, path);
+    } else if (key == "usage_store") {
+      cfg.usage_store = r.boolean(v, path);
+    } else if (key == "usage_retention_days") {
+      cfg.usage_retention_days =
+          static_cast<int>(r.integer(v, path, 0, 36500, "a number of days from 0 (= keep every row) to 36500"));
     } else if (key == "debug") {
       cfg.debug = r.boolean(v, path);
       debug_set = true;

@@ -26,6 +26,7 @@
 #include "zgate/io/watchdog.hpp"
 #include "zgate/json/writer.hpp"
 #include "zgate/obs/log.hpp"
+#include "zgate/obs/usage_store.hpp"
 #include "zgate/route/router.hpp"
 #include "zgate/server/providers.hpp"
 #include "zgate/sse/parser.hpp"
@@ -200,6 +201,7 @@ struct Gateway::Impl {
       : cfg(std::move(c)), router(*cfg), auth(cfg->api_keys, cfg->allow_no_auth), acceptor(accept_ioc) {}
 
   std::shared_ptr<const Config> cfg;
+  std::unique_ptr<UsageStore> usage;  // null when the usage store is off
   Router router;
   Authenticator auth;
   Providers providers;
@@ -593,6 +595,11 @@ void log_request(Ctx& c) {
   r.upstream_reused = c.timings.reused;
   r.client_ip = c.client_ip;
   log_access(r);
+  // Usage rows are for chat requests that were authenticated and named a model.
+  if (c.g.usage && !c.model.empty() && !c.key_label.empty()) {
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    c.g.usage->record(r, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+  }
 }
 
 net::awaitable<bool> handle(Ctx& c) {
@@ -787,6 +794,12 @@ uint16_t Gateway::start() {
   Impl& g = *impl_;
   const Config& cfg = *g.cfg;
   g.providers.init(cfg);
+  if (cfg.usage_store) {
+    UsageStoreOptions uo;
+    uo.path = usage_db_path(cfg);
+    uo.retention_days = cfg.usage_retention_days;
+    g.usage = std::make_unique<UsageStore>(std::move(uo));
+  }
   unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(cfg);
@@ -829,6 +842,7 @@ void Gateway::stop() {
   for (auto& w : g.workers) {
     if (w->thread.joinable()) w->thread.join();
   }
+  if (g.usage) g.usage->flush();  // every finished request's row is on disk
 }
 
 void Gateway::run_until_signal() {

@@ -79,6 +79,7 @@ class Harness {
     c->providers.push_back(p);
     c->default_provider = "default";
     c->timeouts.shutdown_grace = 1000ms;
+    c->usage_store = false;  // on only where a test gives it a temporary data_dir
     if (o.tweak) o.tweak(*c);
     validate(*c);
     cfg_ = c;

@@ -1,6 +1,11 @@
 // zgate end to end, in process: a real client, zgate and zgate-mock on loopback port 0.
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "integration/gateway_harness.hpp"
 
 using namespace zgate;
@@ -339,6 +344,44 @@ TEST_CASE("a long idle pooled connection the upstream closed is replaced before 
   CHECK(s.upstream_reuses == 0);
   CHECK(s.upstream_retries == 0);
   CHECK(s.upstream_connects == 2);
+}
+
+TEST_CASE("usage store: each authenticated chat request leaves one row with its tokens and cost", "[integration]") {
+  std::string dir = (std::filesystem::temp_directory_path() / "zgate-itest-XXXXXX").string();
+  REQUIRE(::mkdtemp(dir.data()) != nullptr);
+  {
+    Harness h({[&dir](Config& c) {
+      c.usage_store = true;
+      c.data_dir = dir;
+    }, {}});
+    REQUIRE(h.post_chat(chat_body("plain")).status == 200);
+    REQUIRE(h.post_chat(chat_body("streamed", true)).status == 200);
+    REQUIRE(http_request("127.0.0.1", h.port(), "POST", "/v1/chat/completions", {{"Authorization", "Bearer wrong"}},
+                         chat_body("x"), 5s).status == 401);  // not a customer's request: no row
+    h.gateway().stop();  // writes the queued rows
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2((dir + "/usage.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT key_label, model, stream, status, prompt_tokens, completion_tokens, cost_usd "
+                                 "FROM requests ORDER BY id", -1, &st, nullptr) == SQLITE_OK);
+  int rows = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    INFO("row " << rows);
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "itest");
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 1))) == "glm-4.5");
+    CHECK(sqlite3_column_int(st, 2) == rows);  // the plain request first, then the stream
+    CHECK(sqlite3_column_int(st, 3) == 200);
+    CHECK(sqlite3_column_int64(st, 4) > 0);
+    CHECK(sqlite3_column_int64(st, 5) > 0);
+    CHECK(sqlite3_column_double(st, 6) > 0);
+    ++rows;
+  }
+  CHECK(rows == 2);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 TEST_CASE("a stream cut by the client is never returned to the pool", "[integration]") {

@@ -1,5 +1,8 @@
 // Shared helpers for the end-to-end tests: start zgate-mock and zgate on loopback port 0.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const ZGATE_BIN = process.env.ZGATE_BIN ?? '../../build/zgate';
 export const MOCK_BIN = process.env.ZGATE_MOCK_BIN ?? '../../build/zgate-mock';
@@ -44,7 +47,11 @@ export function startMock(args = []) {
   return startAndWaitFor(MOCK_BIN, ['--listen', '127.0.0.1:0', ...args], {}, /listening on https?:\/\/[^\s:]+:(\d+)/);
 }
 
+// Each gateway keeps its usage store in a fresh temporary directory.
 export function startGateway(env) {
-  return startAndWaitFor(ZGATE_BIN, [], { ZGATE_LISTEN: '127.0.0.1:0', ZGATE_WORKERS: '2', ZGATE_LOG_FORMAT: 'text', ...env },
+  const dataDir = mkdtempSync(join(tmpdir(), 'zgate-node-'));
+  process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  return startAndWaitFor(ZGATE_BIN, [], { ZGATE_LISTEN: '127.0.0.1:0', ZGATE_WORKERS: '2', ZGATE_LOG_FORMAT: 'text',
+    ZGATE_DATA_DIR: dataDir, ...env },
     /zgate listening on http:\/\/[^\s]+:(\d+)/);
 }

@@ -115,6 +115,8 @@ struct Config {
   Limits limits;
   LogConfig log;
   std::string data_dir = "./data";
+  bool usage_store = true;       // one row per chat request in <data_dir>/usage.db (SQLite)
+  int usage_retention_days = 0;  // rows older than this are deleted; 0 = kept
   bool debug = false;
   bool demo = false;  // offline demo: start the bundled mock as the upstream
 
@@ -150,5 +152,8 @@ void validate(Config& cfg);
 
 // A multi-line human summary for the start-up log; every secret is masked.
 std::string describe(const Config& cfg);
+
+// Where the usage store lives: <data_dir>/usage.db.
+std::string usage_db_path(const Config& cfg);
 
 }  // namespace zgate

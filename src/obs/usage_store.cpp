@@ -1,0 +1,300 @@
+#include "zgate/obs/usage_store.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+namespace zgate {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS requests (
+  id                     INTEGER PRIMARY KEY,
+  ts_ms                  INTEGER NOT NULL,  -- Unix time (ms) when the request finished
+  request_id             TEXT NOT NULL,
+  key_label              TEXT NOT NULL,     -- the client key's label, never the key
+  model                  TEXT NOT NULL,     -- as the client asked
+  upstream_model         TEXT NOT NULL,
+  provider               TEXT NOT NULL,
+  stream                 INTEGER NOT NULL,
+  status                 INTEGER NOT NULL,
+  error_type             TEXT NOT NULL,     -- '' on success
+  prompt_tokens          INTEGER NOT NULL,
+  completion_tokens      INTEGER NOT NULL,
+  reasoning_tokens       INTEGER NOT NULL,
+  cached_tokens          INTEGER NOT NULL,
+  cost_usd               REAL NOT NULL,
+  total_us               INTEGER NOT NULL,
+  first_token_us         INTEGER NOT NULL,  -- -1 = no token was sent
+  upstream_first_byte_us INTEGER NOT NULL   -- -1 = the upstream never answered
+);
+CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);
+CREATE INDEX IF NOT EXISTS requests_key_ts ON requests(key_label, ts_ms);
+PRAGMA user_version = 1;
+)sql";
+
+constexpr const char* kInsert =
+    "INSERT INTO requests (ts_ms, request_id, key_label, model, upstream_model, provider, stream, status, "
+    "error_type, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_usd, total_us, "
+    "first_token_us, upstream_first_byte_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+enum Text : unsigned { request_id, key_label, model, upstream_model, provider, error_type, kTexts };
+
+// One row with its text fields as (offset, length) into the batch's shared text buffer, so a
+// row costs no allocation of its own.
+struct Row {
+  int64_t ts_ms, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, total_us, first_token_us,
+      first_byte_us;
+  double cost_usd;
+  int status;
+  bool stream;
+  uint32_t off[kTexts];
+  uint32_t len[kTexts];
+};
+
+struct Batch {
+  std::mutex mu;
+  std::vector<Row> rows;  // appended by the owning thread (under mu)
+  std::string text;
+};
+
+std::atomic<uint64_t> g_next_store_id{1};
+
+std::string sqlite_message(sqlite3* db, int rc) {
+  return db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+}
+
+}  // namespace
+
+class UsageStore::Impl {
+ public:
+  explicit Impl(UsageStoreOptions o) : opts(std::move(o)) {
+    open();
+    writer = std::thread([this] { run(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard lock(stop_mu);
+      stopping = true;
+    }
+    stop_cv.notify_one();
+    if (writer.joinable()) writer.join();
+    write_all();
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+    std::lock_guard lock(batches_mu);
+    for (Batch* b : batches) delete b;
+  }
+
+  bool record(const AccessRecord& r, int64_t finished_ms) {
+    Batch& b = thread_batch();
+    std::lock_guard lock(b.mu);
+    if (b.rows.size() >= opts.max_rows_per_thread) {
+      dropped.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    Row row;
+    row.ts_ms = finished_ms;
+    row.prompt_tokens = r.prompt_tokens;
+    row.completion_tokens = r.completion_tokens;
+    row.reasoning_tokens = r.reasoning_tokens;
+    row.cached_tokens = r.cached_tokens;
+    row.total_us = r.total_us;
+    row.first_token_us = r.first_token_us;
+    row.first_byte_us = r.upstream_first_byte_us;
+    row.cost_usd = r.cost_usd;
+    row.status = r.status;
+    row.stream = r.stream;
+    const std::string_view texts[kTexts] = {r.request_id, r.key_label, r.model, r.upstream_model, r.provider, r.error_type};
+    for (unsigned i = 0; i < kTexts; ++i) {
+      row.off[i] = static_cast<uint32_t>(b.text.size());
+      row.len[i] = static_cast<uint32_t>(texts[i].size());
+      b.text.append(texts[i]);
+    }
+    b.rows.push_back(row);
+    return true;
+  }
+
+  void write_all() {
+    std::lock_guard writing(write_mu);
+    std::vector<Batch*> snapshot;
+    {
+      std::lock_guard lock(batches_mu);
+      snapshot = batches;
+    }
+    for (Batch* b : snapshot) {
+      // The batch's buffers and the writer's spares swap places, so both keep their capacity.
+      {
+        std::lock_guard lock(b->mu);
+        spare_rows.swap(b->rows);
+        spare_text.swap(b->text);
+      }
+      if (!spare_rows.empty()) write_rows();
+      spare_rows.clear();
+      spare_text.clear();
+    }
+    maybe_expire();
+  }
+
+  UsageStoreOptions opts;
+  std::atomic<uint64_t> written{0}, dropped{0};
+
+ private:
+  void open() {
+    std::error_code ec;
+    const auto parent = std::filesystem::path(opts.path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    int rc = sqlite3_open_v2(opts.path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) fail("cannot open", rc);
+    sqlite3_busy_timeout(db, 2000);  // another process (a report) may hold a lock briefly
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");
+    exec(kSchema);
+    rc = sqlite3_prepare_v3(db, kInsert, -1, SQLITE_PREPARE_PERSISTENT, &insert, nullptr);
+    if (rc != SQLITE_OK) fail("cannot prepare the insert", rc);
+  }
+
+  [[noreturn]] void fail(const char* what, int rc) {
+    std::string msg = "usage store '" + opts.path + "': " + what + ": " + sqlite_message(db, rc);
+    sqlite3_finalize(insert);
+    insert = nullptr;
+    sqlite3_close(db);
+    db = nullptr;
+    throw UsageStoreError(msg);
+  }
+
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = "usage store '" + opts.path + "': " + (err ? err : "error");
+      sqlite3_free(err);
+      sqlite3_finalize(insert);
+      insert = nullptr;
+      sqlite3_close(db);
+      db = nullptr;
+      throw UsageStoreError(msg);
+    }
+  }
+
+  Batch& thread_batch() {
+    // A thread's batch in this store. The id (not the address) tells stores apart, since a
+    // store created after another was destroyed may live at the same address.
+    thread_local uint64_t owner = 0;
+    thread_local Batch* batch = nullptr;
+    if (owner != id) {
+      batch = new Batch;
+      std::lock_guard lock(batches_mu);
+      batches.push_back(batch);
+      owner = id;
+    }
+    return *batch;
+  }
+
+  void write_rows() {
+    bool ok = sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK;
+    for (const Row& row : spare_rows) {
+      if (!ok) break;
+      sqlite3_bind_int64(insert, 1, row.ts_ms);
+      for (unsigned i = 0; i < kTexts; ++i) {
+        static constexpr int kColumn[kTexts] = {2, 3, 4, 5, 6, 9};
+        sqlite3_bind_text(insert, kColumn[i], spare_text.data() + row.off[i], static_cast<int>(row.len[i]),
+                          SQLITE_STATIC);
+      }
+      sqlite3_bind_int(insert, 7, row.stream ? 1 : 0);
+      sqlite3_bind_int(insert, 8, row.status);
+      sqlite3_bind_int64(insert, 10, row.prompt_tokens);
+      sqlite3_bind_int64(insert, 11, row.completion_tokens);
+      sqlite3_bind_int64(insert, 12, row.reasoning_tokens);
+      sqlite3_bind_int64(insert, 13, row.cached_tokens);
+      sqlite3_bind_double(insert, 14, row.cost_usd);
+      sqlite3_bind_int64(insert, 15, row.total_us);
+      sqlite3_bind_int64(insert, 16, row.first_token_us);
+      sqlite3_bind_int64(insert, 17, row.first_byte_us);
+      ok = sqlite3_step(insert) == SQLITE_DONE;
+      sqlite3_reset(insert);
+    }
+    sqlite3_clear_bindings(insert);
+    if (ok) ok = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+    if (ok) {
+      written.fetch_add(spare_rows.size(), std::memory_order_relaxed);
+      return;
+    }
+    spdlog::warn("usage store '{}': {} rows lost: {}", opts.path, spare_rows.size(), sqlite3_errmsg(db));
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    dropped.fetch_add(spare_rows.size(), std::memory_order_relaxed);
+  }
+
+  // Deletes rows past the retention period, at most once an hour.
+  void maybe_expire() {
+    if (opts.retention_days <= 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (expired_at && now - *expired_at < std::chrono::hours(1)) return;
+    expired_at = now;
+    const int64_t cutoff = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count() -
+                           int64_t{opts.retention_days} * 86'400'000;
+    const std::string sql = "DELETE FROM requests WHERE ts_ms < " + std::to_string(cutoff);
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+      spdlog::warn("usage store '{}': expiring old rows failed: {}", opts.path, sqlite3_errmsg(db));
+    }
+  }
+
+  void run() {
+    std::unique_lock lock(stop_mu);
+    while (!stopping) {
+      stop_cv.wait_for(lock, opts.flush_every);
+      lock.unlock();
+      write_all();
+      if (const auto d = dropped.exchange(0, std::memory_order_relaxed); d > 0) {
+        dropped_total.fetch_add(d, std::memory_order_relaxed);
+        spdlog::warn("usage store '{}': {} rows dropped (the writer could not keep up)", opts.path, d);
+      }
+      lock.lock();
+    }
+  }
+
+ public:
+  std::atomic<uint64_t> dropped_total{0};
+
+ private:
+  const uint64_t id = g_next_store_id.fetch_add(1);
+  sqlite3* db = nullptr;
+  sqlite3_stmt* insert = nullptr;
+  std::mutex batches_mu;
+  std::vector<Batch*> batches;  // one per thread that recorded; freed with the store
+  std::mutex write_mu;          // one writer at a time: the thread, flush(), the destructor
+  std::vector<Row> spare_rows;
+  std::string spare_text;
+  std::optional<std::chrono::steady_clock::time_point> expired_at;
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+  std::thread writer;
+};
+
+UsageStore::UsageStore(UsageStoreOptions opts) : impl_(std::make_unique<Impl>(std::move(opts))) {}
+UsageStore::~UsageStore() = default;
+
+bool UsageStore::record(const AccessRecord& r, int64_t finished_ms) { return impl_->record(r, finished_ms); }
+
+void UsageStore::flush() { impl_->write_all(); }
+
+UsageStoreStats UsageStore::stats() const {
+  UsageStoreStats s;
+  s.written = impl_->written.load(std::memory_order_relaxed);
+  s.dropped = impl_->dropped_total.load(std::memory_order_relaxed) + impl_->dropped.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace zgate

@@ -1,0 +1,194 @@
+// The usage store: rows recorded on any thread land in SQLite, full batches drop instead of
+// blocking, old rows expire, and a bad path is a clear error.
+#include <catch2/catch.hpp>
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "zgate/obs/usage_store.hpp"
+
+using namespace zgate;
+
+namespace {
+
+// A fresh directory under the system temp dir, removed with its contents at scope exit.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string t = (std::filesystem::temp_directory_path() / "zgate-usage-XXXXXX").string();
+    REQUIRE(::mkdtemp(t.data()) != nullptr);
+    path = t;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string db() const { return (path / "sub" / "usage.db").string(); }
+};
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+AccessRecord sample(std::string_view id, std::string_view key, int64_t prompt) {
+  AccessRecord r{};
+  r.request_id = id;
+  r.key_label = key;
+  r.model = "glm-4.6";
+  r.upstream_model = "glm-4.6";
+  r.provider = "default";
+  r.stream = true;
+  r.status = 200;
+  r.prompt_tokens = prompt;
+  r.completion_tokens = 7;
+  r.reasoning_tokens = 2;
+  r.cached_tokens = 1;
+  r.cost_usd = 0.25;
+  r.total_us = 1500;
+  r.first_token_us = 300;
+  r.upstream_first_byte_us = 200;
+  return r;
+}
+
+// Runs `sql` (one row, integer or text columns) against the database file directly.
+std::vector<std::string> query_row(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK);
+  std::vector<std::string> out;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    for (int i = 0; i < sqlite3_column_count(st); ++i) {
+      const auto* t = sqlite3_column_text(st, i);
+      out.emplace_back(t ? reinterpret_cast<const char*>(t) : "NULL");
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("usage store: a recorded row is written with every field", "[unit][usage]") {
+  TempDir dir;
+  UsageStore store({dir.db()});
+  const int64_t ts = now_ms();
+  REQUIRE(store.record(sample("req-1", "ops", 11), ts));
+  store.flush();
+  CHECK(store.stats().written == 1);
+  const auto row = query_row(dir.db(),
+                             "SELECT ts_ms, request_id, key_label, model, upstream_model, provider, stream, status, "
+                             "error_type, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_usd, "
+                             "total_us, first_token_us, upstream_first_byte_us FROM requests");
+  REQUIRE(row.size() == 17);
+  CHECK(row[0] == std::to_string(ts));
+  CHECK(row[1] == "req-1");
+  CHECK(row[2] == "ops");
+  CHECK(row[3] == "glm-4.6");
+  CHECK(row[4] == "glm-4.6");
+  CHECK(row[5] == "default");
+  CHECK(row[6] == "1");
+  CHECK(row[7] == "200");
+  CHECK(row[8] == "");
+  CHECK(row[9] == "11");
+  CHECK(row[10] == "7");
+  CHECK(row[11] == "2");
+  CHECK(row[12] == "1");
+  CHECK(row[13] == "0.25");
+  CHECK(row[14] == "1500");
+  CHECK(row[15] == "300");
+  CHECK(row[16] == "200");
+}
+
+TEST_CASE("usage store: rows from several threads are all written", "[unit][usage]") {
+  TempDir dir;
+  UsageStore store({dir.db(), std::chrono::milliseconds(20)});
+  constexpr int kThreads = 4, kRows = 500;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&store, t] {
+      const std::string key = "key-" + std::to_string(t);
+      for (int i = 0; i < kRows; ++i) {
+        const std::string id = key + "-" + std::to_string(i);
+        store.record(sample(id, key, i), now_ms());
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  store.flush();
+  CHECK(store.stats().written == kThreads * kRows);
+  CHECK(store.stats().dropped == 0);
+  const auto row = query_row(dir.db(), "SELECT COUNT(*), COUNT(DISTINCT request_id), SUM(prompt_tokens), "
+                                       "COUNT(DISTINCT key_label) FROM requests");
+  REQUIRE(row.size() == 4);
+  CHECK(row[0] == std::to_string(kThreads * kRows));
+  CHECK(row[1] == std::to_string(kThreads * kRows));
+  CHECK(row[2] == std::to_string(kThreads * (kRows * (kRows - 1) / 2)));
+  CHECK(row[3] == std::to_string(kThreads));
+}
+
+TEST_CASE("usage store: a full batch drops rows instead of blocking", "[unit][usage]") {
+  TempDir dir;
+  UsageStoreOptions o{dir.db(), std::chrono::hours(1)};  // the writer never runs on its own
+  o.max_rows_per_thread = 3;
+  UsageStore store(o);
+  int accepted = 0;
+  for (int i = 0; i < 5; ++i) accepted += store.record(sample("r", "k", i), now_ms()) ? 1 : 0;
+  CHECK(accepted == 3);
+  CHECK(store.stats().dropped == 2);
+  store.flush();
+  CHECK(store.stats().written == 3);
+  CHECK(store.record(sample("r", "k", 9), now_ms()));  // room again once written
+}
+
+TEST_CASE("usage store: rows survive a restart and new rows are appended", "[unit][usage]") {
+  TempDir dir;
+  {
+    UsageStore a({dir.db()});
+    a.record(sample("one", "k", 1), now_ms());
+  }  // the destructor writes what is queued
+  {
+    UsageStore b({dir.db()});
+    b.record(sample("two", "k", 2), now_ms());
+    b.flush();
+  }
+  CHECK(query_row(dir.db(), "SELECT group_concat(request_id, ',') FROM (SELECT request_id FROM requests ORDER BY id)")
+            .at(0) == "one,two");
+}
+
+TEST_CASE("usage store: rows past the retention period are deleted", "[unit][usage]") {
+  TempDir dir;
+  UsageStoreOptions o{dir.db()};
+  o.retention_days = 30;
+  {
+    UsageStore store(o);
+    store.record(sample("old", "k", 1), now_ms() - int64_t{31} * 86'400'000);
+    store.record(sample("recent", "k", 1), now_ms() - int64_t{29} * 86'400'000);
+  }
+  {
+    UsageStore store(o);  // a fresh store expires on its first write
+    store.flush();
+  }
+  CHECK(query_row(dir.db(), "SELECT group_concat(request_id, ',') FROM requests").at(0) == "recent");
+}
+
+TEST_CASE("usage store: a path that cannot be opened is an error naming it", "[unit][usage]") {
+  TempDir dir;
+  const std::string file = (dir.path / "plain-file").string();
+  { std::FILE* f = std::fopen(file.c_str(), "w"); REQUIRE(f); std::fclose(f); }
+  const std::string bad = file + "/usage.db";  // a directory inside a regular file
+  try {
+    UsageStore store({bad});
+    FAIL("no error");
+  } catch (const UsageStoreError& e) {
+    CHECK(std::string(e.what()).find(bad) != std::string::npos);
+  }
+}
