@@ -487,3 +487,28 @@ TEST_CASE("config: parse_url rejects what is not a base URL", "[unit][config]") 
     CHECK_FALSE(parse_url(bad));
   }
 }
+
+TEST_CASE("config: the usage store is on by default, in the data dir", "[unit][config]") {
+  set_env({{"ZGATE_API_KEYS", "sk-a-0123456789"}, {"ZGATE_DATA_DIR", "/var/lib/zgate/data/"}});
+  auto c = load({});
+  CHECK(c->usage_store);
+  CHECK(c->usage_retention_days == 0);
+  CHECK(usage_db_path(*c) == "/var/lib/zgate/data/usage.db");
+  CHECK(describe(*c).find("usage store: /var/lib/zgate/data/usage.db (retention forever)") != std::string::npos);
+}
+
+TEST_CASE("config: ZGATE_USAGE_STORE=false and TOML turn the usage store off or set its retention", "[unit][config]") {
+  set_env({{"ZGATE_API_KEYS", "sk-a-0123456789"}, {"ZGATE_USAGE_STORE", "false"}});
+  CHECK_FALSE(load({})->usage_store);
+  Config c;
+  apply_toml(c, "usage_store = true\nusage_retention_days = 90\ndata_dir = \"d\"\n", "z.toml");
+  CHECK(c.usage_store);
+  CHECK(c.usage_retention_days == 90);
+  CHECK(usage_db_path(c) == "d/usage.db");
+}
+
+TEST_CASE("config: a negative usage retention names the key", "[unit][config]") {
+  Config c;
+  const auto msg = error_of([&] { apply_toml(c, "usage_retention_days = -1\n", "z.toml"); });
+  CHECK(msg == "z.toml:1: usage_retention_days: must be a number of days from 0 (= keep every row) to 36500");
+}
