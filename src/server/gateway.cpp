@@ -23,6 +23,7 @@
 #include "zgate/auth/jwt.hpp"
 #include "zgate/core/error.hpp"
 #include "zgate/h1/head.hpp"
+#include "zgate/io/eager.hpp"
 #include "zgate/io/watchdog.hpp"
 #include "zgate/json/writer.hpp"
 #include "zgate/obs/log.hpp"
@@ -280,7 +281,7 @@ void begin_head(Ctx& c, int status) {
 net::awaitable<bool> write_head(Ctx& c, std::string_view body = {}) {
   c.dl.arm(c.g.cfg->timeouts.client_write);
   const std::array<net::const_buffer, 2> bufs{net::buffer(c.head), net::buffer(body.data(), body.size())};
-  auto [ec, n] = co_await net::async_write(c.down, bufs, nothrow);
+  auto [ec, n] = co_await io::write_all(c.down, bufs);
   c.bytes_out += n;
   co_return !ec;
 }
@@ -310,11 +311,11 @@ net::awaitable<bool> write_chunk(Ctx& c, std::string& out, bool last = false) {
   boost::system::error_code ec;
   std::size_t n = 0;
   if (out.empty()) {
-    std::tie(ec, n) = co_await net::async_write(c.down, net::buffer(h1::kLastChunk.data(), h1::kLastChunk.size()), nothrow);
+    std::tie(ec, n) = co_await io::write_all(c.down, std::array<net::const_buffer, 1>{net::buffer(h1::kLastChunk.data(), h1::kLastChunk.size())});
   } else {
     const std::array<net::const_buffer, 3> bufs{net::buffer(size.bytes, size.size), net::buffer(out),
                                                 net::buffer(tail.data(), tail.size())};
-    std::tie(ec, n) = co_await net::async_write(c.down, bufs, nothrow);
+    std::tie(ec, n) = co_await io::write_all(c.down, bufs);
   }
   c.bytes_out += n;
   out.clear();
@@ -520,7 +521,10 @@ net::awaitable<bool> handle_chat(Ctx& c) {
     if (ec) co_return false;
   }
   c.dl.arm(cfg.timeouts.client_body_read);
-  auto [rec, rn] = co_await http::async_read(c.down, c.buf, c.parser, nothrow);
+  // The body usually arrived with the head: parse it from the buffer without a round trip
+  // through the event loop, and read only when it did not.
+  boost::system::error_code rec;
+  if (!io::parse_buffered(c.parser, c.buf, rec)) std::tie(rec, std::ignore) = co_await http::async_read(c.down, c.buf, c.parser, nothrow);
   if (rec) {
     c.keep_alive = false;
     if (rec == http::error::body_limit) {
@@ -698,6 +702,7 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
   const Config& cfg = *g.cfg;
   boost::system::error_code ec;
   sock.set_option(tcp::no_delay(true), ec);
+  sock.non_blocking(true, ec);  // responses are written straight away when the socket takes them (io::write_all)
   std::string client_ip;
   if (auto ep = sock.remote_endpoint(ec); !ec) client_ip = ep.address().to_string();
   io::Deadline dl(w.watchdog, &sock);

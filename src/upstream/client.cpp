@@ -17,6 +17,7 @@
 
 #include "zgate/config/url.hpp"
 #include "zgate/h1/head.hpp"
+#include "zgate/io/eager.hpp"
 #include "zgate/io/watchdog.hpp"
 
 namespace zgate::upstream {
@@ -232,6 +233,8 @@ net::awaitable<Failure> Exchange::connect() {
   }
   boost::system::error_code ignored;
   c->tcp_.set_option(tcp::no_delay(true), ignored);
+  // Plain connections write requests straight away when the socket takes them (io::write_all).
+  if (!ep_.tls) c->tcp_.non_blocking(true, ignored);
   if (ep_.tls) {
     c->tls_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(c->tcp_), *tls_ctx_);
     c->dl_.set_socket(&c->tls_->next_layer());
@@ -283,7 +286,12 @@ net::awaitable<Failure> Exchange::send_and_read_head(const UpstreamRequest& req)
 
   c.dl_.arm(t_.upstream_write);
   const std::array<net::const_buffer, 2> bufs{net::buffer(h), net::buffer(req.body)};
-  auto [wec, wn] = co_await c.with_stream([&](auto& s) { return net::async_write(s, bufs, nothrow); });
+  boost::system::error_code wec;
+  if (c.tls_) {
+    std::tie(wec, std::ignore) = co_await net::async_write(*c.tls_, bufs, nothrow);
+  } else {
+    std::tie(wec, std::ignore) = co_await io::write_all(c.tcp_, bufs);
+  }
   if (wec) {
     error_ = "writing the request upstream failed: " + wec.message();
     if (c.dl_.expired()) co_return Failure::timeout;
@@ -357,6 +365,20 @@ net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
   c.body_.clear();
   if (c.body_.capacity() > kKeepBodyCapacity) std::string().swap(c.body_);
   p.sink = &c.body_;
+  // Bytes already buffered (usually the whole body of a JSON answer, read with the head) are
+  // parsed here, without a round trip through the event loop.
+  if (c.buf_.size() > 0) {
+    boost::system::error_code ec;
+    io::parse_buffered(p, c.buf_, ec);
+    if (ec) {
+      error_ = "the upstream response is malformed: " + ec.message();
+      co_return Failure::protocol;
+    }
+    if (!c.body_.empty()) {
+      out = c.body_;
+      co_return Failure::none;
+    }
+  }
   while (!p.is_done()) {
     c.dl_.arm(t_.upstream_stream_idle);
     auto [ec, n] = co_await c.with_stream([&](auto& s) { return http::async_read_some(s, c.buf_, p, nothrow); });

@@ -1,0 +1,145 @@
+// io::write_all and io::parse_buffered: the synchronous fast paths finish what can be finished
+// at once and hand the rest to Asio intact. Real loopback sockets, bounded run_for().
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+#include <tuple>
+
+#include <boost/asio.hpp>
+#include <boost/beast/http.hpp>
+#include <catch2/catch.hpp>
+
+#include "zgate/io/eager.hpp"
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Pair {
+  explicit Pair(net::io_context& ioc) : a(ioc), b(ioc) {
+    tcp::acceptor acc(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    a.connect(acc.local_endpoint());
+    acc.accept(b);
+    a.non_blocking(true);
+  }
+  tcp::socket a, b;
+};
+
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("eager write: a small write completes without the event loop", "[integration][eager]") {
+  net::io_context ioc;
+  Pair p(ioc);
+  const std::string head = "HTTP/1.1 200 OK\r\n", body = "hello";
+  std::optional<std::tuple<boost::system::error_code, std::size_t>> result;
+  net::co_spawn(ioc, [&]() -> net::awaitable<void> {
+    result = co_await zgate::io::write_all(p.a, std::array<net::const_buffer, 2>{net::buffer(head), net::buffer(body)});
+  }, net::detached);
+  // One handler (the coroutine's start) is all it takes: the write itself never waits.
+  ioc.poll_one();
+  REQUIRE(result.has_value());
+  CHECK(!std::get<0>(*result));
+  CHECK(std::get<1>(*result) == head.size() + body.size());
+  std::string got(head.size() + body.size(), '\0');
+  net::read(p.b, net::buffer(got));
+  CHECK(got == head + body);
+}
+
+TEST_CASE("eager write: what the socket cannot take at once is written asynchronously, in order",
+          "[integration][eager]") {
+  net::io_context ioc;
+  Pair p(ioc);
+  // Far more than the loopback socket buffers hold, so the synchronous part stops short.
+  const std::string a = pattern(3 << 20), b = pattern(5 << 20).substr(17);
+  std::optional<std::tuple<boost::system::error_code, std::size_t>> result;
+  net::co_spawn(ioc, [&]() -> net::awaitable<void> {
+    result = co_await zgate::io::write_all(p.a, std::array<net::const_buffer, 2>{net::buffer(a), net::buffer(b)});
+  }, net::detached);
+  std::string got;
+  std::array<char, 65536> chunk;
+  p.b.non_blocking(true);
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (got.size() < a.size() + b.size() && std::chrono::steady_clock::now() < until) {
+    ioc.run_for(1ms);
+    boost::system::error_code ec;
+    const std::size_t n = p.b.read_some(net::buffer(chunk), ec);
+    got.append(chunk.data(), n);
+  }
+  ioc.run_for(50ms);
+  REQUIRE(result.has_value());
+  CHECK(!std::get<0>(*result));
+  CHECK(std::get<1>(*result) == a.size() + b.size());
+  REQUIRE(got.size() == a.size() + b.size());
+  CHECK(got == a + b);
+}
+
+TEST_CASE("eager write: a socket the peer reset reports the error", "[integration][eager]") {
+  net::io_context ioc;
+  Pair p(ioc);
+  p.b.set_option(net::socket_base::linger(true, 0));
+  p.b.close();  // RST
+  std::this_thread::sleep_for(20ms);
+  const std::string data = pattern(1 << 16);
+  std::optional<std::tuple<boost::system::error_code, std::size_t>> result;
+  net::co_spawn(ioc, [&]() -> net::awaitable<void> {
+    result = co_await zgate::io::write_all(p.a, std::array<net::const_buffer, 1>{net::buffer(data)});
+  }, net::detached);
+  ioc.run_for(2s);
+  REQUIRE(result.has_value());
+  CHECK(std::get<0>(*result));
+}
+
+TEST_CASE("eager parse: a body already buffered with the head is parsed at once, at every split",
+          "[integration][eager]") {
+  const std::string msg = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world";
+  const std::size_t head_end = msg.find("\r\n\r\n") + 4;
+  for (std::size_t cut = head_end; cut <= msg.size(); ++cut) {
+    INFO("buffered: " << cut << " of " << msg.size());
+    http::request_parser<http::string_body> p;
+    boost::beast::flat_buffer buf;
+    auto put = [&](std::string_view s) {
+      const auto mb = buf.prepare(s.size());
+      net::buffer_copy(mb, net::buffer(s.data(), s.size()));
+      buf.commit(s.size());
+    };
+    put(std::string_view(msg).substr(0, cut));
+    boost::system::error_code ec;
+    // The head first, as the gateway reads it.
+    while (!p.is_header_done()) buf.consume(p.put(buf.data(), ec));
+    REQUIRE(!ec);
+    const bool done = zgate::io::parse_buffered(p, buf, ec);
+    CHECK(!ec);
+    CHECK(done == (cut == msg.size()));
+    if (!done) {
+      put(std::string_view(msg).substr(cut));
+      CHECK(zgate::io::parse_buffered(p, buf, ec));
+      CHECK(!ec);
+    }
+    CHECK(p.is_done());
+    CHECK(p.get().body() == "hello world");
+  }
+}
+
+TEST_CASE("eager parse: a malformed chunked body is an error, not a wait", "[integration][eager]") {
+  const std::string msg = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n";
+  http::response_parser<http::string_body> p;
+  boost::beast::flat_buffer buf;
+  const auto mb = buf.prepare(msg.size());
+  net::buffer_copy(mb, net::buffer(msg));
+  buf.commit(msg.size());
+  boost::system::error_code ec;
+  while (!p.is_header_done()) buf.consume(p.put(buf.data(), ec));
+  REQUIRE(!ec);
+  CHECK(zgate::io::parse_buffered(p, buf, ec));
+  CHECK(ec);
+}
