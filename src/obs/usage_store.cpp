@@ -80,6 +80,8 @@ struct Batch {
 
 std::atomic<uint64_t> g_next_store_id{1};
 
+constexpr std::size_t kKeepRows = 4096;  // batch capacity always kept (about 0.5 MiB with its text)
+
 std::string sqlite_message(sqlite3* db, int rc) {
   return db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
 }
@@ -151,9 +153,17 @@ class UsageStore::Impl {
         spare_rows.swap(b->rows);
         spare_text.swap(b->text);
       }
-      if (!spare_rows.empty()) write_rows();
+      const std::size_t n = spare_rows.size();
+      if (n > 0) write_rows();
       spare_rows.clear();
       spare_text.clear();
+      // Buffers keep their capacity, so steady load allocates nothing; but one that grew during
+      // a burst or a slow disk is given back once it is mostly unused, or the memory held would
+      // stay at the worst moment's high-water mark.
+      if (spare_rows.capacity() > kKeepRows && n < spare_rows.capacity() / 4) {
+        std::vector<Row>().swap(spare_rows);
+        std::string().swap(spare_text);
+      }
     }
     maybe_expire();
   }

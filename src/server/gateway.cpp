@@ -311,7 +311,8 @@ net::awaitable<bool> write_chunk(Ctx& c, std::string& out, bool last = false) {
   boost::system::error_code ec;
   std::size_t n = 0;
   if (out.empty()) {
-    std::tie(ec, n) = co_await io::write_all(c.down, std::array<net::const_buffer, 1>{net::buffer(h1::kLastChunk.data(), h1::kLastChunk.size())});
+    const std::array<net::const_buffer, 1> last_chunk{net::buffer(h1::kLastChunk.data(), h1::kLastChunk.size())};
+    std::tie(ec, n) = co_await io::write_all(c.down, last_chunk);
   } else {
     const std::array<net::const_buffer, 3> bufs{net::buffer(size.bytes, size.size), net::buffer(out),
                                                 net::buffer(tail.data(), tail.size())};
@@ -524,7 +525,9 @@ net::awaitable<bool> handle_chat(Ctx& c) {
   // The body usually arrived with the head: parse it from the buffer without a round trip
   // through the event loop, and read only when it did not.
   boost::system::error_code rec;
-  if (!io::parse_buffered(c.parser, c.buf, rec)) std::tie(rec, std::ignore) = co_await http::async_read(c.down, c.buf, c.parser, nothrow);
+  if (!io::parse_buffered(c.parser, c.buf, rec)) {
+    std::tie(rec, std::ignore) = co_await http::async_read(c.down, c.buf, c.parser, nothrow);
+  }
   if (rec) {
     c.keep_alive = false;
     if (rec == http::error::body_limit) {

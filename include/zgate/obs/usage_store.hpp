@@ -19,7 +19,7 @@ namespace zgate {
 
 struct UsageStoreOptions {
   std::string path;                                    // the database file; created if missing
-  std::chrono::milliseconds flush_every{500};          // how often batches are written
+  std::chrono::milliseconds flush_every{100};          // how often batches are written
   std::size_t max_rows_per_thread = 65536;             // per batch; beyond it rows are dropped
   int retention_days = 0;                              // rows older than this are deleted; 0 = keep
 };
