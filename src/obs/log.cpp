@@ -79,8 +79,8 @@ std::mutex g_sink_mu;
 std::function<void(std::string_view)> g_sink;
 
 // Access lines are batched per thread: a request appends its line to its worker's buffer (an
-// uncontended lock, no wake-up, no syscall), and a flusher thread hands each buffer to the
-// logging thread as ONE message every 100 ms. Per-line queueing woke the logging thread and
+// uncontended lock, no wake-up, no syscall), and a flusher thread writes each buffer to the
+// sink as ONE message every 100 ms. Per-line queueing woke the logging thread and
 // wrote to the sink once per request, which cost more CPU than proxying the request.
 struct AccessBatch {
   std::mutex mu;
@@ -232,8 +232,12 @@ void init_logging(const LogConfig& cfg, bool debug) {
   // overrun_oldest: a full queue drops the oldest line instead of blocking a worker.
   g_state.app = std::make_shared<spdlog::async_logger>("zgate", sink, g_state.pool,
                                                        spdlog::async_overflow_policy::overrun_oldest);
-  g_state.access = std::make_shared<spdlog::async_logger>(kAccessLoggerName, sink, g_state.pool,
-                                                          spdlog::async_overflow_policy::overrun_oldest);
+  // The access logger is synchronous: only the flusher thread logs to it, one batch at a time,
+  // straight into the shared sink (whose mutex keeps its lines whole among the application's).
+  // Through the async queue each batch was copied into a message allocated on the flusher
+  // thread and freed on the logging thread, and that cross-thread churn of large blocks made
+  // RSS creep under load.
+  g_state.access = std::make_shared<spdlog::logger>(kAccessLoggerName, sink);
 
   auto level = spdlog::level::from_str(cfg.level);
   if (cfg.level != "off" && level == spdlog::level::off) level = spdlog::level::info;  // unknown name
