@@ -89,6 +89,7 @@ struct AccessBatch {
 };
 std::mutex g_flushing_mu;  // one flush at a time (the flusher thread, flush_logs, shutdown)
 constexpr std::size_t kBatchCap = 4 * 1024 * 1024;  // per thread; beyond it lines are dropped
+constexpr std::size_t kBatchKeep = 256 * 1024;       // buffer capacity always kept
 std::mutex g_batches_mu;
 std::vector<AccessBatch*> g_batches;  // one per thread that ever logged; never freed
 std::atomic<uint64_t> g_access_dropped{0};
@@ -112,7 +113,9 @@ void flush_batches(spdlog::logger* logger) {
   }
   // Each batch's buffer and its spare swap places: the thread keeps appending into a buffer
   // that already has the capacity of earlier batches, so it neither regrows a string every
-  // 100 ms nor frees memory across threads, and the memory held stays at its high-water mark.
+  // 100 ms nor frees memory per batch. A buffer that a burst or a slow sink grew far beyond what
+  // the load needs is given back once it is mostly unused, so one stall does not leave the
+  // process holding that peak for good.
   std::lock_guard flushing(g_flushing_mu);
   for (AccessBatch* b : batches) {
     std::string& out = b->spare;
@@ -120,10 +123,13 @@ void flush_batches(spdlog::logger* logger) {
       std::lock_guard lock(b->mu);
       out.swap(b->buf);
     }
-    if (out.empty()) continue;
-    out.pop_back();  // the formatter ends the message with its own newline
-    logger->log(spdlog::level::info, spdlog::string_view_t(out.data(), out.size()));
-    out.clear();
+    const std::size_t n = out.size();
+    if (n > 0) {
+      out.pop_back();  // the formatter ends the message with its own newline
+      logger->log(spdlog::level::info, spdlog::string_view_t(out.data(), out.size()));
+      out.clear();
+    }
+    if (out.capacity() > kBatchKeep && n < out.capacity() / 4) std::string().swap(out);
   }
 }
 
