@@ -169,7 +169,7 @@ class UsageStore::Impl {
   }
 
   UsageStoreOptions opts;
-  std::atomic<uint64_t> written{0}, dropped{0};
+  std::atomic<uint64_t> written{0}, dropped{0};  // rows committed / lost, since the start
 
  private:
   void open() {
@@ -194,27 +194,23 @@ class UsageStore::Impl {
     if (rc != SQLITE_OK) fail("cannot prepare the insert", rc);
   }
 
-  [[noreturn]] void fail(const char* what, int rc) {
-    std::string msg = "usage store '" + opts.path + "': " + what + ": " + sqlite_message(db, rc);
+  // Closes what open() got so far and throws `reason`, prefixed with the path.
+  [[noreturn]] void fail(const std::string& reason) {
     sqlite3_finalize(insert);
     sqlite3_finalize(insert_many);
     insert = insert_many = nullptr;
     sqlite3_close(db);
     db = nullptr;
-    throw UsageStoreError(msg);
+    throw UsageStoreError("usage store '" + opts.path + "': " + reason);
   }
+  [[noreturn]] void fail(const char* what, int rc) { fail(std::string(what) + ": " + sqlite_message(db, rc)); }
 
   void exec(const char* sql) {
     char* err = nullptr;
     if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = "usage store '" + opts.path + "': " + (err ? err : "error");
+      const std::string reason = err ? err : "error";
       sqlite3_free(err);
-      sqlite3_finalize(insert);
-      sqlite3_finalize(insert_many);
-      insert = insert_many = nullptr;
-      sqlite3_close(db);
-      db = nullptr;
-      throw UsageStoreError(msg);
+      fail(reason);
     }
   }
 
@@ -301,18 +297,14 @@ class UsageStore::Impl {
       stop_cv.wait_for(lock, opts.flush_every);
       lock.unlock();
       write_all();
-      if (const auto d = dropped.exchange(0, std::memory_order_relaxed); d > 0) {
-        dropped_total.fetch_add(d, std::memory_order_relaxed);
-        spdlog::warn("usage store '{}': {} rows dropped (the writer could not keep up)", opts.path, d);
+      if (const uint64_t d = dropped.load(std::memory_order_relaxed); d > dropped_warned) {
+        spdlog::warn("usage store '{}': {} rows dropped (the writer could not keep up)", opts.path, d - dropped_warned);
+        dropped_warned = d;
       }
       lock.lock();
     }
   }
 
- public:
-  std::atomic<uint64_t> dropped_total{0};
-
- private:
   const uint64_t id = g_next_store_id.fetch_add(1);
   sqlite3* db = nullptr;
   sqlite3_stmt* insert = nullptr;       // one row
@@ -323,6 +315,7 @@ class UsageStore::Impl {
   std::vector<Row> spare_rows;
   std::string spare_text;
   std::optional<std::chrono::steady_clock::time_point> expired_at;
+  uint64_t dropped_warned = 0;  // drops already reported (writer thread only)
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   bool stopping = false;
@@ -339,7 +332,7 @@ void UsageStore::flush() { impl_->write_all(); }
 UsageStoreStats UsageStore::stats() const {
   UsageStoreStats s;
   s.written = impl_->written.load(std::memory_order_relaxed);
-  s.dropped = impl_->dropped_total.load(std::memory_order_relaxed) + impl_->dropped.load(std::memory_order_relaxed);
+  s.dropped = impl_->dropped.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -10,23 +10,18 @@
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 
+#include "integration/socket_pair.hpp"
 #include "zgate/io/eager.hpp"
 
 namespace net = boost::asio;
 namespace http = boost::beast::http;
-using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct Pair {
-  explicit Pair(net::io_context& ioc) : a(ioc), b(ioc) {
-    tcp::acceptor acc(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-    a.connect(acc.local_endpoint());
-    acc.accept(b);
-    a.non_blocking(true);
-  }
-  tcp::socket a, b;
+// The writing side in non-blocking mode, as the gateway sets its sockets.
+struct Pair : zgate::testing::SocketPair {
+  explicit Pair(net::io_context& ioc) : SocketPair(ioc) { a.non_blocking(true); }
 };
 
 std::string pattern(std::size_t n) {

@@ -7,26 +7,15 @@
 #include <boost/asio.hpp>
 #include <catch2/catch.hpp>
 
+#include "integration/socket_pair.hpp"
 #include "zgate/io/watchdog.hpp"
 
 namespace net = boost::asio;
-using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 using zgate::io::Deadline;
 using zgate::io::Watchdog;
 
-namespace {
-
-struct Pair {
-  explicit Pair(net::io_context& ioc) : a(ioc), b(ioc) {
-    tcp::acceptor acc(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-    a.connect(acc.local_endpoint());
-    acc.accept(b);
-  }
-  tcp::socket a, b;
-};
-
-}  // namespace
+using Pair = zgate::testing::SocketPair;
 
 TEST_CASE("watchdog: an expired deadline cancels the pending read and says so", "[integration][watchdog]") {
   net::io_context ioc;
