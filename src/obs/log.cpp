@@ -2,11 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <ctime>
 #include <mutex>
-#include <thread>
-#include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/async.h>
@@ -78,105 +75,7 @@ std::atomic<bool> g_has_sink{false};
 std::mutex g_sink_mu;
 std::function<void(std::string_view)> g_sink;
 
-// Access lines are batched per thread: a request appends its line to its worker's buffer (an
-// uncontended lock, no wake-up, no syscall), and a flusher thread writes each buffer to the
-// sink as ONE message every 100 ms. Per-line queueing woke the logging thread and
-// wrote to the sink once per request, which cost more CPU than proxying the request.
-struct AccessBatch {
-  std::mutex mu;
-  std::string buf;    // lines being appended by the owning thread (under mu)
-  std::string spare;  // the previous batch's buffer, held by the flusher (under g_flushing_mu)
-};
-std::mutex g_flushing_mu;  // one flush at a time (the flusher thread, flush_logs, shutdown)
-constexpr std::size_t kBatchCap = 4 * 1024 * 1024;  // per thread; beyond it lines are dropped
-constexpr std::size_t kBatchKeep = 256 * 1024;       // buffer capacity always kept
-std::mutex g_batches_mu;
-std::vector<AccessBatch*> g_batches;  // one per thread that ever logged; never freed
-std::atomic<uint64_t> g_access_dropped{0};
-
-AccessBatch& thread_batch() {
-  thread_local AccessBatch* batch = [] {
-    auto* b = new AccessBatch;
-    std::lock_guard lock(g_batches_mu);
-    g_batches.push_back(b);
-    return b;
-  }();
-  return *batch;
-}
-
-void flush_batches(spdlog::logger* logger) {
-  if (logger == nullptr) return;
-  std::vector<AccessBatch*> batches;
-  {
-    std::lock_guard lock(g_batches_mu);
-    batches = g_batches;
-  }
-  // Each batch's buffer and its spare swap places: the thread keeps appending into a buffer
-  // that already has the capacity of earlier batches, so it neither regrows a string every
-  // 100 ms nor frees memory per batch. A buffer that a burst or a slow sink grew far beyond what
-  // the load needs is given back once it is mostly unused, so one stall does not leave the
-  // process holding that peak for good.
-  std::lock_guard flushing(g_flushing_mu);
-  for (AccessBatch* b : batches) {
-    std::string& out = b->spare;
-    {
-      std::lock_guard lock(b->mu);
-      out.swap(b->buf);
-    }
-    const std::size_t n = out.size();
-    if (n > 0) {
-      out.pop_back();  // the formatter ends the message with its own newline
-      logger->log(spdlog::level::info, spdlog::string_view_t(out.data(), out.size()));
-      out.clear();
-    }
-    if (out.capacity() > kBatchKeep && n < out.capacity() / 4) std::string().swap(out);
-  }
-}
-
-std::mutex g_flush_mu;
-std::condition_variable g_flush_cv;
-bool g_flush_stop = false;
-
-void stop_flusher();
-
-// Owns the flusher thread; stops it at exit when shutdown_logging() was never called (a
-// joinable std::thread destroyed at exit would terminate the process). Defined after the
-// mutex and condition variable, so it is destroyed before them.
-struct FlusherThread {
-  std::thread thread;
-  ~FlusherThread() { stop_flusher(); }
-};
-FlusherThread g_flusher;
-
-void start_flusher() {
-  g_flush_stop = false;
-  g_flusher.thread = std::thread([] {
-    std::unique_lock lock(g_flush_mu);
-    while (!g_flush_stop) {
-      g_flush_cv.wait_for(lock, std::chrono::milliseconds(100));
-      lock.unlock();
-      flush_batches(g_access_raw.load(std::memory_order_acquire));
-      lock.lock();
-    }
-  });
-}
-
-void stop_flusher() {
-  if (!g_flusher.thread.joinable()) return;
-  {
-    std::lock_guard lock(g_flush_mu);
-    g_flush_stop = true;
-  }
-  g_flush_cv.notify_one();
-  g_flusher.thread.join();
-}
-
 void stop_current() {
-  stop_flusher();
-  flush_batches(g_access_raw.load(std::memory_order_acquire));
-  if (const auto dropped = g_access_dropped.exchange(0); dropped > 0 && g_state.app) {
-    g_state.app->warn("access log: {} lines dropped because the log output could not keep up", dropped);
-  }
   g_access_raw.store(nullptr, std::memory_order_release);
   if (g_state.app) g_state.app->flush();
   if (g_state.access) g_state.access->flush();
@@ -189,10 +88,9 @@ void stop_current() {
   g_state.pool.reset();  // drains the queue, then joins the logging thread
 }
 
-// "2024-05-01T12:00:00.123Z"; the date-time part is cached per second and per thread.
-void append_timestamp(std::string& out) {
-  const auto now = std::chrono::system_clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+// "2024-05-01T12:00:00.123Z" for Unix time `ms`; the date-time part is cached per second and
+// per thread.
+void append_timestamp(std::string& out, int64_t ms) {
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   thread_local std::time_t cached_secs = -1;
   thread_local char cached[24];
@@ -238,10 +136,10 @@ void init_logging(const LogConfig& cfg, bool debug) {
   // overrun_oldest: a full queue drops the oldest line instead of blocking a worker.
   g_state.app = std::make_shared<spdlog::async_logger>("zgate", sink, g_state.pool,
                                                        spdlog::async_overflow_policy::overrun_oldest);
-  // The access logger is synchronous: only the flusher thread logs to it, one batch at a time,
-  // straight into the shared sink (whose mutex keeps its lines whole among the application's).
-  // Through the async queue each batch was copied into a message allocated on the flusher
-  // thread and freed on the logging thread, and that cross-thread churn of large blocks made
+  // The access logger is synchronous: only the access-log writer logs to it, on the recorder
+  // thread, a block of lines at a time, straight into the shared sink (whose mutex keeps its
+  // lines whole among the application's). Through the async queue each block was copied into a
+  // message allocated on one thread and freed on another, and that churn of large blocks made
   // RSS creep under load.
   g_state.access = std::make_shared<spdlog::logger>(kAccessLoggerName, sink);
 
@@ -259,11 +157,9 @@ void init_logging(const LogConfig& cfg, bool debug) {
   g_access_json.store(json, std::memory_order_relaxed);
   g_access_on.store(cfg.access_log, std::memory_order_relaxed);
   g_access_raw.store(g_state.access.get(), std::memory_order_release);
-  start_flusher();
 }
 
 void flush_logs() {
-  flush_batches(g_access_raw.load(std::memory_order_acquire));
   if (g_state.app) g_state.app->flush();
   if (g_state.access) g_state.access->flush();
 }
@@ -275,13 +171,13 @@ bool access_log_enabled() {
          (g_has_sink.load(std::memory_order_acquire) || g_access_raw.load(std::memory_order_acquire) != nullptr);
 }
 
-void format_access(std::string& out, const AccessRecord& r, bool json) {
+void format_access(std::string& out, const AccessRecord& r, int64_t finished_ms, bool json) {
   if (json) {
     json::Writer w(out);
     w.begin_object();
     thread_local std::string ts;
     ts.clear();
-    append_timestamp(ts);
+    append_timestamp(ts, finished_ms);
     w.kv("ts", ts).kv("level", "info").kv("msg", "request");
     w.kv("request_id", r.request_id).kv("key", r.key_label).kv("client_ip", r.client_ip);
     w.kv("method", r.method).kv("path", r.path).kv("model", r.model).kv("upstream_model", r.upstream_model);
@@ -302,7 +198,7 @@ void format_access(std::string& out, const AccessRecord& r, bool json) {
     return;
   }
   out.append("ts=");
-  append_timestamp(out);
+  append_timestamp(out, finished_ms);
   out.append(" level=info msg=request");
   auto s = [&out](std::string_view k, std::string_view v) {
     out.push_back(' ');
@@ -345,33 +241,54 @@ void format_access(std::string& out, const AccessRecord& r, bool json) {
   n("upstream_reused", r.upstream_reused);
 }
 
-void log_access(const AccessRecord& r) {
-  if (!g_access_on.load(std::memory_order_relaxed)) return;
-  const bool to_sink = g_has_sink.load(std::memory_order_acquire);
-  spdlog::logger* logger = g_access_raw.load(std::memory_order_acquire);
-  if (!to_sink && logger == nullptr) return;
+namespace {
 
-  thread_local std::string line;  // reused: no allocation per request once warm
-  line.clear();
-  format_access(line, r, g_access_json.load(std::memory_order_relaxed));
+// Formats lines into one buffer and hands it to the access logger as a single message per
+// block (and at the end of each recorder pass): one sink write per block instead of per
+// request. The buffer keeps its capacity (a block plus one line), so a warm writer allocates
+// nothing of its own.
+class AccessLogWriter final : public obs::RecordConsumer {
+ public:
+  AccessLogWriter() { buf_.reserve(kBlock + 4096); }
 
-  if (to_sink) {
-    std::lock_guard lock(g_sink_mu);  // test-only path
-    if (g_sink) {
-      g_sink(line);
-      return;
+  void consume(const AccessRecord& r, int64_t finished_ms) override {
+    if (!g_access_on.load(std::memory_order_relaxed)) return;
+    const bool json = g_access_json.load(std::memory_order_relaxed);
+    if (g_has_sink.load(std::memory_order_acquire)) {
+      std::lock_guard lock(g_sink_mu);  // test-only path
+      if (g_sink) {
+        line_.clear();
+        format_access(line_, r, finished_ms, json);
+        g_sink(line_);
+        return;
+      }
     }
+    format_access(buf_, r, finished_ms, json);
+    buf_.push_back('\n');
+    if (buf_.size() >= kBlock) write();
   }
-  if (logger == nullptr) return;
-  AccessBatch& batch = thread_batch();
-  std::lock_guard lock(batch.mu);
-  if (batch.buf.size() + line.size() + 1 > kBatchCap) {
-    g_access_dropped.fetch_add(1, std::memory_order_relaxed);
-    return;
+  void end() override { write(); }
+  ~AccessLogWriter() override { write(); }
+
+ private:
+  static constexpr std::size_t kBlock = 64 * 1024;
+
+  void write() {
+    if (buf_.empty()) return;
+    if (spdlog::logger* logger = g_access_raw.load(std::memory_order_acquire)) {
+      // The formatter ends the message with its own newline.
+      logger->log(spdlog::level::info, spdlog::string_view_t(buf_.data(), buf_.size() - 1));
+    }
+    buf_.clear();
   }
-  batch.buf.append(line);
-  batch.buf.push_back('\n');
-}
+
+  std::string buf_;
+  std::string line_;  // the test sink's line
+};
+
+}  // namespace
+
+std::unique_ptr<obs::RecordConsumer> make_access_log_writer() { return std::make_unique<AccessLogWriter>(); }
 
 double cost_usd(const ModelRoute& route, const Usage& u) {
   const int64_t cached = std::clamp<int64_t>(u.cached_tokens, 0, std::max<int64_t>(u.prompt_tokens, 0));

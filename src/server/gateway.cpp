@@ -27,6 +27,7 @@
 #include "zgate/io/watchdog.hpp"
 #include "zgate/json/writer.hpp"
 #include "zgate/obs/log.hpp"
+#include "zgate/obs/recorder.hpp"
 #include "zgate/obs/usage_store.hpp"
 #include "zgate/route/router.hpp"
 #include "zgate/server/providers.hpp"
@@ -202,7 +203,8 @@ struct Gateway::Impl {
       : cfg(std::move(c)), router(*cfg), auth(cfg->api_keys, cfg->allow_no_auth), acceptor(accept_ioc) {}
 
   std::shared_ptr<const Config> cfg;
-  std::unique_ptr<UsageStore> usage;  // null when the usage store is off
+  // The access-log writer and the usage store; null when both are off.
+  std::unique_ptr<obs::Recorder> recorder;
   Router router;
   Authenticator auth;
   Providers providers;
@@ -575,7 +577,7 @@ net::awaitable<bool> handle_chat(Ctx& c) {
 }
 
 void log_request(Ctx& c) {
-  if (!c.log) return;
+  if (!c.log || !c.g.recorder) return;
   AccessRecord r{};
   r.request_id = c.request_id;
   r.key_label = c.key_label;
@@ -601,12 +603,8 @@ void log_request(Ctx& c) {
   r.cost_usd = c.route ? cost_usd(*c.route, c.outcome.usage) : 0.0;
   r.upstream_reused = c.timings.reused;
   r.client_ip = c.client_ip;
-  log_access(r);
-  // Usage rows are for chat requests that were authenticated and named a model.
-  if (c.g.usage && !c.model.empty() && !c.key_label.empty()) {
-    const auto now = std::chrono::system_clock::now().time_since_epoch();
-    c.g.usage->record(r, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
-  }
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  c.g.recorder->record(r, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
 }
 
 net::awaitable<bool> handle(Ctx& c) {
@@ -802,12 +800,15 @@ uint16_t Gateway::start() {
   Impl& g = *impl_;
   const Config& cfg = *g.cfg;
   g.providers.init(cfg);
+  std::vector<std::unique_ptr<obs::RecordConsumer>> consumers;
+  if (access_log_enabled()) consumers.push_back(make_access_log_writer());
   if (cfg.usage_store) {
     UsageStoreOptions uo;
     uo.path = usage_db_path(cfg);
     uo.retention_days = cfg.usage_retention_days;
-    g.usage = std::make_unique<UsageStore>(std::move(uo));
+    consumers.push_back(std::make_unique<UsageStore>(std::move(uo)));
   }
+  if (!consumers.empty()) g.recorder = std::make_unique<obs::Recorder>(std::move(consumers));
   unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(cfg);
@@ -850,7 +851,7 @@ void Gateway::stop() {
   for (auto& w : g.workers) {
     if (w->thread.joinable()) w->thread.join();
   }
-  if (g.usage) g.usage->flush();  // every finished request's row is on disk
+  if (g.recorder) g.recorder->flush();  // every finished request is logged and its row is on disk
 }
 
 void Gateway::run_until_signal() {

@@ -28,7 +28,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 inline constexpr const char* kClientKey = "sk-integration-test-key-0001";
 
-// Collects access-log lines (the test hook delivers them synchronously).
+// Collects access-log lines (the test hook delivers them from the recorder thread).
 struct AccessLines {
   std::mutex mu;
   std::vector<std::string> lines;

@@ -364,13 +364,13 @@ TEST_CASE("usage store: each authenticated chat request leaves one row with its 
   REQUIRE(sqlite3_open_v2((dir + "/usage.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   sqlite3_stmt* st = nullptr;
   REQUIRE(sqlite3_prepare_v2(db, "SELECT key_label, model, stream, status, prompt_tokens, completion_tokens, cost_usd "
-                                 "FROM requests ORDER BY id", -1, &st, nullptr) == SQLITE_OK);
+                                 "FROM requests ORDER BY stream", -1, &st, nullptr) == SQLITE_OK);
   int rows = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     INFO("row " << rows);
     CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "itest");
     CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 1))) == "glm-4.5");
-    CHECK(sqlite3_column_int(st, 2) == rows);  // the plain request first, then the stream
+    CHECK(sqlite3_column_int(st, 2) == rows);  // one plain request, one stream
     CHECK(sqlite3_column_int(st, 3) == 200);
     CHECK(sqlite3_column_int64(st, 4) > 0);
     CHECK(sqlite3_column_int64(st, 5) > 0);
@@ -467,7 +467,10 @@ TEST_CASE("one access-log line per request, with timing and tokens, never the ke
   auto r = h.post_chat(chat_body("log me", true, R"("stream_options":{"include_usage":true})"),
                        {{"X-Request-Id", "log-test-1"}});
   REQUIRE(r.status == 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // The recorder thread writes the line within its 100 ms period; wait for it (bounded), then a
+  // little longer to see that no second line follows.
+  for (int i = 0; i < 100 && access_lines().snapshot().size() == before; ++i) std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(250ms);
   const auto lines = access_lines().snapshot();
   REQUIRE(lines.size() == before + 1);
   const auto& l = lines.back();

@@ -2,31 +2,27 @@
 // The usage store: one row per chat request (who, which model, tokens, cost, timings) in a
 // SQLite database, for billing and per-key reports (see the README for queries).
 //
-// The request path never touches SQLite: record() copies the row into its thread's batch (an
-// uncontended lock and a few appends into buffers that keep their capacity, so no allocation
-// once warm), and a writer thread inserts every batch in one transaction each `flush_every`.
-// A thread's batch is bounded; rows beyond it are dropped and counted, never blocking.
-#include <chrono>
-#include <cstddef>
+// It is a recorder consumer (obs/recorder.hpp): the request path only copies its record into
+// the worker's ring, and the recorder thread inserts each pass's rows in one transaction,
+// binding the text straight from the ring. Rows are kept for chat requests that were
+// authenticated and named a model (a record with a key label and a model).
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
-#include "zgate/obs/log.hpp"
+#include "zgate/obs/recorder.hpp"
 
 namespace zgate {
 
 struct UsageStoreOptions {
-  std::string path;                                    // the database file; created if missing
-  std::chrono::milliseconds flush_every{100};          // how often batches are written
-  std::size_t max_rows_per_thread = 65536;             // per batch; beyond it rows are dropped
-  int retention_days = 0;                              // rows older than this are deleted; 0 = keep
+  std::string path;         // the database file; created if missing
+  int retention_days = 0;   // rows older than this are deleted (at start, then hourly); 0 = keep
 };
 
 struct UsageStoreStats {
   uint64_t written = 0;  // rows committed
-  uint64_t dropped = 0;  // rows lost to a full batch or a failed write
+  uint64_t failed = 0;   // rows lost to a failed write
 };
 
 class UsageStoreError : public std::runtime_error {
@@ -34,20 +30,21 @@ class UsageStoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-class UsageStore {
+class UsageStore final : public obs::RecordConsumer {
  public:
-  // Opens (creating the file, its directory and the schema if needed) and starts the writer.
-  // Throws UsageStoreError naming the path if the database cannot be opened or written.
+  // Opens (creating the file, its directory and the schema if needed). Throws UsageStoreError
+  // naming the path if the database cannot be opened or written.
   explicit UsageStore(UsageStoreOptions opts);
-  ~UsageStore();  // writes what is queued, then closes
+  ~UsageStore() override;
   UsageStore(const UsageStore&) = delete;
   UsageStore& operator=(const UsageStore&) = delete;
 
-  // Queues one request's row; `finished_ms` is the Unix time in milliseconds. Never blocks on
-  // I/O; returns false (and counts a drop) when this thread's batch is full.
-  bool record(const AccessRecord& r, int64_t finished_ms);
-  // Writes everything recorded before the call (tests, shutdown).
-  void flush();
+  // One recorder pass: BEGIN; the rows, 32 per INSERT; COMMIT.
+  void begin() override;
+  void consume(const AccessRecord& r, int64_t finished_ms) override;
+  void end() override;
+
+  // Safe from any thread.
   UsageStoreStats stats() const;
 
   class Impl;

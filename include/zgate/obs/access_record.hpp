@@ -1,0 +1,24 @@
+#pragma once
+// What zgate records about one finished request: the access log writes it as a line and the
+// usage store as a row (both via obs::Recorder).
+#include <cstdint>
+#include <string_view>
+
+namespace zgate {
+
+// Time fields are microseconds since the request started; -1 = the phase was not reached.
+// Views need only live for the call they are passed to.
+struct AccessRecord {
+  std::string_view request_id, key_label, method, path, model, upstream_model, provider;
+  bool stream = false;
+  int status = 0;
+  int64_t connect_us = -1, upstream_first_byte_us = -1, first_token_us = -1, total_us = -1;
+  int64_t prompt_tokens = 0, completion_tokens = 0, reasoning_tokens = 0, cached_tokens = 0;
+  uint64_t bytes_in = 0, bytes_out = 0;
+  std::string_view error_type;  // "" = success
+  double cost_usd = 0;
+  bool upstream_reused = false;  // the upstream connection came from the pool
+  std::string_view client_ip;
+};
+
+}  // namespace zgate

@@ -1,0 +1,63 @@
+#pragma once
+// The recorder: how a finished request reaches the access log and the usage store without
+// costing the request path a lock, an allocation or a syscall.
+//
+// Each thread that records gets its own fixed-size RecordRing (allocated on its first record,
+// never grown); record() copies the request's fields into it and returns. One recorder thread
+// drains every ring each `flush_every` (sooner when a ring is half full) and hands each record
+// to the consumers in turn — the access-log writer formats the line there, the usage store
+// inserts the row there — so formatting and SQLite never run on a worker. A full ring drops
+// the record and counts it; memory stays the same whatever the load or however slow the disk.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "zgate/obs/access_record.hpp"
+
+namespace zgate::obs {
+
+// Receives records on the recorder thread (or the thread calling flush()), one pass at a
+// time: begin(), consume() for each record, end(). The record's views stay valid until end()
+// returns, so a consumer may hold on to them within the pass.
+class RecordConsumer {
+ public:
+  virtual ~RecordConsumer() = default;
+  virtual void begin() {}
+  virtual void consume(const AccessRecord& r, int64_t finished_ms) = 0;
+  virtual void end() {}
+};
+
+struct RecorderOptions {
+  std::size_t ring_bytes = 2 * 1024 * 1024;      // per recording thread (~8000 typical records)
+  std::chrono::milliseconds flush_every{100};    // how often the rings are drained
+};
+
+struct RecorderStats {
+  uint64_t recorded = 0;  // records handed to the consumers
+  uint64_t dropped = 0;   // records lost to a full ring
+};
+
+class Recorder {
+ public:
+  // Starts the recorder thread. Consumers are called in the given order.
+  explicit Recorder(std::vector<std::unique_ptr<RecordConsumer>> consumers, RecorderOptions opts = {});
+  ~Recorder();  // hands over everything recorded, then stops
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  // Any thread. Never blocks, never allocates once the thread's ring exists; false (counted as
+  // dropped) when the ring is full.
+  bool record(const AccessRecord& r, int64_t finished_ms);
+  // Hands every record recorded before the call to the consumers (tests, shutdown).
+  void flush();
+  RecorderStats stats() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zgate::obs

@@ -1,0 +1,140 @@
+#include "zgate/obs/record_ring.hpp"
+
+#include <bit>
+
+namespace zgate::obs {
+namespace {
+
+enum Text : unsigned {
+  request_id, key_label, method, path, model, upstream_model, provider, error_type, client_ip, kTexts
+};
+
+// A record in the ring: this header, then its texts back to back, padded to 8 bytes. Every
+// record starts 8-byte aligned, so the space left before the end of the block is either none
+// or at least room for the wrap marker.
+struct Header {
+  uint32_t size;  // the whole record's bytes, or kWrap
+  uint16_t len[kTexts];
+  uint8_t stream, upstream_reused;
+  int32_t status;
+  int64_t finished_ms, connect_us, upstream_first_byte_us, first_token_us, total_us;
+  int64_t prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens;
+  uint64_t bytes_in, bytes_out;
+  double cost_usd;
+};
+static_assert(sizeof(Header) % 8 == 0);
+static_assert(RecordRing::kMaxText <= UINT16_MAX);
+
+constexpr std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
+
+struct Texts {
+  std::string_view v[kTexts];
+  std::size_t total = 0;
+  explicit Texts(const AccessRecord& r)
+      : v{r.request_id, r.key_label,  r.method,     r.path,     r.model,
+          r.upstream_model, r.provider, r.error_type, r.client_ip} {
+    for (auto& s : v) {
+      s = utf8_prefix(s, RecordRing::kMaxText);
+      total += s.size();
+    }
+  }
+};
+
+}  // namespace
+
+std::string_view utf8_prefix(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t n = max;
+  // Back off over continuation bytes (10xxxxxx) to the lead byte of the cut sequence, and drop it.
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+RecordRing::RecordRing(std::size_t bytes)
+    : capacity_(std::bit_ceil(bytes < kMinBytes ? kMinBytes : bytes)),
+      mask_(capacity_ - 1),
+      data_(new unsigned char[capacity_]) {}  // default-initialised: no page is touched yet
+
+std::size_t RecordRing::encoded_size(const AccessRecord& r) { return align8(sizeof(Header) + Texts(r).total); }
+
+bool RecordRing::push(const AccessRecord& r, int64_t finished_ms) {
+  const Texts t(r);
+  const std::size_t size = align8(sizeof(Header) + t.total);
+  uint64_t head = head_.load(std::memory_order_relaxed);
+  const uint64_t tail = tail_.load(std::memory_order_acquire);
+  std::size_t pos = static_cast<std::size_t>(head & mask_);
+  const std::size_t to_end = capacity_ - pos;
+  const std::size_t need = size + (to_end < size ? to_end : 0);
+  if (capacity_ - static_cast<std::size_t>(head - tail) < need) return false;
+  if (to_end < size) {  // does not fit before the end: mark the rest as padding, start over
+    std::memcpy(data_.get() + pos, &kWrap, sizeof kWrap);
+    head += to_end;
+    pos = 0;
+  }
+  Header h;
+  h.size = static_cast<uint32_t>(size);
+  for (unsigned i = 0; i < kTexts; ++i) h.len[i] = static_cast<uint16_t>(t.v[i].size());
+  h.stream = r.stream;
+  h.upstream_reused = r.upstream_reused;
+  h.status = r.status;
+  h.finished_ms = finished_ms;
+  h.connect_us = r.connect_us;
+  h.upstream_first_byte_us = r.upstream_first_byte_us;
+  h.first_token_us = r.first_token_us;
+  h.total_us = r.total_us;
+  h.prompt_tokens = r.prompt_tokens;
+  h.completion_tokens = r.completion_tokens;
+  h.reasoning_tokens = r.reasoning_tokens;
+  h.cached_tokens = r.cached_tokens;
+  h.bytes_in = r.bytes_in;
+  h.bytes_out = r.bytes_out;
+  h.cost_usd = r.cost_usd;
+  unsigned char* p = data_.get() + pos;
+  std::memcpy(p, &h, sizeof h);
+  p += sizeof h;
+  for (const auto& s : t.v) {
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  }
+  head_.store(head + size, std::memory_order_release);
+  return true;
+}
+
+AccessRecord RecordRing::decode(std::size_t pos, int64_t& finished_ms) const {
+  Header h;
+  std::memcpy(&h, data_.get() + pos, sizeof h);
+  const char* p = reinterpret_cast<const char*>(data_.get() + pos + sizeof h);
+  std::string_view v[kTexts];
+  for (unsigned i = 0; i < kTexts; ++i) {
+    v[i] = std::string_view(p, h.len[i]);
+    p += h.len[i];
+  }
+  AccessRecord r;
+  r.request_id = v[request_id];
+  r.key_label = v[key_label];
+  r.method = v[method];
+  r.path = v[path];
+  r.model = v[model];
+  r.upstream_model = v[upstream_model];
+  r.provider = v[provider];
+  r.error_type = v[error_type];
+  r.client_ip = v[client_ip];
+  r.stream = h.stream != 0;
+  r.upstream_reused = h.upstream_reused != 0;
+  r.status = h.status;
+  r.connect_us = h.connect_us;
+  r.upstream_first_byte_us = h.upstream_first_byte_us;
+  r.first_token_us = h.first_token_us;
+  r.total_us = h.total_us;
+  r.prompt_tokens = h.prompt_tokens;
+  r.completion_tokens = h.completion_tokens;
+  r.reasoning_tokens = h.reasoning_tokens;
+  r.cached_tokens = h.cached_tokens;
+  r.bytes_in = h.bytes_in;
+  r.bytes_out = h.bytes_out;
+  r.cost_usd = h.cost_usd;
+  finished_ms = h.finished_ms;
+  return r;
+}
+
+}  // namespace zgate::obs

@@ -1,0 +1,145 @@
+#include "zgate/obs/recorder.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "zgate/obs/record_ring.hpp"
+
+namespace zgate::obs {
+namespace {
+std::atomic<uint64_t> g_next_id{1};
+}  // namespace
+
+class Recorder::Impl {
+ public:
+  Impl(std::vector<std::unique_ptr<RecordConsumer>> c, RecorderOptions o) : consumers(std::move(c)), opts(o) {
+    thread = std::thread([this] { run(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard lock(wake_mu);
+      stopping = true;
+    }
+    wake_cv.notify_one();
+    thread.join();
+    pass();
+    warn_dropped(true);
+  }
+
+  bool record(const AccessRecord& r, int64_t finished_ms) {
+    RecordRing& ring = thread_ring();
+    if (!ring.push(r, finished_ms)) {
+      dropped.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    // Half full: wake the recorder thread early (once until it has run), so a burst drains
+    // before the ring fills. notify_one without the mutex: at worst the wake-up is missed and
+    // the thread runs on its timer.
+    if (ring.used() > ring.capacity() / 2 && !wake.exchange(true, std::memory_order_relaxed)) wake_cv.notify_one();
+    return true;
+  }
+
+  // Hands every ring's records to the consumers, then frees their space. One pass at a time.
+  void pass() {
+    std::lock_guard passing(pass_mu);
+    {
+      std::lock_guard lock(rings_mu);
+      snapshot.clear();
+      for (auto& r : rings) snapshot.push_back(r.get());
+    }
+    bool any = false;
+    for (RecordRing* ring : snapshot) any = any || ring->used() > 0;
+    if (!any) return;
+    positions.resize(snapshot.size());
+    uint64_t n = 0;
+    for (auto& c : consumers) c->begin();
+    for (std::size_t i = 0; i < snapshot.size(); ++i) {
+      positions[i] = snapshot[i]->read([&](const AccessRecord& r, int64_t ts) {
+        for (auto& c : consumers) c->consume(r, ts);
+        ++n;
+      });
+    }
+    for (auto& c : consumers) c->end();
+    // Only now: the consumers may have kept views into the rings until end().
+    for (std::size_t i = 0; i < snapshot.size(); ++i) snapshot[i]->release(positions[i]);
+    recorded.fetch_add(n, std::memory_order_relaxed);
+  }
+
+  std::atomic<uint64_t> recorded{0}, dropped{0};
+
+ private:
+  RecordRing& thread_ring() {
+    // This thread's ring in this recorder. The id (not the address) tells recorders apart, as a
+    // recorder created after another was destroyed may live at the same address.
+    thread_local uint64_t owner = 0;
+    thread_local RecordRing* ring = nullptr;
+    if (owner != id) {
+      auto r = std::make_unique<RecordRing>(opts.ring_bytes);
+      ring = r.get();
+      std::lock_guard lock(rings_mu);
+      rings.push_back(std::move(r));
+      owner = id;
+    }
+    return *ring;
+  }
+
+  void run() {
+    std::unique_lock lock(wake_mu);
+    while (!stopping) {
+      wake_cv.wait_for(lock, opts.flush_every, [this] { return stopping || wake.load(std::memory_order_relaxed); });
+      lock.unlock();
+      wake.store(false, std::memory_order_relaxed);
+      pass();
+      warn_dropped(false);
+      lock.lock();
+    }
+  }
+
+  // Reports drops not reported yet, at most every 10 s (an overload would otherwise add a log
+  // line per pass), or now if `final`.
+  void warn_dropped(bool final) {
+    const uint64_t d = dropped.load(std::memory_order_relaxed);
+    const auto now = std::chrono::steady_clock::now();
+    if (d == warned || (!final && warned_at && now - *warned_at < std::chrono::seconds(10))) return;
+    spdlog::warn("{} requests were neither logged nor stored: the access log / usage store could not keep up",
+                 d - warned);
+    warned = d;
+    warned_at = now;
+  }
+
+  const uint64_t id = g_next_id.fetch_add(1);
+  std::vector<std::unique_ptr<RecordConsumer>> consumers;
+  RecorderOptions opts;
+  std::mutex rings_mu;
+  std::vector<std::unique_ptr<RecordRing>> rings;  // one per thread that recorded (under rings_mu)
+  std::mutex pass_mu;                  // one pass at a time: the thread, flush(), the destructor
+  std::vector<RecordRing*> snapshot;   // reused by pass() (under pass_mu)
+  std::vector<uint64_t> positions;     // likewise
+  std::atomic<bool> wake{false};
+  std::mutex wake_mu;
+  std::condition_variable wake_cv;
+  bool stopping = false;  // under wake_mu
+  uint64_t warned = 0;    // drops reported so far (the recorder thread, then the destructor)
+  std::optional<std::chrono::steady_clock::time_point> warned_at;
+  std::thread thread;
+};
+
+Recorder::Recorder(std::vector<std::unique_ptr<RecordConsumer>> consumers, RecorderOptions opts)
+    : impl_(std::make_unique<Impl>(std::move(consumers), opts)) {}
+Recorder::~Recorder() = default;
+
+bool Recorder::record(const AccessRecord& r, int64_t finished_ms) { return impl_->record(r, finished_ms); }
+
+void Recorder::flush() { impl_->pass(); }
+
+RecorderStats Recorder::stats() const {
+  return {impl_->recorded.load(std::memory_order_relaxed), impl_->dropped.load(std::memory_order_relaxed)};
+}
+
+}  // namespace zgate::obs
