@@ -4,6 +4,7 @@
 #include "zgate/mock/mock_server.hpp"
 
 #include <poll.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <cstdio>
@@ -374,7 +375,10 @@ MockServer::MockServer(Options options) : impl_(std::make_unique<Impl>(std::move
   s.port = s.acceptor->local_endpoint().port();
 
   net::co_spawn(*s.iocs[0], s.accept_loop(), report_exception);
-  for (auto& ioc : s.iocs) s.threads.emplace_back([&ioc] { ioc->run(); });
+  for (auto& ioc : s.iocs) {
+    s.threads.emplace_back([&ioc] { ioc->run(); });
+    pthread_setname_np(s.threads.back().native_handle(), "zgate-mock");
+  }
 }
 
 MockServer::~MockServer() {

@@ -1,5 +1,7 @@
 #include "zgate/obs/log.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <ctime>
@@ -132,7 +134,8 @@ void init_logging(const LogConfig& cfg, bool debug) {
   }
   sink->set_formatter(std::make_unique<DispatchFormatter>(json));
 
-  g_state.pool = std::make_shared<spdlog::details::thread_pool>(std::max<std::size_t>(cfg.queue_size, 16), 1);
+  g_state.pool = std::make_shared<spdlog::details::thread_pool>(
+      std::max<std::size_t>(cfg.queue_size, 16), 1, [] { pthread_setname_np(pthread_self(), "zgate-log"); });
   // overrun_oldest: a full queue drops the oldest line instead of blocking a worker.
   g_state.app = std::make_shared<spdlog::async_logger>("zgate", sink, g_state.pool,
                                                        spdlog::async_overflow_policy::overrun_oldest);

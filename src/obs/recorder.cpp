@@ -1,5 +1,7 @@
 #include "zgate/obs/recorder.hpp"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -19,6 +21,7 @@ class Recorder::Impl {
  public:
   Impl(std::vector<std::unique_ptr<RecordConsumer>> c, RecorderOptions o) : consumers(std::move(c)), opts(o) {
     thread = std::thread([this] { run(); });
+    pthread_setname_np(thread.native_handle(), "zgate-recorder");
   }
 
   ~Impl() {

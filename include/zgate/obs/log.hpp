@@ -1,8 +1,8 @@
 #pragma once
 // Logging: an asynchronous spdlog logger (bounded queue, oldest lines dropped when full, so
 // the request path never blocks on logging) as the default logger, plus an `access` logger
-// that the access-log writer hands its pre-formatted lines to. Use spdlog::info/debug/... with fmt format
-// strings: the level is checked before anything is formatted.
+// that the access-log writer hands its pre-formatted lines to. Use spdlog::info/debug/... with
+// fmt format strings: the level is checked before anything is formatted.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,7 +17,8 @@
 namespace zgate {
 
 // Call once at start, before workers run (calling again re-initialises). `debug` forces at
-// least debug level.
+// least debug level. Neither this nor shutdown_logging() may run while a recorder holding an
+// access-log writer is running (the gateway's stops with it).
 void init_logging(const LogConfig& cfg, bool debug);
 void flush_logs();
 // Flushes and stops the logging thread; log calls after this are dropped.
