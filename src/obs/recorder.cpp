@@ -2,7 +2,9 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -132,6 +134,12 @@ class Recorder::Impl {
   std::optional<std::chrono::steady_clock::time_point> warned_at;
   std::thread thread;
 };
+
+std::size_t ring_bytes_for(unsigned workers) {
+  constexpr std::size_t kMax = 2 * 1024 * 1024, kMin = 256 * 1024, kBudget = 8 * 1024 * 1024;
+  // A power of two, as the ring would round up to one.
+  return std::clamp(std::bit_floor(kBudget / std::max(workers, 1u)), kMin, kMax);
+}
 
 Recorder::Recorder(std::vector<std::unique_ptr<RecordConsumer>> consumers, RecorderOptions opts)
     : impl_(std::make_unique<Impl>(std::move(consumers), opts)) {}

@@ -802,6 +802,7 @@ uint16_t Gateway::start() {
   Impl& g = *impl_;
   const Config& cfg = *g.cfg;
   g.providers.init(cfg);
+  const unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<obs::RecordConsumer>> consumers;
   if (access_log_enabled()) consumers.push_back(make_access_log_writer());
   if (cfg.usage_store) {
@@ -810,8 +811,11 @@ uint16_t Gateway::start() {
     uo.retention_days = cfg.usage_retention_days;
     consumers.push_back(std::make_unique<UsageStore>(std::move(uo)));
   }
-  if (!consumers.empty()) g.recorder = std::make_unique<obs::Recorder>(std::move(consumers));
-  unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+  if (!consumers.empty()) {
+    obs::RecorderOptions ro;
+    ro.ring_bytes = obs::ring_bytes_for(n);
+    g.recorder = std::make_unique<obs::Recorder>(std::move(consumers), ro);
+  }
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(cfg);
     w->providers.init(g.providers);

@@ -34,6 +34,10 @@ struct RecorderOptions {
   std::chrono::milliseconds flush_every{100};    // how often the rings are drained
 };
 
+// Ring size per worker for `workers` workers: 2 MiB each up to 4 workers, then an 8 MiB budget
+// shared among them (at least 256 KiB each: with more workers each one sees less of the load).
+std::size_t ring_bytes_for(unsigned workers);
+
 struct RecorderStats {
   uint64_t recorded = 0;  // records handed to the consumers
   uint64_t dropped = 0;   // records lost to a full ring
