@@ -1,10 +1,15 @@
 #include "zgate/obs/usage_store.hpp"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string_view>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
@@ -66,11 +71,21 @@ class UsageStore::Impl {
   explicit Impl(UsageStoreOptions o) : opts(std::move(o)) {
     open();
     maybe_expire();
+    checkpointer = std::thread([this] { checkpoint_loop(); });
+    pthread_setname_np(checkpointer.native_handle(), "zgate-ckpt");
   }
 
   ~Impl() {
+    {
+      std::lock_guard lock(ckpt_mu);
+      stopping = true;
+    }
+    ckpt_cv.notify_one();
+    checkpointer.join();
+    sqlite3_close(ckpt_db);
     sqlite3_finalize(insert);
     sqlite3_finalize(insert_many);
+    // The last connection to close checkpoints what is left and removes the WAL.
     sqlite3_close(db);
   }
 
@@ -142,6 +157,11 @@ class UsageStore::Impl {
     // Inserts touch only the right edge of the table and of the time index: a small page cache
     // (512 KiB instead of 2 MiB) is enough and keeps the idle footprint down.
     exec("PRAGMA cache_size=-512");
+    // Checkpoints (copying the WAL into the database, with an fdatasync each) run on their own
+    // thread and connection: inline they stalled the recorder thread for 50-500 ms on a busy
+    // disk, long enough for the workers' rings to fill. Commits themselves only append to the
+    // WAL (synchronous=NORMAL), so the recorder thread never waits for the disk.
+    exec("PRAGMA wal_autocheckpoint=0");
     exec(kSchema);
     rc = sqlite3_prepare_v3(db, insert_sql(1).c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert, nullptr);
     if (rc == SQLITE_OK) {
@@ -149,10 +169,33 @@ class UsageStore::Impl {
                               nullptr);
     }
     if (rc != SQLITE_OK) fail("cannot prepare the insert", rc);
+    rc = sqlite3_open_v2(opts.path.c_str(), &ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) fail(std::string("cannot open for checkpoints: ") + sqlite_message(ckpt_db, rc));
+    sqlite3_busy_timeout(ckpt_db, 2000);
+    // A connection that has not read the database yet has no WAL open, and a checkpoint through
+    // it does nothing; this opens it (and keeps its page cache small: it only copies pages).
+    rc = sqlite3_exec(ckpt_db, "PRAGMA cache_size=-64; PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) fail(std::string("cannot open for checkpoints: ") + sqlite_message(ckpt_db, rc));
+  }
+
+  // Every second, a PASSIVE checkpoint: it copies what it can without blocking the writer.
+  void checkpoint_loop() {
+    std::unique_lock lock(ckpt_mu);
+    while (!stopping) {
+      ckpt_cv.wait_for(lock, std::chrono::seconds(1));
+      lock.unlock();
+      const int rc = sqlite3_wal_checkpoint_v2(ckpt_db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        spdlog::warn("usage store '{}': checkpoint failed: {}", opts.path, sqlite3_errmsg(ckpt_db));
+      }
+      lock.lock();
+    }
   }
 
   // Closes what open() got so far and throws `reason`, prefixed with the path.
   [[noreturn]] void fail(const std::string& reason) {
+    sqlite3_close(ckpt_db);
+    ckpt_db = nullptr;
     sqlite3_finalize(insert);
     sqlite3_finalize(insert_many);
     insert = insert_many = nullptr;
@@ -219,7 +262,8 @@ class UsageStore::Impl {
     }
   }
 
-  sqlite3* db = nullptr;
+  sqlite3* db = nullptr;       // the recorder thread's
+  sqlite3* ckpt_db = nullptr;  // the checkpointer's
   sqlite3_stmt* insert = nullptr;       // one row
   sqlite3_stmt* insert_many = nullptr;  // kRowsPerStatement rows
   // The current pass (recorder thread only).
@@ -228,6 +272,10 @@ class UsageStore::Impl {
   Pending pending[kRowsPerStatement];
   int npending = 0;
   std::optional<std::chrono::steady_clock::time_point> expired_at;
+  std::mutex ckpt_mu;
+  std::condition_variable ckpt_cv;
+  bool stopping = false;  // under ckpt_mu
+  std::thread checkpointer;
 };
 
 UsageStore::UsageStore(UsageStoreOptions opts) : impl_(std::make_unique<Impl>(std::move(opts))) {}

@@ -172,6 +172,26 @@ TEST_CASE("usage store: only requests with a key label and a model are stored", 
   CHECK(query_row(dir.db(), "SELECT group_concat(request_id, ',') FROM requests").at(0) == "kept");
 }
 
+TEST_CASE("usage store: the checkpointer copies committed rows into the database file", "[unit][usage]") {
+  TempDir dir;
+  const auto db_size = [&] { return std::filesystem::file_size(dir.db()); };
+  {
+    Store store({dir.db()});
+    const auto empty = db_size();  // the schema only
+    for (int i = 0; i < 3000; ++i) {
+      if (!store.record(sample("r" + std::to_string(i), "k", i), now_ms())) {  // this test's ring is small
+        store.flush();
+        REQUIRE(store.record(sample("r" + std::to_string(i), "k", i), now_ms()));
+      }
+    }
+    store.flush();  // committed: in the WAL
+    for (int i = 0; i < 50 && db_size() <= empty; ++i) std::this_thread::sleep_for(100ms);
+    CHECK(db_size() > empty);  // checkpointed without any write of ours waiting for it
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.db() + "-wal"));  // closing checkpoints the rest
+  CHECK(query_row(dir.db(), "SELECT COUNT(*) FROM requests").at(0) == "3000");
+}
+
 TEST_CASE("usage store: rows survive a restart and new rows are appended", "[unit][usage]") {
   TempDir dir;
   {
