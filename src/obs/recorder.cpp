@@ -136,7 +136,7 @@ class Recorder::Impl {
 };
 
 std::size_t ring_bytes_for(unsigned workers) {
-  constexpr std::size_t kMax = 2 * 1024 * 1024, kMin = 256 * 1024, kBudget = 8 * 1024 * 1024;
+  constexpr std::size_t kMax = 8 * 1024 * 1024, kMin = 256 * 1024, kBudget = 8 * 1024 * 1024;
   // A power of two, as the ring would round up to one.
   return std::clamp(std::bit_floor(kBudget / std::max(workers, 1u)), kMin, kMax);
 }
