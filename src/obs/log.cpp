@@ -162,11 +162,6 @@ void init_logging(const LogConfig& cfg, bool debug) {
   g_access_raw.store(g_state.access.get(), std::memory_order_release);
 }
 
-void flush_logs() {
-  if (g_state.app) g_state.app->flush();
-  if (g_state.access) g_state.access->flush();
-}
-
 void shutdown_logging() { stop_current(); }
 
 bool access_log_enabled() {

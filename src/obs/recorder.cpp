@@ -1,18 +1,15 @@
 #include "zgate/obs/recorder.hpp"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <atomic>
 #include <bit>
-#include <condition_variable>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "zgate/obs/record_ring.hpp"
+#include "zgate/obs/ticker.hpp"
 
 namespace zgate::obs {
 namespace {
@@ -21,18 +18,10 @@ std::atomic<uint64_t> g_next_id{1};
 
 class Recorder::Impl {
  public:
-  Impl(std::vector<std::unique_ptr<RecordConsumer>> c, RecorderOptions o) : consumers(std::move(c)), opts(o) {
-    thread = std::thread([this] { run(); });
-    pthread_setname_np(thread.native_handle(), "zgate-recorder");
-  }
+  Impl(std::vector<std::unique_ptr<RecordConsumer>> c, RecorderOptions o) : consumers(std::move(c)), opts(o) {}
 
   ~Impl() {
-    {
-      std::lock_guard lock(wake_mu);
-      stopping = true;
-    }
-    wake_cv.notify_one();
-    thread.join();
+    ticker.stop();
     pass();
     warn_dropped(true);
   }
@@ -43,10 +32,8 @@ class Recorder::Impl {
       dropped.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
-    // Half full: wake the recorder thread early (once until it has run), so a burst drains
-    // before the ring fills. notify_one without the mutex: at worst the wake-up is missed and
-    // the thread runs on its timer.
-    if (ring.used() > ring.capacity() / 2 && !wake.exchange(true, std::memory_order_relaxed)) wake_cv.notify_one();
+    // Half full: wake the recorder thread early, so a burst drains before the ring fills.
+    if (ring.used() > ring.capacity() / 2) ticker.wake();
     return true;
   }
 
@@ -94,18 +81,6 @@ class Recorder::Impl {
     return *ring;
   }
 
-  void run() {
-    std::unique_lock lock(wake_mu);
-    while (!stopping) {
-      wake_cv.wait_for(lock, opts.flush_every, [this] { return stopping || wake.load(std::memory_order_relaxed); });
-      lock.unlock();
-      wake.store(false, std::memory_order_relaxed);
-      pass();
-      warn_dropped(false);
-      lock.lock();
-    }
-  }
-
   // Reports drops not reported yet, at most every 10 s (an overload would otherwise add a log
   // line per pass), or now if `final`.
   void warn_dropped(bool final) {
@@ -126,19 +101,19 @@ class Recorder::Impl {
   std::mutex pass_mu;                  // one pass at a time: the thread, flush(), the destructor
   std::vector<RecordRing*> snapshot;   // reused by pass() (under pass_mu)
   std::vector<uint64_t> positions;     // likewise
-  std::atomic<bool> wake{false};
-  std::mutex wake_mu;
-  std::condition_variable wake_cv;
-  bool stopping = false;  // under wake_mu
   uint64_t warned = 0;    // drops reported so far (the recorder thread, then the destructor)
   std::optional<std::chrono::steady_clock::time_point> warned_at;
-  std::thread thread;
+  // Last: it starts calling pass() as soon as it is built.
+  Ticker ticker{"zgate-recorder", opts.flush_every, [this] {
+                  pass();
+                  warn_dropped(false);
+                }};
 };
 
 std::size_t ring_bytes_for(unsigned workers) {
-  constexpr std::size_t kMax = 8 * 1024 * 1024, kMin = 256 * 1024, kBudget = 8 * 1024 * 1024;
+  constexpr std::size_t kBudget = 8 * 1024 * 1024, kMin = 256 * 1024;
   // A power of two, as the ring would round up to one.
-  return std::clamp(std::bit_floor(kBudget / std::max(workers, 1u)), kMin, kMax);
+  return std::max(std::bit_floor(kBudget / std::max(workers, 1u)), kMin);
 }
 
 Recorder::Recorder(std::vector<std::unique_ptr<RecordConsumer>> consumers, RecorderOptions opts)

@@ -1,18 +1,15 @@
 #include "zgate/obs/usage_store.hpp"
 
-#include <pthread.h>
-
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
-#include <mutex>
 #include <optional>
 #include <string_view>
-#include <thread>
 
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
+
+#include "zgate/obs/ticker.hpp"
 
 namespace zgate {
 namespace {
@@ -71,17 +68,11 @@ class UsageStore::Impl {
   explicit Impl(UsageStoreOptions o) : opts(std::move(o)) {
     open();
     maybe_expire();
-    checkpointer = std::thread([this] { checkpoint_loop(); });
-    pthread_setname_np(checkpointer.native_handle(), "zgate-ckpt");
+    checkpointer.emplace("zgate-ckpt", std::chrono::seconds(1), [this] { checkpoint(); });
   }
 
   ~Impl() {
-    {
-      std::lock_guard lock(ckpt_mu);
-      stopping = true;
-    }
-    ckpt_cv.notify_one();
-    checkpointer.join();
+    checkpointer.reset();
     sqlite3_close(ckpt_db);
     sqlite3_finalize(insert);
     sqlite3_finalize(insert_many);
@@ -178,17 +169,11 @@ class UsageStore::Impl {
     if (rc != SQLITE_OK) fail(std::string("cannot open for checkpoints: ") + sqlite_message(ckpt_db, rc));
   }
 
-  // Every second, a PASSIVE checkpoint: it copies what it can without blocking the writer.
-  void checkpoint_loop() {
-    std::unique_lock lock(ckpt_mu);
-    while (!stopping) {
-      ckpt_cv.wait_for(lock, std::chrono::seconds(1));
-      lock.unlock();
-      const int rc = sqlite3_wal_checkpoint_v2(ckpt_db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-      if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-        spdlog::warn("usage store '{}': checkpoint failed: {}", opts.path, sqlite3_errmsg(ckpt_db));
-      }
-      lock.lock();
+  // A PASSIVE checkpoint (every second): it copies what it can without blocking the writer.
+  void checkpoint() {
+    const int rc = sqlite3_wal_checkpoint_v2(ckpt_db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      spdlog::warn("usage store '{}': checkpoint failed: {}", opts.path, sqlite3_errmsg(ckpt_db));
     }
   }
 
@@ -272,10 +257,7 @@ class UsageStore::Impl {
   Pending pending[kRowsPerStatement];
   int npending = 0;
   std::optional<std::chrono::steady_clock::time_point> expired_at;
-  std::mutex ckpt_mu;
-  std::condition_variable ckpt_cv;
-  bool stopping = false;  // under ckpt_mu
-  std::thread checkpointer;
+  std::optional<obs::Ticker> checkpointer;  // started once the database is open
 };
 
 UsageStore::UsageStore(UsageStoreOptions opts) : impl_(std::make_unique<Impl>(std::move(opts))) {}

@@ -20,7 +20,6 @@ namespace zgate {
 // least debug level. Neither this nor shutdown_logging() may run while a recorder holding an
 // access-log writer is running (the gateway's stops with it).
 void init_logging(const LogConfig& cfg, bool debug);
-void flush_logs();
 // Flushes and stops the logging thread; log calls after this are dropped.
 void shutdown_logging();
 
