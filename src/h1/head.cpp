@@ -109,9 +109,23 @@ void field(std::string& out, std::string_view name, std::string_view value) {
 }
 
 void field(std::string& out, std::string_view name, uint64_t value) {
+  append_clean(out, name);
+  out.append(": ", 2);
+  field_value(out, value);
+}
+
+void field_value(std::string& out, std::string_view value) {
+  append_clean(out, value);
+  out.append("\r\n", 2);
+}
+
+void field_value(std::string& out, uint64_t value) {
   char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, value);
-  field(out, name, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+  const auto r = std::to_chars(buf, buf + sizeof buf - 2, value);
+  char* end = r.ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
 ChunkSize chunk_size(std::size_t n) {

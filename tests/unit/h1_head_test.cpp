@@ -48,6 +48,11 @@ TEST_CASE("h1: a field spelled in literals is written like any other", "[unit][h
   h1::field(general, std::string_view("Cache-Control"), std::string_view("no-cache"));
   CHECK(lit == "Cache-Control: no-cache\r\n");
   CHECK(lit == general);
+  std::string lit_number, general_number;
+  h1::field(lit_number, "Retry-After", uint64_t{30});
+  h1::field(general_number, std::string_view("Retry-After"), uint64_t{30});
+  CHECK(lit_number == "Retry-After: 30\r\n");
+  CHECK(lit_number == general_number);
 }
 
 TEST_CASE("h1: CR, LF and NUL cannot split a head", "[unit][h1]") {

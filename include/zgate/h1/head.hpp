@@ -29,13 +29,37 @@ void request_line(std::string& out, std::string_view method, std::string_view ta
 // that echoes client input cannot split the head.
 void field(std::string& out, std::string_view name, std::string_view value);
 void field(std::string& out, std::string_view name, uint64_t value);
-// A field spelled out in the source (both parts string literals): nothing to clean.
+// "<name>: " for a name spelled out in the source (a string literal): nothing to clean. The
+// overloads below use it; together they spare the per-request heads a scan per name and per
+// number (about a tenth of a proxied request's own instructions went to cleaning).
+template <std::size_t N>
+inline void field_name(std::string& out, const char (&name)[N]) {
+  char buf[N + 1];
+  for (std::size_t i = 0; i + 1 < N; ++i) buf[i] = name[i];
+  buf[N - 1] = ':';
+  buf[N] = ' ';
+  out.append(buf, N + 1);
+}
+// A field spelled out in the source (both parts string literals).
 template <std::size_t N, std::size_t M>
 inline void field(std::string& out, const char (&name)[N], const char (&value)[M]) {
-  out.append(name, N - 1);
-  out.append(": ", 2);
+  field_name(out, name);
   out.append(value, M - 1);
   out.append("\r\n", 2);
+}
+// A literal name with a value from elsewhere (cleaned).
+void field_value(std::string& out, std::string_view value);
+template <std::size_t N>
+inline void field(std::string& out, const char (&name)[N], std::string_view value) {
+  field_name(out, name);
+  field_value(out, value);
+}
+// A literal name with a number (digits: nothing to clean).
+void field_value(std::string& out, uint64_t value);
+template <std::size_t N>
+inline void field(std::string& out, const char (&name)[N], uint64_t value) {
+  field_name(out, name);
+  field_value(out, value);
 }
 
 // Ends the head: "\r\n".
