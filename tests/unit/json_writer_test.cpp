@@ -91,6 +91,15 @@ TEST_CASE("json writer: literal keys are copied as they are", "[unit][json]") {
   STATIC_REQUIRE(k.view() == "finish_reason");
 }
 
+TEST_CASE("json writer: a literal key longer than the on-stack buffer is written whole", "[unit][json]") {
+  std::string out;
+  zgate::json::Writer w(out);
+  w.begin_object().kv("a", 1);
+  w.key("a_key_name_that_is_longer_than_sixty_characters_for_the_slow_path_x").number(2);
+  w.key("b").begin_array().end_array().end_object();
+  CHECK(out == R"({"a":1,"a_key_name_that_is_longer_than_sixty_characters_for_the_slow_path_x":2,"b":[]})");
+}
+
 TEST_CASE("json writer: a fresh container after a filled one starts without a comma", "[unit][json]") {
   std::string out;
   zgate::json::Writer w(out);

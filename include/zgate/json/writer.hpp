@@ -42,14 +42,7 @@ class Writer {
   Writer& end_object();
   Writer& begin_array();
   Writer& end_array();
-  Writer& key(Key k) {                    // copied as is (checked at compile time)
-    comma();
-    out_.push_back('"');
-    out_.append(k.view());
-    out_.append("\":", 2);
-    after_key_ = true;
-    return *this;
-  }
+  Writer& key(Key k);                     // copied as is (checked at compile time)
   Writer& key_escaped(std::string_view k);  // a key from data: escapes k
   Writer& string(std::string_view v);     // escapes v
   Writer& number(int64_t v);
@@ -72,16 +65,20 @@ class Writer {
   std::string& out() { return out_; }
 
  private:
-  void comma() {
+  // Notes that an element starts here; true when a ',' must precede it.
+  bool next_element() {
     if (after_key_) {
       after_key_ = false;
-      return;
+      return false;
     }
-    if (depth_ > 0) {
-      const uint64_t bit = uint64_t{1} << (depth_ - 1);
-      if (has_elem_ & bit) out_.push_back(',');
-      has_elem_ |= bit;
-    }
+    if (depth_ == 0) return false;
+    const uint64_t bit = uint64_t{1} << (depth_ - 1);
+    const bool comma = (has_elem_ & bit) != 0;
+    has_elem_ |= bit;
+    return comma;
+  }
+  void comma() {
+    if (next_element()) out_.push_back(',');
   }
   std::string& out_;
   // Bit i set = the container at depth i already has an element (needs a comma). 64 levels.
