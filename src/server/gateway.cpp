@@ -227,7 +227,7 @@ struct Gateway::Impl {
 
 // Per-connection cancellation: the session coroutine is spawned bound to `signal`, so a
 // terminal emit cancels whatever operation it is awaiting (an upstream read, a write, ...).
-// The worker's watchdog emits it when the client hangs up during an exchange (proxy()).
+// The worker's watchdog emits it when the client hangs up during an exchange (handle_chat()).
 struct ConnCancel {
   net::cancellation_signal signal;
 };
@@ -281,13 +281,27 @@ void begin_head(Ctx& c, int status) {
   if (!c.keep_alive) h1::field(h, "Connection", "close");
 }
 
-// Writes c.head and `body` in one gather write.
-net::awaitable<bool> write_head(Ctx& c, std::string_view body = {}) {
+// Writing c.head and `body` in one gather write. write_head() is the whole step; on the hot
+// paths it is spelled out as head_now() + (only if needed) io::write_rest() + wrote(), so that
+// a response the socket takes at once costs no coroutine frame.
+std::array<net::const_buffer, 2> head_buffers(Ctx& c, std::string_view body) {
+  return {net::buffer(c.head), net::buffer(body.data(), body.size())};
+}
+
+io::Written head_now(Ctx& c, std::string_view body) {
   c.dl.arm(c.g.cfg->timeouts.client_write);
-  const std::array<net::const_buffer, 2> bufs{net::buffer(c.head), net::buffer(body.data(), body.size())};
-  auto [ec, n] = co_await io::write_all(c.down, bufs);
-  c.bytes_out += n;
-  co_return !ec;
+  return io::try_write(c.down, head_buffers(c, body));
+}
+
+bool wrote(Ctx& c, const io::Written& w) {
+  c.bytes_out += w.n;
+  return !w.ec;
+}
+
+net::awaitable<bool> write_head(Ctx& c, std::string_view body = {}) {
+  io::Written w = head_now(c, body);
+  if (!w.complete) w = co_await io::write_rest(c.down, head_buffers(c, body), w);
+  co_return wrote(c, w);
 }
 
 net::awaitable<bool> send(Ctx& c, int status, std::string body, std::string_view content_type, int retry_after = 0) {
@@ -297,7 +311,9 @@ net::awaitable<bool> send(Ctx& c, int status, std::string body, std::string_view
   h1::field(c.head, "Content-Length", static_cast<uint64_t>(body.size()));
   h1::end(c.head);
   c.status = status;
-  co_return co_await write_head(c, body);
+  io::Written w = head_now(c, body);
+  if (!w.complete) w = co_await io::write_rest(c.down, head_buffers(c, body), w);
+  co_return wrote(c, w);
 }
 
 net::awaitable<bool> send_error(Ctx& c, const ApiError& e) {
@@ -305,26 +321,33 @@ net::awaitable<bool> send_error(Ctx& c, const ApiError& e) {
   co_return co_await send(c, e.status, error_body(e), "application/json", e.retry_after);
 }
 
-// Sends `out` as one chunk of the chunked body (size line, data and CRLF in one gather write);
-// `last` also ends the body in the same write.
-net::awaitable<bool> write_chunk(Ctx& c, std::string& out, bool last = false) {
-  if (out.empty() && !last) co_return true;  // an empty chunk would end the chunked body
+// One chunk of the chunked body: size line, data and CRLF in one gather write; `last` also ends
+// the body in the same write (with no data, only the last chunk is sent). Used as
+//   io::Written w = chunk_now(c, out, last, frame);
+//   if (!w.complete) w = co_await io::write_rest(c.down, frame.bufs, w);
+//   if (!chunk_done(c, out, w)) ...
+// so that a chunk the socket takes at once (nearly all of them) costs no coroutine frame.
+struct ChunkFrame {
+  h1::ChunkSize size;
+  std::array<net::const_buffer, 3> bufs;
+};
+
+io::Written chunk_now(Ctx& c, const std::string& out, bool last, ChunkFrame& f) {
+  if (out.empty() && !last) return io::Written{{}, 0, true};  // an empty chunk would end the body
   c.dl.arm(c.g.cfg->timeouts.client_write);
-  const h1::ChunkSize size = h1::chunk_size(out.size());
-  const std::string_view tail = last ? h1::kChunkEndAndLast : h1::kChunkEnd;
-  boost::system::error_code ec;
-  std::size_t n = 0;
   if (out.empty()) {
-    const std::array<net::const_buffer, 1> last_chunk{net::buffer(h1::kLastChunk.data(), h1::kLastChunk.size())};
-    std::tie(ec, n) = co_await io::write_all(c.down, last_chunk);
+    f.bufs = {net::buffer(h1::kLastChunk.data(), h1::kLastChunk.size()), net::const_buffer(), net::const_buffer()};
   } else {
-    const std::array<net::const_buffer, 3> bufs{net::buffer(size.bytes, size.size), net::buffer(out),
-                                                net::buffer(tail.data(), tail.size())};
-    std::tie(ec, n) = co_await io::write_all(c.down, bufs);
+    f.size = h1::chunk_size(out.size());
+    const std::string_view tail = last ? h1::kChunkEndAndLast : h1::kChunkEnd;
+    f.bufs = {net::buffer(f.size.bytes, f.size.size), net::buffer(out), net::buffer(tail.data(), tail.size())};
   }
-  c.bytes_out += n;
+  return io::try_write(c.down, f.bufs);
+}
+
+bool chunk_done(Ctx& c, std::string& out, const io::Written& w) {
   out.clear();
-  co_return !ec;
+  return wrote(c, w);
 }
 
 // Reads the upstream body and feeds it through the dialect into `sink`. Streaming (enc/out
@@ -345,11 +368,13 @@ net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, Event
   auto note_first_token = [&] {
     if (c.first_token_us < 0 && (enc ? enc->outcome().saw_first_token : false)) c.first_token_us = micros_since(c.t0);
   };
+  ChunkFrame frame;
 
   if (!ex.is_event_stream()) {
     // A JSON answer (non-stream request, or an upstream that ignored `stream`).
     std::string body;
-    const Failure f = co_await ex.read_all(body);
+    Failure f;
+    if (!ex.read_all_now(body, f)) f = co_await ex.read_all(body);
     if (f == Failure::cancelled) co_return false;
     if (f != Failure::none) {
       fail(failure_error(f, ex.error_message()));
@@ -361,7 +386,9 @@ net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, Event
     if (enc) {
       enc->finish();
       note_first_token();
-      if (!co_await write_chunk(c, *out, true)) co_return false;
+      io::Written w = chunk_now(c, *out, true, frame);
+      if (!w.complete) w = co_await io::write_rest(c.down, frame.bufs, w);
+      if (!chunk_done(c, *out, w)) co_return false;
     }
     co_return true;
   }
@@ -374,7 +401,8 @@ net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, Event
   bool finished = false;  // the answer is complete downstream-wise
   for (;;) {
     std::string_view piece;
-    const Failure f = co_await ex.read_some(piece);
+    Failure f;
+    if (!ex.read_now(piece, f)) f = co_await ex.read_some(piece);
     if (f == Failure::cancelled) co_return false;
     if (f != Failure::none) {
       if (!finished) fail(failure_error(f, ex.error_message()));
@@ -405,13 +433,17 @@ net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, Event
       note_first_token();
       // Once the client has its whole answer the same write ends the chunked body; the
       // upstream is drained afterwards.
-      if (!co_await write_chunk(c, *out, finished)) co_return false;
+      io::Written w = chunk_now(c, *out, finished, frame);
+      if (!w.complete) w = co_await io::write_rest(c.down, frame.bufs, w);
+      if (!chunk_done(c, *out, w)) co_return false;
     }
   }
   if (enc && !finished) {
     enc->finish();
     note_first_token();
-    if (!co_await write_chunk(c, *out, true)) co_return false;
+    io::Written w = chunk_now(c, *out, true, frame);
+    if (!w.complete) w = co_await io::write_rest(c.down, frame.bufs, w);
+    if (!chunk_done(c, *out, w)) co_return false;
   }
   co_return true;
 }
@@ -476,24 +508,6 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
   agg.write(json);
   if (c.first_token_us < 0 && c.outcome.saw_first_token) c.first_token_us = micros_since(c.t0);
   co_return next_of(co_await send(c, 200, std::move(json), "application/json") && c.keep_alive);
-}
-
-// Runs the upstream exchange while watching the client: a client that leaves cancels the
-// upstream request at once, in every phase (its connection is closed, never pooled).
-net::awaitable<Next> proxy(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt, const UpstreamRequest& up,
-                           DialectOps& ops, bool may_retry) {
-  // The watchdog polls the socket for a hang-up (it never consumes bytes, so a pipelined
-  // request stays unread) and, once the peer is gone, emits the cancellation at every tick until
-  // the exchange ends, so a cancel that lands between two operations is not lost.
-  c.dl.watch(&c.cancel->signal);
-  const Next next = co_await exchange(c, creq, prt, up, ops, may_retry);
-  c.dl.unwatch();
-  if (c.dl.hung_up()) {
-    if (c.status == 0 || c.status == 200) c.status = 499;  // nginx's "client closed request"
-    c.error_type = "client_closed_request";
-    co_return Next::close;
-  }
-  co_return next;
 }
 
 net::awaitable<bool> handle_chat(Ctx& c) {
@@ -570,10 +584,24 @@ net::awaitable<bool> handle_chat(Ctx& c) {
 
   for (int attempt = 0;; ++attempt) {
     PreparedRequest prep;
-    if (auto err = co_await prepare_request(prt, c.w.providers, c.w.pool, creq, *target, prep)) {
-      co_return co_await send_error(c, *err) && c.keep_alive;
+    std::optional<ApiError> err;
+    if (!prepare_request_now(prt, c.w.providers, creq, *target, prep, err)) {
+      err = co_await prepare_request(prt, c.w.providers, c.w.pool, creq, *target, prep);
     }
-    const Next next = co_await proxy(c, creq, prt, prep.request, prep.ops, attempt == 0);
+    if (err) co_return co_await send_error(c, *err) && c.keep_alive;
+    // The exchange runs while the client is watched: a client that leaves cancels the upstream
+    // request at once, in every phase (its connection is closed, never pooled). The watchdog
+    // polls the socket for a hang-up (it never consumes bytes, so a pipelined request stays
+    // unread) and, once the peer is gone, emits the cancellation at every tick until the
+    // exchange ends, so a cancel that lands between two operations is not lost.
+    c.dl.watch(&c.cancel->signal);
+    const Next next = co_await exchange(c, creq, prt, prep.request, prep.ops, attempt == 0);
+    c.dl.unwatch();
+    if (c.dl.hung_up()) {
+      if (c.status == 0 || c.status == 200) c.status = 499;  // nginx's "client closed request"
+      c.error_type = "client_closed_request";
+      co_return false;
+    }
     if (next != Next::retry) co_return next == Next::keep;
   }
 }
@@ -705,7 +733,7 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
   const Config& cfg = *g.cfg;
   boost::system::error_code ec;
   sock.set_option(tcp::no_delay(true), ec);
-  sock.non_blocking(true, ec);  // responses are written straight away when the socket takes them (io::write_all)
+  sock.non_blocking(true, ec);  // responses are written straight away when the socket takes them (io::try_write)
   std::string client_ip;
   if (auto ep = sock.remote_endpoint(ec); !ec) client_ip = ep.address().to_string();
   io::Deadline dl(w.watchdog, &sock);

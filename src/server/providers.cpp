@@ -297,16 +297,25 @@ net::awaitable<std::optional<ApiError>> prepare_zaiweb(ProviderRuntime& prt, ups
 
 }  // namespace
 
+bool prepare_request_now(ProviderRuntime& prt, ProviderWorkerState& ws, ChatRequest& req, const Router::Target& target,
+                         PreparedRequest& out, std::optional<ApiError>& err) {
+  switch (prt.cfg->kind) {
+    case ProviderKind::zhipu:
+      err = prepare_zhipu(prt, ws, req, target, out);
+      return true;
+    case ProviderKind::zai_web:
+      return false;
+  }
+  err = internal_error("provider kind not supported");
+  return true;
+}
+
 net::awaitable<std::optional<ApiError>> prepare_request(ProviderRuntime& prt, ProviderWorkerState& ws,
                                                         upstream::Pool& pool, ChatRequest& req,
                                                         const Router::Target& target, PreparedRequest& out) {
-  switch (prt.cfg->kind) {
-    case ProviderKind::zhipu:
-      co_return prepare_zhipu(prt, ws, req, target, out);
-    case ProviderKind::zai_web:
-      co_return co_await prepare_zaiweb(prt, pool, req, target, out);
-  }
-  co_return internal_error("provider kind not supported");
+  std::optional<ApiError> err;
+  if (prepare_request_now(prt, ws, req, target, out, err)) co_return err;
+  co_return co_await prepare_zaiweb(prt, pool, req, target, out);
 }
 
 }  // namespace zgate

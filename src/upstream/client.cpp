@@ -257,9 +257,8 @@ net::awaitable<Failure> Exchange::connect() {
   co_return Failure::none;
 }
 
-net::awaitable<Failure> Exchange::send_and_read_head(const UpstreamRequest& req) {
-  Connection& c = *conn_;
-  std::string& h = c.head_;
+void Exchange::build_head(const UpstreamRequest& req) {
+  std::string& h = conn_->head_;
   h.clear();
   h1::request_line(h, req.method, req.target);
   h.append("Host: ", 6);
@@ -283,65 +282,77 @@ net::awaitable<Failure> Exchange::send_and_read_head(const UpstreamRequest& req)
     h1::field(h, "Content-Length", static_cast<uint64_t>(req.body.size()));
   }
   h1::end(h);
-
-  c.dl_.arm(t_.upstream_write);
-  const std::array<net::const_buffer, 2> bufs{net::buffer(h), net::buffer(req.body)};
-  boost::system::error_code wec;
-  if (c.tls_) {
-    std::tie(wec, std::ignore) = co_await net::async_write(*c.tls_, bufs, nothrow);
-  } else {
-    std::tie(wec, std::ignore) = co_await io::write_all(c.tcp_, bufs);
-  }
-  if (wec) {
-    error_ = "writing the request upstream failed: " + wec.message();
-    if (c.dl_.expired()) co_return Failure::timeout;
-    co_return wec == net::error::operation_aborted ? Failure::cancelled : Failure::write;
-  }
-  c.parser_.emplace(c.content_type_);
-  c.parser_->header_limit(64 * 1024);
-  c.parser_->body_limit(boost::none);  // bounded by read_all / the SSE event limit instead
-  c.dl_.arm(t_.upstream_first_byte);
-  auto [rec, rn] = co_await c.with_stream(
-      [&](auto& s) { return http::async_read_header(s, c.buf_, *c.parser_, nothrow); });
-  if (rec) {
-    if (c.dl_.expired()) {
-      error_ = "the upstream did not answer within " + std::to_string(t_.upstream_first_byte.count()) + " ms";
-      co_return Failure::timeout;
-    }
-    if (rec == net::error::operation_aborted) co_return Failure::cancelled;
-    error_ = "reading the upstream response head failed: " + rec.message();
-    if (rec == http::error::end_of_stream || rec == net::error::eof || rec == net::error::connection_reset ||
-        rec == http::error::partial_message || rec == ssl::error::stream_truncated) {
-      co_return Failure::closed;
-    }
-    co_return Failure::protocol;
-  }
-  co_return Failure::none;
 }
 
+Failure Exchange::write_failure(const boost::system::error_code& ec) {
+  error_ = "writing the request upstream failed: " + ec.message();
+  if (conn_->dl_.expired()) return Failure::timeout;
+  return ec == net::error::operation_aborted ? Failure::cancelled : Failure::write;
+}
+
+Failure Exchange::head_failure(const boost::system::error_code& ec) {
+  if (conn_->dl_.expired()) {
+    error_ = "the upstream did not answer within " + std::to_string(t_.upstream_first_byte.count()) + " ms";
+    return Failure::timeout;
+  }
+  if (ec == net::error::operation_aborted) return Failure::cancelled;
+  error_ = "reading the upstream response head failed: " + ec.message();
+  if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+      ec == http::error::partial_message || ec == ssl::error::stream_truncated) {
+    return Failure::closed;
+  }
+  return Failure::protocol;
+}
+
+// Sending the request and reading the response head are written out here rather than in a
+// coroutine of their own: each co_await of an awaitable function allocates a frame.
 net::awaitable<Failure> Exchange::start(const UpstreamRequest& req) {
   const auto t0 = Clock::now();
   conn_ = pool_.checkout(ep_);
   if (conn_) {
     timings_.reused = true;
     ++pool_.counters().reuses;
-    Failure f = co_await send_and_read_head(req);
+  }
+  for (;;) {
+    if (!conn_) {
+      const Failure cf = co_await connect();
+      if (cf != Failure::none) co_return cf;
+    }
+    Connection& c = *conn_;
+    build_head(req);
+    c.dl_.arm(t_.upstream_write);
+    const std::array<net::const_buffer, 2> bufs{net::buffer(c.head_), net::buffer(req.body)};
+    boost::system::error_code ec;
+    if (c.tls_) {
+      std::tie(ec, std::ignore) = co_await net::async_write(*c.tls_, bufs, nothrow);
+    } else {
+      io::Written w = io::try_write(c.tcp_, bufs);
+      if (!w.complete) w = co_await io::write_rest(c.tcp_, bufs, w);
+      ec = w.ec;
+    }
+    Failure f = Failure::none;
+    if (ec) {
+      f = write_failure(ec);
+    } else {
+      c.parser_.emplace(c.content_type_);
+      c.parser_->header_limit(64 * 1024);
+      c.parser_->body_limit(boost::none);  // bounded by read_all / the SSE event limit instead
+      c.dl_.arm(t_.upstream_first_byte);
+      std::tie(ec, std::ignore) =
+          co_await c.with_stream([&](auto& s) { return http::async_read_header(s, c.buf_, *c.parser_, nothrow); });
+      if (ec) f = head_failure(ec);
+    }
     if (f == Failure::none) {
       timings_.first_byte_us = micros_since(t0);
       co_return f;
     }
     // A pooled connection the upstream closed meanwhile: nothing of the response was read, so
-    // sending the request again on a fresh connection is safe.
-    if (f != Failure::closed && f != Failure::write) co_return f;
+    // sending the request again on a fresh connection is safe (once).
+    if (!timings_.reused || (f != Failure::closed && f != Failure::write)) co_return f;
     conn_.reset();
     timings_.reused = false;
     ++pool_.counters().retries;
   }
-  Failure f = co_await connect();
-  if (f != Failure::none) co_return f;
-  f = co_await send_and_read_head(req);
-  if (f == Failure::none) timings_.first_byte_us = micros_since(t0);
-  co_return f;
 }
 
 int Exchange::status() const { return conn_ && conn_->parser_ ? conn_->parser_->status : 0; }
@@ -355,13 +366,15 @@ bool Exchange::is_event_stream() const {
   return ct.size() >= 17 && h1::iequals(ct.substr(0, 17), "text/event-stream");
 }
 
-net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
+bool Exchange::read_now(std::string_view& out, Failure& f) {
   out = {};
-  if (!conn_ || !conn_->parser_) co_return Failure::protocol;
+  f = Failure::none;
+  if (!conn_ || !conn_->parser_) {
+    f = Failure::protocol;
+    return true;
+  }
   Connection& c = *conn_;
   auto& p = *c.parser_;
-  // Chunk framing completes reads with zero body bytes; keep reading until bytes or the end.
-  // Bytes already buffered (read with the head) are parsed before the socket is read again.
   c.body_.clear();
   if (c.body_.capacity() > kKeepBodyCapacity) std::string().swap(c.body_);
   p.sink = &c.body_;
@@ -372,13 +385,23 @@ net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
     io::parse_buffered(p, c.buf_, ec);
     if (ec) {
       error_ = "the upstream response is malformed: " + ec.message();
-      co_return Failure::protocol;
+      f = Failure::protocol;
+      return true;
     }
     if (!c.body_.empty()) {
       out = c.body_;
-      co_return Failure::none;
+      return true;
     }
   }
+  return p.is_done();
+}
+
+net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
+  Failure f;
+  if (read_now(out, f)) co_return f;
+  Connection& c = *conn_;
+  auto& p = *c.parser_;
+  // Chunk framing completes reads with zero body bytes; keep reading until bytes or the end.
   while (!p.is_done()) {
     c.dl_.arm(t_.upstream_stream_idle);
     auto [ec, n] = co_await c.with_stream([&](auto& s) { return http::async_read_some(s, c.buf_, p, nothrow); });
@@ -400,17 +423,34 @@ net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
   co_return Failure::none;
 }
 
-net::awaitable<Failure> Exchange::read_all(std::string& out) {
+bool Exchange::append_piece(std::string& out, std::string_view piece, Failure& f) {
+  if (out.size() + piece.size() > l_.max_upstream_body) {
+    error_ = "the upstream response is larger than limits.max_upstream_body";
+    f = Failure::too_large;
+    return false;
+  }
+  out.append(piece);
+  return true;
+}
+
+bool Exchange::read_all_now(std::string& out, Failure& f) {
   for (;;) {
     std::string_view piece;
-    Failure f = co_await read_some(piece);
+    if (!read_now(piece, f)) return false;
+    if (f != Failure::none || piece.empty()) return true;
+    if (!append_piece(out, piece, f)) return true;
+  }
+}
+
+net::awaitable<Failure> Exchange::read_all(std::string& out) {
+  for (;;) {
+    Failure f;
+    if (read_all_now(out, f)) co_return f;
+    std::string_view piece;
+    f = co_await read_some(piece);
     if (f != Failure::none) co_return f;
     if (piece.empty()) co_return Failure::none;
-    if (out.size() + piece.size() > l_.max_upstream_body) {
-      error_ = "the upstream response is larger than limits.max_upstream_body";
-      co_return Failure::too_large;
-    }
-    out.append(piece);
+    if (!append_piece(out, piece, f)) co_return f;
   }
 }
 

@@ -1,5 +1,6 @@
-// io::write_all and io::parse_buffered: the synchronous fast paths finish what can be finished
-// at once and hand the rest to Asio intact. Real loopback sockets, bounded run_for().
+// io::try_write, io::write_rest, io::write_all and io::parse_buffered: the synchronous fast
+// paths finish what can be finished at once and hand the rest to Asio intact. Real loopback
+// sockets, bounded run_for().
 #include <chrono>
 #include <optional>
 #include <string>
@@ -92,6 +93,71 @@ TEST_CASE("eager write: a socket the peer reset reports the error", "[integratio
   ioc.run_for(2s);
   REQUIRE(result.has_value());
   CHECK(std::get<0>(*result));
+}
+
+TEST_CASE("eager write: try_write finishes a small write with no coroutine at all", "[integration][eager]") {
+  net::io_context ioc;
+  Pair p(ioc);
+  const std::string a = "abc", b = "defgh";
+  const auto w = zgate::io::try_write(p.a, std::array<net::const_buffer, 2>{net::buffer(a), net::buffer(b)});
+  CHECK(w.complete);
+  CHECK(!w.ec);
+  CHECK(w.n == 8);
+  std::string got(8, '\0');
+  net::read(p.b, net::buffer(got));
+  CHECK(got == "abcdefgh");
+}
+
+TEST_CASE("eager write: try_write on a blocking socket writes nothing and leaves it to write_rest",
+          "[integration][eager]") {
+  net::io_context ioc;
+  zgate::testing::SocketPair p(ioc);  // left in blocking mode
+  const std::string data = "hello";
+  const std::array<net::const_buffer, 1> bufs{net::buffer(data)};
+  const auto w = zgate::io::try_write(p.a, bufs);
+  CHECK(!w.complete);
+  CHECK(w.n == 0);
+  std::optional<zgate::io::Written> rest;
+  net::co_spawn(ioc, [&]() -> net::awaitable<void> { rest = co_await zgate::io::write_rest(p.a, bufs, w); },
+                net::detached);
+  ioc.run_for(2s);
+  REQUIRE(rest.has_value());
+  CHECK(rest->complete);
+  CHECK(!rest->ec);
+  CHECK(rest->n == data.size());
+  std::string got(data.size(), '\0');
+  net::read(p.b, net::buffer(got));
+  CHECK(got == data);
+}
+
+TEST_CASE("eager write: write_rest carries on exactly where a partial try_write stopped", "[integration][eager]") {
+  net::io_context ioc;
+  Pair p(ioc);
+  const std::string a = pattern(3 << 20), b = pattern(2 << 20).substr(5);
+  const std::array<net::const_buffer, 2> bufs{net::buffer(a), net::buffer(b)};
+  const auto w = zgate::io::try_write(p.a, bufs);
+  REQUIRE(!w.complete);  // more than the loopback buffers hold
+  CHECK(!w.ec);
+  CHECK(w.n > 0);
+  CHECK(w.n < a.size() + b.size());
+  std::optional<zgate::io::Written> rest;
+  net::co_spawn(ioc, [&]() -> net::awaitable<void> { rest = co_await zgate::io::write_rest(p.a, bufs, w); },
+                net::detached);
+  std::string got;
+  std::array<char, 65536> chunk;
+  p.b.non_blocking(true);
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (got.size() < a.size() + b.size() && std::chrono::steady_clock::now() < until) {
+    ioc.run_for(1ms);
+    boost::system::error_code ec;
+    got.append(chunk.data(), p.b.read_some(net::buffer(chunk), ec));
+  }
+  ioc.run_for(50ms);
+  REQUIRE(rest.has_value());
+  CHECK(!rest->ec);
+  CHECK(rest->n == a.size() + b.size());
+  REQUIRE(got.size() == a.size() + b.size());
+  CHECK(got == a + b);
 }
 
 TEST_CASE("eager parse: a body already buffered with the head is parsed at once, at every split",

@@ -23,6 +23,29 @@ TEST_CASE("non-stream chat completion is translated to chat.completion", "[integ
   CHECK(r.body.find(R"("prompt_tokens":)") != std::string::npos);
 }
 
+TEST_CASE("a non-stream answer larger than one socket read arrives whole", "[integration]") {
+  Harness h;
+  auto r = h.post_chat(chat_body("[scenario:long bytes=300000]"));
+  REQUIRE(r.status == 200);
+  CHECK(r.body.size() > 300000);
+  CHECK(r.body.find("Line 00001: the quick brown fox") != std::string::npos);
+  // The last whole line of the 300000 bytes (57 bytes a line).
+  CHECK(r.body.find("Line 05263: the quick brown fox") != std::string::npos);
+  CHECK(r.body.find(R"("finish_reason":"stop")") != std::string::npos);
+}
+
+TEST_CASE("a non-stream upstream answer over limits.max_upstream_body is a 502 naming the limit", "[integration]") {
+  GatewayOptions o;
+  o.tweak = [](Config& c) { c.limits.max_upstream_body = 64 * 1024; };
+  Harness h(o);
+  auto r = h.post_chat(chat_body("[scenario:long bytes=200000]"));
+  CHECK(r.status == 502);
+  CHECK(r.body.find("upstream_response_too_large") != std::string::npos);
+  CHECK(r.body.find("max_upstream_body") != std::string::npos);
+  // A small answer on the same gateway is unaffected.
+  CHECK(h.post_chat(chat_body("small")).status == 200);
+}
+
 TEST_CASE("stream is rewritten to OpenAI chunks with SSE headers and [DONE]", "[integration]") {
   Harness h;
   auto r = h.post_chat(chat_body("Stream me", true));

@@ -101,6 +101,13 @@ class Exchange {
   boost::asio::awaitable<Failure> read_some(std::string_view& out);
   // Reads the whole remaining body into `out` (bounded by limits.max_upstream_body).
   boost::asio::awaitable<Failure> read_all(std::string& out);
+  // The same steps when they need no waiting: true when `out` and `f` hold the result (bytes
+  // already buffered, the end of the body, or an error); false when the caller must co_await
+  // read_some() / read_all() (which carries on from there). Each co_await of an awaitable
+  // function allocates a coroutine frame; a JSON answer usually arrives with its head, and then
+  // reading it costs none.
+  bool read_now(std::string_view& out, Failure& f);
+  bool read_all_now(std::string& out, Failure& f);
 
   // Returns the connection to the pool if the response was complete and keep-alive.
   void release();
@@ -109,7 +116,10 @@ class Exchange {
 
  private:
   boost::asio::awaitable<Failure> connect();
-  boost::asio::awaitable<Failure> send_and_read_head(const UpstreamRequest& req);
+  void build_head(const UpstreamRequest& req);  // the request head, into the connection's buffer
+  Failure write_failure(const boost::system::error_code& ec);
+  Failure head_failure(const boost::system::error_code& ec);
+  bool append_piece(std::string& out, std::string_view piece, Failure& f);
   Pool& pool_;
   boost::asio::ssl::context* tls_ctx_;
   const Endpoint& ep_;
