@@ -750,7 +750,11 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
     parser.body_limit(boost::none);
     // A slow or silent client cannot hold the connection: the whole head must arrive in time.
     dl.arm(first ? cfg.timeouts.client_header_read : cfg.timeouts.client_keepalive_idle);
-    auto [rec, rn] = co_await http::async_read_header(sock, buf, parser, nothrow);
+    boost::system::error_code rec;
+    while (!io::parse_head_buffered(parser, buf, rec)) {
+      auto [ec, n] = co_await sock.async_read_some(io::read_buffer(buf), nothrow);
+      if ((rec = io::after_read(parser, buf, ec, n))) break;
+    }
     if (rec) {
       if (rec == http::error::header_limit || (rec.category() == make_error_code(http::error::bad_target).category() &&
                                                rec != http::error::end_of_stream && rec != http::error::partial_message)) {

@@ -338,8 +338,11 @@ net::awaitable<Failure> Exchange::start(const UpstreamRequest& req) {
       c.parser_->header_limit(64 * 1024);
       c.parser_->body_limit(boost::none);  // bounded by read_all / the SSE event limit instead
       c.dl_.arm(t_.upstream_first_byte);
-      std::tie(ec, std::ignore) =
-          co_await c.with_stream([&](auto& s) { return http::async_read_header(s, c.buf_, *c.parser_, nothrow); });
+      while (!io::parse_head_buffered(*c.parser_, c.buf_, ec)) {
+        auto [rec, n] =
+            co_await c.with_stream([&](auto& s) { return s.async_read_some(io::read_buffer(c.buf_), nothrow); });
+        if ((ec = io::after_read(*c.parser_, c.buf_, rec, n))) break;
+      }
       if (ec) f = head_failure(ec);
     }
     if (f == Failure::none) {
@@ -404,8 +407,8 @@ net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
   // Chunk framing completes reads with zero body bytes; keep reading until bytes or the end.
   while (!p.is_done()) {
     c.dl_.arm(t_.upstream_stream_idle);
-    auto [ec, n] = co_await c.with_stream([&](auto& s) { return http::async_read_some(s, c.buf_, p, nothrow); });
-    if (ec == http::error::need_buffer) ec = {};
+    auto [rec, n] = co_await c.with_stream([&](auto& s) { return s.async_read_some(io::read_buffer(c.buf_), nothrow); });
+    boost::system::error_code ec = io::after_read(p, c.buf_, rec, n);
     if (ec) {
       if (c.dl_.expired()) {
         error_ = "the upstream sent nothing for " + std::to_string(t_.upstream_stream_idle.count()) + " ms";
@@ -414,6 +417,11 @@ net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
       if (ec == net::error::operation_aborted) co_return Failure::cancelled;
       error_ = "the upstream connection broke mid-response: " + ec.message();
       co_return Failure::closed;
+    }
+    io::parse_buffered(p, c.buf_, ec);
+    if (ec) {
+      error_ = "the upstream response is malformed: " + ec.message();
+      co_return Failure::protocol;
     }
     if (!c.body_.empty()) {
       out = c.body_;

@@ -2,6 +2,7 @@
 // paths finish what can be finished at once and hand the rest to Asio intact. Real loopback
 // sockets, bounded run_for().
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <thread>
@@ -203,4 +204,103 @@ TEST_CASE("eager parse: a malformed chunked body is an error, not a wait", "[int
   REQUIRE(!ec);
   CHECK(zgate::io::parse_buffered(p, buf, ec));
   CHECK(ec);
+}
+
+namespace {
+void put(boost::beast::flat_buffer& buf, std::string_view s) {
+  const auto mb = buf.prepare(s.size());
+  net::buffer_copy(mb, net::buffer(s.data(), s.size()));
+  buf.commit(s.size());
+}
+}  // namespace
+
+TEST_CASE("eager head: a head arriving in two pieces is complete only with its last byte, at every split",
+          "[integration][eager]") {
+  const std::string msg = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+  const std::size_t head_end = msg.find("\r\n\r\n") + 4;
+  for (std::size_t cut = 0; cut <= msg.size(); ++cut) {
+    INFO("first piece: " << cut << " of " << msg.size());
+    http::request_parser<http::string_body> p;
+    boost::beast::flat_buffer buf;
+    boost::system::error_code ec;
+    put(buf, std::string_view(msg).substr(0, cut));
+    const bool done = zgate::io::parse_head_buffered(p, buf, ec);
+    CHECK(!ec);
+    CHECK(done == (cut >= head_end));
+    put(buf, std::string_view(msg).substr(cut));
+    if (!done) {
+      CHECK(zgate::io::parse_head_buffered(p, buf, ec));
+      CHECK(!ec);
+    }
+    REQUIRE(p.is_header_done());
+    CHECK(p.get().target() == "/v1/chat/completions");
+    // The body is left in the buffer for the body read.
+    CHECK(buf.size() == 5);
+  }
+}
+
+TEST_CASE("eager head: a malformed head is an error, not a wait", "[integration][eager]") {
+  http::request_parser<http::string_body> p;
+  boost::beast::flat_buffer buf;
+  put(buf, "GET / HTTP/1.1\r\nBad Header\r\n\r\n");
+  boost::system::error_code ec;
+  CHECK(zgate::io::parse_head_buffered(p, buf, ec));
+  CHECK(ec);
+}
+
+TEST_CASE("eager head: a head over the parser's limit is header_limit", "[integration][eager]") {
+  http::request_parser<http::string_body> p;
+  p.header_limit(64);
+  boost::beast::flat_buffer buf;
+  put(buf, "GET / HTTP/1.1\r\nX-Long: " + std::string(200, 'a'));
+  boost::system::error_code ec;
+  CHECK(zgate::io::parse_head_buffered(p, buf, ec));
+  CHECK(ec == http::error::header_limit);
+}
+
+TEST_CASE("eager read: the end of the stream maps as Beast's reads map it", "[integration][eager]") {
+  boost::system::error_code ec;
+  SECTION("before any byte of a message: end_of_stream") {
+    http::request_parser<http::string_body> p;
+    boost::beast::flat_buffer buf;
+    (void)zgate::io::read_buffer(buf);
+    CHECK(zgate::io::after_read(p, buf, net::error::eof, 0) == http::error::end_of_stream);
+  }
+  SECTION("within a head: partial_message") {
+    http::request_parser<http::string_body> p;
+    boost::beast::flat_buffer buf;
+    put(buf, "GET / HTTP/1.1\r\nHo");
+    CHECK(!zgate::io::parse_head_buffered(p, buf, ec));
+    (void)zgate::io::read_buffer(buf);
+    CHECK(zgate::io::after_read(p, buf, net::error::eof, 0) == http::error::partial_message);
+  }
+  SECTION("within a body of known length: partial_message") {
+    http::response_parser<http::string_body> p;
+    boost::beast::flat_buffer buf;
+    put(buf, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    CHECK(zgate::io::parse_head_buffered(p, buf, ec));
+    CHECK(!zgate::io::parse_buffered(p, buf, ec));
+    (void)zgate::io::read_buffer(buf);
+    CHECK(zgate::io::after_read(p, buf, net::error::eof, 0) == http::error::partial_message);
+  }
+  SECTION("a body delimited by the close: complete") {
+    http::response_parser<http::string_body> p;
+    boost::beast::flat_buffer buf;
+    put(buf, "HTTP/1.1 200 OK\r\n\r\nabc");
+    CHECK(zgate::io::parse_head_buffered(p, buf, ec));
+    CHECK(!zgate::io::parse_buffered(p, buf, ec));
+    (void)zgate::io::read_buffer(buf);
+    CHECK(!zgate::io::after_read(p, buf, net::error::eof, 0));
+    CHECK(p.is_done());
+    CHECK(p.get().body() == "abc");
+  }
+  SECTION("other errors pass through, and the bytes read are kept") {
+    http::request_parser<http::string_body> p;
+    boost::beast::flat_buffer buf;
+    const auto mb = zgate::io::read_buffer(buf);
+    CHECK(mb.size() >= 512);
+    std::memcpy(mb.data(), "GET", 3);
+    CHECK(zgate::io::after_read(p, buf, net::error::connection_reset, 3) == net::error::connection_reset);
+    CHECK(buf.size() == 3);
+  }
 }

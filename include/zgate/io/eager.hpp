@@ -7,6 +7,7 @@
 // coroutine resumes. A proxied request had four such round trips: at concurrency 1 zgate made
 // six epoll_wait calls per request where nginx makes two. These helpers do the step
 // synchronously when it cannot block and leave only the rest to the asynchronous operation.
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <tuple>
@@ -103,6 +104,58 @@ bool parse_buffered(boost::beast::http::basic_parser<isRequest>& p, boost::beast
     if (n == 0) return false;
   }
   return p.is_done();
+}
+
+// Reading a message head or body with the socket's own async_read_some() and the parser fed
+// here, rather than through Beast's http::async_read_header / async_read_some: those wrap the
+// socket read in two composed operations (each copying the type-erased executor with work
+// tracking and re-dispatching its completion), about a tenth of a proxied request's
+// instructions for its two head reads and each body read. Used as
+//   while (!io::parse_head_buffered(p, buf, ec)) {
+//     auto [rec, n] = co_await stream.async_read_some(io::read_buffer(buf), ...);
+//     if ((ec = io::after_read(p, buf, rec, n))) break;
+//   }
+// with the same errors as Beast's reads (end_of_stream, partial_message, the parser's own).
+
+// Feeds the bytes `buf` holds to `p` until its head is complete. Returns true when it is, or
+// when the parser failed (`ec` says why); false when more bytes must be read first.
+template <bool isRequest>
+bool parse_head_buffered(boost::beast::http::basic_parser<isRequest>& p, boost::beast::flat_buffer& buf,
+                         error_code& ec) {
+  ec = {};
+  while (!p.is_header_done()) {
+    if (buf.size() == 0) return false;
+    const std::size_t n = p.put(buf.data(), ec);
+    buf.consume(n);
+    if (ec == boost::beast::http::error::need_more) {
+      ec = {};
+      return false;
+    }
+    if (ec) return true;
+    if (n == 0) return false;
+  }
+  return true;
+}
+
+// Where the next read into `buf` goes: as Beast sizes its reads, the free capacity but at
+// least 512 bytes and at most 64 KiB.
+inline net::mutable_buffer read_buffer(boost::beast::flat_buffer& buf) {
+  return buf.prepare(std::clamp<std::size_t>(buf.capacity() - buf.size(), 512, 65536));
+}
+
+// Accounts for a read into read_buffer(buf) that returned `n` bytes and `ec`: commits the
+// bytes and maps the end of the stream as Beast does. A parser that has seen nothing of a
+// message gets end_of_stream; one that has is told of the end (a body delimited by the close
+// completes, anything else is partial_message). Returns the error to report, if any.
+template <bool isRequest>
+error_code after_read(boost::beast::http::basic_parser<isRequest>& p, boost::beast::flat_buffer& buf, error_code ec,
+                      std::size_t n) {
+  buf.commit(n);
+  if (ec != net::error::eof) return ec;
+  if (!p.got_some()) return boost::beast::http::error::end_of_stream;
+  error_code eof_ec;
+  p.put_eof(eof_ec);
+  return eof_ec;
 }
 
 }  // namespace zgate::io
