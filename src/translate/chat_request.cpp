@@ -447,6 +447,7 @@ Err parse_messages(od::value& v, std::vector<Message>& out) {
   if (t != od::json_type::array) return field_error("messages", kProblem);
   od::array arr;
   ZG_TRY(get_as(v, arr, [] { return std::string("messages"); }, kProblem));
+  out.reserve(8);  // most conversations sent at once are short: one allocation, no moves
   std::size_t i = 0;
   for (auto er : arr) {
     od::value mv;
