@@ -218,6 +218,7 @@ struct Gateway::Impl {
   std::atomic<uint64_t> requests{0};
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> stopping{false};
+  std::function<void()> housekeeping;  // on each worker's thread after its pool sweep
   uint16_t port = 0;
   bool started = false;
   bool stopped = false;
@@ -812,13 +813,14 @@ net::awaitable<void> accept_loop(Gateway::Impl& g) {
   }
 }
 
-net::awaitable<void> sweep_loop(Worker& w) {
+net::awaitable<void> sweep_loop(Worker& w, std::function<void()> housekeeping) {
   net::steady_timer t(w.ioc);
   for (;;) {
     t.expires_after(std::chrono::seconds(5));
     auto [ec] = co_await t.async_wait(nothrow);
     if (ec) co_return;
     w.pool.sweep();
+    if (housekeeping) housekeeping();
   }
 }
 
@@ -829,6 +831,8 @@ net::awaitable<void> sweep_loop(Worker& w) {
 Gateway::Gateway(std::shared_ptr<const Config> cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
 
 Gateway::~Gateway() { stop(); }
+
+void Gateway::set_housekeeping(std::function<void()> f) { impl_->housekeeping = std::move(f); }
 
 uint16_t Gateway::start() {
   Impl& g = *impl_;
@@ -861,7 +865,7 @@ uint16_t Gateway::start() {
   g.port = g.acceptor.local_endpoint().port();
   for (std::size_t i = 0; i < g.workers.size(); ++i) {
     Worker& w = *g.workers[i];
-    net::co_spawn(w.ioc, sweep_loop(w), net::detached);
+    net::co_spawn(w.ioc, sweep_loop(w, g.housekeeping), net::detached);
     w.thread = std::thread([&w] { w.ioc.run(); });
     // Named for top -H, perf and gdb (at most 15 characters).
     pthread_setname_np(w.thread.native_handle(), ("zgate-worker-" + std::to_string(i)).substr(0, 15).c_str());

@@ -64,7 +64,8 @@ struct GatewayOptions {
 
 class Harness {
  public:
-  explicit Harness(GatewayOptions o = {}) : mock_(o.mock) {
+  // `housekeeping`: Gateway::set_housekeeping, if given.
+  explicit Harness(GatewayOptions o = {}, std::function<void()> housekeeping = {}) : mock_(o.mock) {
     access_lines();
     auto c = std::make_shared<Config>();
     c->listen_host = "127.0.0.1";
@@ -84,6 +85,7 @@ class Harness {
     validate(*c);
     cfg_ = c;
     gateway_ = std::make_unique<Gateway>(cfg_);
+    if (housekeeping) gateway_->set_housekeeping(std::move(housekeeping));
     port_ = gateway_->start();
   }
   ~Harness() { gateway_->stop(); }

@@ -2,9 +2,11 @@
 #include <catch2/catch.hpp>
 
 #include <sqlite3.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 
 #include "integration/gateway_harness.hpp"
 
@@ -504,4 +506,22 @@ TEST_CASE("one access-log line per request, with timing and tokens, never the ke
   CHECK(l.find("\"status\":200") != std::string::npos);
   CHECK(l.find(kClientKey) == std::string::npos);
   CHECK(l.find("upstream-key") == std::string::npos);
+}
+
+TEST_CASE("housekeeping runs every 5 s on each worker's own thread", "[integration]") {
+  std::mutex mu;
+  std::set<std::string> threads;
+  const auto record = [&] {
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    std::lock_guard lock(mu);
+    threads.insert(name);
+  };
+  Harness h({}, record);  // two workers
+  const auto seen = [&] {
+    std::lock_guard lock(mu);
+    return threads;
+  };
+  for (int i = 0; i < 130 && seen().size() < 2; ++i) std::this_thread::sleep_for(100ms);  // bounded: 13 s
+  CHECK(seen() == std::set<std::string>{"zgate-worker-0", "zgate-worker-1"});
 }

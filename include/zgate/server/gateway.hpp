@@ -3,6 +3,7 @@
 // connections round-robin to them, one coroutine per connection. Boost-free header so main()
 // and tests stay cheap to compile.
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "zgate/config/config.hpp"
@@ -24,6 +25,9 @@ class Gateway {
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
+  // Runs `f` on each worker's thread every 5 s, after that worker's pool sweep (set before
+  // start()). main() uses it to let the allocator return the memory a worker freed while busy.
+  void set_housekeeping(std::function<void()> f);
   // Binds the listener and starts the workers; returns the bound port (config port 0 = any).
   uint16_t start();
   // Stops accepting, lets in-flight requests finish for up to shutdown_grace, then stops.
