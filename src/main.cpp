@@ -2,6 +2,7 @@
 // main(): configuration -> logging -> (offline demo: start the bundled mock as the upstream)
 // -> workers -> wait for SIGINT/SIGTERM -> drain and stop.
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -29,10 +30,31 @@ bool wants_demo(const zgate::Config& cfg) {
   return !cfg.providers.empty();
 }
 
+// mimalloc gives a page back to the OS 25 ms after it empties (its decommit_delay). A gateway
+// under steady load empties and refills the same pages all the time, so its RSS swung by
+// ~1.7 MiB (6.5%) within seconds and ~130 pages a second were faulted back in (bench/run
+// --soak). With 1 s the working set stays committed while the load lasts: RSS flat within 2%,
+// ~10 faults a second. MIMALLOC_DECOMMIT_DELAY, read by mimalloc itself, takes precedence.
+void tune_allocator() {
+#ifdef ZGATE_HAVE_MIMALLOC
+  if (!std::getenv("MIMALLOC_DECOMMIT_DELAY")) mi_option_set(mi_option_decommit_delay, 1000);
+#endif
+}
+
+// mimalloc decommits only from within its own calls on the thread that owns the memory, so a
+// worker that falls idle after a burst would keep its peak (46 MiB after 2048 streams) until
+// it allocates again. Collecting on each worker's housekeeping tick returns it within ~5 s.
+void collect_allocator() {
+#ifdef ZGATE_HAVE_MIMALLOC
+  mi_collect(false);
+#endif
+}
+
 std::string allocator_name() {
 #ifdef ZGATE_HAVE_MIMALLOC
   const int v = mi_version();  // also keeps the library linked under --as-needed
-  return fmt::format("mimalloc {}.{}.{}", v / 100, v / 10 % 10, v % 10);
+  return fmt::format("mimalloc {}.{}.{} (empty pages returned after {} ms)", v / 100, v / 10 % 10, v % 10,
+                     mi_option_get(mi_option_decommit_delay));
 #else
   return "system malloc";
 #endif
@@ -41,6 +63,7 @@ std::string allocator_name() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tune_allocator();
   std::shared_ptr<const zgate::Config> loaded;
   try {
     loaded = zgate::load_config(argc, argv);
@@ -74,6 +97,7 @@ int main(int argc, char** argv) {
     }
     spdlog::info("zgate starting: {}; allocator: {}", zgate::describe(*loaded), allocator_name());
     zgate::Gateway gateway(loaded);
+    gateway.set_housekeeping(collect_allocator);
     const uint16_t port = gateway.start();
     spdlog::info("zgate listening on http://{}:{} ({} workers)", loaded->listen_host, port,
                  loaded->workers ? loaded->workers : std::thread::hardware_concurrency());

@@ -165,3 +165,24 @@ test('models list', async () => {
   assert.ok(ids.includes('glm-4.5'));
   assert.ok(ids.includes('glm-4.5-thinking'));
 });
+
+// The start-up line names the allocator and how long mimalloc keeps an emptied page: 1 s by
+// default (RSS stays flat under steady load), or what MIMALLOC_DECOMMIT_DELAY says.
+test('allocator: pages are kept 1 s unless MIMALLOC_DECOMMIT_DELAY says otherwise', async (t) => {
+  if (/allocator: system malloc/.test(gateway.output)) {
+    t.skip('this build uses the system allocator (-DZGATE_MIMALLOC=OFF)');
+    return;
+  }
+  assert.match(gateway.output, /allocator: mimalloc [\d.]+ \(empty pages returned after 1000 ms\)/);
+  const other = await startGateway({
+    ZGATE_API_KEYS: `node=${KEY}`,
+    ZGATE_UPSTREAM_URL: `http://127.0.0.1:${mock.port}/api/paas/v4`,
+    ZGATE_UPSTREAM_KEY: 'upstream-test-key',
+    MIMALLOC_DECOMMIT_DELAY: '200',
+  });
+  try {
+    assert.match(other.output, /allocator: mimalloc [\d.]+ \(empty pages returned after 200 ms\)/);
+  } finally {
+    await stop(other.child);
+  }
+});

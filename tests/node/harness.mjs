@@ -7,7 +7,8 @@ import { join } from 'node:path';
 export const ZGATE_BIN = process.env.ZGATE_BIN ?? '../../build/zgate';
 export const MOCK_BIN = process.env.ZGATE_MOCK_BIN ?? '../../build/zgate-mock';
 
-// Starts `bin` and resolves with the first match of `re` in its output (stdout or stderr).
+// Starts `bin` and resolves with the child, the first match of `re` in its output (stdout or
+// stderr) as `port`, and the output up to that match.
 export function startAndWaitFor(bin, args, env, re) {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -21,7 +22,7 @@ export function startAndWaitFor(bin, args, env, re) {
       const m = seen.match(re);
       if (m) {
         clearTimeout(timer);
-        resolve({ child, port: Number(m[1]) });
+        resolve({ child, port: Number(m[1]), output: seen });
       }
     };
     child.stdout.on('data', onData);
