@@ -1,6 +1,11 @@
 #include "zgate/obs/ticker.hpp"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 
 namespace zgate::obs {
 
@@ -28,6 +33,15 @@ void Ticker::stop() {
 }
 
 void Ticker::run() {
+  // Background work (formatting log lines, SQLite) at a lower priority than the workers: when
+  // the cores are contended, a worker that wakes takes the core from a pass of several ms
+  // instead of waiting for it. On two cores shared with the mock and the load generator this
+  // took zgate's c=1 p99.9 with the access log and usage store on from 1.4 ms to 0.5 ms; at
+  // nice +5 the thread still gets about a fifth of a contended core, several times what it
+  // needs at full load. Relative to the process's own nice value; failure is harmless.
+  errno = 0;
+  const int base = getpriority(PRIO_PROCESS, 0);
+  if (errno == 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(base + kBackgroundNice, 19));
   std::unique_lock lock(mu_);
   while (!stopping_) {
     cv_.wait_for(lock, period_, [this] { return stopping_ || woken_.load(std::memory_order_relaxed); });

@@ -2,6 +2,10 @@
 // after stop() has returned.
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -36,4 +40,14 @@ TEST_CASE("ticker: nothing runs after stop returns, and stop can be called again
   std::this_thread::sleep_for(20ms);
   CHECK(n == at_stop);
   t.stop();
+}
+
+TEST_CASE("ticker: the thread runs at a lower priority than the process", "[unit][ticker]") {
+  const int base = getpriority(PRIO_PROCESS, 0);
+  std::atomic<int> nice{-100};
+  Ticker t("zgate-test", 1h, [&] { nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())); });
+  t.wake();
+  for (int i = 0; i < 200 && nice == -100; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(nice == std::min(base + Ticker::kBackgroundNice, 19));
+  CHECK(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())) == base);  // the caller's is unchanged
 }

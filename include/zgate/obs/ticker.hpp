@@ -1,6 +1,7 @@
 #pragma once
 // A named background thread that runs one function every `period`, or at once when woken: the
-// recorder's drain and the usage store's checkpoints.
+// recorder's drain and the usage store's checkpoints. It runs at a lower priority (nice +5)
+// than the rest of the process.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -12,6 +13,9 @@ namespace zgate::obs {
 
 class Ticker {
  public:
+  // The thread's nice value above the process's (it yields to the workers).
+  static constexpr int kBackgroundNice = 5;
+
   // Starts the thread; `name` (at most 15 characters) is what top -H, perf and gdb show.
   Ticker(const char* name, std::chrono::milliseconds period, std::function<void()> tick);
   ~Ticker();  // stop()
