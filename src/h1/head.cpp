@@ -137,4 +137,45 @@ ChunkSize chunk_size(std::size_t n) {
   return c;
 }
 
+bool has_obs_fold(std::string_view head) {
+  for (std::size_t i = head.find('\n'); i != std::string_view::npos && i + 1 < head.size(); i = head.find('\n', i + 1)) {
+    if (head[i + 1] == ' ' || head[i + 1] == '\t') return true;
+  }
+  return false;
+}
+
+TransferCoding classify_transfer_encoding(std::string_view value) {
+  // Split on commas, skipping empty list elements and optional whitespace (RFC 9110 5.6.1).
+  std::size_t codings = 0;
+  std::string_view last;
+  while (!value.empty()) {
+    const std::size_t comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.empty()) continue;
+    ++codings;
+    last = item;
+  }
+  if (!iequals(last, "chunked")) return TransferCoding::final_not_chunked;
+  return codings == 1 ? TransferCoding::chunked : TransferCoding::unsupported;
+}
+
+void to_origin_form(std::string& target) {
+  const std::string_view t = target;
+  std::size_t scheme = 0;
+  if (t.size() >= 7 && iequals(t.substr(0, 7), "http://")) scheme = 7;
+  else if (t.size() >= 8 && iequals(t.substr(0, 8), "https://")) scheme = 8;
+  if (scheme == 0) return;
+  const std::size_t path = t.find_first_of("/?", scheme);
+  if (path == std::string_view::npos) {
+    target = "/";
+  } else if (t[path] == '?') {
+    target.replace(0, path, "/");
+  } else {
+    target.erase(0, path);
+  }
+}
+
 }  // namespace zgate::h1

@@ -83,3 +83,37 @@ TEST_CASE("h1: iequals ignores ASCII case only", "[unit][h1]") {
   CHECK_FALSE(h1::iequals("x-api-key", "x-api-kez"));
   CHECK_FALSE(h1::iequals("\xC3\xA9", "\xC3\x89"));  // é / É: not ASCII, compared as bytes
 }
+
+TEST_CASE("h1: obs-fold and whitespace before the first field are found", "[unit][h1]") {
+  CHECK_FALSE(h1::has_obs_fold("POST / HTTP/1.1\r\nHost: a\r\nX-A: b c\r\n\r\n"));
+  CHECK(h1::has_obs_fold("POST / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n"));
+  CHECK(h1::has_obs_fold("POST / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\tc\r\n\r\n"));
+  CHECK(h1::has_obs_fold("POST / HTTP/1.1\r\n Host: a\r\n\r\n"));
+  CHECK_FALSE(h1::has_obs_fold("GET / HTTP/1.1\n"));
+}
+
+TEST_CASE("h1: only a lone chunked transfer coding is decoded", "[unit][h1]") {
+  using TC = h1::TransferCoding;
+  CHECK(h1::classify_transfer_encoding("chunked") == TC::chunked);
+  CHECK(h1::classify_transfer_encoding(" Chunked ") == TC::chunked);
+  CHECK(h1::classify_transfer_encoding(", chunked,") == TC::chunked);
+  CHECK(h1::classify_transfer_encoding("gzip") == TC::final_not_chunked);
+  CHECK(h1::classify_transfer_encoding("chunked, identity") == TC::final_not_chunked);
+  CHECK(h1::classify_transfer_encoding("") == TC::final_not_chunked);
+  CHECK(h1::classify_transfer_encoding("chunkedx") == TC::final_not_chunked);
+  CHECK(h1::classify_transfer_encoding("gzip, chunked") == TC::unsupported);
+  CHECK(h1::classify_transfer_encoding("chunked, chunked") == TC::unsupported);
+}
+
+TEST_CASE("h1: absolute-form targets become origin-form", "[unit][h1]") {
+  auto of = [](std::string t) {
+    h1::to_origin_form(t);
+    return t;
+  };
+  CHECK(of("http://gw.example:8080/v1/chat/completions") == "/v1/chat/completions");
+  CHECK(of("HTTPS://gw/v1/models?x=1") == "/v1/models?x=1");
+  CHECK(of("http://gw") == "/");
+  CHECK(of("http://gw?x=1") == "/?x=1");
+  CHECK(of("/v1/models") == "/v1/models");
+  CHECK(of("*") == "*");
+}

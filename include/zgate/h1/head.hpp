@@ -78,4 +78,25 @@ inline constexpr std::string_view kChunkEnd = "\r\n";
 inline constexpr std::string_view kChunkEndAndLast = "\r\n0\r\n\r\n";
 inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
+// ---- reading request heads (RFC 9112) --------------------------------------------------------
+
+// True if a line of the head `head` (request line through the blank line) other than the first
+// starts with a space or a tab: obs-fold (a field value continued on the next line), or
+// whitespace between the start line and the first field. A server must not act on either as
+// if it were a field (RFC 9112 sections 2.2 and 5.2); zgate rejects the request.
+bool has_obs_fold(std::string_view head);
+
+// How a request's Transfer-Encoding (all its field lines joined by ", ") frames the body.
+enum class TransferCoding : unsigned char {
+  chunked,          // exactly "chunked": the one coding zgate decodes
+  final_not_chunked,// the last coding is not chunked: the length cannot be known (400, close)
+  unsupported,      // chunked last, but other codings too ("gzip, chunked"): 501, close
+};
+TransferCoding classify_transfer_encoding(std::string_view value);
+
+// Rewrites an absolute-form request target ("http://host/path?q") to its origin-form ("/path?q",
+// "/" for an empty path), which a server must accept (RFC 9112 section 3.2.2); any other target
+// is left unchanged.
+void to_origin_form(std::string& target);
+
 }  // namespace zgate::h1
