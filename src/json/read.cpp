@@ -13,4 +13,25 @@ simdjson::padded_string_view pad(std::string_view s, std::string& buf) {
   return simdjson::padded_string_view(buf.data(), buf.size(), buf.capacity());
 }
 
+simdjson::error_code get_string_lenient(od::value& v, std::string_view& out, StringSpill& spill,
+                                        bool keep_surrogates, bool& wobbly) {
+  const simdjson::error_code e = v.get_string().get(out);
+  if (e != simdjson::STRING_ERROR) return e;
+  // The value's own token, still addressable after the failed read: the opening quote, the
+  // escaped text, the closing quote, maybe trailing whitespace.
+  const std::string_view raw = v.raw_json_token();
+  if (raw.empty() || raw.front() != '"') return e;
+  std::string& s = spill.next();
+  if (keep_surrogates) {
+    if (!unescape_wtf8(raw.substr(1), s)) return e;
+  } else {
+    std::string& tmp = spill.next();
+    if (!unescape_wtf8(raw.substr(1), tmp)) return e;
+    append_wtf8_as_utf8(s, tmp);
+  }
+  out = s;
+  wobbly = true;
+  return simdjson::SUCCESS;
+}
+
 }  // namespace zgate::json

@@ -13,7 +13,8 @@
 // the guest model allow-list (else T12), the per-token concurrency limit (else 429).
 //
 // Scenario: header `x-mock-scenario: NAME k=v ...` or `[scenario:NAME ...]` in the last user
-// message. t01 ... t19 replay the §11 transcripts (t08 with the request's trigger); plain,
+// message. t01 ... t19 replay the §11 transcripts (t08 with the request's trigger), and
+// split_surrogate sends "Earth 🌏!" with the emoji split into two lone surrogate escapes; plain,
 // thinking, thinking_plain, tools, tool_result are generated from the request (the default
 // picks one: a tool call when the prompt taught tools and the last turn is the user's, the
 // tool result echoed after a <tool_response>, thinking when enable_thinking, else plain);
@@ -410,6 +411,14 @@ const std::vector<Transcript>& transcripts() {
            R"zw({"type":"chat:completion","data":{"phase":"tool_call","delta_name":"read_file","delta_arguments":"{\"path\":\"","metadata":{"tool_call_id":"call_9f2c1e7d3b5a4860","type":"function"}}})zw",
            R"zw({"type":"chat:completion","data":{"phase":"tool_call","delta_arguments":"src/main.cpp\"}","metadata":{"type":"function"}}})zw",
            R"zw({"type":"chat:completion","data":{"phase":"other","usage":{"prompt_tokens":1200,"completion_tokens":35,"total_tokens":1235}}})zw",
+           R"zw({"type":"chat:completion","data":{"phase":"done","done":true}})zw",
+       }},
+      // Not in §11: a character outside the BMP (U+1F30F) split between two deltas as lone
+      // surrogate escapes, as tokenizers do; the gateway must answer "Earth 🌏!".
+      {"split_surrogate",
+       {
+           R"zw({"type":"chat:completion","data":{"delta_content":"Earth \ud83c","phase":"answer"}})zw",
+           R"zw({"type":"chat:completion","data":{"delta_content":"\udf0f!","phase":"answer"}})zw",
            R"zw({"type":"chat:completion","data":{"phase":"done","done":true}})zw",
        }},
   };

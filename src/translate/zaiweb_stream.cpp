@@ -24,6 +24,7 @@
 #include <simdjson.h>
 
 #include "zgate/json/read.hpp"
+#include "zgate/json/surrogates.hpp"
 #include "zgate/translate/zaiweb.hpp"
 #include "zgate/translate/zaiweb_tools.hpp"
 
@@ -112,13 +113,18 @@ struct Frame {
   bool err_code_is_num = false;
   std::string_view top_detail;  // FastAPI-style {"detail": "..."} without an envelope
   bool has_envelope = false;    // a `data` object or a `phase`
+  // Where strings simdjson rejected are decoded (lone surrogate escapes), and whether any was.
+  json::StringSpill* spill = nullptr;
+  bool wobbly = false;
 };
 
-simdjson::error_code get_sv(od::value v, std::string_view& out, bool& present) {
+// `delta`: streamed text whose lone surrogates are kept for the decoder's SurrogateJoiners;
+// elsewhere they become U+FFFD.
+simdjson::error_code get_sv(od::value v, std::string_view& out, bool& present, Frame& f, bool delta = false) {
   od::json_type t;
   if (auto e = v.type().get(t)) return e;
   if (t != od::json_type::string) return simdjson::SUCCESS;  // null / other: absent
-  if (auto e = v.get_string().get(out)) return e;
+  if (auto e = json::get_string_lenient(v, out, *f.spill, delta, f.wobbly)) return e;
   present = true;
   return simdjson::SUCCESS;
 }
@@ -170,7 +176,7 @@ simdjson::error_code parse_error(od::value v, Frame& f) {
   if (t == od::json_type::string) {
     if (f.has_error) return simdjson::SUCCESS;
     f.has_error = true;
-    return v.get_string().get(f.err_detail);
+    return json::get_string_lenient(v, f.err_detail, *f.spill, false, f.wobbly);
   }
   if (t == od::json_type::boolean) {  // "error": false
     bool b = false;
@@ -188,18 +194,18 @@ simdjson::error_code parse_error(od::value v, Frame& f) {
     od::value fv = field.value();
     bool present = false;
     if (k == "detail" || ((k == "message" || k == "msg") && f.err_detail.empty())) {
-      if (auto e = get_sv(fv, f.err_detail, present)) return e;
+      if (auto e = get_sv(fv, f.err_detail, present, f)) return e;
     } else if (k == "code") {
       od::json_type ct;
       if (auto e = fv.type().get(ct)) return e;
       if (ct == od::json_type::number) {
         if (auto e = get_i64(fv, f.err_code_num)) return e;
         f.err_code_is_num = true;
-      } else if (auto e = get_sv(fv, f.err_code_str, present)) {
+      } else if (auto e = get_sv(fv, f.err_code_str, present, f)) {
         return e;
       }
     } else if (k == "error_code") {
-      if (auto e = get_sv(fv, f.err_error_code, present)) return e;
+      if (auto e = get_sv(fv, f.err_error_code, present, f)) return e;
     }
   }
   return simdjson::SUCCESS;
@@ -221,12 +227,12 @@ simdjson::error_code parse_level(od::object obj, Frame& f, int depth) {
         if (auto e = parse_level(inner, f, depth + 1)) return e;
       }
     } else if (k == "phase") {
-      if (auto e = get_sv(v, f.phase, f.has_phase)) return e;
+      if (auto e = get_sv(v, f.phase, f.has_phase, f)) return e;
       if (f.has_phase) f.has_envelope = true;
     } else if (k == "delta_content") {
-      if (auto e = get_sv(v, f.delta, f.has_delta)) return e;
+      if (auto e = get_sv(v, f.delta, f.has_delta, f, true)) return e;
     } else if (k == "edit_content") {
-      if (auto e = get_sv(v, f.edit, f.has_edit)) return e;
+      if (auto e = get_sv(v, f.edit, f.has_edit, f, true)) return e;
     } else if (k == "edit_index") {
       od::json_type t;
       if (auto e = v.type().get(t)) return e;
@@ -252,9 +258,9 @@ simdjson::error_code parse_level(od::object obj, Frame& f, int depth) {
     } else if (k == "error") {
       if (auto e = parse_error(v, f)) return e;
     } else if (k == "delta_name") {
-      if (auto e = get_sv(v, f.delta_name, f.has_name)) return e;
+      if (auto e = get_sv(v, f.delta_name, f.has_name, f)) return e;
     } else if (k == "delta_arguments") {
-      if (auto e = get_sv(v, f.delta_args, f.has_args)) return e;
+      if (auto e = get_sv(v, f.delta_args, f.has_args, f, true)) return e;
     } else if (k == "metadata") {
       od::json_type t;
       if (auto e = v.type().get(t)) return e;
@@ -264,12 +270,12 @@ simdjson::error_code parse_level(od::object obj, Frame& f, int depth) {
         if (auto e = inner.unescaped_key().get(ik)) return e;
         bool present = false;
         if (ik == "tool_call_id") {
-          if (auto e = get_sv(inner.value(), f.call_id, present)) return e;
+          if (auto e = get_sv(inner.value(), f.call_id, present, f)) return e;
         }
       }
     } else if (k == "detail" && depth == 0) {
       bool present = false;
-      if (auto e = get_sv(v, f.top_detail, present)) return e;
+      if (auto e = get_sv(v, f.top_detail, present, f)) return e;
     }
   }
   return simdjson::SUCCESS;
@@ -310,7 +316,11 @@ struct StreamDecoder::Impl final : ToolCallParser::Output {
 
   DecoderOptions opts;
   std::string pad;  // padded copy of the payload, reused
+  json::StringSpill spill;  // strings simdjson rejected, decoded (lone surrogates)
   Buffer msg, think;
+  // A high surrogate ending the last piece of think_ / msg_ / the native call's arguments,
+  // held until the next piece of that text shows whether its low half follows.
+  json::SurrogateJoiner think_join, msg_join, args_join;
   std::size_t c_hw = 0, r_hw = 0;  // msg_ output already emitted (content / reasoning)
   std::size_t think_unmatched = 0; // thinking-delta reasoning not yet matched by a <details> in msg_
   std::optional<ToolCallParser> tools;
@@ -689,6 +699,7 @@ struct StreamDecoder::Impl final : ToolCallParser::Output {
   }
 
   void end_thinking_segment() {
+    release_think_hold();
     if (think.text.empty() && think.st.s == ScanState::S::text) return;
     flush_buffer(think, false);
     think.text.clear();
@@ -710,7 +721,9 @@ struct StreamDecoder::Impl final : ToolCallParser::Output {
     return t.size();
   }
 
-  void apply_edit(int64_t index, std::string_view text) {
+  void apply_edit(int64_t index, std::string_view text, bool wobbly) {
+    // A held half pair counts as one character of the text being edited.
+    msg_join.flush(msg.text);
     const std::size_t b = byte_offset(index);
     if (b < msg.st.pos) {
       // Rewrites scanned text: resume from the last region boundary at or before the edit.
@@ -718,13 +731,36 @@ struct StreamDecoder::Impl final : ToolCallParser::Output {
       msg.st = msg.checkpoints.back();
     }
     msg.text.resize(b);
-    msg.text.append(text);
+    append_text(msg.text, msg_join, text, wobbly);
+  }
+
+  // ---- lone surrogates (json/surrogates.hpp) -------------------------------------------------
+  // Appends one piece of streamed text; only a piece with lone surrogates, or one following a
+  // held high surrogate, goes through the joiner.
+  static void append_text(std::string& out, json::SurrogateJoiner& j, std::string_view piece, bool wobbly) {
+    if (!wobbly && !j.holding()) {
+      out.append(piece);
+    } else {
+      j.feed(piece, out);
+    }
+  }
+  // A held surrogate whose text goes no further becomes U+FFFD, scanned like the text before it.
+  void release_think_hold() {
+    if (!think_join.holding()) return;
+    think_join.flush(think.text);
+    scan(think, false);
+  }
+  void release_msg_hold() {
+    if (!msg_join.holding()) return;
+    msg_join.flush(msg.text);
+    scan(msg, true);
   }
 
   // ---- native tool frames --------------------------------------------------------------------
   void finish_native_call() {
     if (!call_active) return;
     call_active = false;
+    args_join.flush(call_args);
     if (declared(call_name)) emit_tool_call(call_id, call_name, call_args);
   }
 
@@ -735,20 +771,23 @@ struct StreamDecoder::Impl final : ToolCallParser::Output {
       call_name.assign(f.delta_name);
       call_id.clear();
       call_args.clear();
+      args_join.reset();
     }
     if (!call_active) {
       call_active = true;
       call_name.clear();
       call_id.clear();
       call_args.clear();
+      args_join.reset();
     }
     if (!f.call_id.empty() && call_id.empty()) call_id.assign(f.call_id);
-    call_args.append(f.delta_args);
+    append_text(call_args, args_join, f.delta_args, f.wobbly);
   }
 
   // ---- frame handling ----------------------------------------------------------------------
   void flush_all_text() {
     end_thinking_segment();
+    release_msg_hold();
     flush_buffer(msg, true);
     if (tools) tools->finish(*this);
     cite_flush();
@@ -803,11 +842,12 @@ struct StreamDecoder::Impl final : ToolCallParser::Output {
       on_native(f);
     } else if (thinking) {
       if (edit) {
-        apply_edit(f.edit_index, f.edit);
+        apply_edit(f.edit_index, f.edit, f.wobbly);
         scan(msg, true);
       }
       if (f.has_delta && !f.delta.empty()) {
-        think.text.append(f.delta);
+        release_msg_hold();
+        append_text(think.text, think_join, f.delta, f.wobbly);
         scan(think, false);
         // Keep the thinking buffer small: what was scanned is never looked at again (it has
         // no edits and no checkpoints), so only the held-back suffix stays.
@@ -817,8 +857,11 @@ struct StreamDecoder::Impl final : ToolCallParser::Output {
         }
       }
     } else if (phase == "answer" || phase == "tool_call" || phase == "other" || phase == "done") {
-      if (edit) apply_edit(f.edit_index, f.edit);
-      if (f.has_delta) msg.text.append(f.delta);
+      if (edit) apply_edit(f.edit_index, f.edit, f.wobbly);
+      if (f.has_delta && !f.delta.empty()) {
+        release_think_hold();
+        append_text(msg.text, msg_join, f.delta, f.wobbly);
+      }
       if (edit || (f.has_delta && !f.delta.empty())) scan(msg, true);
     }
     // tool_response output and unknown phases (search, ...) stay hidden.
@@ -852,11 +895,13 @@ void StreamDecoder::on_data(std::string_view data, std::string_view /*event_name
     return;  // keep-alives, non-JSON lines: tolerated (§7.1)
   }
   const simdjson::padded_string_view padded = json::pad(data, d.pad);
+  d.spill.reset();
   od::document doc;
   if (json::thread_parser().iterate(padded).get(doc) != simdjson::SUCCESS) return;
   od::object root;
   if (doc.get_object().get(root) != simdjson::SUCCESS) return;
   Frame f;
+  f.spill = &d.spill;
   if (parse_level(root, f, 0) != simdjson::SUCCESS) return;  // malformed: ignored like other noise
   d.process(f);
   if (!d.done) d.flush_run();

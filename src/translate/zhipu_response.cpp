@@ -34,6 +34,9 @@ struct Parsed {
   std::string_view reasoning, content, finish;
   bool has_error = false;
   std::string_view error_code, error_message;
+  // Where strings simdjson rejected are decoded (lone surrogate escapes), and whether any was.
+  json::StringSpill* spill = nullptr;
+  bool wobbly = false;
 };
 
 std::string_view trim(std::string_view s) {
@@ -45,20 +48,22 @@ std::string_view trim(std::string_view s) {
 }
 
 // A string, or empty for null. Other types are left unread (the iterator skips them).
-error_code get_text(od::value& v, std::string_view& out) {
+// `delta`: streamed text whose lone surrogates are kept for the decoder's SurrogateJoiner;
+// elsewhere they become U+FFFD.
+error_code get_text(od::value& v, std::string_view& out, Parsed& p, bool delta = false) {
   od::json_type t;
   ZG_TRY(v.type().get(t));
-  if (t == od::json_type::string) return v.get_string().get(out);
+  if (t == od::json_type::string) return json::get_string_lenient(v, out, *p.spill, delta, p.wobbly);
   out = {};
   return SUCCESS;
 }
 
 // Tool arguments: a JSON string on the wire, but the OpenAPI schema says object, so an
 // object or array is passed on as its raw JSON text.
-error_code get_arguments(od::value& v, std::string_view& out) {
+error_code get_arguments(od::value& v, std::string_view& out, Parsed& p) {
   od::json_type t;
   ZG_TRY(v.type().get(t));
-  if (t == od::json_type::string) return v.get_string().get(out);
+  if (t == od::json_type::string) return json::get_string_lenient(v, out, *p.spill, true, p.wobbly);
   if (t == od::json_type::object || t == od::json_type::array) return simdjson::to_json_string(v).get(out);
   out = {};
   return SUCCESS;
@@ -87,10 +92,10 @@ error_code get_int(od::value& v, int64_t& out) {
 }
 
 // The text of a business code sent as a string or as a number.
-error_code get_code(od::value& v, std::string_view& out) {
+error_code get_code(od::value& v, std::string_view& out, Parsed& p) {
   od::json_type t;
   ZG_TRY(v.type().get(t));
-  if (t == od::json_type::string) return v.get_string().get(out);
+  if (t == od::json_type::string) return json::get_string_lenient(v, out, *p.spill, false, p.wobbly);
   if (t == od::json_type::number) {
     out = trim(v.raw_json_token());  // the token may carry trailing whitespace
     return SUCCESS;
@@ -140,7 +145,7 @@ error_code parse_usage(od::value& v, Usage& u) {
   return SUCCESS;
 }
 
-error_code parse_tool_calls(od::value& v, std::vector<V4StreamDecoder::CallView>& calls) {
+error_code parse_tool_calls(od::value& v, Parsed& p, std::vector<V4StreamDecoder::CallView>& calls) {
   od::json_type t;
   ZG_TRY(v.type().get(t));
   if (t != od::json_type::array) return SUCCESS;
@@ -168,7 +173,7 @@ error_code parse_tool_calls(od::value& v, std::vector<V4StreamDecoder::CallView>
         ZG_TRY(get_int(fv, i));
         c.index = (i < 0 || i > INT32_MAX) ? -1 : static_cast<int>(i);
       } else if (k == "id") {
-        ZG_TRY(get_text(fv, c.id));
+        ZG_TRY(get_text(fv, c.id, p));
       } else if (k == "function") {
         od::json_type ft;
         ZG_TRY(fv.type().get(ft));
@@ -181,9 +186,9 @@ error_code parse_tool_calls(od::value& v, std::vector<V4StreamDecoder::CallView>
           od::value ffv;
           ZG_TRY(ff.value().get(ffv));
           if (fk == "name") {
-            ZG_TRY(get_text(ffv, c.name));
+            ZG_TRY(get_text(ffv, c.name, p));
           } else if (fk == "arguments") {
-            ZG_TRY(get_arguments(ffv, c.arguments));
+            ZG_TRY(get_arguments(ffv, c.arguments, p));
           }
         }
       }
@@ -208,11 +213,11 @@ error_code parse_message(od::value& v, Parsed& p, std::vector<V4StreamDecoder::C
     od::value fv;
     ZG_TRY(field.value().get(fv));
     if (k == "content") {
-      ZG_TRY(get_text(fv, p.content));
+      ZG_TRY(get_text(fv, p.content, p, true));
     } else if (k == "reasoning_content") {
-      ZG_TRY(get_text(fv, p.reasoning));
+      ZG_TRY(get_text(fv, p.reasoning, p, true));
     } else if (k == "tool_calls") {
-      ZG_TRY(parse_tool_calls(fv, calls));
+      ZG_TRY(parse_tool_calls(fv, p, calls));
     }
   }
   return SUCCESS;
@@ -244,7 +249,7 @@ error_code parse_choices(od::value& v, Parsed& p, std::vector<V4StreamDecoder::C
       if (k == "delta" || k == "message") {
         ZG_TRY(parse_message(fv, p, calls));
       } else if (k == "finish_reason") {
-        ZG_TRY(get_text(fv, p.finish));
+        ZG_TRY(get_text(fv, p.finish, p));
       }
     }
   }
@@ -264,9 +269,9 @@ error_code parse_error_object(od::value& v, Parsed& p) {
     od::value fv;
     ZG_TRY(field.value().get(fv));
     if (k == "code") {
-      ZG_TRY(get_code(fv, p.error_code));
+      ZG_TRY(get_code(fv, p.error_code, p));
     } else if (k == "message") {
-      ZG_TRY(get_text(fv, p.error_message));
+      ZG_TRY(get_text(fv, p.error_message, p));
     }
   }
   return SUCCESS;
@@ -289,9 +294,9 @@ error_code parse_payload(simdjson::padded_string_view input, Parsed& p,
     if (k == "choices") {
       ZG_TRY(parse_choices(v, p, calls));
     } else if (k == "id") {
-      ZG_TRY(get_text(v, p.id));
+      ZG_TRY(get_text(v, p.id, p));
     } else if (k == "model") {
-      ZG_TRY(get_text(v, p.model));
+      ZG_TRY(get_text(v, p.model, p));
     } else if (k == "created") {
       ZG_TRY(get_int(v, p.created));
     } else if (k == "usage") {
@@ -354,18 +359,62 @@ int V4StreamDecoder::resolve_index(const CallView& c, int position, bool alone) 
   return idx;
 }
 
+void V4StreamDecoder::emit_text(EventSink& sink, int field, Event e) {
+  text_.clear();
+  auto it = std::find_if(held_.begin(), held_.end(), [field](const Held& h) { return h.field == field; });
+  if (it != held_.end()) {
+    it->joiner.feed(e.text, text_);
+    if (!it->joiner.holding()) held_.erase(it);
+  } else {
+    json::SurrogateJoiner j;
+    j.feed(e.text, text_);
+    if (j.holding()) held_.push_back(Held{field, j});
+  }
+  e.text = text_;
+  if (e.type != EventType::tool_call && e.text.empty()) return;
+  sink.on_event(e);
+}
+
+void V4StreamDecoder::release(EventSink& sink, bool keep_reasoning, bool keep_content,
+                              const std::vector<int>* keep_calls) {
+  // Reasoning, content, then calls by index: the order events of one chunk have.
+  std::sort(held_.begin(), held_.end(), [](const Held& a, const Held& b) { return a.field < b.field; });
+  for (std::size_t i = 0; i < held_.size();) {
+    const int field = held_[i].field;
+    const bool keep = field == -2   ? keep_reasoning
+                      : field == -1 ? keep_content
+                                    : keep_calls != nullptr &&
+                                          std::find(keep_calls->begin(), keep_calls->end(), field) != keep_calls->end();
+    if (keep) {
+      ++i;
+      continue;
+    }
+    held_.erase(held_.begin() + static_cast<std::ptrdiff_t>(i));
+    const std::string_view r = json::kReplacementChar;
+    sink.on_event(field == -2 ? Event::reasoning(r) : field == -1 ? Event::content(r) : Event::tool_call(field, {}, {}, r));
+  }
+}
+
+void V4StreamDecoder::on_end(EventSink& sink) {
+  if (holding()) release(sink);
+}
+
 void V4StreamDecoder::on_data(std::string_view data, std::string_view /*event_name*/, EventSink& sink) {
   if (done_) return;
   data = trim(data);
   if (data.empty()) return;  // keep-alive
   if (data == "[DONE]") {
     done_ = true;
+    if (holding()) release(sink);
     return;
   }
   Parsed p;
   calls_.clear();
   usage_ = Usage{};
+  spill_.reset();
+  p.spill = &spill_;
   if (const error_code e = parse_payload(json::pad(data, buf_), p, calls_, usage_); e != SUCCESS) {
+    if (holding()) release(sink);
     error_ = malformed(e);
     done_ = true;
     sink.on_event(Event::failed(error_));
@@ -373,6 +422,7 @@ void V4StreamDecoder::on_data(std::string_view data, std::string_view /*event_na
   }
   if (p.has_error && !p.has_choices) {
     // {"error":{...}} after the 200: the SDKs raise it, we turn it into an in-band error.
+    if (holding()) release(sink);
     error_ = in_band_error(p.error_code, p.error_message);
     done_ = true;
     sink.on_event(Event::failed(error_));
@@ -382,15 +432,41 @@ void V4StreamDecoder::on_data(std::string_view data, std::string_view /*event_na
     started_ = true;
     sink.on_event(Event::start(p.id, p.model, p.created));
   }
-  if (!p.reasoning.empty()) sink.on_event(Event::reasoning(p.reasoning));
-  if (!p.content.empty()) sink.on_event(Event::content(p.content));
   const bool alone = calls_.size() == 1;
-  for (std::size_t i = 0; i < calls_.size(); ++i) {
-    const CallView& c = calls_[i];
-    sink.on_event(Event::tool_call(resolve_index(c, static_cast<int>(i), alone), c.id, c.name, c.arguments));
+  if (!p.wobbly && !holding()) {
+    if (!p.reasoning.empty()) sink.on_event(Event::reasoning(p.reasoning));
+    if (!p.content.empty()) sink.on_event(Event::content(p.content));
+    for (std::size_t i = 0; i < calls_.size(); ++i) {
+      const CallView& c = calls_[i];
+      sink.on_event(Event::tool_call(resolve_index(c, static_cast<int>(i), alone), c.id, c.name, c.arguments));
+    }
+  } else {
+    // Lone surrogates in this chunk's text, or one held from an earlier chunk: each field's
+    // text goes through its joiner. A held surrogate whose field has no text here is released
+    // first when other text comes, so it lands before that text.
+    call_index_.clear();
+    bool any_text = !p.reasoning.empty() || !p.content.empty();
+    for (std::size_t i = 0; i < calls_.size(); ++i) {
+      call_index_.push_back(resolve_index(calls_[i], static_cast<int>(i), alone));
+      any_text = any_text || !calls_[i].arguments.empty();
+    }
+    if (any_text && holding()) {
+      std::vector<int> with_text;
+      for (std::size_t i = 0; i < calls_.size(); ++i)
+        if (!calls_[i].arguments.empty()) with_text.push_back(call_index_[i]);
+      release(sink, !p.reasoning.empty(), !p.content.empty(), &with_text);
+    }
+    if (!p.reasoning.empty()) emit_text(sink, -2, Event::reasoning(p.reasoning));
+    if (!p.content.empty()) emit_text(sink, -1, Event::content(p.content));
+    for (std::size_t i = 0; i < calls_.size(); ++i) {
+      const CallView& c = calls_[i];
+      emit_text(sink, call_index_[i], Event::tool_call(call_index_[i], c.id, c.name, c.arguments));
+    }
   }
   if (usage_.present) sink.on_event(Event::usage_of(usage_));
-  switch (const FinishReason r = map_finish_reason(p.finish)) {
+  const FinishReason r = map_finish_reason(p.finish);
+  if (r != FinishReason::none && holding()) release(sink);
+  switch (r) {
     case FinishReason::none: break;
     case FinishReason::error:
       error_ = network_error();
@@ -405,7 +481,9 @@ bool decode_response(std::string_view body, EventSink& sink, ApiError& err) {
   std::string buf;
   std::vector<V4StreamDecoder::CallView> calls;
   Usage usage;
+  json::StringSpill spill;
   Parsed p;
+  p.spill = &spill;
   if (const error_code e = parse_payload(json::pad(body, buf), p, calls, usage); e != SUCCESS) {
     err = malformed(e);
     return false;
@@ -423,6 +501,17 @@ bool decode_response(std::string_view body, EventSink& sink, ApiError& err) {
     // Nothing was sent to the client yet: a plain 502 beats a half answer.
     err = network_error();
     return false;
+  }
+  if (p.wobbly) {
+    // Whole texts: a lone surrogate left in them has no other half to wait for.
+    const auto fix = [&spill](std::string_view& t) {
+      std::string& s = spill.next();
+      json::append_wtf8_as_utf8(s, t);
+      t = s;
+    };
+    fix(p.reasoning);
+    fix(p.content);
+    for (auto& c : calls) fix(c.arguments);
   }
   sink.on_event(Event::start(p.id, p.model, p.created));
   if (!p.reasoning.empty()) sink.on_event(Event::reasoning(p.reasoning));

@@ -593,3 +593,134 @@ TEST_CASE("zaiweb stream: a citation-like run that is not a marker is kept", "[u
   const Recorder r = record(Setup{"x", {}, {}, ThinkingMode::reasoning}, b);
   CHECK(r.content == "【注意】 and 【turnX】 and .");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Lone UTF-16 surrogate escapes: a character outside the BMP split between two frames
+// ("\ud83c" ends one delta, "\udf0f" starts the next) is rejoined; what cannot be paired
+// becomes U+FFFD; the frame is never lost and the stream never fails for it.
+
+namespace {
+
+constexpr std::string_view kGlobe = "\xF0\x9F\x8C\x8F";  // U+1F30F, "\ud83c\udf0f"
+constexpr std::string_view kFffd = "\xEF\xBF\xBD";       // U+FFFD
+constexpr std::string_view kDoneFrame = "data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"done\",\"done\":true}}\n\n";
+
+// A frame whose delta is written as raw JSON string contents (escapes kept as given).
+std::string raw_frame(std::string_view phase, std::string_view raw_delta) {
+  std::string s = "data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"";
+  s.append(phase).append("\",\"delta_content\":\"").append(raw_delta).append("\"}}\n\n");
+  return s;
+}
+
+// Every byte split of `bytes` records the same events as the whole feed.
+Recorder record_every_split(const Setup& s, const std::string& bytes) {
+  const Recorder whole = record(s, bytes);
+  for (std::size_t k = 1; k < bytes.size(); ++k) {
+    Recorder r;
+    zaiweb::StreamDecoder dec(options_for(s));
+    drive({std::string_view(bytes).substr(0, k), std::string_view(bytes).substr(k)}, dec, r);
+    if (r.content != whole.content || r.reasoning != whole.reasoning || r.failed != whole.failed) {
+      INFO("split at byte " << k);
+      REQUIRE(r.content == whole.content);
+      REQUIRE(r.reasoning == whole.reasoning);
+      REQUIRE(r.failed == whole.failed);
+    }
+  }
+  return whole;
+}
+
+const Setup kPlain{"x", {}, {}, ThinkingMode::reasoning};
+
+}  // namespace
+
+TEST_CASE("zaiweb stream: a surrogate pair split across two answer frames is rejoined", "[unit][zaiweb]") {
+  const std::string b = raw_frame("answer", "Earth \\ud83c") + raw_frame("answer", "\\udf0f!") + std::string(kDoneFrame);
+  const Recorder r = record_every_split(kPlain, b);
+  CHECK(r.content == "Earth " + std::string(kGlobe) + "!");
+  check_clean_end(r, FinishReason::stop);
+  // And what the client reads: the character itself, then the finish reason.
+  const std::string out = run_openai(kPlain, {b});
+  const auto globe = out.find("\"content\":\"" + std::string(kGlobe) + "!\"");
+  const auto finish = out.find("\"finish_reason\":\"stop\"");
+  CHECK(globe != std::string::npos);
+  CHECK(finish != std::string::npos);
+  CHECK(globe < finish);
+  CHECK(out.find("\"error\"") == std::string::npos);
+}
+
+TEST_CASE("zaiweb stream: a surrogate pair split across two thinking frames is rejoined", "[unit][zaiweb]") {
+  const std::string b = raw_frame("thinking", "hmm \\ud83c") + raw_frame("thinking", "\\udf0f") +
+                        raw_frame("answer", "ok") + std::string(kDoneFrame);
+  const Recorder r = record_every_split(kPlain, b);
+  CHECK(r.reasoning == "hmm " + std::string(kGlobe));
+  CHECK(r.content == "ok");
+  check_clean_end(r, FinishReason::stop);
+}
+
+TEST_CASE("zaiweb stream: a surrogate pair split across two native tool-argument frames is rejoined",
+          "[unit][zaiweb]") {
+  const std::string b =
+      "data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"tool_call\",\"delta_name\":\"read_file\","
+      "\"delta_arguments\":\"{\\\"path\\\":\\\"\\ud83c\",\"metadata\":{\"tool_call_id\":\"call_1\"}}}\n\n"
+      "data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"tool_call\",\"delta_arguments\":\"\\udf0f\\\"}\"}}\n\n" +
+      std::string(kDoneFrame);
+  const Recorder r = record(Setup{"x", {"read_file"}, {}, ThinkingMode::reasoning}, b);
+  REQUIRE(r.calls.size() == 1);
+  CHECK(r.calls[0].args == "{\"path\":\"" + std::string(kGlobe) + "\"}");
+  check_clean_end(r, FinishReason::tool_calls);
+}
+
+TEST_CASE("zaiweb stream: a lone high surrogate followed by plain text becomes U+FFFD", "[unit][zaiweb]") {
+  const std::string b = raw_frame("answer", "a\\ud83c") + raw_frame("answer", "b") +
+                        raw_frame("answer", "c\\ud83cd") + std::string(kDoneFrame);
+  const Recorder r = record_every_split(kPlain, b);
+  CHECK(r.content == "a" + std::string(kFffd) + "bc" + std::string(kFffd) + "d");
+  check_clean_end(r, FinishReason::stop);
+}
+
+TEST_CASE("zaiweb stream: a lone low surrogate becomes U+FFFD", "[unit][zaiweb]") {
+  const std::string b = raw_frame("answer", "a") + raw_frame("answer", "\\udf0fb") + std::string(kDoneFrame);
+  const Recorder r = record_every_split(kPlain, b);
+  CHECK(r.content == "a" + std::string(kFffd) + "b");
+  check_clean_end(r, FinishReason::stop);
+}
+
+TEST_CASE("zaiweb stream: a high surrogate never completed is sent as U+FFFD", "[unit][zaiweb]") {
+  SECTION("done follows") {
+    const Recorder r = record_every_split(kPlain, raw_frame("answer", "a\\ud83c") + std::string(kDoneFrame));
+    CHECK(r.content == "a" + std::string(kFffd));
+    check_clean_end(r, FinishReason::stop);
+  }
+  SECTION("the connection drops") {
+    const Recorder r = record(kPlain, raw_frame("answer", "a\\ud83c"));
+    CHECK(r.content == "a" + std::string(kFffd));
+    CHECK(r.failed);
+  }
+  SECTION("the answer starts after held thinking") {
+    const Recorder r = record(kPlain, raw_frame("thinking", "r\\ud83c") + raw_frame("answer", "c") +
+                                          std::string(kDoneFrame));
+    CHECK(r.reasoning == "r" + std::string(kFffd));
+    CHECK(r.content == "c");
+    check_clean_end(r, FinishReason::stop);
+  }
+}
+
+TEST_CASE("zaiweb stream: a good frame and garbage in one read deliver the good delta", "[unit][zaiweb]") {
+  // Malformed frames are noise on this dialect (§7.1): skipped, the answer goes on.
+  const std::string first = raw_frame("answer", "Hello") + "data: {\"type\":\"chat:completion\",\"data\":{oops\n\n";
+  std::string out;
+  openai::StreamOptions so;
+  so.id = "chatcmpl-test";
+  so.model = "glm-test";
+  so.created = 1700000000;
+  openai::StreamEncoder enc(out, so);
+  zaiweb::StreamDecoder dec(options_for(kPlain));
+  sse::Parser parser;
+  const auto on = [&](const sse::Event& ev) { if (!dec.done()) dec.on_data(ev.data, ev.event, enc); };
+  REQUIRE(parser.feed(first, on) == sse::Parser::Status::ok);
+  // What the gateway writes after that read already carries the good delta.
+  CHECK(out.find("\"content\":\"Hello\"") != std::string::npos);
+  REQUIRE(parser.feed(raw_frame("answer", " world") + std::string(kDoneFrame), on) == sse::Parser::Status::ok);
+  CHECK(out.find("\"content\":\" world\"") != std::string::npos);
+  CHECK(out.find("\"finish_reason\":\"stop\"") != std::string::npos);
+}

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <simdjson.h>
 
 #include "zgate/sse/parser.hpp"
 #include "zgate/translate/openai.hpp"
@@ -451,4 +452,231 @@ TEST_CASE("v4 decoder: a missing index falls back to the array position", "[unit
   CHECK(rec.events[1].name == "f");
   CHECK(rec.events[2].index == 1);
   CHECK(rec.events[2].name == "g");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lone UTF-16 surrogate escapes. Tokenizers split a character outside the BMP between two
+// chunks, so one delta ends with "\ud83c" and the next starts with "\udf0f". The gateway rejoins
+// the pair, replaces what cannot be paired by U+FFFD, and never fails the stream for it.
+
+namespace {
+
+constexpr std::string_view kGlobe = "\xF0\x9F\x8C\x8F";  // U+1F30F, "\ud83c\udf0f"
+constexpr std::string_view kFffd = "\xEF\xBF\xBD";       // U+FFFD
+
+std::string v4_chunk(std::string_view delta_json, std::string_view finish = {}) {
+  std::string s = R"(data: {"id":"up-1","created":1,"model":"glm-4.6","choices":[{"index":0,)";
+  if (!finish.empty()) s.append("\"finish_reason\":\"").append(finish).append("\",");
+  s.append("\"delta\":").append(delta_json).append("}]}\n\n");
+  return s;
+}
+
+// What a client reads from an OpenAI stream: every event must be valid JSON (simdjson checks
+// the UTF-8 too), the texts are concatenated.
+struct ClientView {
+  bool valid = true;
+  std::string content, reasoning, arguments, finish;
+  bool error = false;
+  bool done = false;
+};
+
+ClientView client_view(std::string_view out) {
+  ClientView v;
+  simdjson::dom::parser dom;
+  std::size_t pos = 0;
+  while (pos < out.size()) {
+    const std::size_t end = out.find("\n\n", pos);
+    if (end == std::string_view::npos) { v.valid = false; break; }
+    std::string_view ev = out.substr(pos, end - pos);
+    pos = end + 2;
+    if (ev.substr(0, 6) != "data: ") { v.valid = false; continue; }
+    ev.remove_prefix(6);
+    if (ev == "[DONE]") { v.done = true; continue; }
+    simdjson::dom::element root;
+    if (dom.parse(std::string(ev)).get(root) != simdjson::SUCCESS) { v.valid = false; continue; }
+    if (root["error"].error() == simdjson::SUCCESS) { v.error = true; continue; }
+    simdjson::dom::array choices;
+    if (root["choices"].get_array().get(choices) != simdjson::SUCCESS) { v.valid = false; continue; }
+    for (auto choice : choices) {
+      std::string_view s;
+      if (choice["finish_reason"].get_string().get(s) == simdjson::SUCCESS) v.finish.assign(s);
+      if (choice["delta"]["content"].get_string().get(s) == simdjson::SUCCESS) v.content.append(s);
+      if (choice["delta"]["reasoning_content"].get_string().get(s) == simdjson::SUCCESS) v.reasoning.append(s);
+      simdjson::dom::array calls;
+      if (choice["delta"]["tool_calls"].get_array().get(calls) == simdjson::SUCCESS) {
+        for (auto c : calls) {
+          if (c["function"]["arguments"].get_string().get(s) == simdjson::SUCCESS) v.arguments.append(s);
+        }
+      }
+    }
+  }
+  return v;
+}
+
+// The wire through the pipeline whole and split into two reads at every byte: the client sees
+// the same valid stream every time. Returns the whole-feed view.
+ClientView run_every_split(const std::string& wire) {
+  const std::string whole = run_whole(wire, false);
+  for (std::size_t cut = 1; cut < wire.size(); ++cut) {
+    Pipeline p(false);
+    p.feed(std::string_view(wire).substr(0, cut));
+    p.feed(std::string_view(wire).substr(cut));
+    const std::string& out = p.end();
+    if (out != whole) {
+      INFO("split at byte " << cut);
+      REQUIRE(out == whole);
+    }
+  }
+  return client_view(whole);
+}
+
+}  // namespace
+
+TEST_CASE("zhipu stream: a surrogate pair split across two content deltas is rejoined", "[unit][zhipu_stream]") {
+  const std::string wire = v4_chunk(R"({"role":"assistant","content":"Earth \ud83c"})") +
+                           v4_chunk(R"({"content":"\udf0f!"})") + v4_chunk(R"({"content":""})", "stop") +
+                           "data: [DONE]\n\n";
+  const ClientView v = run_every_split(wire);
+  CHECK(v.valid);
+  CHECK(v.content == "Earth " + std::string(kGlobe) + "!");
+  CHECK(v.finish == "stop");
+  CHECK_FALSE(v.error);
+  CHECK(v.done);
+}
+
+TEST_CASE("zhipu stream: a surrogate pair split across two reasoning deltas is rejoined", "[unit][zhipu_stream]") {
+  const std::string wire = v4_chunk(R"({"role":"assistant","reasoning_content":"\ud83c"})") +
+                           v4_chunk(R"({"reasoning_content":"\udf0f\ud83c"})") +
+                           v4_chunk(R"({"reasoning_content":"\udf0f"})") + v4_chunk(R"({"content":"ok"})") +
+                           v4_chunk(R"({})", "stop") + "data: [DONE]\n\n";
+  const ClientView v = run_every_split(wire);
+  CHECK(v.valid);
+  CHECK(v.reasoning == std::string(kGlobe) + std::string(kGlobe));
+  CHECK(v.content == "ok");
+  CHECK(v.finish == "stop");
+  CHECK_FALSE(v.error);
+}
+
+TEST_CASE("zhipu stream: a surrogate pair split across two tool-call argument fragments is rejoined",
+          "[unit][zhipu_stream]") {
+  const std::string wire =
+      v4_chunk(R"({"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"s\":\"\ud83c"}}]})") +
+      v4_chunk(R"({"tool_calls":[{"index":0,"function":{"arguments":"\udf0f\"}"}}]})") +
+      v4_chunk(R"({})", "tool_calls") + "data: [DONE]\n\n";
+  const ClientView v = run_every_split(wire);
+  CHECK(v.valid);
+  CHECK(v.arguments == "{\"s\":\"" + std::string(kGlobe) + "\"}");
+  CHECK(v.finish == "tool_calls");
+  CHECK_FALSE(v.error);
+}
+
+TEST_CASE("zhipu stream: a lone high surrogate followed by plain text becomes U+FFFD", "[unit][zhipu_stream]") {
+  const std::string wire = v4_chunk(R"({"content":"a\ud83c"})") + v4_chunk(R"({"content":"b"})") +
+                           v4_chunk(R"({"content":"c\ud83cd"})", "stop") + "data: [DONE]\n\n";
+  const ClientView v = run_every_split(wire);
+  CHECK(v.valid);
+  CHECK(v.content == "a" + std::string(kFffd) + "bc" + std::string(kFffd) + "d");
+  CHECK(v.finish == "stop");
+  CHECK_FALSE(v.error);
+}
+
+TEST_CASE("zhipu stream: a lone low surrogate becomes U+FFFD", "[unit][zhipu_stream]") {
+  const std::string wire = v4_chunk(R"({"content":"a"})") + v4_chunk(R"({"content":"\udf0fb"})") +
+                           v4_chunk(R"({"content":"c\udf0f"})", "stop") + "data: [DONE]\n\n";
+  const ClientView v = run_every_split(wire);
+  CHECK(v.valid);
+  CHECK(v.content == "a" + std::string(kFffd) + "bc" + std::string(kFffd));
+  CHECK(v.finish == "stop");
+  CHECK_FALSE(v.error);
+}
+
+TEST_CASE("zhipu stream: a high surrogate never completed is sent as U+FFFD before the finish",
+          "[unit][zhipu_stream]") {
+  SECTION("the finish chunk follows") {
+    const std::string wire = v4_chunk(R"({"content":"a\ud83c"})") + v4_chunk(R"({})", "stop") + "data: [DONE]\n\n";
+    const ClientView v = run_every_split(wire);
+    CHECK(v.valid);
+    CHECK(v.content == "a" + std::string(kFffd));
+    CHECK(v.finish == "stop");
+  }
+  SECTION("the stream just ends") {
+    const std::string wire = v4_chunk(R"({"content":"a\ud83c"})") + "data: [DONE]\n\n";
+    const ClientView v = run_every_split(wire);
+    CHECK(v.valid);
+    CHECK(v.content == "a" + std::string(kFffd));
+    CHECK(v.finish == "stop");
+  }
+  SECTION("the other field's text comes next") {
+    const std::string wire = v4_chunk(R"({"reasoning_content":"r\ud83c"})") + v4_chunk(R"({"content":"c"})") +
+                             v4_chunk(R"({})", "stop") + "data: [DONE]\n\n";
+    const std::string out = run_whole(wire, false);
+    const ClientView v = client_view(out);
+    CHECK(v.valid);
+    CHECK(v.reasoning == "r" + std::string(kFffd));
+    CHECK(v.content == "c");
+    // The replacement closes the reasoning before the answer starts.
+    CHECK(out.find(kFffd) < out.find("\"content\":\"c\""));
+  }
+}
+
+TEST_CASE("zhipu stream: lone surrogates in other strings become U+FFFD", "[unit][zhipu_stream]") {
+  const std::string wire =
+      R"(data: {"id":"up-\udf0f","created":1,"model":"glm-\ud83c","choices":[{"index":0,"delta":{"content":"a"}}]})"
+      "\n\n" +
+      v4_chunk(R"({"tool_calls":[{"index":0,"id":"call_\ud83c","function":{"name":"f\udf0f","arguments":"{}"}}]})",
+               "tool_calls") +
+      "data: [DONE]\n\n";
+  const std::string out = run_whole(wire, false);
+  const ClientView v = client_view(out);
+  CHECK(v.valid);
+  CHECK(v.content == "a");
+  CHECK(out.find("\"id\":\"call_" + std::string(kFffd) + "\"") != std::string::npos);
+  CHECK(out.find("\"name\":\"f" + std::string(kFffd) + "\"") != std::string::npos);
+  CHECK(v.finish == "tool_calls");
+  CHECK_FALSE(v.error);
+}
+
+TEST_CASE("zhipu stream: an error frame after a held high surrogate sends U+FFFD, then the error",
+          "[unit][zhipu_stream]") {
+  const std::string wire = v4_chunk(R"({"content":"a\ud83c"})") +
+                           "data: {\"error\":{\"code\":\"1234\",\"message\":\"boom\"}}\n\n";
+  const std::string out = run_whole(wire, false);
+  const ClientView v = client_view(out);
+  CHECK(v.valid);
+  CHECK(v.content == "a" + std::string(kFffd));
+  CHECK(v.error);
+  CHECK(out.find(kFffd) < out.find("boom"));
+}
+
+TEST_CASE("zhipu stream: a non-stream body with a lone surrogate decodes with U+FFFD", "[unit][zhipu_stream]") {
+  Recorder rec;
+  ApiError err;
+  REQUIRE(zhipu::decode_response(
+      R"({"id":"x","created":1,"model":"m","choices":[{"index":0,"finish_reason":"stop",)"
+      R"("message":{"role":"assistant","content":"a\ud83cb\ud83c\udf0f"}}]})",
+      rec, err));
+  REQUIRE(rec.events.size() == 3);
+  CHECK(rec.events[1].text == "a" + std::string(kFffd) + "b" + std::string(kGlobe));
+}
+
+TEST_CASE("zhipu stream: a good event and garbage in one read deliver the good delta, then the error",
+          "[unit][zhipu_stream]") {
+  // As the gateway pumps: one parser feed per upstream read, events decoded into the encoder,
+  // then whatever the encoder appended goes out as one chunk.
+  const std::string wire = v4_chunk(R"({"role":"assistant","content":"Hello"})") + "data: {\"choices\":[oops\n\n";
+  std::string out;
+  openai::StreamEncoder enc(out, test_options(false));
+  zhipu::V4StreamDecoder dec;
+  sse::Parser parser;
+  REQUIRE(parser.feed(wire, [&](const sse::Event& ev) {
+    if (!dec.done()) dec.on_data(ev.data, ev.event, enc);
+  }) == sse::Parser::Status::ok);
+  CHECK(dec.done());
+  CHECK(enc.finished());
+  const ClientView v = client_view(out);
+  CHECK(v.valid);
+  CHECK(v.content == "Hello");
+  CHECK(v.error);
+  CHECK(v.done);
+  CHECK(out.find("Hello") < out.find("malformed JSON"));
 }

@@ -6,9 +6,16 @@
 
 #include <simdjson.h>
 
+#include "zgate/json/surrogates.hpp"
+
 namespace zgate::json {
 
 namespace od = simdjson::ondemand;
+
+// The deepest nesting of objects and arrays zgate walks in any JSON it reads (request bodies,
+// upstream answers). Real requests stay far below it (a tool's JSON schema nests a few dozen
+// levels at most); the bound keeps a recursive walk from running off the thread's stack.
+inline constexpr unsigned kMaxDepth = 128;
 
 // The calling thread's parser. One document at a time: a document obtained from it is
 // invalidated by the next iterate() on the same thread.
@@ -22,5 +29,13 @@ simdjson::padded_string_view pad(std::string_view s, std::string& buf);
 inline simdjson::padded_string_view padded_view(const std::string& s) {
   return simdjson::padded_string_view(s.data(), s.size(), s.capacity());
 }
+
+// get_string() that survives lone UTF-16 surrogate escapes (see surrogates.hpp): the usual
+// simdjson read first; only when simdjson rejects the string is it unescaped by
+// unescape_wtf8 into `spill`, and `wobbly` is set. keep_surrogates leaves lone surrogates in
+// WTF-8 for a SurrogateJoiner (delta text); otherwise they become U+FFFD here. Other errors
+// are returned as they are.
+simdjson::error_code get_string_lenient(od::value& v, std::string_view& out, StringSpill& spill,
+                                        bool keep_surrogates, bool& wobbly);
 
 }  // namespace zgate::json

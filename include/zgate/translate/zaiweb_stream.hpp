@@ -17,6 +17,9 @@
 //  - Errors at the top level, in `data.error` and in `data.data.error`: Event::failed.
 //  - Prompt-injected tool calls (zaiweb_tools.hpp) in the answer text, when enabled.
 //  - The stream closing without `done`: on_end() flushes held text, then fails (incomplete).
+//  - Lone UTF-16 surrogate escapes (json/surrogates.hpp): a character split between two
+//    deltas of the same text (thinking, answer, tool arguments) is rejoined; what cannot be
+//    paired becomes U+FFFD, and the frame is never dropped for it.
 #include <functional>
 #include <memory>
 #include <string>
