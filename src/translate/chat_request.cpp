@@ -27,6 +27,12 @@ using Err = std::optional<ApiError>;
   } while (0)
 
 ApiError json_error(simdjson::error_code e) {
+  if (e == simdjson::DEPTH_ERROR) {
+    return bad_request(fmt::format("The JSON body of your request is nested more than {} levels deep, which is the "
+                                   "limit.",
+                                   json::kMaxDepth),
+                       {}, "json_too_deep");
+  }
   return bad_request(
       fmt::format("We could not parse the JSON body of your request: {}", simdjson::error_message(e)));
 }
@@ -67,13 +73,15 @@ Err get_as(od::value& v, T& out, P&& path, std::string_view problem) {
 
 // Walks a value to its leaves. On Demand skips what it is not asked for without checking atoms
 // (`[tru]` skips fine), so anything zgate forwards verbatim is walked first: the upstream body
-// must be valid JSON whatever the client sent.
-simdjson::error_code validate(od::value& v);
+// must be valid JSON whatever the client sent. The walk recurses, so it stops at
+// json::kMaxDepth levels (DEPTH_ERROR) rather than run off the thread's stack.
+simdjson::error_code validate(od::value& v, unsigned depth);
 
 // Walks the members of an object or array (one whose raw text may already have been taken and
 // rewound: raw_json() unescapes nothing, so each string is still unescaped only once).
 template <class Container>
-simdjson::error_code validate_members(Container& c) {
+simdjson::error_code validate_members(Container& c, unsigned depth) {
+  if (depth > json::kMaxDepth) return simdjson::DEPTH_ERROR;
   if constexpr (std::is_same_v<Container, od::object>) {
     for (auto fr : c) {
       od::field f;
@@ -81,31 +89,31 @@ simdjson::error_code validate_members(Container& c) {
       std::string_view k;
       if (auto e = f.unescaped_key().get(k)) return e;
       od::value fv = f.value();
-      if (auto e = validate(fv)) return e;
+      if (auto e = validate(fv, depth)) return e;
     }
   } else {
     for (auto er : c) {
       od::value ev;
       if (auto e = std::move(er).get(ev)) return e;
-      if (auto e = validate(ev)) return e;
+      if (auto e = validate(ev, depth)) return e;
     }
   }
   return simdjson::SUCCESS;
 }
 
-simdjson::error_code validate(od::value& v) {
+simdjson::error_code validate(od::value& v, unsigned depth) {
   od::json_type t;
   if (auto e = v.type().get(t)) return e;
   switch (t) {
     case od::json_type::object: {
       od::object obj;
       if (auto e = v.get_object().get(obj)) return e;
-      return validate_members(obj);
+      return validate_members(obj, depth + 1);
     }
     case od::json_type::array: {
       od::array arr;
       if (auto e = v.get_array().get(arr)) return e;
-      return validate_members(arr);
+      return validate_members(arr, depth + 1);
     }
     case od::json_type::string: {
       std::string_view s;
@@ -145,17 +153,17 @@ Err raw_of(od::value& v, std::string& out) {
     if (t == od::json_type::object) {
       od::object c;
       if ((e = v.get_object().get(c)) || (e = c.raw_json().get(raw)) || (e = c.reset().error()) ||
-          (e = validate_members(c)))
+          (e = validate_members(c, 1)))
         return malformed(e);
     } else {
       od::array c;
       if ((e = v.get_array().get(c)) || (e = c.raw_json().get(raw)) || (e = c.reset().error()) ||
-          (e = validate_members(c)))
+          (e = validate_members(c, 1)))
         return malformed(e);
     }
   } else {
     raw = v.raw_json_token();  // a peek: the walk below consumes the value
-    if (auto e = validate(v)) return malformed(e);
+    if (auto e = validate(v, 0)) return malformed(e);
   }
   out.assign(simdjson::trim(raw));
   return {};
@@ -238,7 +246,7 @@ Err parse_part(od::value& v, Message& m, std::size_t i, std::size_t j) {
     } else if (k == "image_url") {
       ZG_TRY(parse_image_url(fv, part, i, j));
       has_image = true;
-    } else if (auto e = validate(fv)) {
+    } else if (auto e = validate(fv, 0)) {
       return malformed(e);  // video_url, file_url, ...: forwarded raw, so walked
     }
   }
@@ -541,7 +549,7 @@ Err parse_tool(od::value& v, ToolDef& tool, std::size_t i) {
       tool.description = std::move(fn.description);
       tool.parameters = std::move(fn.parameters);
       has_function = true;
-    } else if (auto e = validate(fv)) {
+    } else if (auto e = validate(fv, 0)) {
       return malformed(e);  // built-in tools are forwarded raw, so walked
     }
   }
@@ -923,6 +931,48 @@ Err parse_root(od::object& root, ChatRequest& r) {
 
 #undef ZG_TRY
 
+
+// When the body ends inside an object, an array or a string, how deep (what is open). The
+// parser's own errors for such a body ("the body must be a JSON object", a tape error) do not
+// say what happened: a client that cut its upload short is told so. Only on the error path.
+struct Truncation {
+  bool truncated = false;
+  std::size_t open = 0;  // objects and arrays still open
+  bool in_string = false;
+};
+
+Truncation truncation_of(std::string_view body) {
+  Truncation t;
+  bool escaped = false;
+  for (const char ch : body) {
+    if (t.in_string) {
+      if (escaped) escaped = false;
+      else if (ch == '\\') escaped = true;
+      else if (ch == '"') t.in_string = false;
+      continue;
+    }
+    if (ch == '"') t.in_string = true;
+    else if (ch == '{' || ch == '[') ++t.open;
+    else if ((ch == '}' || ch == ']') && t.open > 0) --t.open;
+  }
+  t.truncated = t.in_string || t.open > 0;
+  return t;
+}
+
+ParseResult fail_with(ParseResult res, ApiError e, std::string_view body) {
+  if (e.status == 400 && e.code.empty() && e.param.empty()) {
+    if (const Truncation t = truncation_of(body); t.truncated) {
+      e.message = fmt::format("We could not parse the JSON body of your request: it is truncated, ending at byte {} "
+                              "inside {}{} unclosed {}",
+                              body.size(), t.in_string ? "a string and " : "", t.open,
+                              t.open == 1 ? "object or array" : "objects or arrays");
+      e.code = "json_truncated";
+    }
+  }
+  res.error = std::move(e);
+  return res;
+}
+
 }  // namespace
 
 ParseResult parse_chat_request(std::string_view padded_body) {
@@ -931,28 +981,19 @@ ParseResult parse_chat_request(std::string_view padded_body) {
   const simdjson::padded_string_view input(padded_body.data(), padded_body.size(),
                                            padded_body.size() + simdjson::SIMDJSON_PADDING);
   od::document doc;
-  if (auto e = parser.iterate(input).get(doc)) {
-    res.error = json_error(e);
-    return res;
-  }
+  if (auto e = parser.iterate(input).get(doc)) return fail_with(std::move(res), json_error(e), padded_body);
   od::json_type t;
-  if (auto e = doc.type().get(t)) {
-    res.error = json_error(e);
-    return res;
-  }
+  if (auto e = doc.type().get(t)) return fail_with(std::move(res), json_error(e), padded_body);
   od::object root;
   if (t != od::json_type::object || doc.get_object().get(root) != simdjson::SUCCESS) {
-    res.error = bad_request("We could not parse the JSON body of your request: the body must be a JSON object");
-    return res;
+    return fail_with(std::move(res),
+                     bad_request("We could not parse the JSON body of your request: the body must be a JSON object"),
+                     padded_body);
   }
-  if (auto err = parse_root(root, res.request)) {
-    res.error = std::move(*err);
-    return res;
-  }
+  if (auto err = parse_root(root, res.request)) return fail_with(std::move(res), std::move(*err), padded_body);
   // On Demand stops at the object's closing brace; anything after it is malformed input.
   if (doc.current_location().error() == simdjson::SUCCESS) {
-    res.error = json_error(simdjson::TRAILING_CONTENT);
-    return res;
+    return fail_with(std::move(res), json_error(simdjson::TRAILING_CONTENT), padded_body);
   }
   res.ok = true;
   return res;

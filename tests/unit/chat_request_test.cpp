@@ -458,3 +458,24 @@ TEST_CASE("chat request: the parser can be reused for many requests on one threa
     CHECK(r.messages.at(0).content == "hi");
   }
 }
+
+TEST_CASE("chat request: a truncated body is reported as truncated, with where it ends", "[unit][chat]") {
+  const std::string full = with("");
+  for (const std::size_t cut : {std::size_t{1}, std::size_t{20}, full.size() - 10, full.size() - 1}) {
+    const std::string body = full.substr(0, cut);
+    const ParseResult r = parse(body);
+    INFO(body);
+    REQUIRE_FALSE(r.ok);
+    CHECK(r.error.status == 400);
+    CHECK(r.error.code == "json_truncated");
+    CHECK(r.error.message.find("truncated") != std::string::npos);
+    CHECK(r.error.message.find("byte " + std::to_string(cut)) != std::string::npos);
+  }
+}
+
+TEST_CASE("chat request: a body that is not an object is still told so", "[unit][chat]") {
+  const ParseResult r = parse("[1,2]");
+  REQUIRE_FALSE(r.ok);
+  CHECK(r.error.message.find("must be a JSON object") != std::string::npos);
+  CHECK(r.error.code.empty());
+}
