@@ -165,7 +165,7 @@ std::optional<ApiError> known(std::string_view detail, std::string_view code, st
                             d.empty() ? std::string("401") : fmt::format("\"{}\"", d)));
   }
   if (is_busy(detail, code)) {
-    return make(429, "rate_limit_error", "upstream_busy",
+    return make(429, "rate_limit_error", "rate_limit_exceeded",
                 fmt::format("chat.z.ai reports too many concurrent requests for this identity (\"{}\"). "
                             "Retry in a few seconds; one token serves a limited number of parallel answers.",
                             d),

@@ -453,7 +453,12 @@ TEST_CASE("config: describe masks every secret", "[unit][config]") {
     INFO(secret);
     CHECK(d.find(secret) == std::string::npos);
   }
-  CHECK_THAT(d, Catch::Contains("ops=sk-c") && Catch::Contains("https://api.z.ai/api/paas/v4") &&
+  // Not even a secret's last characters: it shows only as a fingerprint.
+  for (const char* tail : {"ef0123", "123456", "543210", "efghij"}) {
+    INFO(tail);
+    CHECK(d.find(tail) == std::string::npos);
+  }
+  CHECK_THAT(d, Catch::Contains("ops=sha256:") && Catch::Contains("https://api.z.ai/api/paas/v4") &&
                     Catch::Contains("zai-web"));
 }
 
@@ -511,4 +516,20 @@ TEST_CASE("config: a negative usage retention names the key", "[unit][config]") 
   Config c;
   const auto msg = error_of([&] { apply_toml(c, "usage_retention_days = -1\n", "z.toml"); });
   CHECK(msg == "z.toml:1: usage_retention_days: must be a number of days from 0 (= keep every row) to 36500");
+}
+
+TEST_CASE("config: restart_only_changes names what a reload cannot change", "[unit][config]") {
+  Config a;
+  Config b = a;
+  CHECK(restart_only_changes(a, b).empty());
+  b.api_keys.push_back({"k", "sk-some-key-0000000000000"});
+  b.timeouts.client_write = Millis(5);
+  b.limits.body_limit = 7;
+  CHECK(restart_only_changes(a, b).empty());  // keys, timeouts and request limits apply live
+  b.listen_port = 9;
+  b.log.level = "debug";
+  b.data_dir = "/elsewhere";
+  b.limits.pool_max_idle_per_host = 3;
+  CHECK(restart_only_changes(a, b) ==
+        std::vector<std::string>{"listen", "log.level", "data_dir", "limits.pool_max_idle_per_host"});
 }

@@ -62,10 +62,10 @@ TEST_CASE("zaiweb errors: 429 and concurrency messages", "[unit][zaiweb]") {
   const ApiError e = classify_http_error(429, "application/json", R"({"detail":"Too many concurrent requests"})");
   CHECK(e.status == 429);
   CHECK(e.type == "rate_limit_error");
-  CHECK(e.code == "upstream_busy");
+  CHECK(e.code == "rate_limit_exceeded");
   CHECK(e.retry_after > 0);
-  CHECK(classify_http_error(429, "text/plain", "").code == "upstream_busy");
-  CHECK(classify_http_error(400, "application/json", R"({"msg":"当前并发过高"})").code == "upstream_busy");
+  CHECK(classify_http_error(429, "text/plain", "").code == "rate_limit_exceeded");
+  CHECK(classify_http_error(400, "application/json", R"({"msg":"当前并发过高"})").code == "rate_limit_exceeded");
 }
 
 TEST_CASE("zaiweb errors: captcha demands", "[unit][zaiweb]") {

@@ -53,8 +53,8 @@ class Authenticator {
 // The key part of "Bearer <key>" (case-insensitive scheme, spaces trimmed); "" if not Bearer.
 std::string_view bearer_token(std::string_view authorization);
 
-// For logs: "sk-a…89" (first 4 + last 2) for keys of 12 chars or more, "***" for shorter
-// non-empty keys, "" for an empty one.
+// For logs: a fingerprint that shows which secret is configured without any of its characters,
+// "sha256:" + the first 8 hex digits of its SHA-256 ("" for an empty secret).
 std::string mask_secret(std::string_view secret);
 
 }  // namespace zgate
