@@ -1,6 +1,7 @@
 // zgate: an OpenAI-compatible gateway for Zhipu GLM models.
 // main(): configuration -> logging -> (offline demo: start the bundled mock as the upstream)
-// -> workers -> wait for SIGINT/SIGTERM -> drain and stop.
+// -> workers -> wait for SIGINT/SIGTERM (SIGHUP: reload the configuration) -> drain and stop.
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -61,9 +62,49 @@ std::string allocator_name() {
 #endif
 }
 
+// The offline demo points every zhipu provider at the bundled mock.
+std::shared_ptr<const zgate::Config> with_demo_upstream(std::shared_ptr<const zgate::Config> cfg, uint16_t mock_port) {
+  auto c = std::make_shared<zgate::Config>(*cfg);
+  for (auto& p : c->providers) {
+    if (p.kind != zgate::ProviderKind::zhipu) continue;
+    p.base_url = "http://127.0.0.1:" + std::to_string(mock_port) + "/api/paas/v4";
+    p.api_key = "zgate-demo";
+    p.jwt = false;
+  }
+  return c;
+}
+
+// SIGHUP: the configuration is read again (environment, file, flags, as at start) and applied to
+// new requests; a file that does not load is refused and the running configuration stays.
+void reload(int argc, char** argv, zgate::Gateway& gateway, const zgate::mock::MockServer* demo) {
+  std::shared_ptr<const zgate::Config> next;
+  try {
+    next = zgate::load_config(argc, argv);
+  } catch (const zgate::ConfigError& e) {
+    spdlog::error("configuration reload refused: {}; the running configuration stays", e.what());
+    return;
+  } catch (const zgate::ConfigExit&) {
+    return;
+  }
+  if (demo && wants_demo(*next)) next = with_demo_upstream(next, demo->port());
+  const auto r = gateway.reload(next);
+  if (!r.applied) {
+    spdlog::error("configuration reload refused: {}; the running configuration stays", r.error);
+    return;
+  }
+  std::string restart;
+  for (const auto& name : r.restart_needed) restart += (restart.empty() ? "" : ", ") + name;
+  spdlog::info("configuration reloaded (generation {}): {} client key(s), {} model route(s), {} provider(s){}",
+               r.generation, next->api_keys.size(), next->models.size(), next->providers.size(),
+               restart.empty() ? std::string() : "; these changed but need a restart and keep their running values: " + restart);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A write to a closed pipe (the log reader went away, a client socket written with a plain
+  // write) must be an error, not the end of the process.
+  std::signal(SIGPIPE, SIG_IGN);
   tune_allocator();
   std::shared_ptr<const zgate::Config> loaded;
   try {
@@ -84,14 +125,7 @@ int main(int argc, char** argv) {
       mo.host = "127.0.0.1";
       mo.port = 0;
       mock = std::make_unique<zgate::mock::MockServer>(mo);
-      auto cfg = std::make_shared<zgate::Config>(*loaded);
-      for (auto& p : cfg->providers) {
-        if (p.kind != zgate::ProviderKind::zhipu) continue;
-        p.base_url = "http://127.0.0.1:" + std::to_string(mock->port()) + "/api/paas/v4";
-        p.api_key = "zgate-demo";
-        p.jwt = false;
-      }
-      loaded = cfg;
+      loaded = with_demo_upstream(loaded, mock->port());
       spdlog::warn("OFFLINE DEMO: no upstream key given (ZGATE_UPSTREAM_KEY), so answers come from the bundled "
                    "mock on 127.0.0.1:{}. Set ZGATE_UPSTREAM_KEY to use the real GLM API.",
                    mock->port());
@@ -102,7 +136,7 @@ int main(int argc, char** argv) {
     const uint16_t port = gateway.start();
     spdlog::info("zgate listening on http://{}:{} ({} workers)", loaded->listen_host, port,
                  loaded->workers ? loaded->workers : std::thread::hardware_concurrency());
-    gateway.run_until_signal();
+    gateway.run_until_signal([&] { reload(argc, argv, gateway, mock.get()); });
     spdlog::info("zgate stopped");
   } catch (const std::exception& e) {
     spdlog::critical("zgate: {}", e.what());

@@ -491,11 +491,35 @@ void validate(Config& cfg) {
       {"timeouts.upstream_first_byte_ms", cfg.timeouts.upstream_first_byte},
       {"timeouts.upstream_stream_idle_ms", cfg.timeouts.upstream_stream_idle},
       {"timeouts.shutdown_grace_ms", cfg.timeouts.shutdown_grace},
+      {"timeouts.lingering_time_ms", cfg.timeouts.lingering_time},
+      {"timeouts.lingering_timeout_ms", cfg.timeouts.lingering_timeout},
       {"limits.pool_idle_timeout_ms", cfg.limits.pool_idle_timeout},
   };
   for (const auto& [k, v] : times) {
     if (v.count() <= 0) throw ConfigError(fmt::format("{}: must be a positive integer", k));
   }
+}
+
+std::vector<std::string> restart_only_changes(const Config& a, const Config& b) {
+  std::vector<std::string> out;
+  auto check = [&](bool differs, const char* name) {
+    if (differs) out.emplace_back(name);
+  };
+  check(a.listen_host != b.listen_host || a.listen_port != b.listen_port, "listen");
+  check(a.workers != b.workers, "workers");
+  check(a.log.level != b.log.level || a.debug != b.debug, "log.level");
+  check(a.log.format != b.log.format, "log.format");
+  check(a.log.file != b.log.file, "log.file");
+  check(a.log.access_log != b.log.access_log, "log.access_log");
+  check(a.log.queue_size != b.log.queue_size, "log.queue_size");
+  check(a.data_dir != b.data_dir, "data_dir");
+  check(a.usage_store != b.usage_store, "usage_store");
+  check(a.usage_retention_days != b.usage_retention_days, "usage_retention_days");
+  check(a.limits.pool_max_idle_per_host != b.limits.pool_max_idle_per_host, "limits.pool_max_idle_per_host");
+  check(a.limits.pool_idle_timeout != b.limits.pool_idle_timeout, "limits.pool_idle_timeout_ms");
+  check(a.limits.max_connections != b.limits.max_connections, "limits.max_connections");
+  check(a.demo != b.demo, "demo");
+  return out;
 }
 
 namespace {
@@ -556,11 +580,11 @@ std::string describe(const Config& c) {
   line(out, "unlisted models: {}", c.allow_unlisted_models ? fmt::format("passed to {}", c.default_provider) : "rejected");
   const auto& t = c.timeouts;
   line(out, "timeouts (ms): client header {} body {} write {} keepalive {}; upstream connect {} tls {} write {} "
-       "first byte {} stream idle {}; shutdown grace {}",
+       "first byte {} stream idle {}; shutdown grace {}; lingering close {} (quiet {})",
        t.client_header_read.count(), t.client_body_read.count(), t.client_write.count(),
        t.client_keepalive_idle.count(), t.upstream_connect.count(), t.upstream_tls_handshake.count(),
        t.upstream_write.count(), t.upstream_first_byte.count(), t.upstream_stream_idle.count(),
-       t.shutdown_grace.count());
+       t.shutdown_grace.count(), t.lingering_time.count(), t.lingering_timeout.count());
   const auto& l = c.limits;
   line(out, "limits: header {} B, body {} B, sse event {} B, upstream body {} B, pool {} idle/host for {} ms, "
        "max connections {}",

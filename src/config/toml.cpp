@@ -225,6 +225,8 @@ void read_timeouts(const Reader& r, const toml::node& n, Config& cfg) {
       {"upstream_first_byte_ms", &t.upstream_first_byte},
       {"upstream_stream_idle_ms", &t.upstream_stream_idle},
       {"shutdown_grace_ms", &t.shutdown_grace},
+      {"lingering_time_ms", &t.lingering_time},
+      {"lingering_timeout_ms", &t.lingering_timeout},
   };
   r.each(r.table(n, "timeouts"), "timeouts", [&](std::string_view key, const toml::node& v, const std::string& path) {
     for (const auto& [name, field] : fields) {

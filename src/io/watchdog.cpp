@@ -47,6 +47,18 @@ void Watchdog::remove(Deadline* d) {
   --size_;
 }
 
+void Watchdog::abort_all() {
+  for (Deadline* d = head_; d; d = d->next_) {
+    d->aborted_ = true;
+    if (d->signal_) {
+      d->signal_->emit(boost::asio::cancellation_type::terminal);
+    } else if (d->sock_ && d->sock_->is_open()) {
+      boost::system::error_code ignored;
+      d->sock_->cancel(ignored);
+    }
+  }
+}
+
 void Watchdog::start() {
   ticking_ = true;
   timer_.expires_after(tick_);
@@ -75,7 +87,7 @@ void Watchdog::on_tick() {
       }
     }
     if (d->signal_) {
-      if (d->hung_up_) {
+      if (d->hung_up_ || d->aborted_) {
         d->signal_->emit(boost::asio::cancellation_type::terminal);
       } else if (d->sock_ && d->sock_->is_open()) {
         pfds_.push_back(pollfd{d->sock_->native_handle(), static_cast<short>(POLLIN | POLLRDHUP), 0});

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
@@ -88,6 +89,14 @@ std::string request_id_from(std::string_view given) {
   return "req_" + random_hex(24);
 }
 
+// What a request still running when the shutdown grace has passed is answered with (an
+// in-band error event when its stream has begun).
+ApiError shutdown_error() {
+  return ApiError{503, "server_error", "server_shutting_down",
+                  "zgate is shutting down and could not finish this answer in time; retry the request.", {}, 1,
+                  ErrorSource::internal};
+}
+
 ApiError failure_error(Failure f, const std::string& msg) {
   switch (f) {
     case Failure::timeout: return gateway_timeout(msg);
@@ -99,6 +108,14 @@ ApiError failure_error(Failure f, const std::string& msg) {
   }
 }
 
+// A parser error that means the client sent something that is not acceptable HTTP (as opposed
+// to the end of the stream, a size limit, or an I/O error).
+bool is_malformed(const boost::system::error_code& ec) {
+  static const auto& http_category = make_error_code(http::error::bad_target).category();
+  return ec.category() == http_category && ec != http::error::end_of_stream && ec != http::error::partial_message &&
+         ec != http::error::need_more && ec != http::error::body_limit && ec != http::error::header_limit;
+}
+
 }  // namespace
 
 // ---- request head ---------------------------------------------------------------------------
@@ -108,12 +125,22 @@ ApiError failure_error(Failure f, const std::string& msg) {
 // (Beast's request_parser<string_body> allocates a node per header field.)
 struct RequestHead {
   http::verb method = http::verb::unknown;
+  int version = 11;  // 10 or 11
   std::string method_string, target, authorization, api_key, request_id, expect, cors_request_headers;
+  std::string transfer_encoding;  // every Transfer-Encoding field line, joined by ", "
+  int hosts = 0;                  // Host field lines seen
   std::string body;
+  // Set when the head is well-formed HTTP but must be refused (RFC 9112 MUSTs Beast does not
+  // enforce): the status (400 or 501) and what is wrong. The connection closes after the answer.
+  int reject_status = 0;
+  std::string reject_reason;
   void reset() {
     method = http::verb::unknown;
+    version = 11;
+    hosts = 0;
+    reject_status = 0;
     for (std::string* s : {&method_string, &target, &authorization, &api_key, &request_id, &expect,
-                           &cors_request_headers, &body}) {
+                           &cors_request_headers, &transfer_encoding, &body, &reject_reason}) {
       s->clear();
     }
     // A large request body does not pin its buffer for the life of a keep-alive connection.
@@ -135,10 +162,13 @@ class RequestParser final : public http::basic_parser<true> {
     if (!seen) slot.assign(v);
     seen = true;
   }
-  void on_request_impl(http::verb m, beast::string_view ms, beast::string_view target, int, ec_t&) override {
+  void on_request_impl(http::verb m, beast::string_view ms, beast::string_view target, int version,
+                       ec_t&) override {
     h_.method = m;
+    h_.version = version;
     h_.method_string.assign(ms);
     h_.target.assign(target);
+    h1::to_origin_form(h_.target);
   }
   void on_response_impl(int, beast::string_view, int, ec_t&) override {}
   void on_field_impl(http::field f, beast::string_view name, beast::string_view value, ec_t&) override {
@@ -146,6 +176,12 @@ class RequestParser final : public http::basic_parser<true> {
       case http::field::authorization: keep_first(h_.authorization, value, seen_auth_); return;
       case http::field::expect: keep_first(h_.expect, value, seen_expect_); return;
       case http::field::access_control_request_headers: keep_first(h_.cors_request_headers, value, seen_cors_); return;
+      case http::field::host: ++h_.hosts; return;
+      case http::field::transfer_encoding:
+        seen_te_ = true;
+        if (!h_.transfer_encoding.empty()) h_.transfer_encoding.append(", ");
+        h_.transfer_encoding.append(value);
+        return;
       case http::field::unknown:
         if (h1::iequals(name, "x-api-key")) keep_first(h_.api_key, value, seen_key_);
         else if (h1::iequals(name, "x-request-id")) keep_first(h_.request_id, value, seen_id_);
@@ -153,7 +189,30 @@ class RequestParser final : public http::basic_parser<true> {
       default: return;
     }
   }
-  void on_header_impl(ec_t&) override {}
+  // The RFC 9112 rules Beast leaves to the server. Beast frames a request whose final transfer
+  // coding is not chunked as having no body, so its bytes would be read as the next request:
+  // such a request is refused and the connection closed.
+  void on_header_impl(ec_t& ec) override {
+    auto reject = [&](int status, std::string reason) {
+      h_.reject_status = status;
+      h_.reject_reason = std::move(reason);
+      ec = http::error::bad_field;  // stops the parser; the session answers from reject_*
+    };
+    if (h_.hosts > 1) return reject(400, "The request has more than one Host header field.");
+    if (h_.hosts == 0 && h_.version >= 11) return reject(400, "An HTTP/1.1 request must have a Host header field.");
+    if (!h_.transfer_encoding.empty() || seen_te_) {
+      if (h_.version < 11) return reject(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request.");
+      switch (h1::classify_transfer_encoding(h_.transfer_encoding)) {
+        case h1::TransferCoding::chunked: break;
+        case h1::TransferCoding::final_not_chunked:
+          return reject(400, "The request's final transfer coding is not 'chunked', so its length cannot be "
+                             "determined (Transfer-Encoding: " + h_.transfer_encoding.substr(0, 64) + ").");
+        case h1::TransferCoding::unsupported:
+          return reject(501, "Only the 'chunked' transfer coding is supported (Transfer-Encoding: " +
+                                 h_.transfer_encoding.substr(0, 64) + ").");
+      }
+    }
+  }
   void on_body_init_impl(const boost::optional<std::uint64_t>& len, ec_t&) override {
     // simdjson reads SIMDJSON_PADDING bytes past the end: reserve them up front so the body is
     // parsed where it lands, without a copy. (The body limit is checked before this.)
@@ -172,6 +231,7 @@ class RequestParser final : public http::basic_parser<true> {
 
   RequestHead& h_;
   bool seen_auth_ = false, seen_expect_ = false, seen_cors_ = false, seen_key_ = false, seen_id_ = false;
+  bool seen_te_ = false;
 };
 
 }  // namespace
@@ -182,9 +242,33 @@ namespace {
 Clock::duration shortest_timeout(const Timeouts& t) {
   return std::min({t.client_header_read, t.client_body_read, t.client_write, t.client_keepalive_idle,
                    t.upstream_connect, t.upstream_tls_handshake, t.upstream_write, t.upstream_first_byte,
-                   t.upstream_stream_idle});
+                   t.upstream_stream_idle, t.lingering_timeout});
 }
 }  // namespace
+
+// Everything derived from one configuration: routes, client keys, providers. A reload builds a
+// new generation and hands it to every worker; a request keeps the generation it started with
+// until it ends, so a reload never changes a request midway.
+struct Generation {
+  Generation(std::shared_ptr<const Config> c, uint64_t n)
+      : cfg(std::move(c)), router(*cfg), auth(cfg->api_keys, cfg->allow_no_auth), id(n) {
+    providers.init(*cfg);
+  }
+  std::shared_ptr<const Config> cfg;
+  Router router;
+  Authenticator auth;
+  Providers providers;
+  uint64_t id;
+};
+
+// A worker's share of a generation: the generation and the worker's own provider state for it
+// (JWT caches). Only its worker touches it, so taking a reference per request costs no
+// contended atomic.
+struct WorkerGeneration {
+  explicit WorkerGeneration(std::shared_ptr<Generation> g) : gen(std::move(g)) { providers.init(gen->providers); }
+  std::shared_ptr<Generation> gen;
+  ProviderWorkerState providers;
+};
 
 struct Worker {
   explicit Worker(const Config& c)
@@ -196,20 +280,23 @@ struct Worker {
   net::executor_work_guard<net::io_context::executor_type> guard;
   io::Watchdog watchdog;  // I/O deadlines and hang-up checks of this worker's sockets
   upstream::Pool pool;
-  ProviderWorkerState providers;  // per-worker provider state (JWT caches, ...)
+  // The configuration generation new requests on this worker use (replaced by a reload, on this
+  // worker's thread; a request holds the one it started with).
+  std::shared_ptr<WorkerGeneration> current;
   std::thread thread;
 };
 
 struct Gateway::Impl {
-  explicit Impl(std::shared_ptr<const Config> c)
-      : cfg(std::move(c)), router(*cfg), auth(cfg->api_keys, cfg->allow_no_auth), acceptor(accept_ioc) {}
+  explicit Impl(std::shared_ptr<const Config> c) : cfg(std::move(c)), acceptor(accept_ioc) {}
 
+  // The configuration zgate started with: what only a restart changes (listen address, workers,
+  // logging, the usage store, pool sizes) is read from here; everything else from the
+  // generation a request runs in.
   std::shared_ptr<const Config> cfg;
   // The access-log writer and the usage store; null when both are off.
   std::unique_ptr<obs::Recorder> recorder;
-  Router router;
-  Authenticator auth;
-  Providers providers;
+  std::mutex reload_mu;                 // reloads one at a time
+  std::shared_ptr<Generation> gen;      // the newest generation (under reload_mu)
   std::vector<std::unique_ptr<Worker>> workers;
   net::io_context accept_ioc{1};
   tcp::acceptor acceptor;
@@ -234,11 +321,16 @@ struct ConnCancel {
 };
 
 struct Ctx {
-  Ctx(Gateway::Impl& g_, Worker& w_, tcp::socket& d, io::Deadline& dl_, beast::flat_buffer& b, RequestParser& p,
-      RequestHead& r, std::string& h, AuthMemo& am, std::string_view ip, const std::shared_ptr<ConnCancel>& cc)
-      : g(g_), w(w_), down(d), dl(dl_), buf(b), parser(p), req(r), head(h), auth_memo(am), client_ip(ip), cancel(cc) {}
+  Ctx(Gateway::Impl& g_, Worker& w_, WorkerGeneration& wg, tcp::socket& d, io::Deadline& dl_, beast::flat_buffer& b,
+      RequestParser& p, RequestHead& r, std::string& h, AuthMemo& am, std::string_view ip,
+      const std::shared_ptr<ConnCancel>& cc)
+      : g(g_), w(w_), gen(*wg.gen), cfg(*wg.gen->cfg), wps(wg.providers), down(d), dl(dl_), buf(b), parser(p), req(r),
+        head(h), auth_memo(am), client_ip(ip), cancel(cc) {}
   Gateway::Impl& g;
   Worker& w;
+  Generation& gen;            // the configuration generation this request runs in
+  const Config& cfg;          // *gen.cfg
+  ProviderWorkerState& wps;   // this worker's provider state for `gen`
   tcp::socket& down;
   io::Deadline& dl;  // of the pending downstream read or write
   beast::flat_buffer& buf;
@@ -275,8 +367,8 @@ void begin_head(Ctx& c, int status) {
   h.clear();
   h1::status_line(h, status);
   h1::field(h, "X-Request-Id", c.request_id);
-  if (!c.g.cfg->cors_origin.empty()) {
-    h1::field(h, "Access-Control-Allow-Origin", c.g.cfg->cors_origin);
+  if (!c.cfg.cors_origin.empty()) {
+    h1::field(h, "Access-Control-Allow-Origin", c.cfg.cors_origin);
     h1::field(h, "Access-Control-Expose-Headers", "X-Request-Id");
   }
   if (!c.keep_alive) h1::field(h, "Connection", "close");
@@ -290,12 +382,21 @@ std::array<net::const_buffer, 2> head_buffers(Ctx& c, std::string_view body) {
 }
 
 io::Written head_now(Ctx& c, std::string_view body) {
-  c.dl.arm(c.g.cfg->timeouts.client_write);
+  c.dl.arm(c.cfg.timeouts.client_write);
   return io::try_write(c.down, head_buffers(c, body));
 }
 
+// Every write to the client ends here: a failed one is recorded as what it was.
 bool wrote(Ctx& c, const io::Written& w) {
   c.bytes_out += w.n;
+  if (w.ec) {
+    if (c.dl.expired()) {
+      c.error_type = "client_write_timeout";
+    } else {
+      if (c.status == 0 || c.status == 200) c.status = 499;  // nginx's "client closed request"
+      c.error_type = "client_closed_request";
+    }
+  }
   return !w.ec;
 }
 
@@ -335,7 +436,7 @@ struct ChunkFrame {
 
 io::Written chunk_now(Ctx& c, const std::string& out, bool last, ChunkFrame& f) {
   if (out.empty() && !last) return io::Written{{}, 0, true};  // an empty chunk would end the body
-  c.dl.arm(c.g.cfg->timeouts.client_write);
+  c.dl.arm(c.cfg.timeouts.client_write);
   if (out.empty()) {
     f.bufs = {net::buffer(h1::kLastChunk.data(), h1::kLastChunk.size()), net::const_buffer(), net::const_buffer()};
   } else {
@@ -357,7 +458,7 @@ bool chunk_done(Ctx& c, std::string& out, const io::Written& w) {
 // exchange was cancelled.
 net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, EventSink& sink,
                           openai::StreamEncoder* enc, std::string* out) {
-  const Config& cfg = *c.g.cfg;
+  const Config& cfg = c.cfg;
   auto fail = [&](const ApiError& e) {
     c.error_type = e.code.empty() ? e.type : e.code;
     if (enc) {
@@ -376,8 +477,11 @@ net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, Event
     std::string body;
     Failure f;
     if (!ex.read_all_now(body, f)) f = co_await ex.read_all(body);
-    if (f == Failure::cancelled) co_return false;
-    if (f != Failure::none) {
+    if (f == Failure::cancelled && (!c.dl.aborted() || c.dl.hung_up())) co_return false;
+    if (f == Failure::cancelled) {
+      c.dl.unwatch();  // no further cancellation: the error goes out
+      fail(shutdown_error());
+    } else if (f != Failure::none) {
       fail(failure_error(f, ex.error_message()));
     } else {
       ApiError err;
@@ -404,7 +508,13 @@ net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, Event
     std::string_view piece;
     Failure f;
     if (!ex.read_now(piece, f)) f = co_await ex.read_some(piece);
-    if (f == Failure::cancelled) co_return false;
+    if (f == Failure::cancelled && (!c.dl.aborted() || c.dl.hung_up())) co_return false;
+    if (f == Failure::cancelled) {
+      // The shutdown grace has passed: the client gets an in-band error and [DONE].
+      c.dl.unwatch();
+      if (!finished) fail(shutdown_error());
+      break;
+    }
     if (f != Failure::none) {
       if (!finished) fail(failure_error(f, ex.error_message()));
       break;
@@ -457,10 +567,16 @@ Next next_of(bool keep) { return keep ? Next::keep : Next::close; }
 // The upstream half of a chat request.
 net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt, const UpstreamRequest& up,
                               DialectOps& ops, bool may_retry) {
-  const Config& cfg = *c.g.cfg;
+  const Config& cfg = c.cfg;
   upstream::Exchange ex(c.w.pool, prt.tls.get(), prt.endpoint, cfg.timeouts, cfg.limits);
   const Failure f = co_await ex.start(up);
   c.timings = ex.timings();
+  if (f == Failure::cancelled && c.dl.aborted() && !c.dl.hung_up()) {
+    c.dl.unwatch();
+    c.keep_alive = false;
+    co_await send_error(c, shutdown_error());
+    co_return Next::close;
+  }
   if (f == Failure::cancelled) co_return Next::close;
   if (f != Failure::none) {
     spdlog::warn("[{}] upstream {} failed: {}", c.request_id, prt.cfg->name, ex.error_message());
@@ -471,6 +587,12 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
   if (status != 200) {
     std::string body;
     const Failure bf = co_await ex.read_all(body);
+    if (bf == Failure::cancelled && c.dl.aborted() && !c.dl.hung_up()) {
+      c.dl.unwatch();
+      c.keep_alive = false;
+      co_await send_error(c, shutdown_error());
+      co_return Next::close;
+    }
     if (bf == Failure::cancelled) co_return Next::close;
     if (bf == Failure::none) ex.release();
     spdlog::debug("[{}] upstream {} answered HTTP {}: {}", c.request_id, prt.cfg->name, status,
@@ -497,6 +619,8 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
     openai::StreamEncoder enc(out, so);
     const bool ok = co_await pump(c, ex, ops, enc, &enc, &out);
     c.outcome = enc.outcome();
+    // An error the upstream sent in-band reached the client as an error event: say so.
+    if (c.error_type.empty() && c.outcome.error) c.error_type = c.outcome.error_type;
     co_return next_of(ok && c.keep_alive);
   }
 
@@ -512,12 +636,12 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
 }
 
 net::awaitable<bool> handle_chat(Ctx& c) {
-  const Config& cfg = *c.g.cfg;
+  const Config& cfg = c.cfg;
   const RequestHead& req = c.req;
   c.log = true;
 
   // Authenticate on the headers alone, before reading a possibly large body.
-  const auto who = c.g.auth.check(req.authorization, req.api_key, c.auth_memo);
+  const auto who = c.gen.auth.check(req.authorization, req.api_key, c.auth_memo);
   if (!who.ok) {
     c.keep_alive = false;  // the body stays unread
     co_await send_error(c, unauthorized(req.authorization.empty() && req.api_key.empty()
@@ -534,7 +658,8 @@ net::awaitable<bool> handle_chat(Ctx& c) {
     co_return false;
   }
   c.parser.body_limit(cfg.limits.body_limit);  // chunked bodies are checked as they arrive
-  if (h1::iequals(req.expect, "100-continue")) {
+  // An HTTP/1.0 client cannot know 100 Continue: its expectation is ignored (RFC 9110 10.1.1).
+  if (req.version >= 11 && h1::iequals(req.expect, "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     c.dl.arm(cfg.timeouts.client_write);
     auto [ec, n] = co_await net::async_write(c.down, net::buffer(kContinue.data(), kContinue.size()), nothrow);
@@ -555,6 +680,8 @@ net::awaitable<bool> handle_chat(Ctx& c) {
     } else if (c.dl.expired()) {
       co_await send_error(c, ApiError{408, "invalid_request_error", "request_timeout",
                                       "Timed out reading the request body.", {}, 0, ErrorSource::downstream});
+    } else if (is_malformed(rec)) {
+      co_await send_error(c, bad_request("Malformed request body: " + rec.message() + "."));
     } else {
       c.status = 499;
       c.error_type = "client_read_failed";
@@ -571,7 +698,7 @@ net::awaitable<bool> handle_chat(Ctx& c) {
   c.model = creq.model;
   c.stream = creq.stream;
 
-  const auto target = c.g.router.find(creq.model);
+  const auto target = c.gen.router.find(creq.model);
   if (!target) {
     ApiError e = not_found("The model '" + creq.model + "' does not exist or is not served by this gateway; "
                            "GET /v1/models lists the available models.", "model_not_found");
@@ -581,13 +708,13 @@ net::awaitable<bool> handle_chat(Ctx& c) {
   c.route = target->route;
   c.upstream_model = std::string(target->upstream_model);
   c.provider = target->provider->name;
-  ProviderRuntime& prt = c.g.providers.runtime(*target->provider);
+  ProviderRuntime& prt = c.gen.providers.runtime(*target->provider);
 
   for (int attempt = 0;; ++attempt) {
     PreparedRequest prep;
     std::optional<ApiError> err;
-    if (!prepare_request_now(prt, c.w.providers, creq, *target, prep, err)) {
-      err = co_await prepare_request(prt, c.w.providers, c.w.pool, creq, *target, prep);
+    if (!prepare_request_now(prt, c.wps, creq, *target, prep, err)) {
+      err = co_await prepare_request(prt, c.wps, c.w.pool, creq, *target, prep);
     }
     if (err) co_return co_await send_error(c, *err) && c.keep_alive;
     // The exchange runs while the client is watched: a client that leaves cancels the upstream
@@ -688,7 +815,7 @@ net::awaitable<bool> handle(Ctx& c) {
     }
   } else if (path == "/v1/models" || path == "/models" || path.starts_with("/v1/models/")) {
     c.log = true;
-    const auto who = c.g.auth.check(req.authorization, req.api_key, c.auth_memo);
+    const auto who = c.gen.auth.check(req.authorization, req.api_key, c.auth_memo);
     if (!who.ok) {
       keep = co_await send_error(c, unauthorized("Incorrect or missing API key.")) && c.keep_alive;
     } else if (req.method != http::verb::get) {
@@ -699,7 +826,7 @@ net::awaitable<bool> handle(Ctx& c) {
       std::string out;
       if (path.starts_with("/v1/models/")) {
         const auto id = path.substr(11);
-        const auto t = c.g.router.find(id);
+        const auto t = c.gen.router.find(id);
         if (t && t->listed) {
           json::Writer w(out);
           w.begin_object().kv("id", id).kv("object", "model").kv("created", int64_t{1700000000});
@@ -710,7 +837,7 @@ net::awaitable<bool> handle(Ctx& c) {
                                                   "model_not_found")) && c.keep_alive;
         }
       } else {
-        c.g.router.write_models_list(out);
+        c.gen.router.write_models_list(out);
         keep = co_await send(c, 200, std::move(out), "application/json") && c.keep_alive;
       }
     }
@@ -724,6 +851,56 @@ net::awaitable<bool> handle(Ctx& c) {
   co_return keep;
 }
 
+// io::parse_head_buffered() for a request, which also refuses obs-fold: Beast unfolds it
+// silently, and RFC 9112 lets a server either do that or reject the request; zgate rejects it
+// (a folded value is a classic smuggling vector between proxies that disagree).
+bool parse_request_head(RequestParser& p, beast::flat_buffer& buf, RequestHead& req, boost::system::error_code& ec) {
+  ec = {};
+  while (!p.is_header_done()) {
+    if (buf.size() == 0) return false;
+    const auto data = buf.data();
+    const std::size_t n = p.put(data, ec);
+    if (ec == http::error::need_more) {
+      ec = {};
+      return false;
+    }
+    // put() stops after the head: its n bytes are exactly the head.
+    if (!ec && p.is_header_done() && h1::has_obs_fold({static_cast<const char*>(data.data()), n})) {
+      req.reject_status = 400;
+      req.reject_reason = "Obsolete line folding (a header line starting with a space or tab) is not accepted.";
+      ec = http::error::bad_obs_fold;
+    }
+    buf.consume(n);
+    if (ec) return true;
+    if (n == 0) return false;
+  }
+  return true;
+}
+
+// What nginx calls a lingering close. An error answered before the request body was read (401,
+// 413, a bad head) closes the connection; closing a socket with unread bytes makes the kernel
+// send a reset, and a client still sending its body then sees EPIPE or ECONNRESET instead of the
+// answer. So: stop writing (the client sees the end of the answer), read and discard for a
+// bounded time and size, then close.
+net::awaitable<void> linger_close(tcp::socket& sock, io::Deadline& dl, beast::flat_buffer& buf, const Config& cfg) {
+  boost::system::error_code ec;
+  sock.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  const auto until = Clock::now() + cfg.timeouts.lingering_time;
+  const std::size_t max_bytes = cfg.limits.body_limit + cfg.limits.header_limit;
+  std::size_t discarded = 0;
+  buf.clear();
+  while (discarded < max_bytes) {
+    const auto left = until - Clock::now();
+    if (left <= Clock::duration::zero()) break;
+    dl.arm(std::min<Clock::duration>(left, cfg.timeouts.lingering_timeout));
+    auto [rec, n] = co_await sock.async_read_some(io::read_buffer(buf), nothrow);
+    if (rec) break;
+    discarded += n;
+  }
+  dl.disarm();
+}
+
 net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std::shared_ptr<ConnCancel> cancel) {
   // Errors as values even after a cancel: cleanup and the access log still run.
   co_await net::this_coro::throw_if_cancelled(false);
@@ -731,7 +908,6 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
     std::atomic<std::size_t>& n;
     ~Count() { n.fetch_sub(1, std::memory_order_relaxed); }
   } count{g.connections};
-  const Config& cfg = *g.cfg;
   boost::system::error_code ec;
   sock.set_option(tcp::no_delay(true), ec);
   sock.non_blocking(true, ec);  // responses are written straight away when the socket takes them (io::try_write)
@@ -742,43 +918,71 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
   RequestHead req;   // reused by every request on this connection
   std::string head;  // response heads, likewise
   AuthMemo auth_memo;
+  uint64_t memo_gen = 0;  // the generation auth_memo was filled in
   bool first = true;
+  bool linger = false;
+  std::shared_ptr<WorkerGeneration> wg;
   for (;;) {
+    wg = w.current;  // for reading the head; taken again once it has arrived
+    const Config* cfg = wg->gen->cfg.get();
     RequestParser parser(req);
-    parser.header_limit(static_cast<std::uint32_t>(cfg.limits.header_limit));
+    parser.header_limit(static_cast<std::uint32_t>(cfg->limits.header_limit));
     // The body limit is applied once the request is authenticated (handle_chat): Beast would
     // otherwise reject a large Content-Length while parsing the head, before a proper 413.
     parser.body_limit(boost::none);
     // A slow or silent client cannot hold the connection: the whole head must arrive in time.
-    dl.arm(first ? cfg.timeouts.client_header_read : cfg.timeouts.client_keepalive_idle);
+    dl.arm(first ? cfg->timeouts.client_header_read : cfg->timeouts.client_keepalive_idle);
     boost::system::error_code rec;
-    while (!io::parse_head_buffered(parser, buf, rec)) {
+    while (!parse_request_head(parser, buf, req, rec)) {
       auto [ec, n] = co_await sock.async_read_some(io::read_buffer(buf), nothrow);
       if ((rec = io::after_read(parser, buf, ec, n))) break;
     }
+    // The request runs in the newest configuration generation, whatever it was when the
+    // connection began waiting for it.
+    wg = w.current;
+    cfg = wg->gen->cfg.get();
+    if (memo_gen != wg->gen->id) {  // a remembered key may be gone after a reload
+      auth_memo = AuthMemo{};
+      memo_gen = wg->gen->id;
+    }
     if (rec) {
-      if (rec == http::error::header_limit || (rec.category() == make_error_code(http::error::bad_target).category() &&
-                                               rec != http::error::end_of_stream && rec != http::error::partial_message)) {
-        const bool too_big = rec == http::error::header_limit;
-        ApiError e{too_big ? 431 : 400, "invalid_request_error", too_big ? "headers_too_large" : "bad_request",
-                   too_big ? "The request headers are too large." : "Malformed HTTP request: " + rec.message(), {}, 0,
-                   ErrorSource::downstream};
-        const std::string body = error_body(e);
-        h1::status_line(head, e.status);
-        h1::field(head, "Content-Type", "application/json");
-        h1::field(head, "Connection", "close");
-        h1::field(head, "Content-Length", static_cast<uint64_t>(body.size()));
-        h1::end(head);
-        dl.arm(cfg.timeouts.client_write);
-        co_await net::async_write(sock, std::array<net::const_buffer, 2>{net::buffer(head), net::buffer(body)}, nothrow);
+      // A head that is not acceptable HTTP gets its 400 (431, 501), recorded like any other
+      // answer; a client that went away or timed out gets nothing.
+      if (rec == http::error::header_limit || req.reject_status != 0 || is_malformed(rec)) {
+        Ctx c{g, w, *wg, sock, dl, buf, parser, req, head, auth_memo, client_ip, cancel};
+        c.request_id = request_id_from({});
+        c.keep_alive = false;
+        c.log = true;
+        ApiError e{400, "invalid_request_error", "bad_request", {}, {}, 0, ErrorSource::downstream};
+        if (rec == http::error::header_limit) {
+          e.status = 431;
+          e.code = "headers_too_large";
+          e.message = "The request headers are too large (the limit is " + std::to_string(cfg->limits.header_limit) +
+                      " bytes).";
+        } else if (req.reject_status != 0) {
+          e.status = req.reject_status;
+          if (e.status == 501) e.code = "not_implemented";
+          e.message = req.reject_reason;
+        } else {
+          e.message = "Malformed HTTP request: " + rec.message() + ".";
+        }
+        co_await send_error(c, e);
+        log_request(c);
+        linger = true;
       }
       break;
     }
-    Ctx c{g, w, sock, dl, buf, parser, req, head, auth_memo, client_ip, cancel};
+    Ctx c{g, w, *wg, sock, dl, buf, parser, req, head, auth_memo, client_ip, cancel};
     const bool keep = co_await handle(c);
-    if (!keep || g.stopping.load(std::memory_order_relaxed)) break;
+    if (!keep || g.stopping.load(std::memory_order_relaxed)) {
+      // Closing with part of a request unread (an error answered before its body was read):
+      // the client may still be sending.
+      linger = !parser.is_done();
+      break;
+    }
     first = false;
   }
+  if (linger) co_await linger_close(sock, dl, buf, *wg->gen->cfg);
   sock.shutdown(tcp::socket::shutdown_send, ec);
 }
 
@@ -828,6 +1032,31 @@ net::awaitable<void> sweep_loop(Worker& w, std::function<void()> housekeeping) {
 
 // ---- Gateway ------------------------------------------------------------------------------
 
+namespace {
+// How long requests cut at the end of the shutdown grace have to send their last bytes and be
+// recorded (a client that does not read by then loses the end of its answer).
+constexpr Clock::duration kAbortWait = std::chrono::seconds(2);
+}  // namespace
+
+// The address to listen on: an IP address as given, or a host name (`localhost`) resolved, the
+// first address it has (IPv4 first, as most clients try it first).
+tcp::endpoint listen_endpoint(net::io_context& ioc, const Config& cfg) {
+  boost::system::error_code ec;
+  const auto addr = net::ip::make_address(cfg.listen_host, ec);
+  if (!ec) return {addr, cfg.listen_port};
+  tcp::resolver resolver(ioc);
+  const auto results = resolver.resolve(cfg.listen_host, std::to_string(cfg.listen_port),
+                                        tcp::resolver::passive | tcp::resolver::address_configured, ec);
+  if (ec || results.empty()) {
+    throw std::runtime_error("cannot listen on '" + cfg.listen_host + "': not an IP address, and it does not resolve (" +
+                             (ec ? ec.message() : std::string("no address")) + ")");
+  }
+  for (const auto& r : results) {
+    if (r.endpoint().address().is_v4()) return r.endpoint();
+  }
+  return results.begin()->endpoint();
+}
+
 Gateway::Gateway(std::shared_ptr<const Config> cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
 
 Gateway::~Gateway() { stop(); }
@@ -837,7 +1066,7 @@ void Gateway::set_housekeeping(std::function<void()> f) { impl_->housekeeping = 
 uint16_t Gateway::start() {
   Impl& g = *impl_;
   const Config& cfg = *g.cfg;
-  g.providers.init(cfg);
+  g.gen = std::make_shared<Generation>(g.cfg, 1);
   const unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<obs::RecordConsumer>> consumers;
   if (access_log_enabled()) consumers.push_back(make_access_log_writer());
@@ -854,10 +1083,10 @@ uint16_t Gateway::start() {
   }
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(cfg);
-    w->providers.init(g.providers);
+    w->current = std::make_shared<WorkerGeneration>(g.gen);
     g.workers.push_back(std::move(w));
   }
-  const tcp::endpoint ep(net::ip::make_address(cfg.listen_host), cfg.listen_port);
+  const tcp::endpoint ep = listen_endpoint(g.accept_ioc, cfg);
   g.acceptor.open(ep.protocol());
   g.acceptor.set_option(tcp::acceptor::reuse_address(true));
   g.acceptor.bind(ep);
@@ -890,6 +1119,19 @@ void Gateway::stop() {
   // Let in-flight requests finish, up to the grace period.
   const auto deadline = Clock::now() + g.cfg->timeouts.shutdown_grace;
   while (g.in_flight.load() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // Then cut what is left: idle connections close, and each request still running is answered
+  // (a stream gets an in-band error event and [DONE]) and recorded, so none goes unbilled.
+  if (const int64_t left = g.in_flight.load(); left > 0) {
+    spdlog::warn("shutdown grace of {} ms passed with {} request(s) in flight: ending them",
+                 g.cfg->timeouts.shutdown_grace.count(), left);
+  }
+  for (auto& w : g.workers) net::post(w->ioc, [wp = w.get()] { wp->watchdog.abort_all(); });
+  const auto cut = Clock::now() + kAbortWait;
+  while (g.in_flight.load() > 0 && Clock::now() < cut) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (const int64_t left = g.in_flight.load(); left > 0) {
+    spdlog::error("{} request(s) did not end within {} ms of being cut and are not recorded", left,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(kAbortWait).count());
+  }
   for (auto& w : g.workers) {
     w->guard.reset();
     w->ioc.stop();
@@ -900,14 +1142,62 @@ void Gateway::stop() {
   if (g.recorder) g.recorder->flush();  // every finished request is logged and its row is on disk
 }
 
-void Gateway::run_until_signal() {
+void Gateway::run_until_signal(const std::function<void()>& on_reload) {
   net::io_context sig_ioc(1);
-  net::signal_set signals(sig_ioc, SIGINT, SIGTERM);
-  signals.async_wait([](const boost::system::error_code&, int sig) {
-    spdlog::info("signal {} received: draining in-flight requests", sig);
-  });
+  net::signal_set signals(sig_ioc, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
+                                                                             int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      // SIGHUP's default action ends the process: it is caught, and means "reload".
+      spdlog::info("signal SIGHUP received: reloading the configuration");
+      if (on_reload) on_reload();
+      signals.async_wait(on_signal);
+      return;
+    }
+    spdlog::info("signal {} received: draining in-flight requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  };
+  signals.async_wait(on_signal);
   sig_ioc.run();
   stop();
+}
+
+Gateway::ReloadResult Gateway::reload(std::shared_ptr<const Config> next) {
+  Impl& g = *impl_;
+  ReloadResult r;
+  std::lock_guard lock(g.reload_mu);
+  if (!g.started || g.stopped || !g.gen) {
+    r.error = "zgate is not running";
+    return r;
+  }
+  r.restart_needed = restart_only_changes(*g.cfg, *next);
+  std::shared_ptr<Generation> gen;
+  try {
+    gen = std::make_shared<Generation>(next, g.gen->id + 1);
+  } catch (const std::exception& e) {  // e.g. a CA file that cannot be read
+    r.error = e.what();
+    return r;
+  }
+  // A chat.z.ai identity (guest or signed-in token) outlives the reload when its provider did
+  // not change: no new guest token is fetched for nothing.
+  for (auto& rt : gen->providers.all()) {
+    if (!rt.zai) continue;
+    for (auto& old : g.gen->providers.all()) {
+      if (old.zai && old.cfg->name == rt.cfg->name && old.cfg->base_url == rt.cfg->base_url &&
+          old.cfg->zai.token == rt.cfg->zai.token) {
+        rt.zai = old.zai;
+      }
+    }
+  }
+  g.gen = gen;
+  for (auto& w : g.workers) {
+    net::post(w->ioc, [wp = w.get(), wg = std::make_shared<WorkerGeneration>(gen)]() mutable {
+      wp->current = std::move(wg);
+    });
+  }
+  r.applied = true;
+  r.generation = gen->id;
+  return r;
 }
 
 uint16_t Gateway::port() const { return impl_->port; }

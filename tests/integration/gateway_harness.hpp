@@ -171,6 +171,10 @@ class RawConn {
     read_until(std::string_view("\x01\x02never\x03"), timeout);
     return peer_closed_;
   }
+  // Shuts both directions down (a send blocked in another thread returns); the descriptor stays.
+  void shutdown() {
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  }
   void close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;

@@ -27,6 +27,10 @@ struct Timeouts {
   Millis upstream_first_byte{300'000}; // models think before the first byte
   Millis upstream_stream_idle{120'000};// gap between upstream reads while streaming
   Millis shutdown_grace{10'000};
+  // After an error answered before the request body was read, the connection is closed only
+  // once the client stops sending (or these pass): see linger_close() in the server.
+  Millis lingering_time{5'000};       // the whole lingering close
+  Millis lingering_timeout{1'000};    // silence that ends it early
 };
 
 struct Limits {
@@ -152,6 +156,11 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
 // Also normalises: workers 0 -> hardware threads, default_provider, model routes' empty
 // provider / upstream_model, and fills providers without routes with their kind's defaults.
 void validate(Config& cfg);
+
+// The settings that differ between `running` and `next` but that a running gateway cannot change
+// (listen address, workers, logging, the usage store, connection pool sizes), by their TOML
+// names; empty when a reload can apply everything.
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
 
 // A multi-line human summary for the start-up log; every secret is masked.
 std::string describe(const Config& cfg);

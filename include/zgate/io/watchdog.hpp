@@ -50,6 +50,8 @@ class Deadline {
   }
   void unwatch() { signal_ = nullptr; }
   bool hung_up() const { return hung_up_; }
+  // Set by Watchdog::abort_all(): the server is stopping and this connection's work is being cut.
+  bool aborted() const { return aborted_; }
 
  private:
   friend class Watchdog;
@@ -61,6 +63,7 @@ class Deadline {
   Deadline* next_ = nullptr;
   bool expired_ = false;
   bool hung_up_ = false;
+  bool aborted_ = false;
 };
 
 class Watchdog {
@@ -74,6 +77,10 @@ class Watchdog {
   std::size_t size() const { return size_; }
   // The tick for a configuration: an eighth of the shortest timeout, within [5 ms, 50 ms].
   static Clock::duration tick_for(Clock::duration shortest_timeout);
+  // Cuts the work of every registered connection (the server's shutdown grace has passed): each
+  // Deadline is marked aborted(), a watched one gets a terminal cancellation (its exchange ends
+  // and the request is answered and recorded), any other has its pending operation cancelled.
+  void abort_all();
 
  private:
   friend class Deadline;

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "zgate/config/config.hpp"
 
@@ -32,8 +34,20 @@ class Gateway {
   uint16_t start();
   // Stops accepting, lets in-flight requests finish for up to shutdown_grace, then stops.
   void stop();
-  // Blocks until SIGINT or SIGTERM, then stop().
-  void run_until_signal();
+  // Applies a new configuration to new requests (requests already running finish in the one they
+  // started with): client keys, model routes, prices, providers and their credentials, timeouts
+  // and per-request limits. Settings that only a restart changes are listed in the result and
+  // keep their running values. Safe to call from any thread; a failure leaves everything as it was.
+  struct ReloadResult {
+    bool applied = false;
+    std::string error;                       // why not, when !applied
+    std::vector<std::string> restart_needed; // settings that differ but need a restart
+    uint64_t generation = 0;                 // the generation now serving new requests
+  };
+  ReloadResult reload(std::shared_ptr<const Config> next);
+  // Blocks until SIGINT or SIGTERM, then stop(). SIGHUP runs `on_reload` (on the signal thread)
+  // and goes on waiting.
+  void run_until_signal(const std::function<void()>& on_reload = {});
   uint16_t port() const;
   // Summed over workers (safe to call from any thread; values may be slightly stale).
   GatewayStats stats() const;

@@ -1,0 +1,172 @@
+// The zgate process as an operator runs it: signals, a log reader that goes away, and clients
+// that are still uploading when an error is answered. Each test starts its own zgate (and a
+// zgate-mock upstream) on loopback port 0.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startMock, startGateway, stop } from './harness.mjs';
+
+const KEY = 'sk-node-process-key';
+let mock;
+
+before(async () => { mock = await startMock(); });
+after(async () => { await stop(mock?.child); });
+
+function gatewayEnv(extra = {}) {
+  return {
+    ZGATE_API_KEYS: `proc=${KEY}`,
+    ZGATE_UPSTREAM_URL: `http://127.0.0.1:${mock.port}/api/paas/v4`,
+    ZGATE_UPSTREAM_KEY: 'upstream-test-key',
+    ...extra,
+  };
+}
+
+async function chat(port, text, key = KEY) {
+  const r = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model: 'glm-4.5', messages: [{ role: 'user', content: text }] }),
+  });
+  return { status: r.status, body: await r.text() };
+}
+
+// Collects a child's stderr from now on; `until(re)` resolves when it matches (bounded).
+function watchOutput(child) {
+  let seen = '';
+  const waiters = [];
+  const onData = (d) => {
+    seen += d.toString();
+    for (const w of waiters.splice(0)) { if (w.re.test(seen)) w.resolve(seen); else waiters.push(w); }
+  };
+  child.stderr.on('data', onData);
+  child.stdout.on('data', onData);
+  return {
+    text: () => seen,
+    until: (re, ms = 5000) => new Promise((resolve, reject) => {
+      if (re.test(seen)) return resolve(seen);
+      const t = setTimeout(() => reject(new Error(`no match for ${re} within ${ms} ms; output:\n${seen}`)), ms);
+      waiters.push({ re, resolve: (s) => { clearTimeout(t); resolve(s); } });
+    }),
+  };
+}
+
+function exited(child, ms) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode });
+    const t = setTimeout(() => resolve(null), ms);
+    child.once('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal }); });
+  });
+}
+
+test('zgate keeps serving when the reader of its log goes away (no death by SIGPIPE)', async () => {
+  const gw = await startGateway(gatewayEnv());
+  try {
+    // The reader of stdout and stderr closes its ends of the pipes.
+    gw.child.stderr.destroy();
+    gw.child.stdout.destroy();
+    // Every request writes an access line to stderr within the recorder's 100 ms period.
+    for (let i = 0; i < 10; ++i) {
+      const r = await chat(gw.port, `after the log reader left ${i}`);
+      assert.equal(r.status, 200);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.equal(gw.child.exitCode, null, 'zgate exited');
+    assert.equal(gw.child.signalCode, null, `zgate was killed by ${gw.child.signalCode}`);
+  } finally {
+    await stop(gw.child);
+  }
+});
+
+test('SIGHUP reloads the configuration: keys change live, a stream in flight goes on, a bad file is refused', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zgate-hup-'));
+  const file = join(dir, 'zgate.toml');
+  const keysFile = (label, key) => `[[api_keys]]\nlabel = "${label}"\nkey = "${key}"\n`;
+  writeFileSync(file, keysFile('first', 'sk-first-key-000000000001'));
+  // The file's keys replace the environment's: start without ZGATE_API_KEYS.
+  const env = gatewayEnv({ ZGATE_CONFIG: file });
+  delete env.ZGATE_API_KEYS;
+  const gw = await startGateway(env);
+  const out = watchOutput(gw.child);
+  try {
+    assert.equal((await chat(gw.port, 'first key', 'sk-first-key-000000000001')).status, 200);
+
+    // A slow stream starts under the old configuration and must finish whole.
+    const res = await fetch(`http://127.0.0.1:${gw.port}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer sk-first-key-000000000001', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: 'glm-4.5', stream: true,
+        messages: [{ role: 'user', content: '[scenario:slow chunks=20 delay_ms=25]' }] }),
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let streamed = decoder.decode((await reader.read()).value);  // the stream has begun
+    const streaming = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return streamed;
+        streamed += decoder.decode(value, { stream: true });
+      }
+    })();
+
+    writeFileSync(file, keysFile('second', 'sk-second-key-00000000002'));
+    gw.child.kill('SIGHUP');
+    await out.until(/configuration reloaded \(generation 2\)/);
+    assert.equal((await chat(gw.port, 'second key', 'sk-second-key-00000000002')).status, 200);
+    assert.equal((await chat(gw.port, 'old key', 'sk-first-key-000000000001')).status, 401);
+    await streaming;
+    assert.match(streamed, /"finish_reason":"stop"/);
+    assert.match(streamed, /data: \[DONE\]/);
+
+    writeFileSync(file, 'this is = not [ valid toml\n');
+    gw.child.kill('SIGHUP');
+    await out.until(/configuration reload refused/);
+    assert.equal((await chat(gw.port, 'after a bad reload', 'sk-second-key-00000000002')).status, 200);
+
+    // A listen address change is reported as needing a restart; the rest applies.
+    writeFileSync(file, `listen = "127.0.0.1:1"\n${keysFile('third', 'sk-third-key-000000000003')}`);
+    gw.child.kill('SIGHUP');
+    await out.until(/generation 3\).*need a restart.*listen/);
+    assert.equal((await chat(gw.port, 'third key', 'sk-third-key-000000000003')).status, 200);
+    assert.equal(gw.child.exitCode, null);
+  } finally {
+    await stop(gw.child);
+  }
+});
+
+test('SIGTERM drains and exits 0', async () => {
+  const gw = await startGateway(gatewayEnv());
+  const out = watchOutput(gw.child);
+  assert.equal((await chat(gw.port, 'before SIGTERM')).status, 200);
+  gw.child.kill('SIGTERM');
+  const r = await exited(gw.child, 15000);
+  assert.deepEqual(r, { code: 0, signal: null }, out.text());
+  assert.match(out.text(), /zgate stopped/);
+});
+
+test('a Node client still uploading a large body gets the 401, not EPIPE or a reset', async () => {
+  const gw = await startGateway(gatewayEnv());
+  try {
+    const body = Buffer.alloc(24 * 1024 * 1024, 0x61);
+    const res = await new Promise((resolve, reject) => {
+      const req = http.request({
+        host: '127.0.0.1', port: gw.port, method: 'POST', path: '/v1/chat/completions',
+        headers: { Authorization: 'Bearer wrong-key', 'Content-Type': 'application/json', 'Content-Length': body.length },
+      }, (r) => {
+        let text = '';
+        r.on('data', (d) => { text += d; });
+        r.on('end', () => resolve({ status: r.statusCode, text }));
+        r.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(res.status, 401);
+    assert.match(res.text, /invalid_api_key/);
+  } finally {
+    await stop(gw.child);
+  }
+});
