@@ -580,16 +580,19 @@ std::string describe(const Config& c) {
   line(out, "unlisted models: {}", c.allow_unlisted_models ? fmt::format("passed to {}", c.default_provider) : "rejected");
   const auto& t = c.timeouts;
   line(out, "timeouts (ms): client header {} body {} write {} keepalive {}; upstream connect {} tls {} write {} "
-       "first byte {} stream idle {}; shutdown grace {}; lingering close {} (quiet {})",
+       "first byte {} stream idle {}, stream heartbeat {}; drain delay {}, shutdown grace {}; lingering close {} (quiet {})",
        t.client_header_read.count(), t.client_body_read.count(), t.client_write.count(),
        t.client_keepalive_idle.count(), t.upstream_connect.count(), t.upstream_tls_handshake.count(),
        t.upstream_write.count(), t.upstream_first_byte.count(), t.upstream_stream_idle.count(),
-       t.shutdown_grace.count(), t.lingering_time.count(), t.lingering_timeout.count());
+       t.stream_heartbeat.count() ? std::to_string(t.stream_heartbeat.count()) : std::string("off"),
+       t.drain_delay.count(), t.shutdown_grace.count(), t.lingering_time.count(), t.lingering_timeout.count());
   const auto& l = c.limits;
   line(out, "limits: header {} B, body {} B, sse event {} B, upstream body {} B, pool {} idle/host for {} ms, "
-       "max connections {}",
+       "max connections {}, max in flight {}, max streams {}",
        l.header_limit, l.body_limit, l.max_sse_event, l.max_upstream_body, l.pool_max_idle_per_host,
-       l.pool_idle_timeout.count(), l.max_connections);
+       l.pool_idle_timeout.count(), l.max_connections,
+       l.max_in_flight ? std::to_string(l.max_in_flight) : std::string("unlimited"),
+       l.max_streams ? std::to_string(l.max_streams) : std::string("unlimited"));
   line(out, "log: level {} format {} access_log {} to {} (queue {}); cors origin {}; data dir {}", c.log.level,
        c.log.format, c.log.access_log, c.log.file.empty() ? "stderr" : c.log.file, c.log.queue_size,
        c.cors_origin, c.data_dir);

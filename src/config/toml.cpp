@@ -235,6 +235,14 @@ void read_timeouts(const Reader& r, const toml::node& n, Config& cfg) {
         return true;
       }
     }
+    if (key == "drain_delay_ms") {
+      t.drain_delay = Millis(r.integer(v, path, 0, INT64_MAX, "a non-negative integer"));
+      return true;
+    }
+    if (key == "stream_heartbeat_ms") {
+      t.stream_heartbeat = Millis(r.integer(v, path, 0, INT64_MAX, "a non-negative integer"));
+      return true;
+    }
     return false;
   });
 }
@@ -255,7 +263,11 @@ void read_limits(const Reader& r, const toml::node& n, Config& cfg) {
         return true;
       }
     }
-    if (key == "pool_max_idle_per_host") {
+    if (key == "max_in_flight") {
+      l.max_in_flight = static_cast<std::size_t>(r.integer(v, path, 0, INT64_MAX, "a non-negative integer"));
+    } else if (key == "max_streams") {
+      l.max_streams = static_cast<std::size_t>(r.integer(v, path, 0, INT64_MAX, "a non-negative integer"));
+    } else if (key == "pool_max_idle_per_host") {
       l.pool_max_idle_per_host = static_cast<std::size_t>(r.integer(v, path, 0, INT64_MAX, "a non-negative integer"));
     } else if (key == "pool_idle_timeout_ms") {
       l.pool_idle_timeout = Millis(r.positive(v, path));

@@ -1,5 +1,7 @@
 #include "zgate/io/watchdog.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 
 namespace zgate::io {
@@ -11,7 +13,8 @@ Deadline::~Deadline() {
 }
 
 void Deadline::arm(Clock::duration d) {
-  at_ = Clock::now() + d;
+  armed_at_ = Clock::now();
+  at_ = armed_at_ + d;
   expired_ = false;
   if (wd_ && !wd_->ticking_) wd_->start();
 }
@@ -59,6 +62,27 @@ void Watchdog::abort_all() {
   }
 }
 
+// Writes a stream's heartbeat chunk. The stream's coroutine is waiting for the upstream (no
+// write of its own is in progress: writing_ is false) and runs on this thread, so the bytes
+// cannot interleave with a chunk. Sent only when poll() says the socket is writable, which on
+// Linux means at least a third of its send buffer is free, far more than a heartbeat: so it is
+// written whole or not at all; a short write (not seen in practice) would break the framing, and
+// the socket is then shut down rather than let the client read a corrupt body.
+void Watchdog::send_heartbeat(Deadline& d, Clock::time_point now) {
+  d.armed_at_ = now;
+  if (!d.sock_ || !d.sock_->is_open() || d.hb_bytes_.empty()) return;
+  const int fd = d.sock_->native_handle();
+  pollfd p{fd, POLLOUT, 0};
+  if (::poll(&p, 1, 0) != 1 || (p.revents & POLLOUT) == 0) return;  // a client that does not read: skip
+  const ssize_t n = ::send(fd, d.hb_bytes_.data(), d.hb_bytes_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n == static_cast<ssize_t>(d.hb_bytes_.size())) {
+    ++d.hb_sent_;
+  } else if (n > 0) {
+    boost::system::error_code ignored;
+    d.sock_->shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+  }
+}
+
 void Watchdog::start() {
   ticking_ = true;
   timer_.expires_after(tick_);
@@ -85,6 +109,9 @@ void Watchdog::on_tick() {
         boost::system::error_code ignored;
         if (d->sock_ && d->sock_->is_open()) d->sock_->cancel(ignored);
       }
+    }
+    if (d->hb_every_.count() != 0 && !d->writing_ && !d->hung_up_ && now - d->armed_at_ >= d->hb_every_) {
+      send_heartbeat(*d, now);
     }
     if (d->signal_) {
       if (d->hung_up_ || d->aborted_) {

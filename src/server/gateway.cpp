@@ -11,6 +11,7 @@
 #include <chrono>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -96,6 +97,24 @@ ApiError shutdown_error() {
                   "zgate is shutting down and could not finish this answer in time; retry the request.", {}, 1,
                   ErrorSource::internal};
 }
+
+// Admission control's answer: the limit that was reached and when to come back.
+ApiError overloaded(std::string_view what, std::size_t limit, std::string_view setting) {
+  return ApiError{503, "server_error", "server_overloaded",
+                  "zgate is at its limit of " + std::to_string(limit) + " " + std::string(what) + " (" +
+                      std::string(setting) + "); retry shortly.",
+                  {}, 1, ErrorSource::internal};
+}
+
+// Counts one unit in a shared counter for its lifetime; `value` is the count with it included.
+struct Counted {
+  explicit Counted(std::atomic<int64_t>& c) : n(c), value(c.fetch_add(1, std::memory_order_relaxed) + 1) {}
+  ~Counted() { n.fetch_sub(1, std::memory_order_relaxed); }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  std::atomic<int64_t>& n;
+  int64_t value;
+};
 
 ApiError failure_error(Failure f, const std::string& msg) {
   switch (f) {
@@ -302,6 +321,8 @@ struct Gateway::Impl {
   tcp::acceptor acceptor;
   std::thread accept_thread;
   std::atomic<int64_t> in_flight{0};
+  std::atomic<int64_t> chats{0};    // chat requests in flight (admission control)
+  std::atomic<int64_t> streams{0};  // open streams (admission control)
   std::atomic<uint64_t> requests{0};
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> stopping{false};
@@ -426,7 +447,7 @@ net::awaitable<bool> send_error(Ctx& c, const ApiError& e) {
 // One chunk of the chunked body: size line, data and CRLF in one gather write; `last` also ends
 // the body in the same write (with no data, only the last chunk is sent). Used as
 //   io::Written w = chunk_now(c, out, last, frame);
-//   if (!w.complete) w = co_await io::write_rest(c.down, frame.bufs, w);
+//   if (!w.complete) w = co_await chunk_rest(c, frame, w);
 //   if (!chunk_done(c, out, w)) ...
 // so that a chunk the socket takes at once (nearly all of them) costs no coroutine frame.
 struct ChunkFrame {
@@ -437,6 +458,7 @@ struct ChunkFrame {
 io::Written chunk_now(Ctx& c, const std::string& out, bool last, ChunkFrame& f) {
   if (out.empty() && !last) return io::Written{{}, 0, true};  // an empty chunk would end the body
   c.dl.arm(c.cfg.timeouts.client_write);
+  if (last) c.dl.heartbeat({});  // nothing may follow the last chunk
   if (out.empty()) {
     f.bufs = {net::buffer(h1::kLastChunk.data(), h1::kLastChunk.size()), net::const_buffer(), net::const_buffer()};
   } else {
@@ -446,6 +468,19 @@ io::Written chunk_now(Ctx& c, const std::string& out, bool last, ChunkFrame& f) 
   }
   return io::try_write(c.down, f.bufs);
 }
+
+// The rest of a chunk the socket did not take at once; the watchdog's heartbeats hold off
+// meanwhile.
+net::awaitable<io::Written> chunk_rest(Ctx& c, const ChunkFrame& f, io::Written w) {
+  c.dl.writing(true);
+  w = co_await io::write_rest(c.down, f.bufs, w);
+  c.dl.writing(false);
+  co_return w;
+}
+
+// A stream's heartbeat: one chunk holding the SSE comment line ": keep-alive" (clients skip
+// comment lines).
+constexpr std::string_view kHeartbeatChunk = "e\r\n: keep-alive\n\n\r\n";
 
 bool chunk_done(Ctx& c, std::string& out, const io::Written& w) {
   out.clear();
@@ -492,7 +527,7 @@ net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, Event
       enc->finish();
       note_first_token();
       io::Written w = chunk_now(c, *out, true, frame);
-      if (!w.complete) w = co_await io::write_rest(c.down, frame.bufs, w);
+      if (!w.complete) w = co_await chunk_rest(c, frame, w);
       if (!chunk_done(c, *out, w)) co_return false;
     }
     co_return true;
@@ -545,7 +580,7 @@ net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, Event
       // Once the client has its whole answer the same write ends the chunked body; the
       // upstream is drained afterwards.
       io::Written w = chunk_now(c, *out, finished, frame);
-      if (!w.complete) w = co_await io::write_rest(c.down, frame.bufs, w);
+      if (!w.complete) w = co_await chunk_rest(c, frame, w);
       if (!chunk_done(c, *out, w)) co_return false;
     }
   }
@@ -553,7 +588,7 @@ net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, Event
     enc->finish();
     note_first_token();
     io::Written w = chunk_now(c, *out, true, frame);
-    if (!w.complete) w = co_await io::write_rest(c.down, frame.bufs, w);
+    if (!w.complete) w = co_await chunk_rest(c, frame, w);
     if (!chunk_done(c, *out, w)) co_return false;
   }
   co_return true;
@@ -617,7 +652,9 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
     std::string out;
     out.reserve(4096);
     openai::StreamEncoder enc(out, so);
+    if (cfg.timeouts.stream_heartbeat.count() > 0) c.dl.heartbeat(cfg.timeouts.stream_heartbeat, kHeartbeatChunk);
     const bool ok = co_await pump(c, ex, ops, enc, &enc, &out);
+    c.dl.heartbeat({});
     c.outcome = enc.outcome();
     // An error the upstream sent in-band reached the client as an error event: say so.
     if (c.error_type.empty() && c.outcome.error) c.error_type = c.outcome.error_type;
@@ -650,6 +687,17 @@ net::awaitable<bool> handle_chat(Ctx& c) {
     co_return false;
   }
   c.key_label = who.label;
+
+  // Admission control: the in-flight limit before the body is read, the stream limit once the
+  // body says the request streams.
+  // Counted only while a limit is set: the shared counters cost the request path nothing otherwise.
+  std::optional<Counted> chat_slot;
+  if (cfg.limits.max_in_flight) chat_slot.emplace(c.g.chats);
+  if (chat_slot && static_cast<std::size_t>(chat_slot->value) > cfg.limits.max_in_flight) {
+    c.keep_alive = false;
+    co_await send_error(c, overloaded("requests in flight", cfg.limits.max_in_flight, "limits.max_in_flight"));
+    co_return false;
+  }
 
   if (auto len = c.parser.content_length(); len && *len > cfg.limits.body_limit) {
     c.keep_alive = false;
@@ -697,6 +745,14 @@ net::awaitable<bool> handle_chat(Ctx& c) {
   ChatRequest& creq = parsed.request;
   c.model = creq.model;
   c.stream = creq.stream;
+  std::optional<Counted> stream_slot;
+  if (creq.stream && cfg.limits.max_streams) {
+    stream_slot.emplace(c.g.streams);
+    if (static_cast<std::size_t>(stream_slot->value) > cfg.limits.max_streams) {
+      co_return co_await send_error(c, overloaded("open streams", cfg.limits.max_streams, "limits.max_streams")) &&
+          c.keep_alive;
+    }
+  }
 
   const auto target = c.gen.router.find(creq.model);
   if (!target) {
@@ -1110,7 +1166,10 @@ void Gateway::stop() {
   Impl& g = *impl_;
   if (!g.started || g.stopped) return;
   g.stopped = true;
-  g.stopping = true;
+  g.stopping = true;  // /ready answers 503 from now on; responses say Connection: close
+  // Go on accepting for the drain delay, so that a load balancer polling /ready sees the 503
+  // and stops sending before the listener closes.
+  if (g.cfg->timeouts.drain_delay.count() > 0) std::this_thread::sleep_for(g.cfg->timeouts.drain_delay);
   net::post(g.accept_ioc, [&g] {
     boost::system::error_code ec;
     g.acceptor.close(ec);

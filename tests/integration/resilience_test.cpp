@@ -346,3 +346,91 @@ TEST_CASE("a reload reports the settings that need a restart", "[integration][re
   CHECK(r.restart_needed == std::vector<std::string>{"listen", "workers"});
   CHECK(h.get("/health").status == 200);
 }
+
+// ---- admission control and drain ---------------------------------------------------------------
+
+namespace {
+
+// Starts a slow stream on `conn` and waits for its first chunk.
+void open_slow_stream(RawConn& conn, const std::string& id) {
+  const std::string body = chat_body("[scenario:slow chunks=200 delay_ms=25]", true);
+  REQUIRE(conn.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" + auth_header() + "X-Request-Id: " + id +
+                    "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+  REQUIRE(conn.read_until("chat.completion.chunk", std::chrono::seconds(5)).find("200") != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("over limits.max_in_flight a chat request gets 503 server_overloaded with Retry-After",
+          "[integration][admission]") {
+  Harness h({[](Config& c) { c.limits.max_in_flight = 1; }, {}});
+  RawConn busy(h.port());
+  open_slow_stream(busy, "admission-busy");
+  auto r = h.post_chat(chat_body("one too many"));
+  CHECK(r.status == 503);
+  CHECK(r.header("Retry-After") == "1");
+  CHECK(r.body.find("server_overloaded") != std::string::npos);
+  CHECK(r.body.find("limits.max_in_flight") != std::string::npos);
+  CHECK(h.get("/health").status == 200);  // only chat requests are admitted or refused
+  busy.close();
+  HttpResult later;
+  for (int i = 0; i < 200; ++i) {  // the slot frees once zgate sees the hang-up (one watchdog tick)
+    later = h.post_chat(chat_body("after"));
+    if (later.status == 200) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(later.status == 200);
+}
+
+TEST_CASE("over limits.max_streams a stream gets 503 while a non-stream request is served", "[integration][admission]") {
+  Harness h({[](Config& c) { c.limits.max_streams = 1; }, {}});
+  RawConn busy(h.port());
+  open_slow_stream(busy, "stream-busy");
+  auto s = h.post_chat(chat_body("second stream", true));
+  CHECK(s.status == 503);
+  CHECK(s.body.find("limits.max_streams") != std::string::npos);
+  CHECK(h.post_chat(chat_body("not a stream")).status == 200);
+}
+
+TEST_CASE("during the drain delay /ready is 503 and new connections are still served", "[integration][shutdown]") {
+  auto h = std::make_unique<Harness>(GatewayOptions{[](Config& c) { c.timeouts.drain_delay = 1500ms; }, {}});
+  const uint16_t port = h->port();
+  CHECK(h->get("/ready").status == 200);
+  std::thread stopper([&] { h->gateway().stop(); });
+  HttpResult ready;
+  for (int i = 0; i < 100; ++i) {
+    ready = h->get("/ready");
+    if (ready.status == 503) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  CHECK(ready.status == 503);
+  auto chat = h->post_chat(chat_body("while draining"));
+  CHECK(chat.status == 200);
+  CHECK(chat.header("Connection") == "close");
+  stopper.join();
+  RawConn after(port);
+  CHECK_FALSE(after.connected());
+}
+
+// ---- heartbeats ---------------------------------------------------------------------------------
+
+TEST_CASE("a stream silent for longer than stream_heartbeat gets SSE keep-alive comments and stays whole",
+          "[integration][heartbeat]") {
+  Harness h({[](Config& c) { c.timeouts.stream_heartbeat = 100ms; }, {}});
+  auto r = h.post_chat(chat_body("[scenario:slow chunks=3 delay_ms=450]", true));
+  REQUIRE(r.status == 200);
+  REQUIRE(r.complete);
+  CHECK(r.body.find(": keep-alive\n\n") != std::string::npos);
+  const auto events = sse_payloads(r.body);  // a real SSE parser skips the comments
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back() == "[DONE]");
+  CHECK(r.body.find("\"finish_reason\":\"stop\"") != std::string::npos);
+  CHECK(r.body.rfind(": keep-alive") < r.body.find("[DONE]"));  // nothing after the end
+}
+
+TEST_CASE("without stream_heartbeat a silent stream gets no comments", "[integration][heartbeat]") {
+  Harness h;
+  auto r = h.post_chat(chat_body("[scenario:slow chunks=2 delay_ms=300]", true));
+  REQUIRE(r.status == 200);
+  CHECK(r.body.find(": keep-alive") == std::string::npos);
+}

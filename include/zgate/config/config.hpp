@@ -27,6 +27,12 @@ struct Timeouts {
   Millis upstream_first_byte{300'000}; // models think before the first byte
   Millis upstream_stream_idle{120'000};// gap between upstream reads while streaming
   Millis shutdown_grace{10'000};
+  // SIGTERM: /ready answers 503 at once, new connections are still accepted this long (so a load
+  // balancer sees the 503 and stops sending), then the grace above runs.
+  Millis drain_delay{0};
+  // An SSE comment (": keep-alive") sent to a stream's client after this long without a byte
+  // (the model thinks in silence), so proxies in between do not cut the stream; 0 = off.
+  Millis stream_heartbeat{0};
   // After an error answered before the request body was read, the connection is closed only
   // once the client stops sending (or these pass): see linger_close() in the server.
   Millis lingering_time{5'000};       // the whole lingering close
@@ -41,6 +47,10 @@ struct Limits {
   std::size_t pool_max_idle_per_host = 512;          // per worker
   Millis pool_idle_timeout{60'000};
   std::size_t max_connections = 100'000;             // downstream, whole process
+  // Admission control (0 = no limit): chat requests in flight and open streams, whole process.
+  // Over either, a chat request gets 503 with Retry-After before its body is read.
+  std::size_t max_in_flight = 0;
+  std::size_t max_streams = 0;
 };
 
 enum class ProviderKind : unsigned char { zhipu, zai_web };

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/cancellation_signal.hpp>
@@ -38,6 +39,17 @@ class Deadline {
 
   void arm(Clock::duration d);
   void disarm() { at_ = Clock::time_point::max(); }
+
+  // Heartbeats of an open stream: while `every` is non-zero, at the first tick when nothing has
+  // been armed on this socket for `every` and no write is in progress (writing(true) ... false
+  // around any write that waits), the watchdog writes `bytes` (a whole chunk of the body) to the
+  // socket itself. Zero turns them off; do so before the last chunk of a body.
+  void heartbeat(Clock::duration every, std::string_view bytes = {}) {
+    hb_every_ = every;
+    hb_bytes_ = bytes;
+  }
+  void writing(bool w) { writing_ = w; }
+  uint64_t heartbeats() const { return hb_sent_; }
   bool expired() const { return expired_; }
   // The socket moved (e.g. into a TLS stream).
   void set_socket(boost::asio::ip::tcp::socket* s) { sock_ = s; }
@@ -58,6 +70,11 @@ class Deadline {
   Watchdog* wd_;  // null once the watchdog is gone (frames destroyed with the io_context)
   boost::asio::ip::tcp::socket* sock_;
   Clock::time_point at_ = Clock::time_point::max();
+  Clock::time_point armed_at_{};
+  Clock::duration hb_every_{0};
+  std::string_view hb_bytes_;
+  uint64_t hb_sent_ = 0;
+  bool writing_ = false;
   boost::asio::cancellation_signal* signal_ = nullptr;
   Deadline* prev_ = nullptr;
   Deadline* next_ = nullptr;
@@ -88,6 +105,7 @@ class Watchdog {
   void remove(Deadline* d);
   void start();
   void on_tick();
+  void send_heartbeat(Deadline& d, Clock::time_point now);
 
   boost::asio::steady_timer timer_;
   Clock::duration tick_;
