@@ -593,6 +593,8 @@ std::string describe(const Config& c) {
        l.pool_idle_timeout.count(), l.max_connections,
        l.max_in_flight ? std::to_string(l.max_in_flight) : std::string("unlimited"),
        l.max_streams ? std::to_string(l.max_streams) : std::string("unlimited"));
+  line(out, "retry: {} attempt(s) in all, backoff {}..{} ms with full jitter, within {} ms", c.retry.attempts,
+       c.retry.base_delay.count(), c.retry.max_delay.count(), c.retry.budget.count());
   line(out, "log: level {} format {} access_log {} to {} (queue {}); cors origin {}; data dir {}", c.log.level,
        c.log.format, c.log.access_log, c.log.file.empty() ? "stderr" : c.log.file, c.log.queue_size,
        c.cors_origin, c.data_dir);

@@ -247,6 +247,24 @@ void read_timeouts(const Reader& r, const toml::node& n, Config& cfg) {
   });
 }
 
+void read_retry(const Reader& r, const toml::node& n, Config& cfg) {
+  auto& p = cfg.retry;
+  r.each(r.table(n, "retry"), "retry", [&](std::string_view key, const toml::node& v, const std::string& path) {
+    if (key == "attempts") {
+      p.attempts = static_cast<int>(r.integer(v, path, 1, 10, "an integer from 1 (= no retries) to 10"));
+    } else if (key == "base_delay_ms") {
+      p.base_delay = Millis(r.integer(v, path, 0, 60'000, "a number of milliseconds from 0 to 60000"));
+    } else if (key == "max_delay_ms") {
+      p.max_delay = Millis(r.integer(v, path, 0, 600'000, "a number of milliseconds from 0 to 600000"));
+    } else if (key == "budget_ms") {
+      p.budget = Millis(r.integer(v, path, 0, 3'600'000, "a number of milliseconds from 0 to 3600000"));
+    } else {
+      return false;
+    }
+    return true;
+  });
+}
+
 void read_limits(const Reader& r, const toml::node& n, Config& cfg) {
   auto& l = cfg.limits;
   const std::pair<std::string_view, std::size_t*> sizes[] = {
@@ -356,6 +374,8 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
       read_timeouts(r, v, cfg);
     } else if (key == "limits") {
       read_limits(r, v, cfg);
+    } else if (key == "retry") {
+      read_retry(r, v, cfg);
     } else if (key == "log") {
       level_set = read_log(r, v, cfg);
     } else {

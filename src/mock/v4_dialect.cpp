@@ -922,6 +922,16 @@ struct CacheEntry {
   PlanPtr plan;
 };
 
+// Requests seen per "flaky" tag (the scenario's state across requests).
+struct FlakyState {
+  std::mutex mu;
+  std::unordered_map<std::string, int64_t> seen;
+  int64_t count(const std::string& tag) {
+    std::lock_guard lock(mu);
+    return ++seen[tag];
+  }
+};
+
 PlanPtr handle_v4(const MockRequest& req, MockContext& mc) {
   const DialectOptions& opt = mc.options();
   const std::string_view path = req.path();
@@ -959,6 +969,27 @@ PlanPtr handle_v4(const MockRequest& req, MockContext& mc) {
     if (sc) {
       if (PlanPtr p = bodyless_plan(*sc)) return p;
     }
+  }
+  // "flaky times=N code=C tag=T": the first N requests carrying tag T fail as error C would
+  // (a GLM business code such as 1302, or 503, or "drop" to close before any header), later
+  // ones are answered: a transient upstream failure for retry tests.
+  if (sc && sc->name == "flaky") {
+    auto& st = mc.dialect_state<FlakyState>();
+    const int64_t seen = st.count(std::string(sc->param("tag")));
+    if (seen <= sc->param_int("times", 1)) {
+      const std::string code = sc->has("code") ? std::string(sc->param("code")) : std::string("1302");
+      if (code == "drop") {
+        auto p = std::make_shared<Plan>();
+        p->close_before_headers = true;
+        p->label = "flaky_drop";
+        return p;
+      }
+      Scenario as_error;
+      as_error.name = "err_" + code;
+      if (PlanPtr p = bodyless_plan(as_error)) return p;
+      return v4_error_plan(400, "1210", "flaky: unknown code " + code, "flaky");
+    }
+    sc->name = "plain";
   }
   if (!sc) {
     Scenario d;

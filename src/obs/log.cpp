@@ -192,6 +192,7 @@ void format_access(std::string& out, const AccessRecord& r, int64_t finished_ms,
     w.kv("reasoning_tokens", r.reasoning_tokens).kv("cached_tokens", r.cached_tokens);
     w.key("bytes_in").number(r.bytes_in).key("bytes_out").number(r.bytes_out);
     w.kv("error_type", r.error_type).kv("cost_usd", r.cost_usd).kv_bool("upstream_reused", r.upstream_reused);
+    w.kv("attempts", int64_t{r.attempts}).kv("retries", r.retries);
     w.end_object();
     return;
   }
@@ -237,6 +238,8 @@ void format_access(std::string& out, const AccessRecord& r, int64_t finished_ms,
   s("error_type", r.error_type);
   n("cost_usd", r.cost_usd);
   n("upstream_reused", r.upstream_reused);
+  n("attempts", r.attempts);
+  s("retries", r.retries);
 }
 
 namespace {

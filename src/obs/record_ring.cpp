@@ -6,7 +6,7 @@ namespace zgate::obs {
 namespace {
 
 enum Text : unsigned {
-  request_id, key_label, method, path, model, upstream_model, provider, error_type, client_ip, kTexts
+  request_id, key_label, method, path, model, upstream_model, provider, error_type, client_ip, retries, kTexts
 };
 
 // A record in the ring: this header, then its texts back to back, padded to 8 bytes. Every
@@ -15,7 +15,7 @@ enum Text : unsigned {
 struct Header {
   uint32_t size;  // the whole record's bytes, or kWrap
   uint16_t len[kTexts];
-  uint8_t stream, upstream_reused;
+  uint8_t stream, upstream_reused, attempts;  // attempts: at most RetryPolicy's 10
   int32_t status;
   int64_t finished_ms, connect_us, upstream_first_byte_us, first_token_us, total_us;
   int64_t prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens;
@@ -23,6 +23,7 @@ struct Header {
   double cost_usd;
 };
 static_assert(sizeof(Header) % 8 == 0);
+static_assert(sizeof(Header) == 128, "a record's fixed part stays two cache lines");
 static_assert(RecordRing::kMaxText <= UINT16_MAX);
 
 constexpr std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
@@ -32,7 +33,7 @@ struct Texts {
   std::size_t total = 0;
   explicit Texts(const AccessRecord& r)
       : v{r.request_id, r.key_label,  r.method,     r.path,     r.model,
-          r.upstream_model, r.provider, r.error_type, r.client_ip} {
+          r.upstream_model, r.provider, r.error_type, r.client_ip, r.retries} {
     for (auto& s : v) {
       s = utf8_prefix(s, RecordRing::kMaxText);
       total += s.size();
@@ -77,6 +78,7 @@ bool RecordRing::push(const AccessRecord& r, int64_t finished_ms) {
   h.stream = r.stream;
   h.upstream_reused = r.upstream_reused;
   h.status = r.status;
+  h.attempts = static_cast<uint8_t>(r.attempts < 0 ? 0 : r.attempts > 255 ? 255 : r.attempts);
   h.finished_ms = finished_ms;
   h.connect_us = r.connect_us;
   h.upstream_first_byte_us = r.upstream_first_byte_us;
@@ -119,6 +121,8 @@ AccessRecord RecordRing::decode(std::size_t pos, int64_t& finished_ms) const {
   r.provider = v[provider];
   r.error_type = v[error_type];
   r.client_ip = v[client_ip];
+  r.retries = v[retries];
+  r.attempts = h.attempts;
   r.stream = h.stream != 0;
   r.upstream_reused = h.upstream_reused != 0;
   r.status = h.status;

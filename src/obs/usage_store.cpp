@@ -33,17 +33,26 @@ CREATE TABLE IF NOT EXISTS requests (
   cost_usd               REAL NOT NULL,
   total_us               INTEGER NOT NULL,
   first_token_us         INTEGER NOT NULL,  -- -1 = no token was sent
-  upstream_first_byte_us INTEGER NOT NULL   -- -1 = the upstream never answered
+  upstream_first_byte_us INTEGER NOT NULL,  -- -1 = the upstream never answered
+  attempts               INTEGER NOT NULL DEFAULT 1,   -- upstream attempts; 0 = not called
+  retries                TEXT NOT NULL DEFAULT ''      -- why earlier attempts failed, comma-separated
 );
 -- Rows arrive in time order, so this index only ever grows at its end (cheap to keep); it serves
 -- time-range reports and the retention delete. An index on key_label would be updated at a
 -- random position on every insert and cost more than the insert itself, so reports by key
 -- filter a time range instead.
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);
-PRAGMA user_version = 1;
 )sql";
 
-constexpr int kColumns = 17;
+// The schema's version (PRAGMA user_version): 1 had no attempts/retries columns; a store of
+// version 1 gains them (existing rows: 1 attempt, no retries).
+constexpr int kSchemaVersion = 2;
+constexpr const char* kMigrateFrom1 = R"sql(
+ALTER TABLE requests ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE requests ADD COLUMN retries TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr int kColumns = 19;
 // Rows per multi-row INSERT. Statement overhead (step, halt, reset) was about a fifth of a
 // single-row insert's instructions; batches are written 32 rows per statement, the rest one by one.
 constexpr int kRowsPerStatement = 32;
@@ -52,8 +61,8 @@ std::string insert_sql(int rows) {
   std::string sql =
       "INSERT INTO requests (ts_ms, request_id, key_label, model, upstream_model, provider, stream, status, "
       "error_type, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_usd, total_us, "
-      "first_token_us, upstream_first_byte_us) VALUES ";
-  for (int r = 0; r < rows; ++r) sql += r == 0 ? "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+      "first_token_us, upstream_first_byte_us, attempts, retries) VALUES ";
+  for (int r = 0; r < rows; ++r) sql += r == 0 ? "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   return sql;
 }
 
@@ -153,7 +162,7 @@ class UsageStore::Impl {
     // disk, long enough for the workers' rings to fill. Commits themselves only append to the
     // WAL (synchronous=NORMAL), so the recorder thread never waits for the disk.
     exec("PRAGMA wal_autocheckpoint=0");
-    exec(kSchema);
+    migrate();
     rc = sqlite3_prepare_v3(db, insert_sql(1).c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert, nullptr);
     if (rc == SQLITE_OK) {
       rc = sqlite3_prepare_v3(db, insert_sql(kRowsPerStatement).c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_many,
@@ -199,6 +208,24 @@ class UsageStore::Impl {
     }
   }
 
+  // Creates the table in a new store, or brings an older store's table up to kSchemaVersion.
+  void migrate() {
+    sqlite3_stmt* st = nullptr;
+    int version = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+      version = sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (version > kSchemaVersion) {
+      fail("the usage store was written by a newer zgate (schema version " + std::to_string(version) + ")");
+    }
+    exec("BEGIN IMMEDIATE");
+    if (version == 1) exec(kMigrateFrom1);
+    exec(kSchema);
+    exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
+    exec("COMMIT");
+  }
+
   static void bind_text(sqlite3_stmt* st, int col, std::string_view v) {
     sqlite3_bind_text(st, col, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
   }
@@ -224,6 +251,8 @@ class UsageStore::Impl {
     sqlite3_bind_int64(st, b + 15, r.total_us);
     sqlite3_bind_int64(st, b + 16, r.first_token_us);
     sqlite3_bind_int64(st, b + 17, r.upstream_first_byte_us);
+    sqlite3_bind_int(st, b + 18, r.attempts);
+    bind_text(st, b + 19, r.retries);
   }
 
   void step(sqlite3_stmt* st) {

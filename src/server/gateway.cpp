@@ -378,6 +378,8 @@ struct Ctx {
   uint64_t bytes_in = 0, bytes_out = 0;
   std::string error_type;
   openai::Outcome outcome;
+  int attempts = 0;      // upstream attempts made
+  std::string retries;   // why the earlier ones failed
 };
 
 namespace {
@@ -596,12 +598,34 @@ net::awaitable<bool> pump(Ctx& c, upstream::Exchange& ex, DialectOps& ops, Event
 
 // What follows a proxied request: keep the downstream connection, close it, or prepare the
 // request again and retry once (the dialect said a fresh identity may fix the failure).
-enum class Next : unsigned char { keep, close, retry };
+enum class Next : unsigned char { keep, close, retry, backoff };
+
+// An upstream failure that may pass, held back from the client while another attempt is possible
+// (the caller waits and tries again, or sends `error` when it will not).
+struct Backoff {
+  ApiError error;
+  std::string reason;    // for the record: "upstream_connect_failed", "http_429", ...
+  int retry_after = -1;  // the upstream's Retry-After in seconds; -1 = none
+};
 Next next_of(bool keep) { return keep ? Next::keep : Next::close; }
 
 // The upstream half of a chat request.
+// How long to wait before attempt `attempt + 1`: the upstream's Retry-After when it gave one,
+// else exponential backoff with full jitter (uniform in [0, min(max_delay, base * 2^attempt)]),
+// which spreads the retries of many clients hit by the same overload.
+Clock::duration backoff_delay(const RetryPolicy& p, int attempt, int retry_after_s) {
+  if (retry_after_s >= 0) return std::chrono::seconds(retry_after_s);
+  const int64_t base = p.base_delay.count();
+  const int64_t cap = std::min<int64_t>(p.max_delay.count(), base << std::min(attempt, 20));
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const int64_t ms = cap > 0 ? std::uniform_int_distribution<int64_t>(0, cap)(rng) : 0;
+  return std::chrono::milliseconds(ms);
+}
+
+// `backoff` (null when no further attempt is possible): where a retryable failure before anything
+// was sent to the client is held, returning Next::backoff instead of answering.
 net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt, const UpstreamRequest& up,
-                              DialectOps& ops, bool may_retry) {
+                              DialectOps& ops, bool may_retry, Backoff* backoff) {
   const Config& cfg = c.cfg;
   upstream::Exchange ex(c.w.pool, prt.tls.get(), prt.endpoint, cfg.timeouts, cfg.limits);
   const Failure f = co_await ex.start(up);
@@ -615,7 +639,16 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
   if (f == Failure::cancelled) co_return Next::close;
   if (f != Failure::none) {
     spdlog::warn("[{}] upstream {} failed: {}", c.request_id, prt.cfg->name, ex.error_message());
-    co_return next_of(co_await send_error(c, failure_error(f, ex.error_message())) && c.keep_alive);
+    ApiError e = failure_error(f, ex.error_message());
+    // Nothing reached the upstream's model (or it never answered a byte): worth another try.
+    const bool transient = f == Failure::connect || f == Failure::tls || f == Failure::closed || f == Failure::write;
+    if (transient && backoff) {
+      backoff->reason = e.code;
+      backoff->error = std::move(e);
+      backoff->retry_after = -1;
+      co_return Next::backoff;
+    }
+    co_return next_of(co_await send_error(c, e) && c.keep_alive);
   }
 
   const int status = ex.status();
@@ -634,7 +667,14 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
                  std::string_view(body).substr(0, 512));
     const bool retry = ops.on_upstream_error && ops.on_upstream_error(status, body);
     if (retry && may_retry) co_return Next::retry;
-    co_return next_of(co_await send_error(c, ops.map_error(status, ex.content_type(), body)) && c.keep_alive);
+    ApiError e = ops.map_error(status, ex.content_type(), body);
+    if (e.retryable && backoff) {
+      backoff->reason = "http_" + std::to_string(status);
+      backoff->retry_after = ex.retry_after();
+      backoff->error = std::move(e);
+      co_return Next::backoff;
+    }
+    co_return next_of(co_await send_error(c, e) && c.keep_alive);
   }
 
   openai::StreamOptions so;
@@ -766,6 +806,9 @@ net::awaitable<bool> handle_chat(Ctx& c) {
   c.provider = target->provider->name;
   ProviderRuntime& prt = c.gen.providers.runtime(*target->provider);
 
+  const RetryPolicy& policy = cfg.retry;
+  bool identity_retried = false;
+  Backoff held;
   for (int attempt = 0;; ++attempt) {
     PreparedRequest prep;
     std::optional<ApiError> err;
@@ -779,7 +822,35 @@ net::awaitable<bool> handle_chat(Ctx& c) {
     // unread) and, once the peer is gone, emits the cancellation at every tick until the
     // exchange ends, so a cancel that lands between two operations is not lost.
     c.dl.watch(&c.cancel->signal);
-    const Next next = co_await exchange(c, creq, prt, prep.request, prep.ops, attempt == 0);
+    const bool may_backoff = attempt + 1 < policy.attempts && Clock::now() - c.t0 < policy.budget;
+    ++c.attempts;
+    Next next = co_await exchange(c, creq, prt, prep.request, prep.ops, !identity_retried,
+                                  may_backoff ? &held : nullptr);
+    if (next == Next::backoff) {
+      // Wait (still watching the client), unless the wait would end past the budget.
+      const auto delay = backoff_delay(policy, attempt, held.retry_after);
+      if (Clock::now() + delay - c.t0 > policy.budget) {
+        next = next_of(co_await send_error(c, held.error) && c.keep_alive);
+      } else {
+        if (!c.retries.empty()) c.retries += ',';
+        c.retries += held.reason;
+        spdlog::warn("[{}] upstream {} attempt {} of {} failed ({}); trying again in {} ms", c.request_id,
+                     prt.cfg->name, attempt + 1, policy.attempts, held.reason,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
+        net::steady_timer timer(c.down.get_executor(), delay);
+        auto [ec] = co_await timer.async_wait(nothrow);
+        if (ec && c.dl.aborted() && !c.dl.hung_up()) {
+          c.dl.unwatch();
+          c.keep_alive = false;
+          co_await send_error(c, shutdown_error());
+          co_return false;
+        }
+        if (!c.dl.hung_up()) {
+          c.dl.unwatch();
+          continue;
+        }
+      }
+    }
     c.dl.unwatch();
     if (c.dl.hung_up()) {
       if (c.status == 0 || c.status == 200) c.status = 499;  // nginx's "client closed request"
@@ -787,6 +858,7 @@ net::awaitable<bool> handle_chat(Ctx& c) {
       co_return false;
     }
     if (next != Next::retry) co_return next == Next::keep;
+    identity_retried = true;
   }
 }
 
@@ -817,6 +889,8 @@ void log_request(Ctx& c) {
   r.cost_usd = c.route ? cost_usd(*c.route, c.outcome.usage) : 0.0;
   r.upstream_reused = c.timings.reused;
   r.client_ip = c.client_ip;
+  r.attempts = c.attempts;
+  r.retries = c.retries;
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   c.g.recorder->record(r, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
 }

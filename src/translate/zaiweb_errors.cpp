@@ -165,11 +165,13 @@ std::optional<ApiError> known(std::string_view detail, std::string_view code, st
                             d.empty() ? std::string("401") : fmt::format("\"{}\"", d)));
   }
   if (is_busy(detail, code)) {
-    return make(429, "rate_limit_error", "rate_limit_exceeded",
-                fmt::format("chat.z.ai reports too many concurrent requests for this identity (\"{}\"). "
-                            "Retry in a few seconds; one token serves a limited number of parallel answers.",
-                            d),
-                5);
+    ApiError busy = make(429, "rate_limit_error", "rate_limit_exceeded",
+                         fmt::format("chat.z.ai reports too many concurrent requests for this identity (\"{}\"). "
+                                     "Retry in a few seconds; one token serves a limited number of parallel answers.",
+                                     d),
+                         5);
+    busy.retryable = true;
+    return busy;
   }
   return std::nullopt;
 }
@@ -239,9 +241,12 @@ ApiError classify_http_error(int status, std::string_view content_type, std::str
                             d.empty() ? std::string() : ": \"" + d + "\""));
   }
   if (status >= 500) {
-    return make(502, "upstream_error", "upstream_error",
-                fmt::format("chat.z.ai failed with HTTP {}{}; this follows upstream changes or outages, retry later.",
-                            status, d.empty() ? std::string() : " (\"" + d + "\")"));
+    ApiError e = make(502, "upstream_error", "upstream_error",
+                      fmt::format("chat.z.ai failed with HTTP {}{}; this follows upstream changes or outages, retry "
+                                  "later.",
+                                  status, d.empty() ? std::string() : " (\"" + d + "\")"));
+    e.retryable = true;
+    return e;
   }
   return make(502, "upstream_error", "upstream_error",
               fmt::format("chat.z.ai rejected the request with HTTP {}{}.", status,

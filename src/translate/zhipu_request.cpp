@@ -379,7 +379,21 @@ bool one_of(int64_t v, const int64_t (&set)[N]) {
 
 }  // namespace
 
+namespace {
+ApiError map_error_body(int http_status, std::string_view body);
+}  // namespace
+
 ApiError map_error(int http_status, std::string_view body) {
+  ApiError e = map_error_body(http_status, body);
+  // A 5xx without a recognised business code (an empty or HTML body from a proxy in front of the
+  // API, say) is an upstream fault that may pass.
+  if (http_status >= 500 && e.code == "upstream_error") e.retryable = true;
+  return e;
+}
+
+namespace {
+
+ApiError map_error_body(int http_status, std::string_view body) {
   const std::string_view trimmed = trim(body);
   if (trimmed.empty())
     return make(502, "upstream_error", "upstream_error",
@@ -416,6 +430,7 @@ ApiError map_error(int http_status, std::string_view body) {
     // Concurrency / frequency / overload: worth retrying shortly. v4 sends no Retry-After.
     ApiError r = make(429, "rate_limit_error", "rate_limit_exceeded", std::move(msg));
     r.retry_after = 1;
+    r.retryable = true;
     return r;
   }
   // Daily / plan quotas, expired plans and locked accounts: 429 too, but retrying soon is futile.
@@ -427,14 +442,17 @@ ApiError map_error(int http_status, std::string_view body) {
   if (c == 1261) return make(400, "invalid_request_error", "context_length_exceeded", std::move(msg));
   // 1230 / 1234 / 1235 / 1260 are upstream-side failures (network or runtime errors).
   static constexpr int64_t kUpstreamFault[] = {1230, 1234, 1235, 1260};
-  if (one_of(c, kUpstreamFault) || c == 500)
-    return make(http_status == 503 ? 503 : 502, "upstream_error", "upstream_error", std::move(msg));
+  if (one_of(c, kUpstreamFault) || c == 500 || (http_status >= 500 && !(c >= 1200 && c <= 1299))) {
+    ApiError r = make(http_status == 503 ? 503 : 502, "upstream_error", "upstream_error", std::move(msg));
+    r.retryable = true;
+    return r;
+  }
   if (c >= 1200 && c <= 1299) return make(400, "invalid_request_error", "", std::move(msg));
-  if (http_status >= 500)
-    return make(http_status == 503 ? 503 : 502, "upstream_error", "upstream_error", std::move(msg));
   if (http_status == 429) return make(429, "rate_limit_error", "rate_limit_exceeded", std::move(msg));
   if (http_status >= 400) return make(http_status, "invalid_request_error", "", std::move(msg));
   return make(502, "upstream_error", "upstream_error", std::move(msg));
 }
+
+}  // namespace
 
 }  // namespace zgate::zhipu

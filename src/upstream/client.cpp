@@ -2,6 +2,7 @@
 // per proxied request. Both stream types share each operation through with_stream().
 #include "zgate/upstream/client.hpp"
 
+#include <charconv>
 #include <poll.h>
 
 #include <array>
@@ -51,6 +52,7 @@ class ResponseParser final : public http::basic_parser<false> {
  public:
   explicit ResponseParser(std::string& content_type) : content_type_(content_type) { content_type_.clear(); }
   int status = 0;
+  int retry_after = -1;         // seconds of a Retry-After given as a number; -1 = none
   std::string* sink = nullptr;  // set before each body read
 
  private:
@@ -61,6 +63,11 @@ class ResponseParser final : public http::basic_parser<false> {
     if (f == http::field::content_type && !seen_type_) {
       content_type_.assign(value);
       seen_type_ = true;
+    } else if (f == http::field::retry_after && retry_after < 0) {
+      // Delay-seconds only; an HTTP date (rare from APIs) is ignored.
+      int v = 0;
+      const auto r = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (r.ec == std::errc() && r.ptr == value.data() + value.size() && v >= 0) retry_after = v;
     }
   }
   void on_header_impl(ec_t&) override {}
@@ -359,6 +366,8 @@ net::awaitable<Failure> Exchange::start(const UpstreamRequest& req) {
 }
 
 int Exchange::status() const { return conn_ && conn_->parser_ ? conn_->parser_->status : 0; }
+
+int Exchange::retry_after() const { return conn_ && conn_->parser_ ? conn_->parser_->retry_after : -1; }
 
 std::string_view Exchange::content_type() const {
   return conn_ && conn_->parser_ ? std::string_view(conn_->content_type_) : std::string_view();

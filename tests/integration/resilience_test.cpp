@@ -434,3 +434,76 @@ TEST_CASE("without stream_heartbeat a silent stream gets no comments", "[integra
   REQUIRE(r.status == 200);
   CHECK(r.body.find(": keep-alive") == std::string::npos);
 }
+
+// ---- retries ----------------------------------------------------------------------------------
+
+namespace {
+void fast_retries(Config& c) {
+  c.retry.base_delay = 20ms;
+  c.retry.max_delay = 100ms;
+}
+}  // namespace
+
+TEST_CASE("a 429 the upstream marks as passing is retried until it succeeds, and the record says so",
+          "[integration][retry]") {
+  Harness h({fast_retries, {}});
+  const std::size_t before = access_lines().snapshot().size();
+  auto r = h.post_chat(chat_body("[scenario:flaky times=2 code=1302 tag=r429]"), {{"X-Request-Id", "retry-429"}});
+  CHECK(r.status == 200);
+  CHECK(h.mock().stats().requests == 3);
+  const std::string line = wait_access_line(before, "retry-429");
+  CHECK(line.find("\"attempts\":3") != std::string::npos);
+  CHECK(line.find("\"retries\":\"http_429,http_429\"") != std::string::npos);
+}
+
+TEST_CASE("a streamed request is retried too while nothing has reached the client", "[integration][retry]") {
+  Harness h({fast_retries, {}});
+  auto r = h.post_chat(chat_body("[scenario:flaky times=1 code=1305 tag=rstream]", true));
+  CHECK(r.status == 200);
+  CHECK(r.body.find("data: [DONE]") != std::string::npos);
+  CHECK(h.mock().stats().requests == 2);
+}
+
+TEST_CASE("a connection the upstream drops before answering is retried", "[integration][retry]") {
+  Harness h({fast_retries, {}});
+  auto r = h.post_chat(chat_body("[scenario:flaky times=1 code=drop tag=rdrop]"));
+  CHECK(r.status == 200);
+}
+
+TEST_CASE("an upstream 5xx is retried", "[integration][retry]") {
+  Harness h({fast_retries, {}});
+  auto r = h.post_chat(chat_body("[scenario:flaky times=1 code=500 tag=r500]"));
+  CHECK(r.status == 200);
+  CHECK(h.mock().stats().requests == 2);
+}
+
+TEST_CASE("a spent balance (1113) is never retried", "[integration][retry]") {
+  Harness h({fast_retries, {}});
+  auto r = h.post_chat(chat_body("[scenario:flaky times=5 code=1113 tag=r1113]"));
+  CHECK(r.status == 429);
+  CHECK(r.body.find("insufficient_quota") != std::string::npos);
+  CHECK(h.mock().stats().requests == 1);
+}
+
+TEST_CASE("the last failure is answered once the attempts are used up", "[integration][retry]") {
+  Harness h({[](Config& c) {
+               fast_retries(c);
+               c.retry.attempts = 2;
+             },
+             {}});
+  auto r = h.post_chat(chat_body("[scenario:flaky times=5 code=1302 tag=rmax]"));
+  CHECK(r.status == 429);
+  CHECK(r.body.find("rate_limit_exceeded") != std::string::npos);
+  CHECK(h.mock().stats().requests == 2);
+}
+
+TEST_CASE("no attempt starts after the retry budget", "[integration][retry]") {
+  Harness h({[](Config& c) {
+               fast_retries(c);
+               c.retry.budget = 0ms;
+             },
+             {}});
+  auto r = h.post_chat(chat_body("[scenario:flaky times=5 code=1302 tag=rbudget]"));
+  CHECK(r.status == 429);
+  CHECK(h.mock().stats().requests == 1);
+}

@@ -64,6 +64,8 @@ void check_same(const AccessRecord& a, const AccessRecord& b) {
   CHECK(a.provider == b.provider);
   CHECK(a.error_type == b.error_type);
   CHECK(a.client_ip == b.client_ip);
+  CHECK(a.retries == b.retries);
+  CHECK(a.attempts == b.attempts);
   CHECK(a.stream == b.stream);
   CHECK(a.upstream_reused == b.upstream_reused);
   CHECK(a.status == b.status);
@@ -222,4 +224,18 @@ TEST_CASE("record ring: a producer and a consumer thread hand over every record 
   producer.join();
   CHECK(in_order);
   CHECK(next == kRecords);
+}
+
+TEST_CASE("record ring: attempts and retry reasons come back", "[unit][ring]") {
+  Owned o(5, 3);
+  o.r.attempts = 3;
+  o.r.retries = "http_429,upstream_connect_failed";
+  RecordRing ring(RecordRing::kMinBytes);
+  REQUIRE(ring.push(o.r, 7));
+  int n = 0;
+  ring.release(ring.read([&](const AccessRecord& r, int64_t) {
+    check_same(r, o.r);
+    ++n;
+  }));
+  CHECK(n == 1);
 }

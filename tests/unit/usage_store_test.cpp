@@ -235,3 +235,51 @@ TEST_CASE("usage store: a path that cannot be opened is an error naming it", "[u
     CHECK(std::string(e.what()).find(bad) != std::string::npos);
   }
 }
+
+TEST_CASE("usage store: attempts and retries are stored", "[unit][usage]") {
+  TempDir dir;
+  Store store({dir.db()});
+  AccessRecord r = sample("req-retried", "ops", 3);
+  r.attempts = 3;
+  r.retries = "http_429,upstream_connect_failed";
+  REQUIRE(store.record(r, now_ms()));
+  store.flush();
+  const auto row = query_row(dir.db(), "SELECT attempts, retries FROM requests");
+  REQUIRE(row.size() == 2);
+  CHECK(row[0] == "3");
+  CHECK(row[1] == "http_429,upstream_connect_failed");
+}
+
+TEST_CASE("usage store: a store of schema version 1 gains the new columns and keeps its rows", "[unit][usage]") {
+  TempDir dir;
+  {
+    std::filesystem::create_directories(std::filesystem::path(dir.db()).parent_path());
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(dir.db().c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) == SQLITE_OK);
+    const char* v1 = R"sql(
+      CREATE TABLE requests (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, request_id TEXT NOT NULL,
+        key_label TEXT NOT NULL, model TEXT NOT NULL, upstream_model TEXT NOT NULL, provider TEXT NOT NULL,
+        stream INTEGER NOT NULL, status INTEGER NOT NULL, error_type TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+        cost_usd REAL NOT NULL, total_us INTEGER NOT NULL, first_token_us INTEGER NOT NULL,
+        upstream_first_byte_us INTEGER NOT NULL);
+      CREATE INDEX requests_ts ON requests(ts_ms);
+      INSERT INTO requests VALUES (1, 1, 'old', 'ops', 'm', 'm', 'p', 0, 200, '', 1, 1, 0, 0, 0.0, 10, 5, 3);
+      PRAGMA user_version = 1;)sql";
+    REQUIRE(sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    Store store({dir.db()});
+    AccessRecord r = sample("new", "ops", 2);
+    r.attempts = 2;
+    r.retries = "http_503";
+    REQUIRE(store.record(r, now_ms()));
+    store.flush();
+  }
+  CHECK(query_row(dir.db(), "SELECT attempts, retries FROM requests WHERE request_id = 'old'") ==
+        std::vector<std::string>{"1", ""});
+  CHECK(query_row(dir.db(), "SELECT attempts, retries FROM requests WHERE request_id = 'new'") ==
+        std::vector<std::string>{"2", "http_503"});
+  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"2"});
+}

@@ -227,3 +227,22 @@ TEST_CASE("zhipu errors: JSON without an error object quotes the body", "[unit][
   CHECK(e.status == 400);
   CHECK(e.message.find(R"({"detail":"bad"})") != std::string::npos);
 }
+
+TEST_CASE("zhipu errors: only failures that may pass are retryable", "[unit][zhipu][errors]") {
+  auto code = [](int status, const char* c) {
+    return zhipu::map_error(status, std::string(R"({"error":{"code":")") + c + R"(","message":"m"}})");
+  };
+  CHECK(code(429, "1302").retryable);
+  CHECK(code(429, "1303").retryable);
+  CHECK(code(429, "1305").retryable);
+  CHECK(code(503, "1305").retryable);
+  CHECK(code(500, "500").retryable);
+  CHECK(code(500, "1234").retryable);
+  CHECK(zhipu::map_error(502, "<html>bad gateway</html>").retryable);
+  CHECK(zhipu::map_error(503, "").retryable);
+  CHECK_FALSE(code(429, "1113").retryable);
+  CHECK_FALSE(code(429, "1304").retryable);
+  CHECK_FALSE(code(401, "1002").retryable);
+  CHECK_FALSE(code(400, "1210").retryable);
+  CHECK_FALSE(code(400, "1301").retryable);
+}

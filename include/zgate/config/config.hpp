@@ -53,6 +53,18 @@ struct Limits {
   std::size_t max_streams = 0;
 };
 
+// Retries of a chat request whose upstream failed before anything was sent to the client: a
+// connection or TLS failure, an upstream 5xx, or a 429 the upstream marks as passing (overload,
+// concurrency, frequency; never a spent balance). Waits follow exponential backoff with full
+// jitter (a random wait up to min(max_delay, base_delay * 2^n)), or the upstream's Retry-After
+// when it sends one; no attempt starts once `budget` has passed since the request arrived.
+struct RetryPolicy {
+  int attempts = 3;         // tries in all, the first included (1 = no retries)
+  Millis base_delay{250};
+  Millis max_delay{4'000};
+  Millis budget{15'000};
+};
+
 enum class ProviderKind : unsigned char { zhipu, zai_web };
 
 // "zhipu" / "zai-web": the spelling used in config files, flags and /v1/models owned_by.
@@ -130,6 +142,7 @@ struct Config {
   bool allow_unlisted_models = true;
   Timeouts timeouts;
   Limits limits;
+  RetryPolicy retry;
   LogConfig log;
   std::string data_dir = "./data";
   bool usage_store = true;       // one row per chat request in <data_dir>/usage.db (SQLite)

@@ -17,6 +17,9 @@ struct ApiError {
   std::string param;         // offending request field, if any
   int retry_after = 0;       // seconds for a Retry-After header; 0 = none
   ErrorSource source = ErrorSource::downstream;
+  // An upstream failure that may pass (overload, concurrency or frequency limits, a 5xx): the
+  // gateway may try the request again while nothing has been sent to the client.
+  bool retryable = false;
 };
 
 // Common constructors (status + type filled in consistently).

@@ -19,6 +19,8 @@ struct AccessRecord {
   double cost_usd = 0;
   bool upstream_reused = false;  // the upstream connection came from the pool
   std::string_view client_ip;
+  int attempts = 0;              // upstream attempts (retries + 1); 0 = the upstream was not called
+  std::string_view retries;      // why each earlier attempt failed, comma-separated ("" = none)
 };
 
 }  // namespace zgate

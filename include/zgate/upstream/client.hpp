@@ -93,6 +93,8 @@ class Exchange {
   boost::asio::awaitable<Failure> start(const UpstreamRequest& req);
 
   int status() const;
+  // The response's Retry-After in seconds, -1 when it has none (or gives a date).
+  int retry_after() const;
   std::string_view content_type() const;  // of the response; valid until the next read
   bool is_event_stream() const;
 
