@@ -1017,7 +1017,9 @@ net::awaitable<void> linger_close(tcp::socket& sock, io::Deadline& dl, beast::fl
   sock.shutdown(tcp::socket::shutdown_send, ec);
   if (ec) co_return;
   const auto until = Clock::now() + cfg.timeouts.lingering_time;
-  const std::size_t max_bytes = cfg.limits.body_limit + cfg.limits.header_limit;
+  // Bounded in size too, but generously: a client refused for a body over the limit may still
+  // be sending well past it.
+  const std::size_t max_bytes = 4 * cfg.limits.body_limit + cfg.limits.header_limit;
   std::size_t discarded = 0;
   buf.clear();
   while (discarded < max_bytes) {

@@ -36,7 +36,8 @@ export function startAndWaitFor(bin, args, env, re) {
 
 export function stop(child) {
   return new Promise((resolve) => {
-    if (!child || child.exitCode !== null) return resolve();
+    // Already gone (exited, or killed by a signal: then exitCode stays null).
+    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
     const t = setTimeout(() => child.kill('SIGKILL'), 5000);
     child.once('exit', () => { clearTimeout(t); resolve(); });
     child.kill('SIGTERM');
