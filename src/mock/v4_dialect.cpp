@@ -347,7 +347,7 @@ AuthResult check_jwt(std::string_view token, const std::vector<std::string>& key
         if (f.value().get_int64().get(exp)) {
           double d = 0;
           if (f.value().get_double().get(d)) return reject("1004", "Authorization Token verification failed");
-          exp = static_cast<int64_t>(d);
+          exp = json::saturate_to_int64(d);
         }
       }
     }

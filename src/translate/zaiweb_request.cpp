@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include "zgate/json/writer.hpp"
+#include "zgate/json/read.hpp"
 #include "zgate/translate/zaiweb.hpp"
 
 namespace zgate::zaiweb {
@@ -80,7 +81,7 @@ int64_t int_field(simdjson::dom::object obj, std::string_view key) {
   int64_t n = 0;
   double d = 0;
   if (obj[key].get_int64().get(n) == simdjson::SUCCESS) return n;
-  if (obj[key].get_double().get(d) == simdjson::SUCCESS) return static_cast<int64_t>(d);
+  if (obj[key].get_double().get(d) == simdjson::SUCCESS) return json::saturate_to_int64(d);
   return 0;
 }
 

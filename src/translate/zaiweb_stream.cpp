@@ -136,7 +136,7 @@ simdjson::error_code get_i64(od::value v, int64_t& out) {
   double d;
   if (v.get_int64().get(out) == simdjson::SUCCESS) return simdjson::SUCCESS;
   if (auto e = v.get_double().get(d)) return e;
-  out = static_cast<int64_t>(d);
+  out = json::saturate_to_int64(d);
   return simdjson::SUCCESS;
 }
 

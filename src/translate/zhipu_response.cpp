@@ -79,7 +79,7 @@ error_code get_int(od::value& v, int64_t& out) {
   if (nt == od::number_type::floating_point_number) {
     double d;
     ZG_TRY(v.get_double().get(d));
-    out = static_cast<int64_t>(d);
+    out = json::saturate_to_int64(d);
     return SUCCESS;
   }
   if (nt == od::number_type::unsigned_integer) {

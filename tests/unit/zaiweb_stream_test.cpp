@@ -724,3 +724,17 @@ TEST_CASE("zaiweb stream: a good frame and garbage in one read deliver the good 
   CHECK(out.find("\"content\":\" world\"") != std::string::npos);
   CHECK(out.find("\"finish_reason\":\"stop\"") != std::string::npos);
 }
+
+TEST_CASE("zaiweb stream: a token count beyond int64 saturates instead of overflowing", "[unit][zaiweb]") {
+  // Found by fuzzing: a count read as a double was cast to int64_t (undefined behaviour).
+  const std::string wire =
+      "data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"answer\",\"delta_content\":\"hi\"}}\n\n"
+      "data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"done\",\"done\":true,\"usage\":"
+      "{\"prompt_tokens\":19211111111111111111,\"completion_tokens\":2,\"total_tokens\":3}}}\n\n";
+  zaiweb::StreamDecoder dec(options_for(setup_for("T01")));
+  Recorder rec;
+  drive({wire}, dec, rec);
+  REQUIRE(rec.usage_events >= 1);
+  CHECK(rec.usage.prompt_tokens == INT64_MAX);
+  CHECK(rec.usage.completion_tokens == 2);
+}

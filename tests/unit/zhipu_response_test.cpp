@@ -146,3 +146,15 @@ TEST_CASE("zhipu response: the upstream id and model are used when no options ar
                   R"("created":1762855100,"model":"glm-4.5-air",)",
                   0) == 0);
 }
+
+TEST_CASE("zhipu response: a token count beyond int64 saturates instead of overflowing", "[unit][zhipu_response]") {
+  // Found by fuzzing: a count read as a double was cast to int64_t (undefined behaviour).
+  openai::ResponseAggregator agg(test_options());
+  ApiError err;
+  REQUIRE(zhipu::decode_response(
+      R"({"id":"x","model":"glm-4.6","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},)"
+      R"("finish_reason":"stop"}],"usage":{"prompt_tokens":1e30,"completion_tokens":-1e30,"total_tokens":5}})",
+      agg, err));
+  CHECK(agg.outcome().usage.prompt_tokens == INT64_MAX);
+  CHECK(agg.outcome().usage.completion_tokens == INT64_MIN);
+}

@@ -1,6 +1,7 @@
 #pragma once
 // simdjson helpers shared by the translators: one On Demand parser per thread (parsers are
 // not thread-safe and are expensive to create) and padding of borrowed bytes.
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,16 @@ namespace od = simdjson::ondemand;
 // upstream answers). Real requests stay far below it (a tool's JSON schema nests a few dozen
 // levels at most); the bound keeps a recursive walk from running off the thread's stack.
 inline constexpr unsigned kMaxDepth = 128;
+
+// A JSON number read as a double, as an int64_t: truncated toward zero, saturated at the type's
+// limits, 0 for NaN. (A plain cast of a double outside int64_t's range is undefined behaviour,
+// and an upstream may send 1e30 as a token count.)
+inline int64_t saturate_to_int64(double d) {
+  if (!(d == d)) return 0;
+  if (d >= 9223372036854775807.0) return INT64_MAX;
+  if (d <= -9223372036854775808.0) return INT64_MIN;
+  return static_cast<int64_t>(d);
+}
 
 // The calling thread's parser. One document at a time: a document obtained from it is
 // invalidated by the next iterate() on the same thread.
