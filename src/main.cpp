@@ -69,6 +69,7 @@ std::shared_ptr<const zgate::Config> with_demo_upstream(std::shared_ptr<const zg
     if (p.kind != zgate::ProviderKind::zhipu) continue;
     p.base_url = "http://127.0.0.1:" + std::to_string(mock_port) + "/api/paas/v4";
     p.api_key = "zgate-demo";
+    p.api_keys = {p.api_key};
     p.jwt = false;
   }
   return c;

@@ -239,7 +239,18 @@ void apply_env(Config& cfg, const Env& env) {
     p.kind = *k;
   }
   p.base_url = std::string(env.get("ZGATE_UPSTREAM_URL").value_or(default_base_url(p.kind)));
-  if (auto v = env.get("ZGATE_UPSTREAM_KEY")) p.api_key = std::string(trim(*v));
+  if (auto v = env.get("ZGATE_UPSTREAM_KEY")) {
+    // Several keys may be given, comma-separated: requests rotate among them.
+    const std::string all(*v);
+    for (std::size_t pos = 0; pos <= all.size();) {
+      const std::size_t comma = std::min(all.find(',', pos), all.size());
+      const std::string k(trim(std::string_view(all).substr(pos, comma - pos)));
+      if (!k.empty()) p.api_keys.push_back(k);
+      pos = comma + 1;
+    }
+    p.api_key = p.api_keys.empty() ? std::string() : p.api_keys.front();
+    if (p.api_keys.size() < 2) p.api_keys.clear();  // one key: api_key alone, as before
+  }
   if (auto b = env.get_bool("ZGATE_UPSTREAM_JWT")) p.jwt = *b;
   if (auto v = env.get("ZGATE_UPSTREAM_CA")) p.ca_file = std::string(*v);
   if (auto v = env.get("UPSTREAM_TOKEN")) p.zai.token = std::string(trim(*v));
@@ -390,10 +401,24 @@ void validate(Config& cfg) {
     if (p.base_url.empty()) p.base_url = std::string(default_base_url(p.kind));
     if (!parse_url(p.base_url))
       throw ConfigError(fmt::format("{}.base_url: '{}' is not an http(s)://host[:port][/path] URL", key, p.base_url));
+    if (!p.api_keys.empty()) {
+      if (p.kind != ProviderKind::zhipu)
+        throw ConfigError(fmt::format("{}.api_keys: only zhipu providers rotate several keys", key));
+      if (!p.api_key.empty() && p.api_key != p.api_keys.front() &&
+          std::find(p.api_keys.begin(), p.api_keys.end(), p.api_key) == p.api_keys.end()) {
+        p.api_keys.insert(p.api_keys.begin(), p.api_key);  // api_key and api_keys: all of them
+      }
+      p.api_key = p.api_keys.front();
+    } else if (!p.api_key.empty()) {
+      p.api_keys = {p.api_key};
+    }
     if (p.jwt) {
       if (p.kind != ProviderKind::zhipu) throw ConfigError(fmt::format("{}.jwt: only zhipu providers sign JWTs", key));
-      if (!ZhipuJwt::looks_like_id_secret(p.api_key))
-        throw ConfigError(fmt::format("{}.jwt: the api_key must have the form <id>.<secret>", key));
+      if (p.api_keys.empty()) throw ConfigError(fmt::format("{}.jwt: the api_key must have the form <id>.<secret>", key));
+      for (const auto& k : p.api_keys) {
+        if (!ZhipuJwt::looks_like_id_secret(k))
+          throw ConfigError(fmt::format("{}.jwt: every api key must have the form <id>.<secret>", key));
+      }
     }
     if (!p.ca_file.empty()) {
       std::error_code ec;
@@ -556,8 +581,15 @@ std::string describe(const Config& c) {
   }
   line(out, "client keys: {} [{}]{}", c.api_keys.size(), keys, c.allow_no_auth ? "; requests without a key allowed" : "");
   for (const auto& p : c.providers) {
+    std::string keys_shown = shown(p.api_key);
+    if (p.api_keys.size() > 1) {
+      keys_shown.clear();
+      for (const auto& k : p.api_keys) keys_shown += (keys_shown.empty() ? "" : ",") + shown(k);
+      keys_shown = fmt::format("[{}] ({}, cooldown {} ms, quota cooldown {} ms)", keys_shown, p.key_strategy,
+                               p.key_cooldown.count(), p.key_quota_cooldown.count());
+    }
     line(out, "provider {}{}: {} {} key={} jwt={} verify_tls={}{}{}", p.name, p.name == c.default_provider ? " (default)" : "",
-         to_string(p.kind), p.base_url, shown(p.api_key), p.jwt, p.verify_tls,
+         to_string(p.kind), p.base_url, keys_shown, p.jwt, p.verify_tls,
          p.ca_file.empty() ? "" : " ca_file=", p.ca_file);
     for (const auto& [h, v] : p.headers) line(out, "  header {}: {}", h, shown(v));
     if (p.kind == ProviderKind::zai_web) {

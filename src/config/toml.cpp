@@ -133,6 +133,29 @@ void read_providers(const Reader& r, const toml::node& n, Config& cfg) {
         if (have_key) r.fail(v, path, "give either api_key or api_key_env, not both");
         p.api_key = key == "api_key" ? std::string(trim(r.str(v, path))) : r.env_secret(v, path);
         have_key = true;
+      } else if (key == "api_keys" || key == "api_keys_env") {
+        // A list of keys, or an environment variable holding them comma-separated.
+        if (key == "api_keys") {
+          const auto* a = v.as_array();
+          if (!a) r.fail(v, path, "must be an array of strings");
+          for (std::size_t j = 0; j < a->size(); ++j) p.api_keys.push_back(std::string(trim(r.str((*a)[j], fmt::format("{}[{}]", path, j)))));
+        } else {
+          const std::string all = r.env_secret(v, path);
+          for (std::size_t pos = 0; pos <= all.size();) {
+            const std::size_t comma = std::min(all.find(',', pos), all.size());
+            const std::string k(trim(std::string_view(all).substr(pos, comma - pos)));
+            if (!k.empty()) p.api_keys.push_back(k);
+            pos = comma + 1;
+          }
+        }
+      } else if (key == "key_strategy") {
+        p.key_strategy = r.str(v, path);
+        if (p.key_strategy != "round_robin" && p.key_strategy != "least_loaded")
+          r.fail(v, path, "must be round_robin or least_loaded");
+      } else if (key == "key_cooldown_ms") {
+        p.key_cooldown = Millis(r.integer(v, path, 0, 86'400'000, "a number of milliseconds up to a day"));
+      } else if (key == "key_quota_cooldown_ms") {
+        p.key_quota_cooldown = Millis(r.integer(v, path, 0, 86'400'000, "a number of milliseconds up to a day"));
       } else if (key == "jwt") {
         p.jwt = r.boolean(v, path);
       } else if (key == "ca_file") {

@@ -606,7 +606,45 @@ struct Backoff {
   ApiError error;
   std::string reason;    // for the record: "upstream_connect_failed", "http_429", ...
   int retry_after = -1;  // the upstream's Retry-After in seconds; -1 = none
+  bool now = false;      // the failure was the key's and another key is usable: no wait
 };
+
+// The upstream key a request attempt uses, handed back to the provider's pool with what the
+// upstream said of it when the attempt ends (whatever ends it).
+struct KeyLease {
+  CredentialPool* pool = nullptr;
+  int index = -1;
+  const ProviderConfig* provider = nullptr;
+  CredentialPool::Result result = CredentialPool::Result::ok;
+  std::chrono::milliseconds cooldown{0};
+  KeyLease() = default;
+  KeyLease(const KeyLease&) = delete;
+  KeyLease& operator=(const KeyLease&) = delete;
+  ~KeyLease() { end(); }
+  void end() {
+    if (!pool || index < 0) return;
+    if (pool->release(index, result, cooldown, CredentialPool::Clock::now())) {
+      spdlog::error("upstream {} rejected its API key #{} ({}): it leaves the rotation until zgate is reloaded",
+                    provider->name, index + 1, mask_secret(provider->api_keys[static_cast<std::size_t>(index)]));
+    }
+    pool = nullptr;
+  }
+};
+
+// What an upstream error says about the key that got it.
+void judge_key(KeyLease& lease, const ApiError& e, int retry_after_s) {
+  if (!lease.pool) return;
+  using R = CredentialPool::Result;
+  if (e.status == 401 && e.source == ErrorSource::upstream) {
+    lease.result = R::rejected;
+  } else if (e.status == 429 && e.retryable) {
+    lease.result = R::rate_limited;
+    lease.cooldown = retry_after_s >= 0 ? std::chrono::milliseconds(retry_after_s * 1000LL) : lease.provider->key_cooldown;
+  } else if (e.status == 429) {
+    lease.result = R::quota_exhausted;
+    lease.cooldown = lease.provider->key_quota_cooldown;
+  }
+}
 Next next_of(bool keep) { return keep ? Next::keep : Next::close; }
 
 // The upstream half of a chat request.
@@ -625,7 +663,7 @@ Clock::duration backoff_delay(const RetryPolicy& p, int attempt, int retry_after
 // `backoff` (null when no further attempt is possible): where a retryable failure before anything
 // was sent to the client is held, returning Next::backoff instead of answering.
 net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& prt, const UpstreamRequest& up,
-                              DialectOps& ops, bool may_retry, Backoff* backoff) {
+                              DialectOps& ops, bool may_retry, Backoff* backoff, KeyLease& lease) {
   const Config& cfg = c.cfg;
   upstream::Exchange ex(c.w.pool, prt.tls.get(), prt.endpoint, cfg.timeouts, cfg.limits);
   const Failure f = co_await ex.start(up);
@@ -668,9 +706,15 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
     const bool retry = ops.on_upstream_error && ops.on_upstream_error(status, body);
     if (retry && may_retry) co_return Next::retry;
     ApiError e = ops.map_error(status, ex.content_type(), body);
-    if (e.retryable && backoff) {
+    judge_key(lease, e, ex.retry_after());
+    // A failure of this key, with another key usable: try that one at once.
+    const bool other_key = lease.result != CredentialPool::Result::ok &&
+                           lease.pool->other_usable(lease.index, CredentialPool::Clock::now());
+    if ((e.retryable || other_key) && backoff) {
       backoff->reason = "http_" + std::to_string(status);
+      if (lease.pool && lease.pool->size() > 1) backoff->reason += "@key" + std::to_string(lease.index + 1);
       backoff->retry_after = ex.retry_after();
+      backoff->now = other_key;
       backoff->error = std::move(e);
       co_return Next::backoff;
     }
@@ -824,11 +868,19 @@ net::awaitable<bool> handle_chat(Ctx& c) {
     c.dl.watch(&c.cancel->signal);
     const bool may_backoff = attempt + 1 < policy.attempts && Clock::now() - c.t0 < policy.budget;
     ++c.attempts;
+    KeyLease lease;
+    if (prep.key >= 0 && prt.keys) {
+      lease.pool = prt.keys.get();
+      lease.index = prep.key;
+      lease.provider = prt.cfg;
+    }
+    held.now = false;
     Next next = co_await exchange(c, creq, prt, prep.request, prep.ops, !identity_retried,
-                                  may_backoff ? &held : nullptr);
+                                  may_backoff ? &held : nullptr, lease);
+    lease.end();
     if (next == Next::backoff) {
       // Wait (still watching the client), unless the wait would end past the budget.
-      const auto delay = backoff_delay(policy, attempt, held.retry_after);
+      const auto delay = held.now ? Clock::duration::zero() : backoff_delay(policy, attempt, held.retry_after);
       if (Clock::now() + delay - c.t0 > policy.budget) {
         next = next_of(co_await send_error(c, held.error) && c.keep_alive);
       } else {
@@ -837,8 +889,11 @@ net::awaitable<bool> handle_chat(Ctx& c) {
         spdlog::warn("[{}] upstream {} attempt {} of {} failed ({}); trying again in {} ms", c.request_id,
                      prt.cfg->name, attempt + 1, policy.attempts, held.reason,
                      std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
-        net::steady_timer timer(c.down.get_executor(), delay);
-        auto [ec] = co_await timer.async_wait(nothrow);
+        boost::system::error_code ec;
+        if (delay > Clock::duration::zero()) {
+          net::steady_timer timer(c.down.get_executor(), delay);
+          std::tie(ec) = co_await timer.async_wait(nothrow);
+        }
         if (ec && c.dl.aborted() && !c.dl.hung_up()) {
           c.dl.unwatch();
           c.keep_alive = false;

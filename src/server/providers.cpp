@@ -45,6 +45,11 @@ void Providers::init(const Config& cfg) {
     auto url = parse_url(p.base_url);
     rt.base_path = url ? url->path : std::string();
     if (!p.api_key.empty()) rt.bearer = "Bearer " + p.api_key;
+    for (const auto& k : p.api_keys) rt.bearers.push_back("Bearer " + k);
+    if (p.kind == ProviderKind::zhipu && !p.api_keys.empty()) {
+      rt.keys = std::make_shared<LocalCredentialPool>(
+          p.api_keys.size(), p.key_strategy == "least_loaded" ? KeyStrategy::least_loaded : KeyStrategy::round_robin);
+    }
     rt.timeouts = &cfg.timeouts;
     rt.limits = &cfg.limits;
     if (p.kind == ProviderKind::zai_web) {
@@ -74,10 +79,13 @@ void ProviderWorkerState::init(Providers& providers) {
   jwt.clear();
   for (auto& rt : providers.all()) {
     const ProviderConfig& p = *rt.cfg;
-    if (p.kind == ProviderKind::zhipu && p.jwt && ZhipuJwt::looks_like_id_secret(p.api_key)) {
-      jwt.push_back(std::make_unique<ZhipuJwt>(p.api_key));
-    } else {
-      jwt.push_back(nullptr);
+    auto& per_key = jwt.emplace_back();
+    for (const auto& k : p.api_keys) {
+      if (p.kind == ProviderKind::zhipu && p.jwt && ZhipuJwt::looks_like_id_secret(k)) {
+        per_key.push_back(std::make_unique<ZhipuJwt>(k));
+      } else {
+        per_key.push_back(nullptr);
+      }
     }
   }
 }
@@ -89,14 +97,45 @@ int64_t now_ms() {
       .count();
 }
 
+// Every key of the provider is cooling down (429 with Retry-After set to the soonest recovery)
+// or was rejected by the upstream (502).
+ApiError no_usable_key(const ProviderRuntime& prt, const CredentialPool::Pick& pick) {
+  ApiError e;
+  e.source = ErrorSource::upstream;
+  if (pick.all_rejected) {
+    e.status = 502;
+    e.type = "upstream_error";
+    e.code = "upstream_auth_failed";
+    e.message = "The upstream rejected every API key of provider '" + prt.cfg->name +
+                "'; zgate's operator must replace them (the log names the failures).";
+    return e;
+  }
+  const auto secs = std::max<int64_t>(1, (pick.retry_after.count() + 999) / 1000);
+  e.status = 429;
+  e.type = "rate_limit_error";
+  e.code = "rate_limit_exceeded";
+  e.message = "Every upstream API key of provider '" + prt.cfg->name + "' is rate limited; the first is usable again in " +
+              std::to_string(secs) + " s.";
+  e.retry_after = static_cast<int>(secs);
+  return e;
+}
+
 std::optional<ApiError> prepare_zhipu(ProviderRuntime& prt, ProviderWorkerState& ws, ChatRequest& req,
                                       const Router::Target& target, PreparedRequest& out) {
   std::string body;
   body.reserve(1024);
   if (auto err = zhipu::build_request(req, *target.route, target.upstream_model, body)) return err;
   out.request = zhipu::make_upstream_request(prt.base_path, std::move(body), req.stream);
-  if (auto& jwt = ws.jwt[prt.index]) {
-    out.request.headers.emplace_back("Authorization", "Bearer " + std::string(jwt->bearer(now_ms())));
+  if (prt.keys) {
+    const auto pick = prt.keys->acquire(CredentialPool::Clock::now());
+    if (pick.index < 0) return no_usable_key(prt, pick);
+    out.key = pick.index;
+    const auto k = static_cast<std::size_t>(pick.index);
+    if (auto& jwt = ws.jwt[prt.index][k]) {
+      out.request.headers.emplace_back("Authorization", "Bearer " + std::string(jwt->bearer(now_ms())));
+    } else {
+      out.request.headers.emplace_back("Authorization", prt.bearers[k]);
+    }
   } else if (!prt.bearer.empty()) {
     out.request.headers.emplace_back("Authorization", prt.bearer);
   }

@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -513,4 +515,62 @@ TEST_CASE("no attempt starts after the retry budget", "[integration][retry]") {
   auto r = h.post_chat(chat_body("[scenario:flaky times=5 code=1302 tag=rbudget]"));
   CHECK(r.status == 429);
   CHECK(h.mock().stats().requests == 1);
+}
+
+// ---- upstream key pools ------------------------------------------------------------------------
+
+TEST_CASE("requests rotate among a provider's upstream keys", "[integration][keys]") {
+  mock::Options mo;
+  mo.api_keys = {"upstream-key-a", "upstream-key-b"};
+  Harness h({[](Config& c) {
+               c.providers[0].api_key.clear();
+               c.providers[0].api_keys = {"upstream-key-a", "upstream-key-b"};
+             },
+             mo});
+  std::set<std::string> used;
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(h.post_chat(chat_body("rotate")).status == 200);
+    used.insert(h.mock().last_request_header("Authorization"));
+  }
+  CHECK(used == std::set<std::string>{"Bearer upstream-key-a", "Bearer upstream-key-b"});
+}
+
+TEST_CASE("a key the upstream rejects leaves the rotation and the request goes to the next key at once",
+          "[integration][keys]") {
+  mock::Options mo;
+  mo.api_keys = {"upstream-key-good"};  // the other key is revoked
+  Harness h({[](Config& c) {
+               c.providers[0].api_key.clear();
+               c.providers[0].api_keys = {"upstream-key-revoked", "upstream-key-good"};
+               c.retry.base_delay = 5000ms;  // a wait would show: switching keys does not wait
+             },
+             mo});
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 4; ++i) CHECK(h.post_chat(chat_body("revoked")).status == 200);
+  CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+  // The revoked key was tried once at most: four requests, at most five upstream calls.
+  CHECK(h.mock().stats().requests <= 5);
+  CHECK(h.mock().last_request_header("Authorization") == "Bearer upstream-key-good");
+}
+
+TEST_CASE("with every key rate limited the client gets 429 with Retry-After of the soonest recovery",
+          "[integration][keys]") {
+  Harness h({[](Config& c) {
+               c.providers[0].api_key.clear();
+               c.providers[0].api_keys = {"upstream-key-a", "upstream-key-b"};
+               c.providers[0].key_cooldown = 7000ms;
+               c.retry.base_delay = 10ms;
+             },
+             {}});
+  auto r = h.post_chat(chat_body("[scenario:err_1302]"));
+  // Both keys got 429 and rest; the next attempt finds none usable.
+  CHECK(r.status == 429);
+  CHECK(h.mock().stats().requests == 2);
+  auto again = h.post_chat(chat_body("busy again"));
+  CHECK(again.status == 429);
+  CHECK(again.body.find("rate limited") != std::string::npos);
+  const int retry_after = std::atoi(again.header("Retry-After").c_str());
+  CHECK(retry_after >= 5);
+  CHECK(retry_after <= 7);
+  CHECK(h.mock().stats().requests == 2);  // no upstream call while every key rests
 }

@@ -533,3 +533,40 @@ TEST_CASE("config: restart_only_changes names what a reload cannot change", "[un
   CHECK(restart_only_changes(a, b) ==
         std::vector<std::string>{"listen", "log.level", "data_dir", "limits.pool_max_idle_per_host"});
 }
+
+TEST_CASE("config: several upstream keys from the environment, comma-separated", "[unit][config]") {
+  set_env({{"ZGATE_API_KEYS", "sk-client-key-0000000000001"}, {"ZGATE_UPSTREAM_KEY", "key-one, key-two,,key-three"}});
+  const auto c = load({});
+  REQUIRE(c->providers.size() == 1);
+  CHECK(c->providers[0].api_keys == std::vector<std::string>{"key-one", "key-two", "key-three"});
+  CHECK(c->providers[0].api_key == "key-one");
+}
+
+TEST_CASE("config: one upstream key is a pool of one", "[unit][config]") {
+  set_env({{"ZGATE_API_KEYS", "sk-client-key-0000000000001"}, {"ZGATE_UPSTREAM_KEY", "only-key"}});
+  const auto c = load({});
+  CHECK(c->providers[0].api_keys == std::vector<std::string>{"only-key"});
+}
+
+TEST_CASE("config: a provider's api_keys, strategy and cooldowns from TOML", "[unit][config]") {
+  Config c;
+  apply_toml(c, R"(
+[[api_keys]]
+label = "a"
+key = "sk-client-key-0000000000001"
+[[providers]]
+name = "z"
+api_keys = ["k1", "k2"]
+key_strategy = "least_loaded"
+key_cooldown_ms = 2000
+key_quota_cooldown_ms = 60000
+)", "t.toml");
+  validate(c);
+  CHECK(c.providers[0].api_keys == std::vector<std::string>{"k1", "k2"});
+  CHECK(c.providers[0].api_key == "k1");
+  CHECK(c.providers[0].key_strategy == "least_loaded");
+  CHECK(c.providers[0].key_cooldown == Millis(2000));
+  CHECK(c.providers[0].key_quota_cooldown == Millis(60000));
+  Config bad;
+  CHECK_THROWS_AS(apply_toml(bad, "[[providers]]\nname = \"z\"\nkey_strategy = \"random\"\n", "t.toml"), ConfigError);
+}

@@ -94,6 +94,14 @@ struct ProviderConfig {
   ProviderKind kind = ProviderKind::zhipu;
   std::string base_url;                // scheme://host[:port][/base/path]
   std::string api_key;                 // zhipu: Bearer key, or id.secret (JWT-signed when jwt=true)
+  // zhipu: every upstream key requests may use (api_key is the first); validate() fills it from
+  // api_key when only that is given. A key that gets 429 rests for a cooldown (Retry-After, or
+  // key_cooldown; key_quota_cooldown for a spent balance or quota); one the upstream rejects
+  // (401, codes 1000-1004) leaves the rotation.
+  std::vector<std::string> api_keys;
+  std::string key_strategy = "round_robin";  // round_robin | least_loaded
+  std::chrono::milliseconds key_cooldown{1'000};
+  std::chrono::milliseconds key_quota_cooldown{600'000};
   bool jwt = false;                    // sign an HS256 JWT from an id.secret key
   std::string ca_file;                 // extra CA bundle (PEM) trusted besides the system store
   bool verify_tls = true;

@@ -12,6 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "zgate/config/config.hpp"
+#include "zgate/route/credentials.hpp"
 #include "zgate/route/router.hpp"
 #include "zgate/translate/chat_request.hpp"
 #include "zgate/translate/dialect.hpp"
@@ -28,7 +29,9 @@ struct ProviderRuntime {
   upstream::Endpoint endpoint;
   std::unique_ptr<boost::asio::ssl::context> tls;  // null for plain http
   std::string base_path;                           // path part of base_url, no trailing slash
-  std::string bearer;                              // "Bearer <key>" (static keys)
+  std::string bearer;                              // "Bearer <key>" of the first key (static keys)
+  std::vector<std::string> bearers;                // "Bearer <key>" per key of cfg->api_keys
+  std::shared_ptr<CredentialPool> keys;            // which key a request uses (zhipu)
   std::shared_ptr<ZaiWebShared> zai;               // zai-web identity shared by all workers
   const Timeouts* timeouts = nullptr;
   const Limits* limits = nullptr;
@@ -49,7 +52,8 @@ struct ProviderWorkerState {
   ProviderWorkerState();
   ~ProviderWorkerState();
   void init(Providers& p);
-  std::vector<std::unique_ptr<ZhipuJwt>> jwt;  // per provider index; null = static key
+  // Per provider index, per key: the JWT signer of an id.secret key; null = a static key.
+  std::vector<std::vector<std::unique_ptr<ZhipuJwt>>> jwt;
 };
 
 // What the proxy loop needs from the dialect.
@@ -67,6 +71,7 @@ struct DialectOps {
 struct PreparedRequest {
   UpstreamRequest request;
   DialectOps ops;
+  int key = -1;  // the index of the upstream key used (ProviderRuntime::keys), -1 = none
 };
 
 // Builds the upstream request (may do I/O first: a zai-web guest token, image uploads).
