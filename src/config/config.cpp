@@ -54,6 +54,17 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+std::vector<std::string> split_list(std::string_view s) {
+  std::vector<std::string> out;
+  for (std::size_t pos = 0; pos <= s.size();) {
+    const std::size_t comma = std::min(s.find(',', pos), s.size());
+    const std::string_view item = trim(s.substr(pos, comma - pos));
+    if (!item.empty()) out.emplace_back(item);
+    pos = comma + 1;
+  }
+  return out;
+}
+
 static std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -199,13 +210,7 @@ void apply_env(Config& cfg, const Env& env) {
   // ZGATE_API_KEYS wins over the single API_KEY of the original deployment.
   if (auto v = env.get("ZGATE_API_KEYS")) {
     int counter = 0;
-    std::string_view rest = *v;
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      const std::string_view entry = trim(rest.substr(0, comma));
-      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-      if (!entry.empty()) cfg.api_keys.push_back(parse_api_key_entry(entry, counter));
-    }
+    for (const auto& entry : split_list(*v)) cfg.api_keys.push_back(parse_api_key_entry(entry, counter));
     check_api_keys(cfg.api_keys, "environment ZGATE_API_KEYS");
   } else if (auto k = env.get("API_KEY")) {
     cfg.api_keys.push_back(ApiKey{"default", std::string(trim(*k))});
@@ -241,15 +246,8 @@ void apply_env(Config& cfg, const Env& env) {
   p.base_url = std::string(env.get("ZGATE_UPSTREAM_URL").value_or(default_base_url(p.kind)));
   if (auto v = env.get("ZGATE_UPSTREAM_KEY")) {
     // Several keys may be given, comma-separated: requests rotate among them.
-    const std::string all(*v);
-    for (std::size_t pos = 0; pos <= all.size();) {
-      const std::size_t comma = std::min(all.find(',', pos), all.size());
-      const std::string k(trim(std::string_view(all).substr(pos, comma - pos)));
-      if (!k.empty()) p.api_keys.push_back(k);
-      pos = comma + 1;
-    }
+    p.api_keys = split_list(*v);
     p.api_key = p.api_keys.empty() ? std::string() : p.api_keys.front();
-    if (p.api_keys.size() < 2) p.api_keys.clear();  // one key: api_key alone, as before
   }
   if (auto b = env.get_bool("ZGATE_UPSTREAM_JWT")) p.jwt = *b;
   if (auto v = env.get("ZGATE_UPSTREAM_CA")) p.ca_file = std::string(*v);

@@ -33,4 +33,7 @@ void check_api_keys(const std::vector<ApiKey>& keys, std::string_view what);
 
 std::string_view trim(std::string_view s);
 
+// The non-empty items of a comma-separated list, each trimmed ("a, b,,c" -> a, b, c).
+std::vector<std::string> split_list(std::string_view s);
+
 }  // namespace zgate::config_detail

@@ -140,13 +140,7 @@ void read_providers(const Reader& r, const toml::node& n, Config& cfg) {
           if (!a) r.fail(v, path, "must be an array of strings");
           for (std::size_t j = 0; j < a->size(); ++j) p.api_keys.push_back(std::string(trim(r.str((*a)[j], fmt::format("{}[{}]", path, j)))));
         } else {
-          const std::string all = r.env_secret(v, path);
-          for (std::size_t pos = 0; pos <= all.size();) {
-            const std::size_t comma = std::min(all.find(',', pos), all.size());
-            const std::string k(trim(std::string_view(all).substr(pos, comma - pos)));
-            if (!k.empty()) p.api_keys.push_back(k);
-            pos = comma + 1;
-          }
+          p.api_keys = split_list(r.env_secret(v, path));
         }
       } else if (key == "key_strategy") {
         p.key_strategy = r.str(v, path);

@@ -484,6 +484,16 @@ net::awaitable<io::Written> chunk_rest(Ctx& c, const ChunkFrame& f, io::Written 
 // comment lines).
 constexpr std::string_view kHeartbeatChunk = "e\r\n: keep-alive\n\n\r\n";
 
+// True when the request's pending operation was cancelled because the shutdown grace passed (not
+// because the client left): it is then answered with shutdown_error(), and nothing cancels that
+// answer; the connection closes after it.
+bool cut_by_shutdown(Ctx& c) {
+  if (!c.dl.aborted() || c.dl.hung_up()) return false;
+  c.dl.unwatch();
+  c.keep_alive = false;
+  return true;
+}
+
 bool chunk_done(Ctx& c, std::string& out, const io::Written& w) {
   out.clear();
   return wrote(c, w);
@@ -668,9 +678,7 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
   upstream::Exchange ex(c.w.pool, prt.tls.get(), prt.endpoint, cfg.timeouts, cfg.limits);
   const Failure f = co_await ex.start(up);
   c.timings = ex.timings();
-  if (f == Failure::cancelled && c.dl.aborted() && !c.dl.hung_up()) {
-    c.dl.unwatch();
-    c.keep_alive = false;
+  if (f == Failure::cancelled && cut_by_shutdown(c)) {
     co_await send_error(c, shutdown_error());
     co_return Next::close;
   }
@@ -693,9 +701,7 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
   if (status != 200) {
     std::string body;
     const Failure bf = co_await ex.read_all(body);
-    if (bf == Failure::cancelled && c.dl.aborted() && !c.dl.hung_up()) {
-      c.dl.unwatch();
-      c.keep_alive = false;
+    if (bf == Failure::cancelled && cut_by_shutdown(c)) {
       co_await send_error(c, shutdown_error());
       co_return Next::close;
     }
@@ -894,9 +900,7 @@ net::awaitable<bool> handle_chat(Ctx& c) {
           net::steady_timer timer(c.down.get_executor(), delay);
           std::tie(ec) = co_await timer.async_wait(nothrow);
         }
-        if (ec && c.dl.aborted() && !c.dl.hung_up()) {
-          c.dl.unwatch();
-          c.keep_alive = false;
+        if (ec && cut_by_shutdown(c)) {
           co_await send_error(c, shutdown_error());
           co_return false;
         }
@@ -981,11 +985,7 @@ net::awaitable<bool> handle(Ctx& c) {
         c.keep_alive;
   }
 
-  struct InFlight {
-    std::atomic<int64_t>& n;
-    explicit InFlight(std::atomic<int64_t>& v) : n(v) { n.fetch_add(1, std::memory_order_relaxed); }
-    ~InFlight() { n.fetch_sub(1, std::memory_order_relaxed); }
-  } in_flight(c.g.in_flight);
+  const Counted in_flight(c.g.in_flight);
   c.g.requests.fetch_add(1, std::memory_order_relaxed);
 
   bool keep = false;
