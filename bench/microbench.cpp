@@ -20,13 +20,13 @@
 #include "zgate/config/config.hpp"
 #include "zgate/json/writer.hpp"
 #include "zgate/sse/parser.hpp"
-#include "zgate/translate/chat_request.hpp"
-#include "zgate/translate/events.hpp"
-#include "zgate/translate/openai.hpp"
-#include "zgate/translate/zhipu_request.hpp"
-#include "zgate/translate/zhipu_response.hpp"
-#if __has_include("zgate/translate/zaiweb_stream.hpp")
-#include "zgate/translate/zaiweb_stream.hpp"
+#include "zgate/model/request.hpp"
+#include "zgate/model/events.hpp"
+#include "zgate/front/openai/encoder.hpp"
+#include "zgate/dialect/zhipu/request.hpp"
+#include "zgate/dialect/zhipu/response.hpp"
+#if __has_include("zgate/dialect/zaiweb/stream.hpp")
+#include "zgate/dialect/zaiweb/stream.hpp"
 #define ZGATE_BENCH_ZAIWEB 1
 #endif
 

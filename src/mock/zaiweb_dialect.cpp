@@ -44,7 +44,7 @@
 #include "zgate/json/writer.hpp"
 #include "zgate/mock/plan.hpp"
 #include "zgate/mock/util.hpp"
-#include "zgate/translate/zaiweb_sign.hpp"
+#include "zgate/dialect/zaiweb/sign.hpp"
 
 namespace zgate::mock {
 namespace {
@@ -504,7 +504,7 @@ std::string args_for_schema(std::string_view schema) {
   return out;
 }
 
-// The tool protocol zgate injects (translate/zaiweb_tools.hpp): the trigger, and per tool
+// The tool protocol zgate injects (dialect/zaiweb/tools.hpp): the trigger, and per tool
 // "## NAME" followed by "Arguments (JSON Schema): {...}".
 void read_tool_prompt(ChatReq& r) {
   const std::string& s = r.system_text;

@@ -36,8 +36,8 @@
 #include "zgate/route/router.hpp"
 #include "zgate/server/providers.hpp"
 #include "zgate/sse/parser.hpp"
-#include "zgate/translate/chat_request.hpp"
-#include "zgate/translate/openai.hpp"
+#include "zgate/model/request.hpp"
+#include "zgate/front/openai/encoder.hpp"
 #include "zgate/upstream/client.hpp"
 
 // GCC 12 false positive: Asio allocates coroutine frames through its per-thread recycler

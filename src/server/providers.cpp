@@ -12,9 +12,9 @@
 
 #include "zgate/auth/jwt.hpp"
 #include "zgate/config/url.hpp"
-#include "zgate/translate/zaiweb.hpp"
-#include "zgate/translate/zhipu_request.hpp"
-#include "zgate/translate/zhipu_response.hpp"
+#include "zgate/dialect/zaiweb/zaiweb.hpp"
+#include "zgate/dialect/zhipu/request.hpp"
+#include "zgate/dialect/zhipu/response.hpp"
 
 namespace zgate {
 

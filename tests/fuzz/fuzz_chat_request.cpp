@@ -1,4 +1,4 @@
-// libFuzzer target: zgate::parse_chat_request (include/zgate/translate/chat_request.hpp).
+// libFuzzer target: zgate::parse_chat_request (include/zgate/model/request.hpp).
 // Input: the raw request body. It is copied into a string with SIMDJSON_PADDING bytes of
 // spare capacity, as the parser's contract requires. A rejected body must come with an error
 // message whose JSON error body is well-formed; an accepted one must have a model and at
@@ -8,7 +8,7 @@
 #include <simdjson.h>
 
 #include "fuzz_support.hpp"
-#include "zgate/translate/chat_request.hpp"
+#include "zgate/model/request.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   std::string body;

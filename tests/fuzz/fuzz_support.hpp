@@ -13,8 +13,8 @@
 #include <simdjson.h>
 
 #include "zgate/sse/parser.hpp"
-#include "zgate/translate/dialect.hpp"
-#include "zgate/translate/openai.hpp"
+#include "zgate/model/dialect.hpp"
+#include "zgate/front/openai/encoder.hpp"
 
 namespace zgate::fuzz {
 

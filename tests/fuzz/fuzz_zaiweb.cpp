@@ -1,4 +1,4 @@
-// libFuzzer target: the chat.z.ai stream decoder (translate/zaiweb_stream.hpp).
+// libFuzzer target: the chat.z.ai stream decoder (dialect/zaiweb/stream.hpp).
 // Input: [flags][split][step] then the SSE stream, pumped through sse::Parser ->
 // zaiweb::StreamDecoder -> openai::StreamEncoder as the gateway does it.
 //  flags bits 0-1: thinking mode (0 reasoning, 1 think_tags, 2 strip, 3 reasoning)
@@ -11,7 +11,7 @@
 #include <string>
 
 #include "fuzz_support.hpp"
-#include "zgate/translate/zaiweb_stream.hpp"
+#include "zgate/dialect/zaiweb/stream.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   using namespace zgate;

@@ -1,4 +1,4 @@
-// libFuzzer target: the zhipu "paas v4" response decoders (translate/zhipu_response.hpp).
+// libFuzzer target: the zhipu "paas v4" response decoders (dialect/zhipu/response.hpp).
 // Input: [flags][split][step] then the payload.
 //  - flags bit 0 = 0: the payload is an SSE stream: sse::Parser (fed in pieces, small max
 //    event size when bit 2 is set) -> zhipu::V4StreamDecoder -> openai::StreamEncoder, as the
@@ -10,7 +10,7 @@
 #include <string>
 
 #include "fuzz_support.hpp"
-#include "zgate/translate/zhipu_response.hpp"
+#include "zgate/dialect/zhipu/response.hpp"
 
 namespace {
 using namespace zgate;

@@ -7,11 +7,11 @@
 
 #include "zgate/config/config.hpp"
 #include "zgate/json/read.hpp"
-#include "zgate/translate/chat_request.hpp"
-#include "zgate/translate/openai.hpp"
-#include "zgate/translate/zaiweb.hpp"
-#include "zgate/translate/zaiweb_stream.hpp"
-#include "zgate/translate/zhipu_response.hpp"
+#include "zgate/model/request.hpp"
+#include "zgate/front/openai/encoder.hpp"
+#include "zgate/dialect/zaiweb/zaiweb.hpp"
+#include "zgate/dialect/zaiweb/stream.hpp"
+#include "zgate/dialect/zhipu/response.hpp"
 
 namespace {
 

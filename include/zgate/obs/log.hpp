@@ -12,7 +12,7 @@
 #include "zgate/config/config.hpp"
 #include "zgate/obs/access_record.hpp"
 #include "zgate/obs/recorder.hpp"
-#include "zgate/translate/events.hpp"
+#include "zgate/model/events.hpp"
 
 namespace zgate {
 

@@ -14,8 +14,8 @@
 #include "zgate/config/config.hpp"
 #include "zgate/route/credentials.hpp"
 #include "zgate/route/router.hpp"
-#include "zgate/translate/chat_request.hpp"
-#include "zgate/translate/dialect.hpp"
+#include "zgate/model/request.hpp"
+#include "zgate/model/dialect.hpp"
 #include "zgate/upstream/client.hpp"
 
 namespace zgate {

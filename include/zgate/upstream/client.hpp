@@ -18,7 +18,7 @@
 #include <boost/system/error_code.hpp>
 
 #include "zgate/config/config.hpp"
-#include "zgate/translate/dialect.hpp"
+#include "zgate/model/dialect.hpp"
 
 namespace boost::asio::ssl { class context; }
 namespace zgate::io { class Watchdog; }

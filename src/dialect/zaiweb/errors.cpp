@@ -1,0 +1,266 @@
+// zai-web error classification (spec zai-web.md §7.8, §10): every upstream refusal becomes an
+// OpenAI-style error that says what happened and what the operator or the client can do.
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "zgate/dialect/zaiweb/zaiweb.hpp"
+
+namespace zgate::zaiweb {
+namespace {
+
+bool icontains(std::string_view hay, std::string_view needle) {
+  if (needle.empty()) return true;
+  const auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+  });
+  return it != hay.end();
+}
+
+// At most `n` bytes of `s`, cut on a UTF-8 boundary, control characters folded to spaces.
+std::string clip(std::string_view s, std::size_t n = 300) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  bool cut = false;
+  if (s.size() > n) {
+    std::size_t k = n;
+    while (k > 0 && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80) --k;
+    s = s.substr(0, k);
+    cut = true;
+  }
+  std::string out;
+  out.reserve(s.size() + 3);
+  for (const char c : s) out.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+  if (cut) out.append("...");
+  return out;
+}
+
+ApiError make(int status, std::string type, std::string code, std::string message, int retry_after = 0) {
+  ApiError e;
+  e.status = status;
+  e.type = std::move(type);
+  e.code = std::move(code);
+  e.message = std::move(message);
+  e.retry_after = retry_after;
+  e.source = ErrorSource::upstream;
+  return e;
+}
+
+struct Found {
+  std::string detail, code, error_code;
+};
+
+// Zeeeepa's order: code and message/msg/detail/error at the top, then inside error, detail, data.
+void scan_object(simdjson::dom::object obj, Found& f, int depth) {
+  for (const auto field : obj) {
+    const std::string_view k = field.key;
+    const simdjson::dom::element v = field.value;
+    if (k == "code" && f.code.empty()) {
+      int64_t n;
+      std::string_view s;
+      if (v.get_int64().get(n) == simdjson::SUCCESS) f.code = fmt::format("{}", n);
+      else if (v.get_string().get(s) == simdjson::SUCCESS) f.code = std::string(s);
+    } else if (k == "error_code" && f.error_code.empty()) {
+      std::string_view s;
+      if (v.get_string().get(s) == simdjson::SUCCESS) f.error_code = std::string(s);
+    } else if ((k == "detail" || k == "message" || k == "msg" || k == "error") && f.detail.empty()) {
+      std::string_view s;
+      if (v.get_string().get(s) == simdjson::SUCCESS) f.detail = std::string(s);
+    }
+  }
+  if (depth >= 2) return;
+  for (const std::string_view nest : {"error", "detail", "data"}) {
+    simdjson::dom::object inner;
+    if (obj[nest].get_object().get(inner) == simdjson::SUCCESS) scan_object(inner, f, depth + 1);
+  }
+}
+
+bool parse_json_error(std::string_view body, Found& f) {
+  std::string_view t = body;
+  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
+  if (t.empty() || t.front() != '{') return false;
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(t);
+  simdjson::dom::object obj;
+  if (parser.parse(padded).get_object().get(obj) != simdjson::SUCCESS) return false;
+  scan_object(obj, f, 0);
+  return true;
+}
+
+std::string html_title(std::string_view html) {
+  const auto lower_find = [&](std::string_view needle, std::size_t from) {
+    const auto it = std::search(html.begin() + static_cast<std::ptrdiff_t>(from), html.end(), needle.begin(),
+                                needle.end(), [](char a, char b) {
+                                  return std::tolower(static_cast<unsigned char>(a)) == b;
+                                });
+    return it == html.end() ? std::string_view::npos : static_cast<std::size_t>(it - html.begin());
+  };
+  const std::size_t a = lower_find("<title>", 0);
+  if (a == std::string_view::npos) return {};
+  const std::size_t b = lower_find("</title>", a + 7);
+  if (b == std::string_view::npos) return {};
+  return clip(html.substr(a + 7, b - a - 7), 120);
+}
+
+bool is_captcha(std::string_view detail, std::string_view error_code) {
+  return icontains(error_code, "CAPTCHA") || icontains(detail, "captcha") || detail.find("人机验证") != std::string_view::npos;
+}
+bool is_signature(std::string_view detail) {
+  return icontains(detail, "signature") || detail.find("签名") != std::string_view::npos;
+}
+bool is_outdated(std::string_view detail, std::string_view code) {
+  return code == "426" || icontains(detail, "outdated") || icontains(detail, "new version") ||
+         detail.find("版本") != std::string_view::npos || detail.find("客户端校验") != std::string_view::npos;
+}
+bool is_model_level(std::string_view detail) {
+  return icontains(detail, "not available for current user") || icontains(detail, "user level");
+}
+bool is_auth(std::string_view detail, std::string_view code) {
+  return code == "401" || icontains(detail, "unauthorized") || icontains(detail, "token expired") ||
+         icontains(detail, "invalid token") || icontains(detail, "token is invalid") || detail == "expired";
+}
+bool is_busy(std::string_view detail, std::string_view code) {
+  return code == "429" || icontains(detail, "concurren") || icontains(detail, "too many") ||
+         detail.find("并发") != std::string_view::npos || detail.find("频繁") != std::string_view::npos;
+}
+
+// The known refusals, whatever transport they came in; nullopt for anything else.
+std::optional<ApiError> known(std::string_view detail, std::string_view code, std::string_view error_code) {
+  const std::string d = clip(detail);
+  if (is_captcha(detail, error_code)) {
+    return make(403, "permission_error", "upstream_captcha_required",
+                fmt::format("chat.z.ai demands a captcha (human verification) before it answers this identity{}. "
+                            "zgate does not solve captchas: retry later, use a logged-in token that is not "
+                            "challenged, or route this model to the official API provider (zhipu).",
+                            d.empty() ? std::string() : fmt::format(" (\"{}\")", d)));
+  }
+  if (is_signature(detail)) {
+    return make(502, "upstream_error", "upstream_signature_rejected",
+                fmt::format("chat.z.ai rejected the request signature (\"{}\"). The signing secret or algorithm is "
+                            "out of date, or this machine's clock is off by more than 5 minutes: check "
+                            "zai_web.signing_secret and the system clock.",
+                            d));
+  }
+  if (is_outdated(detail, code)) {
+    return make(502, "upstream_error", "upstream_client_outdated",
+                fmt::format("chat.z.ai rejected zgate's client version or verification (code {}: \"{}\"). Set "
+                            "zai_web.fe_version to the current prod-fe-x.y.z of https://chat.z.ai/ (or enable "
+                            "zai_web.refresh_fe_version) and check zai_web.signing_secret.",
+                            code.empty() ? "426" : code, d));
+  }
+  if (is_model_level(detail)) {
+    return make(403, "permission_error", "model_not_available",
+                fmt::format("chat.z.ai does not offer this model to the current identity (\"{}\"). Guests cannot "
+                            "use GLM-5 and later: configure a logged-in token (zai_web.token) or choose an "
+                            "older model such as glm-4.7.",
+                            d));
+  }
+  if (is_auth(detail, code)) {
+    return make(502, "upstream_error", "upstream_auth_failed",
+                fmt::format("chat.z.ai rejected the upstream token ({}). A guest token is fetched again "
+                            "automatically; a configured zai_web.token has expired or was revoked: sign in "
+                            "again and replace it.",
+                            d.empty() ? std::string("401") : fmt::format("\"{}\"", d)));
+  }
+  if (is_busy(detail, code)) {
+    ApiError busy = make(429, "rate_limit_error", "rate_limit_exceeded",
+                         fmt::format("chat.z.ai reports too many concurrent requests for this identity (\"{}\"). "
+                                     "Retry in a few seconds; one token serves a limited number of parallel answers.",
+                                     d),
+                         5);
+    busy.retryable = true;
+    return busy;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ApiError classify_stream_error(std::string_view detail, std::string_view code, std::string_view error_code,
+                               bool after_content) {
+  if (auto e = known(detail, code, error_code)) return *std::move(e);
+  const std::string d = clip(detail);
+  const std::string c = code.empty() ? std::string(error_code) : std::string(code);
+  if (c == "INTERNAL_ERROR" || icontains(code, "internal")) {
+    return make(502, "upstream_error", "upstream_error",
+                fmt::format("chat.z.ai failed while answering (INTERNAL_ERROR{}){}. This happens when the chat was "
+                            "not pre-created or the history confused the model; retry the request.",
+                            d.empty() ? std::string() : ": " + d,
+                            after_content ? "; the answer above is incomplete" : ""));
+  }
+  return make(502, "upstream_error", "upstream_error",
+              fmt::format("chat.z.ai reported an error{}: {}{}", c.empty() ? std::string() : " (code " + c + ")",
+                          d.empty() ? std::string("(no detail)") : d,
+                          after_content ? "; the answer above is incomplete" : ""));
+}
+
+ApiError classify_http_error(int status, std::string_view content_type, std::string_view body) {
+  const bool html = icontains(content_type, "html") ||
+                    (body.find("<html") != std::string_view::npos || body.find("<!DOCTYPE") != std::string_view::npos ||
+                     body.find("<!doctype") != std::string_view::npos);
+  if (html) {
+    const std::string title = html_title(body);
+    if (status == 405 || icontains(body, "aliyun") || icontains(body, "waf")) {
+      return make(502, "upstream_error", "upstream_blocked",
+                  fmt::format("chat.z.ai's web application firewall blocked the request (HTTP {}, HTML block page{}). "
+                              "Usual causes: missing browser headers, a request shape the site does not expect, or "
+                              "requests too close together. Wait before retrying and do not retry in a loop.",
+                              status, title.empty() ? std::string() : ": \"" + title + "\""));
+    }
+    if (status == 200) {
+      return make(502, "upstream_error", "upstream_error",
+                  fmt::format("chat.z.ai answered with an HTML page instead of an event stream{}; the endpoint or "
+                              "zai_web base URL is probably wrong.",
+                              title.empty() ? std::string() : " (\"" + title + "\")"));
+    }
+  }
+  Found f;
+  const bool json = !html && parse_json_error(body, f);
+  if (!json && !html) f.detail = clip(body);
+  if (status == 401 && f.code.empty()) f.code = "401";
+  if (status == 429 && f.code.empty()) f.code = "429";
+  if (status == 426 && f.code.empty()) f.code = "426";
+  if (auto e = known(f.detail, f.code, f.error_code)) return *std::move(e);
+  if (status == 401) return *known("", "401", "");
+  const std::string d = f.detail.empty() ? (html ? html_title(body) : std::string()) : clip(f.detail);
+  if (status == 200) {
+    return make(502, "upstream_error", "upstream_error",
+                fmt::format("chat.z.ai answered without an event stream{}", d.empty() ? std::string() : ": " + d));
+  }
+  if (status == 403) {
+    return make(403, "permission_error", "upstream_forbidden",
+                fmt::format("chat.z.ai refused the request (HTTP 403{}).",
+                            d.empty() ? std::string() : ": \"" + d + "\""));
+  }
+  if (status == 404) {
+    return make(502, "upstream_error", "upstream_error",
+                fmt::format("chat.z.ai does not know this endpoint (HTTP 404{}); its API may have moved: check "
+                            "zai_web.signed_path / legacy_path.",
+                            d.empty() ? std::string() : ": \"" + d + "\""));
+  }
+  if (status >= 500) {
+    ApiError e = make(502, "upstream_error", "upstream_error",
+                      fmt::format("chat.z.ai failed with HTTP {}{}; this follows upstream changes or outages, retry "
+                                  "later.",
+                                  status, d.empty() ? std::string() : " (\"" + d + "\")"));
+    e.retryable = true;
+    return e;
+  }
+  return make(502, "upstream_error", "upstream_error",
+              fmt::format("chat.z.ai rejected the request with HTTP {}{}.", status,
+                          d.empty() ? std::string() : " (\"" + d + "\")"));
+}
+
+bool is_auth_failure(int status, std::string_view body) {
+  if (status == 401) return true;
+  Found f;
+  if (!parse_json_error(body, f)) return false;
+  if (is_captcha(f.detail, f.error_code) || is_model_level(f.detail) || is_signature(f.detail)) return false;
+  return is_auth(f.detail, f.code);
+}
+
+bool is_auth_failure(const ApiError& e) { return e.code == "upstream_auth_failed"; }
+
+}  // namespace zgate::zaiweb

@@ -1,0 +1,67 @@
+#include <catch2/catch.hpp>
+
+#include "zgate/core/encoding.hpp"
+#include "zgate/core/ids.hpp"
+#include "zgate/core/text.hpp"
+
+using namespace zgate;
+
+TEST_CASE("text::trim removes ASCII whitespace at both ends only", "[core][text]") {
+  CHECK(text::trim(" \t a b \r\n") == "a b");
+  CHECK(text::trim("").empty());
+  CHECK(text::trim("   ").empty());
+}
+
+TEST_CASE("text::iequals compares ASCII case-insensitively", "[core][text]") {
+  CHECK(text::iequals("Content-Length", "content-length"));
+  CHECK_FALSE(text::iequals("chunked", "chunke"));
+  CHECK_FALSE(text::iequals("a", "b"));
+}
+
+TEST_CASE("text::parse_port accepts 1..65535, and 0 only when asked", "[core][text]") {
+  CHECK(text::parse_port("8080") == uint16_t{8080});
+  CHECK(text::parse_port("65535") == uint16_t{65535});
+  CHECK_FALSE(text::parse_port("65536"));
+  CHECK_FALSE(text::parse_port("0"));
+  CHECK(text::parse_port("0", true) == uint16_t{0});
+  CHECK_FALSE(text::parse_port(""));
+  CHECK_FALSE(text::parse_port("80a"));
+  CHECK_FALSE(text::parse_port("-1"));
+}
+
+TEST_CASE("text::parse_bool and split_list", "[core][text]") {
+  CHECK(text::parse_bool(" Yes ") == true);
+  CHECK(text::parse_bool("off") == false);
+  CHECK_FALSE(text::parse_bool("maybe"));
+  CHECK(text::split_list(" a, b,,c ,") == std::vector<std::string>{"a", "b", "c"});
+  CHECK(text::split_list("").empty());
+}
+
+TEST_CASE("encoding: base64 round trips every tail length (RFC 4648 vectors)", "[core][encoding]") {
+  CHECK(encoding::base64_encode("") == "");
+  CHECK(encoding::base64_encode("f") == "Zg==");
+  CHECK(encoding::base64_encode("fo") == "Zm8=");
+  CHECK(encoding::base64_encode("foo") == "Zm9v");
+  CHECK(encoding::base64_encode("foobar") == "Zm9vYmFy");
+  for (const char* s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"})
+    CHECK(encoding::base64_decode(encoding::base64_encode(s)) == std::string(s));
+  CHECK(encoding::base64url_encode("\xfb\xff") == "-_8");
+  CHECK(encoding::base64_decode("-_8") == std::string("\xfb\xff"));
+  CHECK(encoding::base64_decode("Zm9v\nYmFy") == std::string("foobar"));
+  CHECK_FALSE(encoding::base64_decode("Zm9v!"));
+  CHECK_FALSE(encoding::base64_decode("Zg==Zg"));
+  CHECK_FALSE(encoding::base64_decode("Z"));
+  CHECK(encoding::hex_encode("\x01\xab") == "01ab");
+}
+
+TEST_CASE("ids: random hex and version-4 UUIDs have the right shape", "[core][ids]") {
+  const std::string h = ids::random_hex(29);
+  CHECK(h.size() == 29);
+  CHECK(h.find_first_not_of("0123456789abcdef") == std::string::npos);
+  const std::string u = ids::uuid4();
+  REQUIRE(u.size() == 36);
+  CHECK(u[8] == '-');
+  CHECK(u[14] == '4');
+  CHECK(std::string_view("89ab").find(u[19]) != std::string_view::npos);
+  CHECK(ids::uuid4() != u);
+}
