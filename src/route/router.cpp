@@ -92,11 +92,20 @@ std::vector<ModelRoute> default_models(ProviderKind kind, std::string_view provi
   return {};
 }
 
+namespace {
+// The `created` time /v1/models reports (the upstreams publish none): a fixed date, so that
+// answers do not change from one start to the next.
+constexpr int64_t kModelCreated = 1700000000;
+
+void append_model(json::Writer& w, std::string_view id, ProviderKind kind) {
+  w.begin_object().kv("id", id).kv("object", "model").kv("created", kModelCreated).kv("owned_by", to_string(kind)).end_object();
+}
+}  // namespace
+
 Router::Router(const Config& cfg) : allow_unlisted_(cfg.allow_unlisted_models) {
   default_provider_ = cfg.find_provider(cfg.default_provider);
   if (!default_provider_ && !cfg.providers.empty()) default_provider_ = &cfg.providers.front();
 
-  std::string_view created = "1700000000";
   json::Writer w(models_json_);
   w.begin_object().kv("object", "list").key("data").begin_array();
   for (const auto& m : cfg.models) {
@@ -105,12 +114,7 @@ Router::Router(const Config& cfg) : allow_unlisted_(cfg.allow_unlisted_models) {
     Target t{&m, p, m.upstream_model.empty() ? std::string_view(m.name) : std::string_view(m.upstream_model),
              true};
     if (!routes_.emplace(std::string_view(m.name), t).second) continue;  // first one wins
-    w.begin_object()
-        .kv("id", m.name)
-        .kv("object", "model")
-        .key("created").raw(created)
-        .kv("owned_by", to_string(p->kind))
-        .end_object();
+    append_model(w, m.name, p->kind);
   }
   w.end_array().end_object();
 
@@ -128,5 +132,13 @@ std::optional<Router::Target> Router::find(std::string_view model) const {
 }
 
 void Router::write_models_list(std::string& out) const { out.append(models_json_); }
+
+bool Router::write_model(std::string& out, std::string_view id) const {
+  const auto t = find(id);
+  if (!t || !t->listed) return false;
+  json::Writer w(out);
+  append_model(w, id, t->provider->kind);
+  return true;
+}
 
 }  // namespace zgate

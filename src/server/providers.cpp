@@ -1,5 +1,5 @@
 // Provider runtime and request preparation for each provider kind.
-#include "zgate/server/providers.hpp"
+#include "providers.hpp"
 
 #include <chrono>
 #include <mutex>

@@ -34,6 +34,8 @@ class Router {
 
   // Appends the OpenAI /v1/models body (built once at construction) to `out`.
   void write_models_list(std::string& out) const;
+  // Appends the OpenAI model object of a listed model; false when `id` is not listed.
+  bool write_model(std::string& out, std::string_view id) const;
 
  private:
   struct Hash {

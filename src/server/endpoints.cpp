@@ -1,0 +1,136 @@
+// The endpoint table and the small handlers; the chat endpoint is the proxy (proxy.cpp).
+#include "endpoints.hpp"
+
+#include <array>
+
+#include "proxy.hpp"
+
+namespace zgate {
+namespace {
+
+using Handler = net::awaitable<bool> (*)(Request&, ResponseWriter&);
+
+struct Endpoint {
+  std::string_view path;
+  bool prefix;           // `path` is a prefix (e.g. "/v1/models/" + id)
+  http::verb method;     // the one method served (others get 405)
+  bool recorded;         // goes to the access log and usage store
+  Handler handler;
+};
+
+net::awaitable<bool> health(Request& c, ResponseWriter& out) {
+  co_return co_await out.send(200, R"({"status":"ok"})", "application/json") && c.keep_alive;
+}
+
+// About zgate itself: 503 once it is draining, so a load balancer stops sending.
+net::awaitable<bool> ready(Request& c, ResponseWriter& out) {
+  const bool ready = !c.conn.g.stopping.load();
+  co_return co_await out.send(ready ? 200 : 503, ready ? R"({"status":"ready"})" : R"({"status":"stopping"})",
+                              "application/json") &&
+      c.keep_alive;
+}
+
+// The client's key, checked on the head.
+Result<void> authenticate(Request& c) {
+  const auto who = c.gen.auth.check(c.req.authorization, c.req.api_key, c.conn.auth_memo);
+  if (!who.ok) return unauthorized("Incorrect or missing API key.");
+  c.info.key_label = who.label;
+  return {};
+}
+
+net::awaitable<bool> models(Request& c, ResponseWriter& out) {
+  if (auto auth = authenticate(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
+  std::string body;
+  c.gen.router.write_models_list(body);
+  co_return co_await out.send(200, std::move(body), "application/json") && c.keep_alive;
+}
+
+net::awaitable<bool> model(Request& c, ResponseWriter& out) {
+  if (auto auth = authenticate(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
+  const std::string_view target = c.req.target;
+  const std::string_view id = target.substr(0, target.find('?')).substr(std::string_view("/v1/models/").size());
+  std::string body;
+  if (!c.gen.router.write_model(body, id)) {
+    co_return co_await out.send_error(not_found("The model '" + std::string(id) + "' does not exist.",
+                                                "model_not_found")) &&
+        c.keep_alive;
+  }
+  co_return co_await out.send(200, std::move(body), "application/json") && c.keep_alive;
+}
+
+net::awaitable<bool> chat(Request& c, ResponseWriter& out) { return handle_chat(c, out); }
+
+constexpr std::array kEndpoints{
+    Endpoint{"/v1/chat/completions", false, http::verb::post, true, chat},
+    Endpoint{"/chat/completions", false, http::verb::post, true, chat},
+    Endpoint{"/v1/models", false, http::verb::get, true, models},
+    Endpoint{"/models", false, http::verb::get, true, models},
+    Endpoint{"/v1/models/", true, http::verb::get, true, model},
+    Endpoint{"/health", false, http::verb::unknown, false, health},
+    Endpoint{"/healthz", false, http::verb::unknown, false, health},
+    Endpoint{"/ready", false, http::verb::unknown, false, ready},
+    Endpoint{"/readyz", false, http::verb::unknown, false, ready},
+};
+
+const Endpoint* find_endpoint(std::string_view path) {
+  for (const Endpoint& e : kEndpoints) {
+    if (e.prefix ? path.starts_with(e.path) && path.size() > e.path.size() : path == e.path) return &e;
+  }
+  return nullptr;
+}
+
+// CORS preflight: any path.
+net::awaitable<bool> preflight(Request& c, ResponseWriter& out) {
+  out.begin(204);
+  h1::field(out.head(), "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+  const std::string_view asked = c.req.cors_request_headers;
+  h1::field(out.head(), "Access-Control-Allow-Headers",
+            asked.empty() ? std::string_view("Authorization, Content-Type, X-Api-Key, X-Request-Id") : asked);
+  h1::field(out.head(), "Access-Control-Max-Age", "86400");
+  co_return co_await out.send_head() && c.keep_alive;
+}
+
+}  // namespace
+
+net::awaitable<bool> handle(Request& c) {
+  const RequestHead& req = c.req;
+  c.info.request_id = request_id_from(req.request_id);
+  c.keep_alive = c.parser.keep_alive() && !c.conn.g.stopping.load(std::memory_order_relaxed);
+  const std::string_view target = req.target;
+  const std::string_view path = target.substr(0, target.find('?'));
+  const Endpoint* e = find_endpoint(path);
+  // Only the chat endpoint reads a body; anything else with a body closes the connection after
+  // answering rather than desynchronising the keep-alive stream.
+  if ((!e || e->handler != chat) && !c.parser.is_done()) c.keep_alive = false;
+  ResponseWriter out(c);
+  if (req.method == http::verb::options) co_return co_await preflight(c, out);
+  if (e && !e->recorded) co_return co_await e->handler(c, out);
+
+  const Counted in_flight(c.conn.g.in_flight);
+  c.conn.g.requests.fetch_add(1, std::memory_order_relaxed);
+  c.info.recorded = true;
+  bool keep;
+  if (!e) {
+    keep = co_await out.send_error(not_found("Unknown path '" + std::string(path) +
+                                             "'. zgate serves POST /v1/chat/completions and GET /v1/models.",
+                                             "unknown_url")) &&
+           c.keep_alive;
+  } else if (req.method != e->method) {
+    keep = co_await out.send_error(method_not_allowed(
+               "Use " + std::string(http::to_string(e->method)) + " for " + std::string(path) + ".")) &&
+           c.keep_alive;
+  } else {
+    keep = co_await e->handler(c, out);
+  }
+  record(c);
+  co_return keep;
+}
+
+void record(Request& c) {
+  if (!c.info.recorded || !c.conn.g.recorder) return;
+  const AccessRecord r = to_record(c.info, c.req.method_string, c.req.target, c.conn.client_ip);
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  c.conn.g.recorder->record(r, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+}
+
+}  // namespace zgate

@@ -1,0 +1,16 @@
+#pragma once
+// The endpoints zgate serves: one table of method + path -> handler. A new endpoint (metrics,
+// admin) is one more row and one more handler here. Private to src/server.
+#include <boost/asio/awaitable.hpp>
+
+#include "conn.hpp"
+
+namespace zgate {
+
+// Answers one request whose head has been read, and records it. True to keep the connection.
+net::awaitable<bool> handle(Request& c);
+
+// Hands a finished request's record to the recorder (when it is one that is recorded).
+void record(Request& c);
+
+}  // namespace zgate

@@ -1,0 +1,234 @@
+// One upstream attempt of a chat request: send it, judge the answer's head, and pump the body
+// through the dialect's decoder into the client's answer (a stream or one JSON body).
+#include <spdlog/spdlog.h>
+
+#include "proxy.hpp"
+#include "zgate/front/openai/encoder.hpp"
+#include "zgate/sse/parser.hpp"
+
+namespace zgate {
+namespace {
+
+using upstream::Failure;
+
+ApiError failure_error(Failure f, const std::string& msg) {
+  switch (f) {
+    case Failure::timeout: return gateway_timeout(msg);
+    case Failure::connect: return bad_gateway(msg, "upstream_connect_failed");
+    case Failure::tls: return bad_gateway(msg, "upstream_tls_failed");
+    case Failure::closed: return bad_gateway(msg, "upstream_closed");
+    case Failure::too_large: return bad_gateway(msg, "upstream_response_too_large");
+    default: return bad_gateway(msg.empty() ? std::string("upstream protocol error") : msg, "upstream_protocol_error");
+  }
+}
+
+// A stream's heartbeat: one chunk holding the SSE comment line ": keep-alive" (clients skip
+// comment lines).
+constexpr std::string_view kHeartbeatChunk = "e\r\n: keep-alive\n\n\r\n";
+
+// Where pump() delivers the decoded answer: the client's stream, or a buffer answered whole.
+class Answer {
+ public:
+  virtual ~Answer() = default;
+  virtual EventSink& sink() = 0;
+  // An error after the answer began.
+  virtual void fail(const ApiError& e) = 0;
+  // The answer says it is complete (the encoder saw the end).
+  virtual bool ended() const = 0;
+  // After each upstream read: sends what is ready (`last`: and ends the answer).
+  virtual Step flush(bool last) = 0;
+  virtual net::awaitable<Step> flush_rest() = 0;
+};
+
+class StreamAnswer final : public Answer {
+ public:
+  StreamAnswer(Request& c, ResponseWriter& w, const openai::StreamOptions& so) : c_(c), w_(w), enc_(out_, so) {
+    out_.reserve(4096);
+  }
+  EventSink& sink() override { return enc_; }
+  void fail(const ApiError& e) override { enc_.fail(e); }
+  bool ended() const override { return enc_.finished(); }
+  Step flush(bool last) override {
+    if (last) enc_.finish();
+    if (c_.info.first_token_us < 0 && enc_.outcome().saw_first_token) c_.info.first_token_us = c_.info.micros();
+    return w_.chunk(out_, last);
+  }
+  net::awaitable<Step> flush_rest() override { return w_.chunk_rest(); }
+  const openai::Outcome& outcome() const { return enc_.outcome(); }
+
+ private:
+  Request& c_;
+  ResponseWriter& w_;
+  std::string out_;
+  openai::StreamEncoder enc_;
+};
+
+class BufferedAnswer final : public Answer {
+ public:
+  explicit BufferedAnswer(const openai::StreamOptions& so) : agg(so) {}
+  EventSink& sink() override { return agg; }
+  void fail(const ApiError& e) override { agg.on_event(Event::failed(e)); }
+  bool ended() const override { return false; }
+  Step flush(bool) override { return Step::done; }
+  net::awaitable<Step> flush_rest() override { co_return Step::done; }
+  openai::ResponseAggregator agg;
+};
+
+// Reads the upstream body and feeds it through the dialect into `a`, flushing after each read so
+// that nothing that could stream is held. Once the client has its whole answer the rest of the
+// upstream body is drained, so the upstream connection can be reused. False when the client
+// left (or a write to it failed): nothing more is sent.
+net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, DialectOps& ops, Answer& a) {
+  EventSink& sink = a.sink();
+  auto fail = [&](const ApiError& e) {
+    c.info.note_error(e);
+    a.fail(e);
+  };
+  const bool json = !ex.is_event_stream();  // a JSON answer (non-stream request, or an upstream that ignored `stream`)
+  sse::Parser parser(c.cfg.limits.max_sse_event);
+  StreamDecoder* dec = ops.decoder;
+  auto on_event = [&](const sse::Event& e) {
+    if (!dec->done()) dec->on_data(e.data, e.event, sink);
+  };
+  bool complete = false;  // the client has its whole answer
+  for (bool reading = true; reading;) {
+    std::string_view piece;
+    std::string body;
+    Failure f;
+    if (json) {
+      if (!ex.read_all_now(body, f)) f = co_await ex.read_all(body);
+    } else if (!ex.read_now(piece, f)) {
+      f = co_await ex.read_some(piece);
+    }
+    if (f == Failure::cancelled && (!c.conn.dl.aborted() || c.conn.dl.hung_up())) co_return false;  // the client left
+    bool end = false;
+    if (f != Failure::none) {
+      reading = false;
+      end = true;
+      if (f == Failure::cancelled) c.conn.dl.unwatch();  // the shutdown grace passed: the error still goes out
+      if (!complete) fail(f == Failure::cancelled ? shutdown_error() : failure_error(f, ex.error_message()));
+    } else if (json) {
+      reading = false;
+      end = true;
+      ApiError err;
+      if (!ops.decode_json || !ops.decode_json(body, sink, err)) {
+        fail(err.message.empty() ? bad_gateway("the upstream sent an unexpected response body") : err);
+      }
+      ex.release();
+    } else if (piece.empty()) {  // the upstream body is complete
+      reading = false;
+      end = true;
+      if (!complete) {
+        parser.finish(on_event);
+        dec->on_end(sink);
+      }
+      ex.release();
+    } else if (!complete) {
+      if (parser.feed(piece, on_event) == sse::Parser::Status::too_large) {
+        reading = false;
+        end = true;
+        fail(bad_gateway("the upstream sent an SSE event larger than limits.max_sse_event"));
+      } else if (dec->done()) {
+        dec->on_end(sink);
+        end = true;
+      } else {
+        end = a.ended();
+      }
+    }
+    if (complete) continue;  // draining
+    Step s = a.flush(end);
+    if (s == Step::pending) s = co_await a.flush_rest();
+    if (s == Step::failed) co_return false;
+    complete = end;
+  }
+  co_return true;
+}
+
+}  // namespace
+
+net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest& creq, ProviderRuntime& prt,
+                              const UpstreamRequest& up, DialectOps& ops, bool may_retry, Backoff* backoff,
+                              KeyLease& lease) {
+  const Config& cfg = c.cfg;
+  upstream::Exchange ex(c.conn.w.pool, prt.tls.get(), prt.endpoint, cfg.timeouts, cfg.limits);
+  const Failure f = co_await ex.start(up);
+  const upstream::Timings t = ex.timings();
+  c.info.connect_us = t.connect_us;
+  c.info.upstream_first_byte_us = t.first_byte_us;
+  c.info.upstream_reused = t.reused;
+  if (f == Failure::cancelled && c.cut_by_shutdown()) {
+    co_await out.send_error(shutdown_error());
+    co_return Next::close;
+  }
+  if (f == Failure::cancelled) co_return Next::close;
+  if (f != Failure::none) {
+    spdlog::warn("[{}] upstream {} failed: {}", c.info.request_id, prt.cfg->name, ex.error_message());
+    ApiError e = failure_error(f, ex.error_message());
+    // Nothing reached the upstream's model (or it never answered a byte): worth another try.
+    const bool transient = f == Failure::connect || f == Failure::tls || f == Failure::closed || f == Failure::write;
+    if (transient && backoff) {
+      backoff->reason = e.code;
+      backoff->error = std::move(e);
+      backoff->retry_after = -1;
+      co_return Next::backoff;
+    }
+    co_return next_of(co_await out.send_error(e) && c.keep_alive);
+  }
+
+  const int status = ex.status();
+  if (status != 200) {
+    std::string body;
+    const Failure bf = co_await ex.read_all(body);
+    if (bf == Failure::cancelled && c.cut_by_shutdown()) {
+      co_await out.send_error(shutdown_error());
+      co_return Next::close;
+    }
+    if (bf == Failure::cancelled) co_return Next::close;
+    if (bf == Failure::none) ex.release();
+    spdlog::debug("[{}] upstream {} answered HTTP {}: {}", c.info.request_id, prt.cfg->name, status,
+                  std::string_view(body).substr(0, 512));
+    const bool retry = ops.on_upstream_error && ops.on_upstream_error(status, body);
+    if (retry && may_retry) co_return Next::retry;
+    ApiError e = ops.map_error(status, ex.content_type(), body);
+    judge_key(lease, e, ex.retry_after());
+    // A failure of this key, with another key usable: try that one at once.
+    const bool other_key = lease.result != CredentialPool::Result::ok &&
+                           lease.pool->other_usable(lease.index, CredentialPool::Clock::now());
+    if ((e.retryable || other_key) && backoff) {
+      backoff->reason = "http_" + std::to_string(status);
+      if (lease.pool && lease.pool->size() > 1) backoff->reason += "@key" + std::to_string(lease.index + 1);
+      backoff->retry_after = ex.retry_after();
+      backoff->now = other_key;
+      backoff->error = std::move(e);
+      co_return Next::backoff;
+    }
+    co_return next_of(co_await out.send_error(e) && c.keep_alive);
+  }
+
+  openai::StreamOptions so;
+  so.model = creq.model;
+  so.include_usage = creq.include_usage;
+  if (creq.stream) {
+    if (!co_await out.start_stream()) co_return Next::close;
+    StreamAnswer answer(c, out, so);
+    if (cfg.timeouts.stream_heartbeat.count() > 0) c.conn.dl.heartbeat(cfg.timeouts.stream_heartbeat, kHeartbeatChunk);
+    const bool ok = co_await pump(c, ex, ops, answer);
+    c.conn.dl.heartbeat({});
+    c.info.outcome = answer.outcome();
+    // An error the upstream sent in-band reached the client as an error event: say so.
+    if (c.info.error_type.empty() && c.info.outcome.error) c.info.error_type = c.info.outcome.error_type;
+    co_return next_of(ok && c.keep_alive);
+  }
+
+  BufferedAnswer answer(so);
+  if (!co_await pump(c, ex, ops, answer)) co_return Next::close;
+  c.info.outcome = answer.agg.outcome();
+  if (answer.agg.failed()) co_return next_of(co_await out.send_error(answer.agg.error()) && c.keep_alive);
+  std::string json;
+  json.reserve(1024);
+  answer.agg.write(json);
+  if (c.info.first_token_us < 0 && c.info.outcome.saw_first_token) c.info.first_token_us = c.info.micros();
+  co_return next_of(co_await out.send(200, std::move(json), "application/json") && c.keep_alive);
+}
+
+}  // namespace zgate

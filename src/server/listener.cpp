@@ -1,0 +1,264 @@
+// The listener: the workers (one io_context and thread each), the acceptor handing connections
+// round-robin to them, and the process lifecycle (start, reload, drain and stop, signals).
+#include <pthread.h>
+
+#include <future>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <spdlog/spdlog.h>
+
+#include "session.hpp"
+#include "state.hpp"
+#include "zgate/obs/log.hpp"
+#include "zgate/obs/usage_store.hpp"
+
+namespace zgate {
+namespace {
+
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+
+net::awaitable<void> accept_loop(Gateway::Impl& g) {
+  std::size_t next = 0;
+  net::steady_timer backoff(g.accept_ioc);
+  for (;;) {
+    Worker& w = *g.workers[next++ % g.workers.size()];
+    auto [ec, sock] = co_await g.acceptor.async_accept(w.ioc, nothrow);
+    if (ec) {
+      if (ec == net::error::operation_aborted || !g.acceptor.is_open()) co_return;
+      // EMFILE and friends: back off instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(nothrow);
+      continue;
+    }
+    if (g.connections.fetch_add(1, std::memory_order_relaxed) >= g.cfg->limits.max_connections) {
+      g.connections.fetch_sub(1, std::memory_order_relaxed);
+      continue;  // over the connection limit: the socket closes here
+    }
+    auto cancel = std::make_shared<ConnCancel>();
+    auto slot = cancel->signal.slot();
+    net::co_spawn(w.ioc, session(g, w, std::move(sock), cancel), net::bind_cancellation_slot(slot, [cancel](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("connection ended by an internal error: {}", ex.what());
+      }
+    }));
+  }
+}
+
+net::awaitable<void> sweep_loop(Worker& w, std::function<void()> housekeeping) {
+  net::steady_timer t(w.ioc);
+  for (;;) {
+    t.expires_after(std::chrono::seconds(5));
+    auto [ec] = co_await t.async_wait(nothrow);
+    if (ec) co_return;
+    w.pool.sweep();
+    if (housekeeping) housekeeping();
+  }
+}
+
+}  // namespace
+
+namespace {
+// How long requests cut at the end of the shutdown grace have to send their last bytes and be
+// recorded (a client that does not read by then loses the end of its answer).
+constexpr Clock::duration kAbortWait = std::chrono::seconds(2);
+
+// The address to listen on: an IP address as given, or a host name (`localhost`) resolved, the
+// first address it has (IPv4 first, as most clients try it first).
+tcp::endpoint listen_endpoint(net::io_context& ioc, const Config& cfg) {
+  boost::system::error_code ec;
+  const auto addr = net::ip::make_address(cfg.listen_host, ec);
+  if (!ec) return {addr, cfg.listen_port};
+  tcp::resolver resolver(ioc);
+  const auto results = resolver.resolve(cfg.listen_host, std::to_string(cfg.listen_port),
+                                        tcp::resolver::passive | tcp::resolver::address_configured, ec);
+  if (ec || results.empty()) {
+    throw std::runtime_error("cannot listen on '" + cfg.listen_host + "': not an IP address, and it does not resolve (" +
+                             (ec ? ec.message() : std::string("no address")) + ")");
+  }
+  for (const auto& r : results) {
+    if (r.endpoint().address().is_v4()) return r.endpoint();
+  }
+  return results.begin()->endpoint();
+}
+
+}  // namespace
+
+Gateway::Gateway(std::shared_ptr<const Config> cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
+
+Gateway::~Gateway() { stop(); }
+
+void Gateway::set_housekeeping(std::function<void()> f) { impl_->housekeeping = std::move(f); }
+
+uint16_t Gateway::start() {
+  Impl& g = *impl_;
+  const Config& cfg = *g.cfg;
+  g.gen = std::make_shared<Generation>(g.cfg, 1);
+  const unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<obs::RecordConsumer>> consumers;
+  if (access_log_enabled()) consumers.push_back(make_access_log_writer());
+  if (cfg.usage_store) {
+    UsageStoreOptions uo;
+    uo.path = usage_db_path(cfg);
+    uo.retention_days = cfg.usage_retention_days;
+    consumers.push_back(std::make_unique<UsageStore>(std::move(uo)));
+  }
+  if (!consumers.empty()) {
+    obs::RecorderOptions ro;
+    ro.ring_bytes = obs::ring_bytes_for(n);
+    g.recorder = std::make_unique<obs::Recorder>(std::move(consumers), ro);
+  }
+  for (unsigned i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>(cfg);
+    w->current = std::make_shared<WorkerGeneration>(g.gen);
+    g.workers.push_back(std::move(w));
+  }
+  const tcp::endpoint ep = listen_endpoint(g.accept_ioc, cfg);
+  g.acceptor.open(ep.protocol());
+  g.acceptor.set_option(tcp::acceptor::reuse_address(true));
+  g.acceptor.bind(ep);
+  g.acceptor.listen(net::socket_base::max_listen_connections);
+  g.port = g.acceptor.local_endpoint().port();
+  for (std::size_t i = 0; i < g.workers.size(); ++i) {
+    Worker& w = *g.workers[i];
+    net::co_spawn(w.ioc, sweep_loop(w, g.housekeeping), net::detached);
+    w.thread = std::thread([&w] { w.ioc.run(); });
+    // Named for top -H, perf and gdb (at most 15 characters).
+    pthread_setname_np(w.thread.native_handle(), ("zgate-worker-" + std::to_string(i)).substr(0, 15).c_str());
+  }
+  net::co_spawn(g.accept_ioc, accept_loop(g), net::detached);
+  g.accept_thread = std::thread([&g] { g.accept_ioc.run(); });
+  pthread_setname_np(g.accept_thread.native_handle(), "zgate-accept");
+  g.started = true;
+  return g.port;
+}
+
+void Gateway::stop() {
+  Impl& g = *impl_;
+  if (!g.started || g.stopped) return;
+  g.stopped = true;
+  g.stopping = true;  // /ready answers 503 from now on; responses say Connection: close
+  // Go on accepting for the drain delay, so that a load balancer polling /ready sees the 503
+  // and stops sending before the listener closes.
+  if (g.cfg->timeouts.drain_delay.count() > 0) std::this_thread::sleep_for(g.cfg->timeouts.drain_delay);
+  net::post(g.accept_ioc, [&g] {
+    boost::system::error_code ec;
+    g.acceptor.close(ec);
+  });
+  if (g.accept_thread.joinable()) g.accept_thread.join();
+  // Let in-flight requests finish, up to the grace period.
+  const auto deadline = Clock::now() + g.cfg->timeouts.shutdown_grace;
+  while (g.in_flight.load() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // Then cut what is left: idle connections close, and each request still running is answered
+  // (a stream gets an in-band error event and [DONE]) and recorded, so none goes unbilled.
+  if (const int64_t left = g.in_flight.load(); left > 0) {
+    spdlog::warn("shutdown grace of {} ms passed with {} request(s) in flight: ending them",
+                 g.cfg->timeouts.shutdown_grace.count(), left);
+  }
+  for (auto& w : g.workers) net::post(w->ioc, [wp = w.get()] { wp->watchdog.abort_all(); });
+  const auto cut = Clock::now() + kAbortWait;
+  while (g.in_flight.load() > 0 && Clock::now() < cut) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (const int64_t left = g.in_flight.load(); left > 0) {
+    spdlog::error("{} request(s) did not end within {} ms of being cut and are not recorded", left,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(kAbortWait).count());
+  }
+  for (auto& w : g.workers) {
+    w->guard.reset();
+    w->ioc.stop();
+  }
+  for (auto& w : g.workers) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  if (g.recorder) g.recorder->flush();  // every finished request is logged and its row is on disk
+}
+
+void Gateway::run_until_signal(const std::function<void()>& on_reload) {
+  net::io_context sig_ioc(1);
+  net::signal_set signals(sig_ioc, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
+                                                                             int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      // SIGHUP's default action ends the process: it is caught, and means "reload".
+      spdlog::info("signal SIGHUP received: reloading the configuration");
+      if (on_reload) on_reload();
+      signals.async_wait(on_signal);
+      return;
+    }
+    spdlog::info("signal {} received: draining in-flight requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  };
+  signals.async_wait(on_signal);
+  sig_ioc.run();
+  stop();
+}
+
+Gateway::ReloadResult Gateway::reload(std::shared_ptr<const Config> next) {
+  Impl& g = *impl_;
+  ReloadResult r;
+  std::lock_guard lock(g.reload_mu);
+  if (!g.started || g.stopped || !g.gen) {
+    r.error = "zgate is not running";
+    return r;
+  }
+  r.restart_needed = restart_only_changes(*g.cfg, *next);
+  std::shared_ptr<Generation> gen;
+  try {
+    gen = std::make_shared<Generation>(next, g.gen->id + 1);
+  } catch (const std::exception& e) {  // e.g. a CA file that cannot be read
+    r.error = e.what();
+    return r;
+  }
+  // A chat.z.ai identity (guest or signed-in token) outlives the reload when its provider did
+  // not change: no new guest token is fetched for nothing.
+  for (auto& rt : gen->providers.all()) {
+    if (!rt.zai) continue;
+    for (auto& old : g.gen->providers.all()) {
+      if (old.zai && old.cfg->name == rt.cfg->name && old.cfg->base_url == rt.cfg->base_url &&
+          old.cfg->zai.token == rt.cfg->zai.token) {
+        rt.zai = old.zai;
+      }
+    }
+  }
+  g.gen = gen;
+  for (auto& w : g.workers) {
+    net::post(w->ioc, [wp = w.get(), wg = std::make_shared<WorkerGeneration>(gen)]() mutable {
+      wp->current = std::move(wg);
+    });
+  }
+  r.applied = true;
+  r.generation = gen->id;
+  return r;
+}
+
+uint16_t Gateway::port() const { return impl_->port; }
+
+GatewayStats Gateway::stats() const {
+  Impl& g = *impl_;
+  GatewayStats s;
+  s.requests = g.requests.load();
+  s.in_flight = g.in_flight.load();
+  for (auto& w : g.workers) {
+    auto p = std::make_shared<std::promise<upstream::PoolStats>>();
+    auto fut = p->get_future();
+    net::post(w->ioc, [p, wp = w.get()] { p->set_value(wp->pool.stats()); });
+    if (fut.wait_for(std::chrono::seconds(2)) != std::future_status::ready) continue;
+    const auto ps = fut.get();
+    s.upstream_connects += ps.connects;
+    s.upstream_reuses += ps.reuses;
+    s.upstream_retries += ps.retries;
+  }
+  return s;
+}
+
+}  // namespace zgate

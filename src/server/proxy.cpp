@@ -1,0 +1,177 @@
+// The proxy's front half: a chat request from its authentication to its upstream attempts.
+#include <optional>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/read.hpp>
+#include <spdlog/spdlog.h>
+
+#include "proxy.hpp"
+#include "zgate/model/request.hpp"
+
+namespace zgate {
+
+namespace {
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+}  // namespace
+
+net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
+  const Config& cfg = c.cfg;
+  const RequestHead& req = c.req;
+  c.info.recorded = true;
+
+  // Authenticate on the headers alone, before reading a possibly large body.
+  const auto who = c.gen.auth.check(req.authorization, req.api_key, c.conn.auth_memo);
+  if (!who.ok) {
+    c.keep_alive = false;  // the body stays unread
+    co_await out.send_error(unauthorized(req.authorization.empty() && req.api_key.empty()
+                                            ? "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
+                                            : "Incorrect API key provided."));
+    co_return false;
+  }
+  c.info.key_label = who.label;
+
+  // Admission control: the in-flight limit before the body is read, the stream limit once the
+  // body says the request streams.
+  // Counted only while a limit is set: the shared counters cost the request path nothing otherwise.
+  std::optional<Counted> chat_slot;
+  if (cfg.limits.max_in_flight) chat_slot.emplace(c.conn.g.chats);
+  if (chat_slot && static_cast<std::size_t>(chat_slot->value) > cfg.limits.max_in_flight) {
+    c.keep_alive = false;
+    co_await out.send_error(overloaded("requests in flight", cfg.limits.max_in_flight, "limits.max_in_flight"));
+    co_return false;
+  }
+
+  if (auto len = c.parser.content_length(); len && *len > cfg.limits.body_limit) {
+    c.keep_alive = false;
+    co_await out.send_error(payload_too_large("The request body is " + std::to_string(*len) +
+                                             " bytes; the limit is " + std::to_string(cfg.limits.body_limit) + " bytes."));
+    co_return false;
+  }
+  c.parser.body_limit(cfg.limits.body_limit);  // chunked bodies are checked as they arrive
+  // An HTTP/1.0 client cannot know 100 Continue: its expectation is ignored (RFC 9110 10.1.1).
+  if (req.version >= 11 && text::iequals(req.expect, "100-continue")) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    c.conn.dl.arm(cfg.timeouts.client_write);
+    auto [ec, n] = co_await net::async_write(c.conn.sock, net::buffer(kContinue.data(), kContinue.size()), nothrow);
+    if (ec) co_return false;
+  }
+  c.conn.dl.arm(cfg.timeouts.client_body_read);
+  // The body usually arrived with the head: parse it from the buffer without a round trip
+  // through the event loop, and read only when it did not.
+  boost::system::error_code rec;
+  if (!io::parse_buffered(c.parser, c.conn.buf, rec)) {
+    std::tie(rec, std::ignore) = co_await http::async_read(c.conn.sock, c.conn.buf, c.parser, nothrow);
+  }
+  if (rec) {
+    c.keep_alive = false;
+    if (rec == http::error::body_limit) {
+      co_await out.send_error(payload_too_large("The request body exceeds the limit of " +
+                                               std::to_string(cfg.limits.body_limit) + " bytes."));
+    } else if (c.conn.dl.expired()) {
+      co_await out.send_error(request_timeout("Timed out reading the request body."));
+    } else if (is_malformed(rec)) {
+      co_await out.send_error(bad_request("Malformed request body: " + rec.message() + "."));
+    } else {
+      c.info.status = 499;
+      c.info.error_type = "client_read_failed";
+    }
+    co_return false;
+  }
+  std::string& body = c.conn.req.body;
+  c.info.bytes_in = body.size();
+  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+
+  ParseResult parsed = parse_chat_request(body);
+  if (!parsed.ok) co_return co_await out.send_error(parsed.error) && c.keep_alive;
+  ChatRequest& creq = parsed.request;
+  c.info.model = creq.model;
+  c.info.stream = creq.stream;
+  std::optional<Counted> stream_slot;
+  if (creq.stream && cfg.limits.max_streams) {
+    stream_slot.emplace(c.conn.g.streams);
+    if (static_cast<std::size_t>(stream_slot->value) > cfg.limits.max_streams) {
+      co_return co_await out.send_error(overloaded("open streams", cfg.limits.max_streams, "limits.max_streams")) &&
+          c.keep_alive;
+    }
+  }
+
+  const auto target = c.gen.router.find(creq.model);
+  if (!target) {
+    ApiError e = not_found("The model '" + creq.model + "' does not exist or is not served by this gateway; "
+                           "GET /v1/models lists the available models.", "model_not_found");
+    e.param = "model";
+    co_return co_await out.send_error(e) && c.keep_alive;
+  }
+  c.info.route = target->route;
+  c.info.upstream_model = std::string(target->upstream_model);
+  c.info.provider = target->provider->name;
+  ProviderRuntime& prt = c.gen.providers.runtime(*target->provider);
+
+  const RetryPolicy& policy = cfg.retry;
+  bool identity_retried = false;
+  Backoff held;
+  for (int attempt = 0;; ++attempt) {
+    PreparedRequest prep;
+    std::optional<ApiError> err;
+    if (!prepare_request_now(prt, c.wps, creq, *target, prep, err)) {
+      err = co_await prepare_request(prt, c.wps, c.conn.w.pool, creq, *target, prep);
+    }
+    if (err) co_return co_await out.send_error(*err) && c.keep_alive;
+    // The exchange runs while the client is watched: a client that leaves cancels the upstream
+    // request at once, in every phase (its connection is closed, never pooled). The watchdog
+    // polls the socket for a hang-up (it never consumes bytes, so a pipelined request stays
+    // unread) and, once the peer is gone, emits the cancellation at every tick until the
+    // exchange ends, so a cancel that lands between two operations is not lost.
+    c.conn.dl.watch(&c.conn.cancel->signal);
+    const bool may_backoff = attempt + 1 < policy.attempts && Clock::now() - c.info.t0 < policy.budget;
+    ++c.info.attempts;
+    KeyLease lease;
+    if (prep.key >= 0 && prt.keys) {
+      lease.pool = prt.keys.get();
+      lease.index = prep.key;
+      lease.provider = prt.cfg;
+    }
+    held.now = false;
+    Next next = co_await exchange(c, out, creq, prt, prep.request, prep.ops, !identity_retried,
+                                  may_backoff ? &held : nullptr, lease);
+    lease.end();
+    if (next == Next::backoff) {
+      // Wait (still watching the client), unless the wait would end past the budget.
+      const auto delay = held.now ? Clock::duration::zero() : backoff_delay(policy, attempt, held.retry_after);
+      if (Clock::now() + delay - c.info.t0 > policy.budget) {
+        next = next_of(co_await out.send_error(held.error) && c.keep_alive);
+      } else {
+        if (!c.info.retries.empty()) c.info.retries += ',';
+        c.info.retries += held.reason;
+        spdlog::warn("[{}] upstream {} attempt {} of {} failed ({}); trying again in {} ms", c.info.request_id,
+                     prt.cfg->name, attempt + 1, policy.attempts, held.reason,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
+        boost::system::error_code ec;
+        if (delay > Clock::duration::zero()) {
+          net::steady_timer timer(c.conn.sock.get_executor(), delay);
+          std::tie(ec) = co_await timer.async_wait(nothrow);
+        }
+        if (ec && c.cut_by_shutdown()) {
+          co_await out.send_error(shutdown_error());
+          co_return false;
+        }
+        if (!c.conn.dl.hung_up()) {
+          c.conn.dl.unwatch();
+          continue;
+        }
+      }
+    }
+    c.conn.dl.unwatch();
+    if (c.conn.dl.hung_up()) {
+      c.info.note_client_gone(false);
+      co_return false;
+    }
+    if (next != Next::retry) co_return next == Next::keep;
+    identity_retried = true;
+  }
+}
+
+}  // namespace zgate

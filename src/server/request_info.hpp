@@ -1,0 +1,67 @@
+#pragma once
+// What the server learns about one request while it runs, read by the recorder when it ends
+// (like Envoy's StreamInfo). Private to src/server; Boost-free.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "zgate/config/config.hpp"
+#include "zgate/core/error.hpp"
+#include "zgate/front/openai/encoder.hpp"
+#include "zgate/obs/access_record.hpp"
+
+namespace zgate {
+
+struct RequestInfo {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point t0 = Clock::now();
+  std::string request_id;
+  bool recorded = false;  // goes to the access log and usage store (not /health and the like)
+  std::string_view key_label;
+  std::string model, upstream_model;
+  std::string_view provider;
+  const ModelRoute* route = nullptr;
+  bool stream = false;
+  int status = 0;  // what the client got (499 when it left first)
+  // Upstream timings, microseconds since the exchange started (-1 = not reached).
+  int64_t connect_us = 0, upstream_first_byte_us = -1;
+  bool upstream_reused = false;
+  int64_t first_token_us = -1;
+  uint64_t bytes_in = 0, bytes_out = 0;
+  std::string error_type;  // "" = success
+  openai::Outcome outcome;
+  int attempts = 0;      // upstream attempts made
+  std::string retries;   // why the earlier ones failed
+
+  int64_t micros() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+  }
+  // The error the client got, for the record: its code, else its type.
+  void note_error(const ApiError& e) { error_type = e.code.empty() ? e.type : e.code; }
+  // The client went away (or a write to it failed) before it had its whole answer.
+  void note_client_gone(bool write_timed_out) {
+    if (write_timed_out) {
+      error_type = "client_write_timeout";
+      return;
+    }
+    if (status == 0 || status == 200) status = 499;  // nginx's "client closed request"
+    error_type = "client_closed_request";
+  }
+};
+
+// The record of a finished request. Views point into `info`, `method`, `target` and `client_ip`.
+AccessRecord to_record(const RequestInfo& info, std::string_view method, std::string_view target,
+                       std::string_view client_ip);
+
+// A client-supplied X-Request-Id is kept if it is short and plain (it ends up in logs);
+// otherwise a new random id is made.
+std::string request_id_from(std::string_view given);
+
+// What a request still running when the shutdown grace has passed is answered with (an in-band
+// error event when its stream has begun).
+ApiError shutdown_error();
+// Admission control's answer: the limit that was reached and when to come back.
+ApiError overloaded(std::string_view what, std::size_t limit, std::string_view setting);
+
+}  // namespace zgate

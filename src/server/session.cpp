@@ -1,0 +1,156 @@
+// The HTTP/1 session: one coroutine per downstream connection reads request heads, hands each
+// request to the endpoints, keeps the connection alive between requests, and closes it
+// (lingering when the client may still be sending).
+#include "session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "endpoints.hpp"
+
+namespace zgate {
+namespace {
+
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+
+// What nginx calls a lingering close. An error answered before the request body was read (401,
+// 413, a bad head) closes the connection; closing a socket with unread bytes makes the kernel
+// send a reset, and a client still sending its body then sees EPIPE or ECONNRESET instead of the
+// answer. So: stop writing (the client sees the end of the answer), read and discard for a
+// bounded time and size, then close.
+net::awaitable<void> linger_close(tcp::socket& sock, io::Deadline& dl, beast::flat_buffer& buf, const Config& cfg) {
+  boost::system::error_code ec;
+  sock.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  const auto until = Clock::now() + cfg.timeouts.lingering_time;
+  // Bounded in size too, but generously: a client refused for a body over the limit may still
+  // be sending well past it.
+  const std::size_t max_bytes = 4 * cfg.limits.body_limit + cfg.limits.header_limit;
+  std::size_t discarded = 0;
+  buf.clear();
+  while (discarded < max_bytes) {
+    const auto left = until - Clock::now();
+    if (left <= Clock::duration::zero()) break;
+    dl.arm(std::min<Clock::duration>(left, cfg.timeouts.lingering_timeout));
+    auto [rec, n] = co_await sock.async_read_some(io::read_buffer(buf), nothrow);
+    if (rec) break;
+    discarded += n;
+  }
+  dl.disarm();
+}
+
+// The answer to a head that is not acceptable HTTP: 400, 431 or 501.
+ApiError bad_head_error(const boost::system::error_code& rec, const RequestHead& req, const Config& cfg) {
+  if (rec == http::error::header_limit) {
+    return ApiError{431, "invalid_request_error", "headers_too_large",
+                    "The request headers are too large (the limit is " + std::to_string(cfg.limits.header_limit) +
+                        " bytes).",
+                    {}, 0, ErrorSource::downstream};
+  }
+  if (req.reject_status != 0) {
+    return ApiError{req.reject_status, "invalid_request_error", req.reject_status == 501 ? "not_implemented" : "bad_request",
+                    req.reject_reason, {}, 0, ErrorSource::downstream};
+  }
+  return bad_request("Malformed HTTP request: " + rec.message() + ".", {}, "bad_request");
+}
+
+}  // namespace
+
+bool parse_request_head(RequestParser& p, beast::flat_buffer& buf, RequestHead& req, boost::system::error_code& ec) {
+  ec = {};
+  while (!p.is_header_done()) {
+    if (buf.size() == 0) return false;
+    const auto data = buf.data();
+    const std::size_t n = p.put(data, ec);
+    if (ec == http::error::need_more) {
+      ec = {};
+      return false;
+    }
+    // put() stops after the head: its n bytes are exactly the head.
+    if (!ec && p.is_header_done() && h1::has_obs_fold({static_cast<const char*>(data.data()), n})) {
+      req.reject_status = 400;
+      req.reject_reason = "Obsolete line folding (a header line starting with a space or tab) is not accepted.";
+      ec = http::error::bad_obs_fold;
+    }
+    buf.consume(n);
+    if (ec) return true;
+    if (n == 0) return false;
+  }
+  return true;
+}
+
+net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std::shared_ptr<ConnCancel> cancel) {
+  // Errors as values even after a cancel: cleanup and the access log still run.
+  co_await net::this_coro::throw_if_cancelled(false);
+  struct Count {
+    std::atomic<std::size_t>& n;
+    ~Count() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } count{g.connections};
+  boost::system::error_code ec;
+  sock.set_option(tcp::no_delay(true), ec);
+  sock.non_blocking(true, ec);  // responses are written straight away when the socket takes them (io::try_write)
+  std::string client_ip;
+  if (auto ep = sock.remote_endpoint(ec); !ec) client_ip = ep.address().to_string();
+  io::Deadline dl(w.watchdog, &sock);
+  beast::flat_buffer buf;
+  RequestHead req;   // reused by every request on this connection
+  std::string head;  // response heads, likewise
+  AuthMemo auth_memo;
+  uint64_t memo_gen = 0;  // the generation auth_memo was filled in
+  bool first = true;
+  bool linger = false;
+  std::shared_ptr<WorkerGeneration> wg;
+  Conn conn{g, w, sock, dl, buf, req, head, auth_memo, client_ip, cancel};
+  for (;;) {
+    wg = w.current;  // for reading the head; taken again once it has arrived
+    const Config* cfg = wg->gen->cfg.get();
+    RequestParser parser(req);
+    parser.header_limit(static_cast<std::uint32_t>(cfg->limits.header_limit));
+    // The body limit is applied once the request is authenticated (handle_chat): Beast would
+    // otherwise reject a large Content-Length while parsing the head, before a proper 413.
+    parser.body_limit(boost::none);
+    // A slow or silent client cannot hold the connection: the whole head must arrive in time.
+    dl.arm(first ? cfg->timeouts.client_header_read : cfg->timeouts.client_keepalive_idle);
+    boost::system::error_code rec;
+    while (!parse_request_head(parser, buf, req, rec)) {
+      auto [ec, n] = co_await sock.async_read_some(io::read_buffer(buf), nothrow);
+      if ((rec = io::after_read(parser, buf, ec, n))) break;
+    }
+    // The request runs in the newest configuration generation, whatever it was when the
+    // connection began waiting for it.
+    wg = w.current;
+    cfg = wg->gen->cfg.get();
+    if (memo_gen != wg->gen->id) {  // a remembered key may be gone after a reload
+      auth_memo = AuthMemo{};
+      memo_gen = wg->gen->id;
+    }
+    if (rec) {
+      // A head that is not acceptable HTTP gets its 400 (431, 501), recorded like any other
+      // answer; a client that went away or timed out gets nothing.
+      if (rec == http::error::header_limit || req.reject_status != 0 || is_malformed(rec)) {
+        Request c(conn, parser, *wg);
+        c.info.request_id = request_id_from({});
+        c.info.recorded = true;
+        c.keep_alive = false;
+        ResponseWriter out(c);
+        co_await out.send_error(bad_head_error(rec, req, *cfg));
+        record(c);
+        linger = true;
+      }
+      break;
+    }
+    Request c(conn, parser, *wg);
+    const bool keep = co_await handle(c);
+    if (!keep || g.stopping.load(std::memory_order_relaxed)) {
+      // Closing with part of a request unread (an error answered before its body was read):
+      // the client may still be sending.
+      linger = !parser.is_done();
+      break;
+    }
+    first = false;
+  }
+  if (linger) co_await linger_close(sock, dl, buf, *wg->gen->cfg);
+  sock.shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace zgate

@@ -1,0 +1,129 @@
+#pragma once
+// The gateway's runtime state, shared by the server's files (private to src/server): the
+// configuration generations, the workers and the process-wide part (Gateway::Impl).
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "providers.hpp"
+#include "zgate/auth/auth.hpp"
+#include "zgate/config/config.hpp"
+#include "zgate/io/watchdog.hpp"
+#include "zgate/obs/recorder.hpp"
+#include "zgate/route/router.hpp"
+#include "zgate/server/gateway.hpp"
+#include "zgate/upstream/client.hpp"
+
+// GCC 12 false positive: Asio allocates coroutine frames through its per-thread recycler
+// (aligned_alloc underneath) and frees them through the same recycler; once a coroutine's ramp is
+// inlined into its caller, GCC pairs the aligned_alloc with the frame's operator delete and warns.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace zgate {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// Everything derived from one configuration: routes, client keys, providers. A reload builds a
+// new generation and hands it to every worker; a request keeps the generation it started with
+// until it ends, so a reload never changes a request midway.
+struct Generation {
+  Generation(std::shared_ptr<const Config> c, uint64_t n)
+      : cfg(std::move(c)), router(*cfg), auth(cfg->api_keys, cfg->allow_no_auth), id(n) {
+    providers.init(*cfg);
+  }
+  std::shared_ptr<const Config> cfg;
+  Router router;
+  Authenticator auth;
+  Providers providers;
+  uint64_t id;
+};
+
+// A worker's share of a generation: the generation and the worker's own provider state for it
+// (JWT caches). Only its worker touches it, so taking a reference per request costs no
+// contended atomic.
+struct WorkerGeneration {
+  explicit WorkerGeneration(std::shared_ptr<Generation> g) : gen(std::move(g)) { providers.init(gen->providers); }
+  std::shared_ptr<Generation> gen;
+  ProviderWorkerState providers;
+};
+
+// The watchdog's tick: fine enough for the shortest timeout configured.
+inline Clock::duration shortest_timeout(const Timeouts& t) {
+  return std::min({t.client_header_read, t.client_body_read, t.client_write, t.client_keepalive_idle,
+                   t.upstream_connect, t.upstream_tls_handshake, t.upstream_write, t.upstream_first_byte,
+                   t.upstream_stream_idle, t.lingering_timeout});
+}
+
+// One worker: an io_context on its own thread, with its connections, deadlines and upstream pool.
+struct Worker {
+  explicit Worker(const Config& c)
+      : ioc(1),
+        guard(net::make_work_guard(ioc)),
+        watchdog(ioc, io::Watchdog::tick_for(shortest_timeout(c.timeouts))),
+        pool(ioc.get_executor(), c.limits, watchdog) {}
+  net::io_context ioc;
+  net::executor_work_guard<net::io_context::executor_type> guard;
+  io::Watchdog watchdog;  // I/O deadlines and hang-up checks of this worker's sockets
+  upstream::Pool pool;
+  // The configuration generation new requests on this worker use (replaced by a reload, on this
+  // worker's thread; a request holds the one it started with).
+  std::shared_ptr<WorkerGeneration> current;
+  std::thread thread;
+};
+
+struct Gateway::Impl {
+  explicit Impl(std::shared_ptr<const Config> c) : cfg(std::move(c)), acceptor(accept_ioc) {}
+
+  // The configuration zgate started with: what only a restart changes (listen address, workers,
+  // logging, the usage store, pool sizes) is read from here; everything else from the
+  // generation a request runs in.
+  std::shared_ptr<const Config> cfg;
+  // The access-log writer and the usage store; null when both are off.
+  std::unique_ptr<obs::Recorder> recorder;
+  std::mutex reload_mu;                 // reloads one at a time
+  std::shared_ptr<Generation> gen;      // the newest generation (under reload_mu)
+  std::vector<std::unique_ptr<Worker>> workers;
+  net::io_context accept_ioc{1};
+  tcp::acceptor acceptor;
+  std::thread accept_thread;
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<int64_t> chats{0};    // chat requests in flight (admission control)
+  std::atomic<int64_t> streams{0};  // open streams (admission control)
+  std::atomic<uint64_t> requests{0};
+  std::atomic<std::size_t> connections{0};
+  std::atomic<bool> stopping{false};
+  std::function<void()> housekeeping;  // on each worker's thread after its pool sweep
+  uint16_t port = 0;
+  bool started = false;
+  bool stopped = false;
+};
+
+// Per-connection cancellation: the session coroutine is spawned bound to `signal`, so a
+// terminal emit cancels whatever operation it is awaiting (an upstream read, a write, ...).
+// The worker's watchdog emits it when the client hangs up during an exchange.
+struct ConnCancel {
+  net::cancellation_signal signal;
+};
+
+// Counts one unit in a shared counter for its lifetime; `value` is the count with it included.
+struct Counted {
+  explicit Counted(std::atomic<int64_t>& c) : n(c), value(c.fetch_add(1, std::memory_order_relaxed) + 1) {}
+  ~Counted() { n.fetch_sub(1, std::memory_order_relaxed); }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  std::atomic<int64_t>& n;
+  int64_t value;
+};
+
+}  // namespace zgate
