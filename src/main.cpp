@@ -1,5 +1,5 @@
 // zgate: an OpenAI-compatible gateway for Zhipu GLM models.
-// main(): configuration -> logging -> (offline demo: start the bundled mock as the upstream)
+// main(): configuration -> logging -> (offline demo, only when asked: the bundled mock as the upstream)
 // -> workers -> wait for SIGINT/SIGTERM (SIGHUP: reload the configuration) -> drain and stop.
 #include <csignal>
 #include <cstdio>
@@ -21,14 +21,21 @@
 
 namespace {
 
-// With no upstream credentials at all, zgate runs the offline demo: the bundled mock serves
-// the v4 API in-process, so the README's first command works without an account.
-bool wants_demo(const zgate::Config& cfg) {
-  if (cfg.demo) return true;
+// The offline demo runs only when asked for (--demo, ZGATE_DEMO=true): the bundled mock then
+// serves the v4 API in-process. Without it, a zhipu provider with no upstream key is a
+// configuration error: a deployment that lost its secret must not answer from a mock.
+// Returns the error, or "" when the configuration can serve.
+std::string missing_upstream_key(const zgate::Config& cfg) {
+  if (cfg.demo) return {};
   for (const auto& p : cfg.providers) {
-    if (p.kind != zgate::ProviderKind::zhipu || !p.api_key.empty()) return false;
+    if (p.kind == zgate::ProviderKind::zhipu && p.api_key.empty() && p.api_keys.empty()) {
+      return "provider '" + p.name +
+             "' has no upstream API key: set ZGATE_UPSTREAM_KEY (or api_key / api_keys under [providers." + p.name +
+             "] in the configuration file), or run the offline demo against the bundled mock with --demo "
+             "(ZGATE_DEMO=true)";
+    }
   }
-  return !cfg.providers.empty();
+  return {};
 }
 
 // mimalloc gives a page back to the OS 25 ms after it empties (its decommit_delay). A gateway
@@ -87,7 +94,16 @@ void reload(int argc, char** argv, zgate::Gateway& gateway, const zgate::mock::M
   } catch (const zgate::ConfigExit&) {
     return;
   }
-  if (demo && wants_demo(*next)) next = with_demo_upstream(next, demo->port());
+  if (const std::string why = missing_upstream_key(*next); !why.empty()) {
+    spdlog::error("configuration reload refused: {}; the running configuration stays", why);
+    return;
+  }
+  if (next->demo && !demo) {
+    spdlog::error("configuration reload refused: the offline demo can only be turned on at start; the running "
+                  "configuration stays");
+    return;
+  }
+  if (demo && next->demo) next = with_demo_upstream(next, demo->port());
   const auto r = gateway.reload(next);
   if (!r.applied) {
     spdlog::error("configuration reload refused: {}; the running configuration stays", r.error);
@@ -117,18 +133,22 @@ int main(int argc, char** argv) {
     std::cerr << "zgate: configuration error: " << e.what() << "\n";
     return 2;
   }
+  if (const std::string why = missing_upstream_key(*loaded); !why.empty()) {
+    std::cerr << "zgate: configuration error: " << why << "\n";
+    return 2;
+  }
 
   zgate::init_logging(loaded->log, loaded->debug);
   std::unique_ptr<zgate::mock::MockServer> mock;
   try {
-    if (wants_demo(*loaded)) {
+    if (loaded->demo) {
       zgate::mock::Options mo;
       mo.host = "127.0.0.1";
       mo.port = 0;
       mock = std::make_unique<zgate::mock::MockServer>(mo);
       loaded = with_demo_upstream(loaded, mock->port());
-      spdlog::warn("OFFLINE DEMO: no upstream key given (ZGATE_UPSTREAM_KEY), so answers come from the bundled "
-                   "mock on 127.0.0.1:{}. Set ZGATE_UPSTREAM_KEY to use the real GLM API.",
+      spdlog::warn("OFFLINE DEMO (--demo / ZGATE_DEMO): answers come from the bundled mock on 127.0.0.1:{}, not "
+                   "from the GLM API.",
                    mock->port());
     }
     spdlog::info("zgate starting: {}; allocator: {}", zgate::describe(*loaded), allocator_name());

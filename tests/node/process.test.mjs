@@ -4,10 +4,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startMock, startGateway, stop } from './harness.mjs';
+import { startMock, startGateway, stop, ZGATE_BIN } from './harness.mjs';
 
 const KEY = 'sk-node-process-key';
 let mock;
@@ -166,6 +167,33 @@ test('a Node client still uploading a large body gets the 401, not EPIPE or a re
     });
     assert.equal(res.status, 401);
     assert.match(res.text, /invalid_api_key/);
+  } finally {
+    await stop(gw.child);
+  }
+});
+
+test('without an upstream key and without --demo, zgate refuses to start and names what to set', async () => {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZGATE_')));
+  const child = spawn(ZGATE_BIN, [], {
+    env: { ...env, ZGATE_API_KEYS: `proc=${KEY}`, ZGATE_LISTEN: '127.0.0.1:0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = watchOutput(child);
+  const end = await exited(child, 10000);
+  if (!end) child.kill('SIGKILL');
+  assert.ok(end, 'zgate did not exit');
+  assert.notEqual(end.code, 0);
+  assert.match(out.text(), /ZGATE_UPSTREAM_KEY/);
+  assert.match(out.text(), /--demo/);
+});
+
+test('the offline demo answers from the bundled mock when asked for (ZGATE_DEMO=true)', async () => {
+  const gw = await startGateway({ ZGATE_API_KEYS: `proc=${KEY}`, ZGATE_UPSTREAM_KEY: '', ZGATE_DEMO: 'true' });
+  try {
+    assert.match(gw.output, /OFFLINE DEMO/);
+    const r = await chat(gw.port, 'hello demo');
+    assert.equal(r.status, 200, r.body);
+    assert.equal(JSON.parse(r.body).object, 'chat.completion');
   } finally {
     await stop(gw.child);
   }
