@@ -78,7 +78,7 @@ class BufferedAnswer final : public Answer {
 // that nothing that could stream is held. Once the client has its whole answer the rest of the
 // upstream body is drained, so the upstream connection can be reused. False when the client
 // left (or a write to it failed): nothing more is sent.
-net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, DialectOps& ops, Answer& a) {
+net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, StreamDecoder* dec, Answer& a) {
   EventSink& sink = a.sink();
   auto fail = [&](const ApiError& e) {
     c.info.note_error(e);
@@ -86,7 +86,6 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, DialectOps& ops, A
   };
   const bool json = !ex.is_event_stream();  // a JSON answer (non-stream request, or an upstream that ignored `stream`)
   sse::Parser parser(c.cfg.limits.max_sse_event);
-  StreamDecoder* dec = ops.decoder;
   auto on_event = [&](const sse::Event& e) {
     if (!dec->done()) dec->on_data(e.data, e.event, sink);
   };
@@ -111,7 +110,7 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, DialectOps& ops, A
       reading = false;
       end = true;
       ApiError err;
-      if (!ops.decode_json || !ops.decode_json(body, sink, err)) {
+      if (!d.decode_json(body, sink, err)) {
         fail(err.message.empty() ? bad_gateway("the upstream sent an unexpected response body") : err);
       }
       ex.release();
@@ -147,11 +146,11 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, DialectOps& ops, A
 }  // namespace
 
 net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest& creq, ProviderRuntime& prt,
-                              const UpstreamRequest& up, DialectOps& ops, bool may_retry, Backoff* backoff,
+                              const PreparedRequest& prep, bool may_retry, Backoff* backoff,
                               KeyLease& lease) {
   const Config& cfg = c.cfg;
   upstream::Exchange ex(c.conn.w.pool, prt.tls.get(), prt.endpoint, cfg.timeouts, cfg.limits);
-  const Failure f = co_await ex.start(up);
+  const Failure f = co_await ex.start(prep.request);
   const upstream::Timings t = ex.timings();
   c.info.connect_us = t.connect_us;
   c.info.upstream_first_byte_us = t.first_byte_us;
@@ -187,9 +186,9 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
     if (bf == Failure::none) ex.release();
     spdlog::debug("[{}] upstream {} answered HTTP {}: {}", c.info.request_id, prt.cfg->name, status,
                   std::string_view(body).substr(0, 512));
-    const bool retry = ops.on_upstream_error && ops.on_upstream_error(status, body);
+    const bool retry = prt.dialect->on_upstream_error(prep, status, body);
     if (retry && may_retry) co_return Next::retry;
-    ApiError e = ops.map_error(status, ex.content_type(), body);
+    ApiError e = prt.dialect->map_error(status, ex.content_type(), body);
     judge_key(lease, e, ex.retry_after());
     // A failure of this key, with another key usable: try that one at once.
     const bool other_key = lease.result != CredentialPool::Result::ok &&
@@ -212,7 +211,7 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
     if (!co_await out.start_stream()) co_return Next::close;
     StreamAnswer answer(c, out, so);
     if (cfg.timeouts.stream_heartbeat.count() > 0) c.conn.dl.heartbeat(cfg.timeouts.stream_heartbeat, kHeartbeatChunk);
-    const bool ok = co_await pump(c, ex, ops, answer);
+    const bool ok = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer);
     c.conn.dl.heartbeat({});
     c.info.outcome = answer.outcome();
     // An error the upstream sent in-band reached the client as an error event: say so.
@@ -221,7 +220,7 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
   }
 
   BufferedAnswer answer(so);
-  if (!co_await pump(c, ex, ops, answer)) co_return Next::close;
+  if (!co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer)) co_return Next::close;
   c.info.outcome = answer.agg.outcome();
   if (answer.agg.failed()) co_return next_of(co_await out.send_error(answer.agg.error()) && c.keep_alive);
   std::string json;

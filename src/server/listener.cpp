@@ -219,15 +219,11 @@ Gateway::ReloadResult Gateway::reload(std::shared_ptr<const Config> next) {
     r.error = e.what();
     return r;
   }
-  // A chat.z.ai identity (guest or signed-in token) outlives the reload when its provider did
-  // not change: no new guest token is fetched for nothing.
+  // A provider the running generation also has may keep state worth keeping (a zai-web
+  // guest token: no new one is fetched for nothing).
   for (auto& rt : gen->providers.all()) {
-    if (!rt.zai) continue;
     for (auto& old : g.gen->providers.all()) {
-      if (old.zai && old.cfg->name == rt.cfg->name && old.cfg->base_url == rt.cfg->base_url &&
-          old.cfg->zai.token == rt.cfg->zai.token) {
-        rt.zai = old.zai;
-      }
+      if (old.cfg->name == rt.cfg->name && old.cfg->kind == rt.cfg->kind) rt.dialect->carry_over(*old.dialect);
     }
   }
   g.gen = gen;

@@ -1,27 +1,61 @@
 #pragma once
-// Provider runtime for the I/O shell: per-provider endpoint/TLS/credentials, and the step that
-// turns a normalised ChatRequest into an UpstreamRequest plus the dialect operations the proxy
-// loop needs. Adding a provider kind = one more case in prepare_request() and one more set of
-// pure translators; the proxy loop, the OpenAI encoder and the access log stay the same.
-#include <functional>
+// Providers as the I/O shell drives them: per provider its endpoint, TLS context, credentials
+// and one Dialect object, built once per configuration generation. The Dialect turns a
+// normalised ChatRequest into an UpstreamRequest (with I/O first when its protocol needs it)
+// and judges the upstream's answers. Adding a provider kind = one Dialect (using its pure
+// translators under dialect/) and one row in the table in providers.cpp; the proxy, the
+// OpenAI encoder and the recorder stay the same. Private to src/server.
 #include <memory>
-#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
 #include "zgate/config/config.hpp"
+#include "zgate/core/error.hpp"
+#include "zgate/model/dialect.hpp"
+#include "zgate/model/request.hpp"
 #include "zgate/route/credentials.hpp"
 #include "zgate/route/router.hpp"
-#include "zgate/model/request.hpp"
-#include "zgate/model/dialect.hpp"
 #include "zgate/upstream/client.hpp"
 
 namespace zgate {
 
 class ZhipuJwt;
-struct ZaiWebShared;
+struct ProviderRuntime;
+class ProviderWorkerState;
+
+// One upstream request ready to send, and what the answer needs to be read.
+struct PreparedRequest {
+  UpstreamRequest request;
+  std::unique_ptr<StreamDecoder> decoder;  // decodes the answer's SSE stream
+  int key = -1;                            // the index of the upstream key used (ProviderRuntime::keys), -1 = none
+  std::string identity;                    // the upstream identity used (zai-web's token), for on_upstream_error
+};
+
+class Dialect {
+ public:
+  virtual ~Dialect() = default;
+  // Builds the request without I/O when the dialect can (the v4 API): true with the result in
+  // `out` / `r`; false when prepare() must be awaited. Spares such dialects a coroutine frame.
+  virtual bool prepare_now(ChatRequest& req, const Router::Target& target, ProviderWorkerState& ws,
+                           PreparedRequest& out, Result<void>& r) = 0;
+  virtual boost::asio::awaitable<Result<void>> prepare(ChatRequest& req, const Router::Target& target,
+                                                       ProviderWorkerState& ws, upstream::Pool& pool,
+                                                       PreparedRequest& out) = 0;
+  // A non-200 upstream answer as the client's error.
+  virtual ApiError map_error(int status, std::string_view content_type, std::string_view body) const = 0;
+  // A whole JSON (non-SSE) upstream answer, decoded into events; false with `err` when it is not
+  // an answer.
+  virtual bool decode_json(std::string_view body, EventSink& sink, ApiError& err) const = 0;
+  // Called with a non-200 upstream answer (e.g. to drop a revoked identity). True when the
+  // request should be prepared again and retried once (a fresh identity may fix it).
+  virtual bool on_upstream_error(const PreparedRequest&, int /*status*/, std::string_view /*body*/) { return false; }
+  // A reload built this Dialect for a provider the previous generation also had (same name and
+  // kind): it may take over state worth keeping (a zai-web guest token).
+  virtual void carry_over(Dialect& /*previous*/) {}
+};
 
 struct ProviderRuntime {
   const ProviderConfig* cfg = nullptr;
@@ -32,7 +66,7 @@ struct ProviderRuntime {
   std::string bearer;                              // "Bearer <key>" of the first key (static keys)
   std::vector<std::string> bearers;                // "Bearer <key>" per key of cfg->api_keys
   std::shared_ptr<CredentialPool> keys;            // which key a request uses (zhipu)
-  std::shared_ptr<ZaiWebShared> zai;               // zai-web identity shared by all workers
+  std::unique_ptr<Dialect> dialect;
   const Timeouts* timeouts = nullptr;
   const Limits* limits = nullptr;
 };
@@ -48,7 +82,8 @@ class Providers {
 };
 
 // State a worker keeps per provider (not shared between threads).
-struct ProviderWorkerState {
+class ProviderWorkerState {
+ public:
   ProviderWorkerState();
   ~ProviderWorkerState();
   void init(Providers& p);
@@ -56,32 +91,8 @@ struct ProviderWorkerState {
   std::vector<std::vector<std::unique_ptr<ZhipuJwt>>> jwt;
 };
 
-// What the proxy loop needs from the dialect.
-struct DialectOps {
-  std::function<ApiError(int status, std::string_view content_type, std::string_view body)> map_error;
-  // Decodes a whole JSON (non-SSE) upstream body into events; may be empty.
-  std::function<bool(std::string_view body, EventSink& sink, ApiError& err)> decode_json;
-  std::unique_ptr<StreamDecoder> decoder_owner;
-  StreamDecoder* decoder = nullptr;
-  // Called with a non-200 upstream answer (e.g. to drop a revoked token). Returns true when
-  // the request should be prepared again and retried once (a fresh identity may fix it).
-  std::function<bool(int status, std::string_view body)> on_upstream_error;
-};
-
-struct PreparedRequest {
-  UpstreamRequest request;
-  DialectOps ops;
-  int key = -1;  // the index of the upstream key used (ProviderRuntime::keys), -1 = none
-};
-
-// Builds the upstream request (may do I/O first: a zai-web guest token, image uploads).
-boost::asio::awaitable<std::optional<ApiError>> prepare_request(ProviderRuntime& prt, ProviderWorkerState& ws,
-                                                                upstream::Pool& pool, ChatRequest& req,
-                                                                const Router::Target& target, PreparedRequest& out);
-// The same for a provider that needs no I/O to build its request (the v4 API): returns true
-// with the request in `out` (or the error in `err`); false when prepare_request() must be
-// awaited. Spares the v4 path a coroutine frame per request.
-bool prepare_request_now(ProviderRuntime& prt, ProviderWorkerState& ws, ChatRequest& req, const Router::Target& target,
-                         PreparedRequest& out, std::optional<ApiError>& err);
+// The dialects, one file each. `prt` outlives its Dialect (both belong to one generation).
+std::unique_ptr<Dialect> make_zhipu_dialect(ProviderRuntime& prt);
+std::unique_ptr<Dialect> make_zaiweb_dialect(ProviderRuntime& prt);
 
 }  // namespace zgate

@@ -115,11 +115,11 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   Backoff held;
   for (int attempt = 0;; ++attempt) {
     PreparedRequest prep;
-    std::optional<ApiError> err;
-    if (!prepare_request_now(prt, c.wps, creq, *target, prep, err)) {
-      err = co_await prepare_request(prt, c.wps, c.conn.w.pool, creq, *target, prep);
+    Result<void> prepared;
+    if (!prt.dialect->prepare_now(creq, *target, c.wps, prep, prepared)) {
+      prepared = co_await prt.dialect->prepare(creq, *target, c.wps, c.conn.w.pool, prep);
     }
-    if (err) co_return co_await out.send_error(*err) && c.keep_alive;
+    if (!prepared) co_return co_await out.send_error(prepared.error()) && c.keep_alive;
     // The exchange runs while the client is watched: a client that leaves cancels the upstream
     // request at once, in every phase (its connection is closed, never pooled). The watchdog
     // polls the socket for a hang-up (it never consumes bytes, so a pipelined request stays
@@ -135,7 +135,7 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
       lease.provider = prt.cfg;
     }
     held.now = false;
-    Next next = co_await exchange(c, out, creq, prt, prep.request, prep.ops, !identity_retried,
+    Next next = co_await exchange(c, out, creq, prt, prep, !identity_retried,
                                   may_backoff ? &held : nullptr, lease);
     lease.end();
     if (next == Next::backoff) {

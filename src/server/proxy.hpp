@@ -15,7 +15,7 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out);
 // when no further attempt is possible) is where a retryable failure is held, before anything was
 // sent to the client, returning Next::backoff instead of answering.
 net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest& creq, ProviderRuntime& prt,
-                              const UpstreamRequest& up, DialectOps& ops, bool may_retry, Backoff* backoff,
+                              const PreparedRequest& prep, bool may_retry, Backoff* backoff,
                               KeyLease& lease);
 
 }  // namespace zgate

@@ -23,11 +23,6 @@
 #include "zgate/server/gateway.hpp"
 #include "zgate/upstream/client.hpp"
 
-// GCC 12 false positive: Asio allocates coroutine frames through its per-thread recycler
-// (aligned_alloc underneath) and frees them through the same recycler; once a coroutine's ramp is
-// inlined into its caller, GCC pairs the aligned_alloc with the frame's operator delete and warns.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 namespace zgate {
 
 namespace net = boost::asio;
