@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/http_client.hpp"
+#include "zgate/core/encoding.hpp"
 #include "zgate/mock/mock_server.hpp"
 #include "zgate/mock/plan.hpp"
 #include "zgate/mock/util.hpp"
@@ -122,11 +123,11 @@ bool eventually(F cond, std::chrono::milliseconds limit) {
 }
 
 std::string make_jwt(const std::string& id, const std::string& secret, int64_t exp_ms) {
-  const std::string header = mock::base64url_encode(R"({"alg":"HS256","sign_type":"SIGN"})");
-  const std::string payload = mock::base64url_encode(R"({"api_key":")" + id + R"(","exp":)" + std::to_string(exp_ms) +
+  const std::string header = encoding::base64url_encode(R"({"alg":"HS256","sign_type":"SIGN"})");
+  const std::string payload = encoding::base64url_encode(R"({"api_key":")" + id + R"(","exp":)" + std::to_string(exp_ms) +
                                                      R"(,"timestamp":)" + std::to_string(mock::unix_millis()) + "}");
   const std::string input = header + "." + payload;
-  return input + "." + mock::base64url_encode(mock::hmac_sha256(secret, input));
+  return input + "." + encoding::base64url_encode(mock::hmac_sha256(secret, input));
 }
 
 }  // namespace
