@@ -135,9 +135,8 @@ PlanPtr handle_v4(const MockRequest& req, MockContext& mc) {
 }  // namespace v4
 
 void register_v4_dialect(Registry& r) {
-  r.add({"", Match::prefix, "/api/paas/v4/", &v4::handle_v4});
-  r.add({"", Match::prefix, "/api/coding/paas/v4/", &v4::handle_v4});
-  r.add({"", Match::prefix, "/v4/", &v4::handle_v4});
+  for (const char* prefix : {"/api/paas/v4/", "/api/coding/paas/v4/", "/v4/"})
+    r.add({"", Match::prefix, prefix, &v4::handle_v4});
   // Any other .../chat/completions not claimed by a more specific dialect route.
   r.add({"", Match::suffix, "/chat/completions", &v4::handle_v4});
 }

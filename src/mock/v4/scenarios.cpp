@@ -10,6 +10,9 @@
 namespace zgate::mock::v4 {
 namespace {
 
+constexpr std::string_view kJson = "application/json; charset=UTF-8";
+constexpr std::string_view kSse = "text/event-stream;charset=UTF-8";
+
 ToolCall make_call(MockContext& mc, std::string name, std::string args) {
   const uint64_t seq = mc.next_seq();
   return ToolCall{std::move(name), std::move(args), v4_stream_tool_id(seq), v4_tool_id(seq)};

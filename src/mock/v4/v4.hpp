@@ -18,9 +18,6 @@
 
 namespace zgate::mock::v4 {
 
-inline constexpr std::string_view kJson = "application/json; charset=UTF-8";
-inline constexpr std::string_view kSse = "text/event-stream;charset=UTF-8";
-
 // ---- request.cpp
 
 struct ToolInfo {

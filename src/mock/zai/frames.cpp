@@ -89,7 +89,7 @@ std::shared_ptr<Plan> sse_plan(const char* label) {
   auto p = std::make_shared<Plan>();
   p->label = label;
   p->chunked = true;
-  p->headers.emplace_back("Content-Type", std::string(kSse));
+  p->headers.emplace_back("Content-Type", "text/event-stream; charset=utf-8");
   p->headers.emplace_back("Cache-Control", "no-cache");
   return p;
 }

@@ -49,7 +49,7 @@ simdjson::dom::parser& dom() {
 }
 
 PlanPtr json_plan(int status, std::string body, const char* label) {
-  return simple_plan(status, std::string(kJson), std::move(body), label);
+  return simple_plan(status, "application/json", std::move(body), label);
 }
 
 PlanPtr detail_plan(int status, std::string_view detail, const char* label) {

@@ -28,9 +28,6 @@
 
 namespace zgate::mock::zai {
 
-inline constexpr std::string_view kJson = "application/json";
-inline constexpr std::string_view kSse = "text/event-stream; charset=utf-8";
-
 // ---- identity.cpp
 
 // Per mock instance: revoked tokens, pre-created chats, uploaded files.
