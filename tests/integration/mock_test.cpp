@@ -5,7 +5,10 @@
 #include <simdjson.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <future>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -635,4 +638,30 @@ TEST_CASE("mock: split_pieces keeps the text and cuts at words, then code points
     CHECK(pieces.size() == std::min<std::size_t>(n, 25));  // 25 code points in the text
   }
   CHECK(mock::split_pieces(text, 3).front() == "Hello ");
+}
+
+TEST_CASE("mock: the zai-web transcripts t01..t18 are the fixture files, byte for byte", "[integration][zaiweb]") {
+  mock::MockServer m({});
+  const std::string token = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9." +
+                            encoding::base64url_encode(R"({"id":"u1","email":"u1@example.com"})") + ".c2ln";
+  const HeaderList h{{"Authorization", "Bearer " + token},
+                     {"Origin", "https://chat.z.ai"},
+                     {"Referer", "https://chat.z.ai/"},
+                     {"X-FE-Version", "prod-fe-1.1.95"},
+                     {"Content-Type", "application/json"}};
+  for (int i = 1; i <= 18; ++i) {
+    if (i == 16) continue;  // cut off mid-answer by design
+    char name[8];
+    std::snprintf(name, sizeof name, "T%02d", i);
+    const std::string body = R"({"model":"glm-4.5","stream":true,"messages":[{"role":"user","content":"[scenario:t)" +
+                             std::string(name + 1) + R"(]"}]})";
+    const auto r = http_request("127.0.0.1", m.port(), "POST", "/api/chat/completions", h, body, 5s);
+    std::ifstream f(std::string(ZGATE_FIXTURES "/zaiweb/transcripts/") + name + ".sse", std::ios::binary);
+    std::stringstream want;
+    want << f.rdbuf();
+    INFO(name);
+    REQUIRE(r.ok());
+    CHECK(r.status == 200);
+    CHECK(r.body == want.str());
+  }
 }
