@@ -1,4 +1,4 @@
-// zgate-mock: the scripted Zhipu v4 upstream as a standalone program (offline demo, Node SDK
+// zgate-mock: the scripted upstream (Zhipu v4 and chat.z.ai web) as a standalone program (offline demo, Node SDK
 // test, benchmark). Prints exactly one first line "zgate-mock listening on http(s)://HOST:PORT"
 // so scripts can read the port; SIGINT/SIGTERM stop it cleanly.
 #include <csignal>
@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "zgate/core/text.hpp"
 #include "zgate/mock/mock_server.hpp"
 
 int main(int argc, char** argv) {
@@ -16,7 +17,7 @@ int main(int argc, char** argv) {
   int delay_ms = 0;
   bool verbose = false;
 
-  CLI::App app{"zgate-mock: a scripted Zhipu/Z.ai v4 upstream for tests and demos"};
+  CLI::App app{"zgate-mock: a scripted Zhipu/Z.ai upstream (v4 API and chat.z.ai web) for tests and demos"};
   app.add_option("--listen", listen, "host:port to listen on (port 0 = any free port)");
   app.add_option("--threads", opt.threads, "I/O threads")->check(CLI::Range(1u, 256u));
   app.add_option("--tls-cert", opt.tls_cert_file, "PEM certificate chain (TLS when --tls-key is also set)");
@@ -39,14 +40,12 @@ int main(int argc, char** argv) {
   opt.host = listen.substr(0, colon);
   if (opt.host.size() > 1 && opt.host.front() == '[' && opt.host.back() == ']')
     opt.host = opt.host.substr(1, opt.host.size() - 2);
-  try {
-    const int port = std::stoi(listen.substr(colon + 1));
-    if (port < 0 || port > 65535) throw std::out_of_range("port");
-    opt.port = static_cast<uint16_t>(port);
-  } catch (const std::exception&) {
+  const auto port = zgate::text::parse_port(std::string_view(listen).substr(colon + 1), /*allow_zero=*/true);
+  if (!port) {
     std::fprintf(stderr, "zgate-mock: bad port in --listen '%s'\n", listen.c_str());
     return 2;
   }
+  opt.port = *port;
   opt.default_delay = zgate::mock::Millis{delay_ms};
   opt.quiet = !verbose;
 

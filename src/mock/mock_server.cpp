@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include "zgate/mock/util.hpp"
+#include "zgate/core/text.hpp"
 
 namespace zgate::mock {
 
@@ -57,11 +57,11 @@ void append_head(std::string& out, const Plan& p, bool keep_alive, std::size_t c
   out += "\r\n";
   bool has_length = false;
   for (const auto& [k, v] : p.headers) {
-    if (iequals(k, "content-length")) {
+    if (text::iequals(k, "content-length")) {
       if (p.chunked) continue;
       has_length = true;
     }
-    if (iequals(k, "connection")) continue;  // decided below
+    if (text::iequals(k, "connection")) continue;  // decided below
     out += k;
     out += ": ";
     out += v;
@@ -87,7 +87,7 @@ void append_chunk(std::string& out, std::string_view bytes) {
 
 bool wants_close(const Plan& p) {
   for (const auto& [k, v] : p.headers)
-    if (iequals(k, "connection") && iequals(v, "close")) return true;
+    if (text::iequals(k, "connection") && text::iequals(v, "close")) return true;
   return false;
 }
 
@@ -217,7 +217,7 @@ net::awaitable<void> MockServer::Impl::serve(Stream& stream) {
       // Room for simdjson's padding, so the dialect can parse the body in place.
       parser.get().body().reserve(static_cast<std::size_t>(*len) + simdjson::SIMDJSON_PADDING);
     }
-    if (iequals(parser.get()[http::field::expect], "100-continue")) {
+    if (text::iequals(parser.get()[http::field::expect], "100-continue")) {
       out.assign("HTTP/1.1 100 Continue\r\n\r\n");
       if (!co_await flush(stream, out)) break;
     }
@@ -428,7 +428,7 @@ std::string MockServer::last_request_body() const {
 std::string MockServer::last_request_header(std::string_view name) const {
   std::lock_guard<std::mutex> lock(impl_->rec_mutex);
   for (const auto& [k, v] : impl_->rec_headers)
-    if (iequals(k, name)) return v;
+    if (text::iequals(k, name)) return v;
   return {};
 }
 

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "zgate/json/writer.hpp"
-#include "zgate/mock/util.hpp"
+#include "zgate/core/text.hpp"
 
 namespace zgate::mock {
 
@@ -21,13 +21,13 @@ std::string_view MockRequest::query() const {
 
 std::string_view MockRequest::header(std::string_view name) const {
   for (const auto& [k, v] : headers)
-    if (iequals(k, name)) return v;
+    if (text::iequals(k, name)) return v;
   return {};
 }
 
 bool MockRequest::has_header(std::string_view name) const {
   for (const auto& [k, v] : headers)
-    if (iequals(k, name)) return true;
+    if (text::iequals(k, name)) return true;
   return false;
 }
 

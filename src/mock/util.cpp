@@ -5,19 +5,19 @@
 #include <charconv>
 #include <chrono>
 #include <ctime>
-#include <random>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+
+#include "zgate/core/ids.hpp"
+#include "zgate/core/text.hpp"
 
 namespace zgate::mock {
 
 namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c + 32) : c; }
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -28,10 +28,7 @@ uint64_t splitmix64(uint64_t x) {
 
 // Per-process salt so two mock runs do not produce the same ids.
 uint64_t process_salt() {
-  static const uint64_t salt = [] {
-    std::random_device rd;
-    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  }();
+  static const uint64_t salt = ids::next_random();
   return salt;
 }
 
@@ -49,13 +46,6 @@ std::size_t utf8_len(unsigned char c) {
 }
 
 }  // namespace
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
 
 std::string_view Scenario::param(std::string_view key) const {
   for (const auto& [k, v] : params)
@@ -99,6 +89,11 @@ std::optional<Scenario> parse_scenario(std::string_view spec) {
   }
   if (s.name.empty()) return std::nullopt;
   return s;
+}
+
+std::optional<Scenario> header_scenario(const MockRequest& req) {
+  const std::string_view spec = req.header("x-mock-scenario");
+  return spec.empty() ? std::nullopt : parse_scenario(spec);
 }
 
 std::optional<Scenario> find_scenario_marker(std::string_view text) {
@@ -187,6 +182,45 @@ void append_hostile_steps(std::vector<Step>& steps, std::string_view bytes, Mill
   if (prev < bytes.size()) steps.push_back(Step{steps.empty() ? Millis{0} : delay, std::string(bytes.substr(prev))});
 }
 
+std::string echo_text(std::string_view user_text) {
+  std::string s = "Hello from zgate-mock!";
+  if (!user_text.empty()) {
+    s += " You said: ";
+    s += utf8_prefix(user_text, 200);
+  }
+  return s;
+}
+
+std::string reasoning_text(std::string_view user_text, char sep) {
+  std::string s = "The user";
+  if (!user_text.empty()) {
+    s += " wrote \"";
+    s += utf8_prefix(user_text, 60);
+    s += "\".";
+  } else {
+    s += " wants an answer.";
+  }
+  s += sep;
+  s += "A short friendly reply fits.";
+  return s;
+}
+
+std::string tool_result_text(std::string_view result) {
+  std::string s = "The tool returned: ";
+  s += utf8_prefix(result, 200);
+  s += ". That settles it.";
+  return s;
+}
+
+std::optional<std::string_view> bearer_token(std::string_view authorization) {
+  constexpr std::string_view scheme = "bearer ";
+  if (authorization.size() < scheme.size() || !text::iequals(authorization.substr(0, scheme.size()), scheme))
+    return std::nullopt;
+  authorization.remove_prefix(scheme.size());
+  while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
+  return authorization;
+}
+
 int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -227,59 +261,6 @@ std::string hmac_sha256(std::string_view key, std::string_view message) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
        message.size(), md, &len);
   return std::string(reinterpret_cast<const char*>(md), len);
-}
-
-std::string to_hex(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size() * 2);
-  for (const char c : raw) append_hex(out, static_cast<unsigned char>(c), 2);
-  return out;
-}
-
-std::string base64_encode(std::string_view raw) {
-  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::string base64url_encode(std::string_view raw) {
-  std::string s = base64_encode(raw);
-  while (!s.empty() && s.back() == '=') s.pop_back();
-  for (char& c : s) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
-  }
-  return s;
-}
-
-std::optional<std::string> base64url_decode(std::string_view s) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-' || c == '+') return 62;
-    if (c == '_' || c == '/') return 63;
-    return -1;
-  };
-  while (!s.empty() && s.back() == '=') s.remove_suffix(1);
-  if (s.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(s.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : s) {
-    const int v = val(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return out;
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {

@@ -5,12 +5,16 @@
 #include <simdjson.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <future>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "support/http_client.hpp"
+#include "zgate/core/encoding.hpp"
 #include "zgate/mock/mock_server.hpp"
 #include "zgate/mock/plan.hpp"
 #include "zgate/mock/util.hpp"
@@ -122,11 +126,11 @@ bool eventually(F cond, std::chrono::milliseconds limit) {
 }
 
 std::string make_jwt(const std::string& id, const std::string& secret, int64_t exp_ms) {
-  const std::string header = mock::base64url_encode(R"({"alg":"HS256","sign_type":"SIGN"})");
-  const std::string payload = mock::base64url_encode(R"({"api_key":")" + id + R"(","exp":)" + std::to_string(exp_ms) +
+  const std::string header = encoding::base64url_encode(R"({"alg":"HS256","sign_type":"SIGN"})");
+  const std::string payload = encoding::base64url_encode(R"({"api_key":")" + id + R"(","exp":)" + std::to_string(exp_ms) +
                                                      R"(,"timestamp":)" + std::to_string(mock::unix_millis()) + "}");
   const std::string input = header + "." + payload;
-  return input + "." + mock::base64url_encode(mock::hmac_sha256(secret, input));
+  return input + "." + encoding::base64url_encode(mock::hmac_sha256(secret, input));
 }
 
 }  // namespace
@@ -634,4 +638,30 @@ TEST_CASE("mock: split_pieces keeps the text and cuts at words, then code points
     CHECK(pieces.size() == std::min<std::size_t>(n, 25));  // 25 code points in the text
   }
   CHECK(mock::split_pieces(text, 3).front() == "Hello ");
+}
+
+TEST_CASE("mock: the zai-web transcripts t01..t18 are the fixture files, byte for byte", "[integration][zaiweb]") {
+  mock::MockServer m({});
+  const std::string token = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9." +
+                            encoding::base64url_encode(R"({"id":"u1","email":"u1@example.com"})") + ".c2ln";
+  const HeaderList h{{"Authorization", "Bearer " + token},
+                     {"Origin", "https://chat.z.ai"},
+                     {"Referer", "https://chat.z.ai/"},
+                     {"X-FE-Version", "prod-fe-1.1.95"},
+                     {"Content-Type", "application/json"}};
+  for (int i = 1; i <= 18; ++i) {
+    if (i == 16) continue;  // cut off mid-answer by design
+    char name[8];
+    std::snprintf(name, sizeof name, "T%02d", i);
+    const std::string body = R"({"model":"glm-4.5","stream":true,"messages":[{"role":"user","content":"[scenario:t)" +
+                             std::string(name + 1) + R"(]"}]})";
+    const auto r = http_request("127.0.0.1", m.port(), "POST", "/api/chat/completions", h, body, 5s);
+    std::ifstream f(std::string(ZGATE_FIXTURES "/zaiweb/transcripts/") + name + ".sse", std::ios::binary);
+    std::stringstream want;
+    want << f.rdbuf();
+    INFO(name);
+    REQUIRE(r.ok());
+    CHECK(r.status == 200);
+    CHECK(r.body == want.str());
+  }
 }

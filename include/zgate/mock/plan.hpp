@@ -2,13 +2,13 @@
 // The mock upstream as a pure "response plan" engine. A dialect turns a request into a Plan
 // (status, headers, timed byte steps and how the response ends); the I/O executor
 // (mock_server.cpp) only plays plans on sockets. Keeping dialects free of Asio means a new
-// upstream dialect is one more plain .cpp file that compiles in a second and can be tested
-// with no socket at all.
+// upstream dialect is a few plain .cpp files that compile quickly and can be tested with no
+// socket at all.
 //
-// Adding a dialect (e.g. the chat.z.ai web frontend):
-//   1. write src/mock/zai_web_dialect.cpp defining
-//        void zgate::mock::register_zai_web_dialect(Registry& r) { r.add({...}); ... }
-//   2. append X(zai_web) to ZGATE_MOCK_DIALECTS below (the ONE line).
+// Adding a dialect (as src/mock/v4/ and src/mock/zai/ do):
+//   1. write a folder src/mock/<dir>/ with a function
+//        void zgate::mock::register_<name>_dialect(Registry& r) { r.add({...}); ... }
+//   2. append X(<name>) to ZGATE_MOCK_DIALECTS below (the ONE line).
 // register_all_dialects() calls every listed registration function by name, so the static
 // library cannot drop the dialect's object file the way it drops unreferenced self-registering
 // globals.

@@ -1,6 +1,7 @@
 #pragma once
-// Small pure helpers shared by the mock dialects: scenario selection, text splitting, ids,
-// HMAC/base64 for auth checks. No I/O.
+// Small pure helpers shared by the mock dialects: scenario selection, answer texts, text
+// splitting, ids, HMAC for auth checks. No I/O. (Base64, hex, case-insensitive compares and
+// random ids come from zgate/core.)
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +25,8 @@ struct Scenario {
 
 // Parses "NAME k=v k=v" (whitespace separated). nullopt when there is no name.
 std::optional<Scenario> parse_scenario(std::string_view spec);
+// The scenario of the `x-mock-scenario` header, if any.
+std::optional<Scenario> header_scenario(const MockRequest& req);
 // Finds "[scenario:NAME k=v ...]" anywhere in `text` and parses it.
 std::optional<Scenario> find_scenario_marker(std::string_view text);
 
@@ -41,6 +44,19 @@ std::vector<std::string_view> split_pieces(std::string_view text, std::size_t n)
 // middle of every multibyte UTF-8 sequence, each piece its own step `delay` after the previous.
 void append_hostile_steps(std::vector<Step>& steps, std::string_view bytes, Millis delay);
 
+// Answer texts both dialects generate:
+// "Hello from zgate-mock!", plus " You said: <first 200 code points>" when there is user text;
+std::string echo_text(std::string_view user_text);
+// "The user wrote \"<first 60 code points>\".<sep>A short friendly reply fits." ("The user wants
+// an answer." without user text);
+std::string reasoning_text(std::string_view user_text, char sep);
+// "The tool returned: <first 200 code points>. That settles it."
+std::string tool_result_text(std::string_view result);
+
+// The token of an Authorization value "Bearer <token>" (scheme case-insensitive, spaces after
+// it skipped); nullopt when the value does not start with "Bearer ".
+std::optional<std::string_view> bearer_token(std::string_view authorization);
+
 // Ids in the v4 wire formats. `seq` makes them unique.
 std::string v4_response_id(uint64_t seq);        // 14 digits Beijing time + 16 hex
 std::string v4_stream_tool_id(uint64_t seq);     // call_ + 24 hex
@@ -48,15 +64,8 @@ std::string v4_tool_id(uint64_t seq);            // call_- + signed decimal
 int64_t unix_seconds();
 int64_t unix_millis();
 
-// Crypto/encoding used by auth checks (OpenSSL underneath).
+// Used by auth checks (OpenSSL underneath).
 std::string hmac_sha256(std::string_view key, std::string_view message);  // raw 32 bytes
-std::string to_hex(std::string_view raw);
-std::string base64_encode(std::string_view raw);
-std::string base64url_encode(std::string_view raw);  // no padding
-std::optional<std::string> base64url_decode(std::string_view s);
 bool constant_time_equal(std::string_view a, std::string_view b);
-
-// Lower-case ASCII compare.
-bool iequals(std::string_view a, std::string_view b);
 
 }  // namespace zgate::mock
