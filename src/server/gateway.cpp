@@ -26,6 +26,7 @@
 #include "zgate/auth/auth.hpp"
 #include "zgate/auth/jwt.hpp"
 #include "zgate/core/error.hpp"
+#include "zgate/core/text.hpp"
 #include "zgate/h1/head.hpp"
 #include "zgate/io/eager.hpp"
 #include "zgate/io/watchdog.hpp"
@@ -38,6 +39,7 @@
 #include "zgate/sse/parser.hpp"
 #include "zgate/model/request.hpp"
 #include "zgate/front/openai/encoder.hpp"
+#include "zgate/front/openai/error.hpp"
 #include "zgate/upstream/client.hpp"
 
 // GCC 12 false positive: Asio allocates coroutine frames through its per-thread recycler
@@ -202,8 +204,8 @@ class RequestParser final : public http::basic_parser<true> {
         h_.transfer_encoding.append(value);
         return;
       case http::field::unknown:
-        if (h1::iequals(name, "x-api-key")) keep_first(h_.api_key, value, seen_key_);
-        else if (h1::iequals(name, "x-request-id")) keep_first(h_.request_id, value, seen_id_);
+        if (text::iequals(name, "x-api-key")) keep_first(h_.api_key, value, seen_key_);
+        else if (text::iequals(name, "x-request-id")) keep_first(h_.request_id, value, seen_id_);
         return;
       default: return;
     }
@@ -443,7 +445,7 @@ net::awaitable<bool> send(Ctx& c, int status, std::string body, std::string_view
 
 net::awaitable<bool> send_error(Ctx& c, const ApiError& e) {
   c.error_type = e.code.empty() ? e.type : e.code;
-  co_return co_await send(c, e.status, error_body(e), "application/json", e.retry_after);
+  co_return co_await send(c, e.status, openai::error_body(e), "application/json", e.retry_after);
 }
 
 // One chunk of the chunked body: size line, data and CRLF in one gather write; `last` also ends
@@ -769,14 +771,12 @@ net::awaitable<bool> handle_chat(Ctx& c) {
 
   // Authenticate on the headers alone, before reading a possibly large body.
   const auto who = c.gen.auth.check(req.authorization, req.api_key, c.auth_memo);
-  if (!who.ok) {
+  if (!who.ok()) {
     c.keep_alive = false;  // the body stays unread
-    co_await send_error(c, unauthorized(req.authorization.empty() && req.api_key.empty()
-                                            ? "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
-                                            : "Incorrect API key provided."));
+    co_await send_error(c, who.error());
     co_return false;
   }
-  c.key_label = who.label;
+  c.key_label = *who;
 
   // Admission control: the in-flight limit before the body is read, the stream limit once the
   // body says the request streams.
@@ -797,7 +797,7 @@ net::awaitable<bool> handle_chat(Ctx& c) {
   }
   c.parser.body_limit(cfg.limits.body_limit);  // chunked bodies are checked as they arrive
   // An HTTP/1.0 client cannot know 100 Continue: its expectation is ignored (RFC 9110 10.1.1).
-  if (req.version >= 11 && h1::iequals(req.expect, "100-continue")) {
+  if (req.version >= 11 && text::iequals(req.expect, "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     c.dl.arm(cfg.timeouts.client_write);
     auto [ec, n] = co_await net::async_write(c.down, net::buffer(kContinue.data(), kContinue.size()), nothrow);
@@ -1001,13 +1001,13 @@ net::awaitable<bool> handle(Ctx& c) {
   } else if (path == "/v1/models" || path == "/models" || path.starts_with("/v1/models/")) {
     c.log = true;
     const auto who = c.gen.auth.check(req.authorization, req.api_key, c.auth_memo);
-    if (!who.ok) {
+    if (!who.ok()) {
       keep = co_await send_error(c, unauthorized("Incorrect or missing API key.")) && c.keep_alive;
     } else if (req.method != http::verb::get) {
       keep = co_await send_error(c, ApiError{405, "invalid_request_error", "method_not_allowed", "Use GET.", {}, 0,
                                              ErrorSource::downstream}) && c.keep_alive;
     } else {
-      c.key_label = who.label;
+      c.key_label = *who;
       std::string out;
       if (path.starts_with("/v1/models/")) {
         const auto id = path.substr(11);
