@@ -627,7 +627,7 @@ struct KeyLease {
   CredentialPool* pool = nullptr;
   int index = -1;
   const ProviderConfig* provider = nullptr;
-  CredentialPool::Result result = CredentialPool::Result::ok;
+  CredentialPool::Outcome result = CredentialPool::Outcome::ok;
   std::chrono::milliseconds cooldown{0};
   KeyLease() = default;
   KeyLease(const KeyLease&) = delete;
@@ -646,7 +646,7 @@ struct KeyLease {
 // What an upstream error says about the key that got it.
 void judge_key(KeyLease& lease, const ApiError& e, int retry_after_s) {
   if (!lease.pool) return;
-  using R = CredentialPool::Result;
+  using R = CredentialPool::Outcome;
   if (e.status == 401 && e.source == ErrorSource::upstream) {
     lease.result = R::rejected;
   } else if (e.status == 429 && e.retryable) {
@@ -716,7 +716,7 @@ net::awaitable<Next> exchange(Ctx& c, const ChatRequest& creq, ProviderRuntime& 
     ApiError e = ops.map_error(status, ex.content_type(), body);
     judge_key(lease, e, ex.retry_after());
     // A failure of this key, with another key usable: try that one at once.
-    const bool other_key = lease.result != CredentialPool::Result::ok &&
+    const bool other_key = lease.result != CredentialPool::Outcome::ok &&
                            lease.pool->other_usable(lease.index, CredentialPool::Clock::now());
     if ((e.retryable || other_key) && backoff) {
       backoff->reason = "http_" + std::to_string(status);
