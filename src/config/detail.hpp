@@ -1,5 +1,8 @@
 #pragma once
-// Helpers shared by the environment, TOML and command-line layers of the configuration.
+// What the layers of the configuration (environment, TOML file, command line, validation)
+// share: the value parsers, the environment lookup and the tables of settings that must be
+// positive. Internal to src/config.
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,14 +13,10 @@
 
 namespace zgate::config_detail {
 
-// "1/true/yes/on" and "0/false/no/off" (case-insensitive); nullopt otherwise.
-std::optional<bool> parse_bool(std::string_view s);
+// ---- value parsers (parse.cpp) --------------------------------------------------------------
 
 // "host:port", "[v6]:port", ":port" (all interfaces). Returns an error reason or "".
 std::string parse_listen(std::string_view s, std::string& host, uint16_t& port);
-
-// A port number 0..65535 (0 = any, for tests).
-std::optional<uint16_t> parse_port(std::string_view s);
 
 std::optional<ProviderKind> parse_kind(std::string_view s);
 
@@ -31,9 +30,48 @@ ApiKey parse_api_key_entry(std::string_view entry, int& unlabeled_counter);
 // Checks labels and keys are non-empty and unique; `what` names the source in the error.
 void check_api_keys(const std::vector<ApiKey>& keys, std::string_view what);
 
-std::string_view trim(std::string_view s);
+// ---- the environment (env.cpp) --------------------------------------------------------------
 
-// The non-empty items of a comma-separated list, each trimmed ("a, b,,c" -> a, b, c).
-std::vector<std::string> split_list(std::string_view s);
+// Looks variables up through an EnvLookup (nullptr = the process environment).
+class Env {
+ public:
+  explicit Env(EnvLookup fn);
+  // Empty values count as unset (docker-compose `VAR=` lines).
+  std::optional<std::string_view> get(const char* name) const;
+  // A boolean variable (see text::parse_bool); throws ConfigError naming it when malformed.
+  std::optional<bool> get_bool(const char* name) const;
+
+ private:
+  EnvLookup fn_;
+};
+
+// The environment layer: server settings, client keys and the provider named "default".
+void apply_env(Config& cfg, const Env& env);
+
+// ---- the command line (cli.cpp) -------------------------------------------------------------
+
+struct CliValues {
+  std::optional<std::string> config, listen, provider, upstream_url, upstream_key, upstream_ca, data_dir,
+      log_level, log_format;
+  std::optional<unsigned> workers;
+  std::vector<std::string> api_keys;
+  bool allow_no_auth = false, debug = false, demo = false;
+};
+
+// Throws ConfigExit for --help / --version and ConfigError for a bad command line.
+CliValues parse_cli(int argc, const char* const* argv);
+// The flags, on top of everything else.
+void apply_cli(Config& cfg, const CliValues& v);
+
+// ---- settings that must be positive, by their names in the TOML tables ----------------------
+// The TOML layer reads them and validate() checks them (for configurations built otherwise).
+
+template <class T>
+struct Field {
+  std::string_view name;  // within its TOML table: "client_write_ms", "body_limit"
+  T* value;
+};
+std::array<Field<Millis>, 12> positive_timeouts(Timeouts& t);  // [timeouts]
+std::array<Field<std::size_t>, 5> positive_sizes(Limits& l);   // [limits]
 
 }  // namespace zgate::config_detail

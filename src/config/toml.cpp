@@ -1,6 +1,5 @@
 // The TOML layer of the configuration. Every key is known: an unknown one is an error (a typo
 // must not silently fall back to a default), and every error names file:line and the key.
-#include <cstdlib>
 #include <functional>
 
 #include <fmt/format.h>
@@ -8,17 +7,16 @@
 
 #include "detail.hpp"
 #include "zgate/config/config.hpp"
+#include "zgate/core/text.hpp"
 
 namespace zgate {
 using namespace config_detail;
 
 namespace {
 
-const char* real_env(const char* name) { return std::getenv(name); }
-
 class Reader {
  public:
-  Reader(std::string_view source, EnvLookup env) : source_(source), env_(env ? env : &real_env) {}
+  Reader(std::string_view source, EnvLookup env) : source_(source), env_(env) {}
 
   [[noreturn]] void fail(const toml::source_region& where, std::string_view path, std::string_view why) const {
     if (where.begin.line > 0)
@@ -45,6 +43,21 @@ class Reader {
   int64_t positive(const toml::node& n, std::string_view path) const {
     return integer(n, path, 1, INT64_MAX, "a positive integer");
   }
+  int64_t non_negative(const toml::node& n, std::string_view path) const {
+    return integer(n, path, 0, INT64_MAX, "a non-negative integer");
+  }
+  // Sets the field of `fields` named `key` to the positive integer `n`; false when none is.
+  template <class T, std::size_t N>
+  bool set_positive(const std::array<Field<T>, N>& fields, std::string_view key, const toml::node& n,
+                    std::string_view path) const {
+    for (const auto& [name, value] : fields) {
+      if (key == name) {
+        *value = T(positive(n, path));
+        return true;
+      }
+    }
+    return false;
+  }
   double price(const toml::node& n, std::string_view path) const {
     std::optional<double> v;
     if (auto f = n.value_exact<double>()) v = *f;
@@ -55,9 +68,20 @@ class Reader {
   // A secret given by the name of the environment variable that holds it.
   std::string env_secret(const toml::node& n, std::string_view path) const {
     const std::string name = str(n, path);
-    const char* v = env_(name.c_str());
-    if (!v || !*v) fail(n, path, fmt::format("environment variable {} is not set", name));
-    return std::string(trim(v));
+    const auto v = env_.get(name.c_str());
+    if (!v) fail(n, path, fmt::format("environment variable {} is not set", name));
+    return std::string(text::trim(*v));
+  }
+  // The secret under `key`: either `name` (the secret itself; surrounding whitespace dropped
+  // when `trim_literal`) or `name`_env (the variable holding it), and only one of the two:
+  // `seen` records that one was given.
+  std::string secret(std::string_view key, std::string_view name, const toml::node& n, std::string_view path,
+                     bool& seen, bool trim_literal = true) const {
+    if (seen) fail(n, path, fmt::format("give either {0} or {0}_env, not both", name));
+    seen = true;
+    if (key != name) return env_secret(n, path);
+    std::string v = str(n, path);
+    return trim_literal ? std::string(text::trim(v)) : v;
   }
   const toml::table& table(const toml::node& n, std::string_view path) const {
     if (auto t = n.as_table()) return *t;
@@ -80,8 +104,28 @@ class Reader {
 
  private:
   std::string_view source_;
-  EnvLookup env_;
+  Env env_;
 };
+
+// The array of tables [[`table`]], one T each, read by `read_one(r, item, its table, its path)`.
+// Every item needs a `name`, unique within the array (`what` names the kind in the error).
+template <class T, class ReadOne>
+std::vector<T> read_named_tables(const Reader& r, const toml::node& n, std::string_view table, std::string_view what,
+                                 ReadOne read_one) {
+  const auto& arr = r.table_array(n, table);
+  std::vector<T> items;
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    const std::string prefix = fmt::format("{}[{}]", table, i);
+    T item;
+    read_one(r, item, *arr[i].as_table(), prefix);
+    if (item.name.empty()) r.fail(arr[i], prefix + ".name", "is required");
+    for (const auto& q : items) {
+      if (q.name == item.name) r.fail(arr[i], prefix + ".name", fmt::format("duplicate {} name '{}'", what, item.name));
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
 
 void read_api_keys(const Reader& r, const toml::node& n, Config& cfg) {
   const auto& arr = r.table_array(n, "api_keys");
@@ -95,10 +139,8 @@ void read_api_keys(const Reader& r, const toml::node& n, Config& cfg) {
       if (key == "label") {
         k.label = r.str(v, path);
       } else if (key == "key" || key == "key_env") {
-        if (have_key) r.fail(v, path, "give either key or key_env, not both");
-        k.key = key == "key" ? std::string(trim(r.str(v, path))) : r.env_secret(v, path);
+        k.key = r.secret(key, "key", v, path, have_key);
         if (k.key.empty()) r.fail(v, path, "must not be empty");
-        have_key = true;
       } else {
         return false;
       }
@@ -112,155 +154,106 @@ void read_api_keys(const Reader& r, const toml::node& n, Config& cfg) {
   cfg.api_keys = std::move(keys);
 }
 
-void read_providers(const Reader& r, const toml::node& n, Config& cfg) {
-  const auto& arr = r.table_array(n, "providers");
-  std::vector<ProviderConfig> providers;
-  for (std::size_t i = 0; i < arr.size(); ++i) {
-    const std::string prefix = fmt::format("providers[{}]", i);
-    ProviderConfig p;
-    bool have_key = false, have_token = false, have_secret = false;
-    r.each(*arr[i].as_table(), prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
-      auto& z = p.zai;
-      if (key == "name") {
-        p.name = r.str(v, path);
-      } else if (key == "kind") {
-        auto k = parse_kind(r.str(v, path));
-        if (!k) r.fail(v, path, "must be \"zhipu\" or \"zai-web\"");
-        p.kind = *k;
-      } else if (key == "base_url") {
-        p.base_url = r.str(v, path);
-      } else if (key == "api_key" || key == "api_key_env") {
-        if (have_key) r.fail(v, path, "give either api_key or api_key_env, not both");
-        p.api_key = key == "api_key" ? std::string(trim(r.str(v, path))) : r.env_secret(v, path);
-        have_key = true;
-      } else if (key == "api_keys" || key == "api_keys_env") {
-        // A list of keys, or an environment variable holding them comma-separated.
-        if (key == "api_keys") {
-          const auto* a = v.as_array();
-          if (!a) r.fail(v, path, "must be an array of strings");
-          for (std::size_t j = 0; j < a->size(); ++j) p.api_keys.push_back(std::string(trim(r.str((*a)[j], fmt::format("{}[{}]", path, j)))));
-        } else {
-          p.api_keys = split_list(r.env_secret(v, path));
-        }
-      } else if (key == "key_strategy") {
-        p.key_strategy = r.str(v, path);
-        if (p.key_strategy != "round_robin" && p.key_strategy != "least_loaded")
-          r.fail(v, path, "must be round_robin or least_loaded");
-      } else if (key == "key_cooldown_ms") {
-        p.key_cooldown = Millis(r.integer(v, path, 0, 86'400'000, "a number of milliseconds up to a day"));
-      } else if (key == "key_quota_cooldown_ms") {
-        p.key_quota_cooldown = Millis(r.integer(v, path, 0, 86'400'000, "a number of milliseconds up to a day"));
-      } else if (key == "jwt") {
-        p.jwt = r.boolean(v, path);
-      } else if (key == "ca_file") {
-        p.ca_file = r.str(v, path);
-      } else if (key == "verify_tls") {
-        p.verify_tls = r.boolean(v, path);
-      } else if (key == "headers") {
-        r.each(r.table(v, path), path, [&](std::string_view h, const toml::node& hv, const std::string& hpath) {
-          p.headers[std::string(h)] = r.str(hv, hpath);
-          return true;
-        });
-      } else if (key == "token" || key == "token_env") {
-        if (have_token) r.fail(v, path, "give either token or token_env, not both");
-        z.token = key == "token" ? std::string(trim(r.str(v, path))) : r.env_secret(v, path);
-        have_token = true;
-      } else if (key == "signing_secret" || key == "signing_secret_env") {
-        if (have_secret) r.fail(v, path, "give either signing_secret or signing_secret_env, not both");
-        z.signing_secret = key == "signing_secret" ? r.str(v, path) : r.env_secret(v, path);
-        have_secret = true;
-      } else if (key == "guest_per_conversation") {
-        z.guest_per_conversation = r.boolean(v, path);
-      } else if (key == "fe_version") {
-        z.fe_version = r.str(v, path);
-      } else if (key == "refresh_fe_version") {
-        z.refresh_fe_version = r.boolean(v, path);
-      } else if (key == "signed_path") {
-        z.signed_path = r.str(v, path);
-      } else if (key == "legacy_path") {
-        z.legacy_path = r.str(v, path);
-      } else if (key == "thinking_mode") {
-        z.thinking_mode = r.str(v, path);
-        if (!valid_thinking_mode(z.thinking_mode)) r.fail(v, path, "must be reasoning, think_tags or strip");
-      } else if (key == "user_agent") {
-        z.user_agent = r.str(v, path);
-      } else if (key == "function_calling") {
-        z.function_calling = r.boolean(v, path);
+void read_provider(const Reader& r, ProviderConfig& p, const toml::table& t, const std::string& prefix) {
+  bool have_key = false, have_token = false, have_secret = false;
+  r.each(t, prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
+    auto& z = p.zai;
+    if (key == "name") {
+      p.name = r.str(v, path);
+    } else if (key == "kind") {
+      auto k = parse_kind(r.str(v, path));
+      if (!k) r.fail(v, path, "must be \"zhipu\" or \"zai-web\"");
+      p.kind = *k;
+    } else if (key == "base_url") {
+      p.base_url = r.str(v, path);
+    } else if (key == "api_key" || key == "api_key_env") {
+      p.api_key = r.secret(key, "api_key", v, path, have_key);
+    } else if (key == "api_keys" || key == "api_keys_env") {
+      // A list of keys, or an environment variable holding them comma-separated.
+      if (key == "api_keys") {
+        const auto* a = v.as_array();
+        if (!a) r.fail(v, path, "must be an array of strings");
+        for (std::size_t j = 0; j < a->size(); ++j) p.api_keys.push_back(std::string(text::trim(r.str((*a)[j], fmt::format("{}[{}]", path, j)))));
       } else {
-        return false;
+        p.api_keys = text::split_list(r.env_secret(v, path));
       }
-      return true;
-    });
-    if (p.name.empty()) r.fail(arr[i], prefix + ".name", "is required");
-    for (const auto& q : providers) {
-      if (q.name == p.name) r.fail(arr[i], prefix + ".name", fmt::format("duplicate provider name '{}'", p.name));
+    } else if (key == "key_strategy") {
+      p.key_strategy = r.str(v, path);
+      if (p.key_strategy != "round_robin" && p.key_strategy != "least_loaded")
+        r.fail(v, path, "must be round_robin or least_loaded");
+    } else if (key == "key_cooldown_ms") {
+      p.key_cooldown = Millis(r.integer(v, path, 0, 86'400'000, "a number of milliseconds up to a day"));
+    } else if (key == "key_quota_cooldown_ms") {
+      p.key_quota_cooldown = Millis(r.integer(v, path, 0, 86'400'000, "a number of milliseconds up to a day"));
+    } else if (key == "jwt") {
+      p.jwt = r.boolean(v, path);
+    } else if (key == "ca_file") {
+      p.ca_file = r.str(v, path);
+    } else if (key == "verify_tls") {
+      p.verify_tls = r.boolean(v, path);
+    } else if (key == "headers") {
+      r.each(r.table(v, path), path, [&](std::string_view h, const toml::node& hv, const std::string& hpath) {
+        p.headers[std::string(h)] = r.str(hv, hpath);
+        return true;
+      });
+    } else if (key == "token" || key == "token_env") {
+      z.token = r.secret(key, "token", v, path, have_token);
+    } else if (key == "signing_secret" || key == "signing_secret_env") {
+      z.signing_secret = r.secret(key, "signing_secret", v, path, have_secret, /*trim_literal=*/false);
+    } else if (key == "guest_per_conversation") {
+      z.guest_per_conversation = r.boolean(v, path);
+    } else if (key == "fe_version") {
+      z.fe_version = r.str(v, path);
+    } else if (key == "refresh_fe_version") {
+      z.refresh_fe_version = r.boolean(v, path);
+    } else if (key == "signed_path") {
+      z.signed_path = r.str(v, path);
+    } else if (key == "legacy_path") {
+      z.legacy_path = r.str(v, path);
+    } else if (key == "thinking_mode") {
+      z.thinking_mode = r.str(v, path);
+      if (!valid_thinking_mode(z.thinking_mode)) r.fail(v, path, "must be reasoning, think_tags or strip");
+    } else if (key == "user_agent") {
+      z.user_agent = r.str(v, path);
+    } else if (key == "function_calling") {
+      z.function_calling = r.boolean(v, path);
+    } else {
+      return false;
     }
-    providers.push_back(std::move(p));
-  }
-  cfg.providers = std::move(providers);
+    return true;
+  });
 }
 
-void read_models(const Reader& r, const toml::node& n, Config& cfg) {
-  const auto& arr = r.table_array(n, "models");
-  std::vector<ModelRoute> models;
-  for (std::size_t i = 0; i < arr.size(); ++i) {
-    const std::string prefix = fmt::format("models[{}]", i);
-    ModelRoute m;
-    r.each(*arr[i].as_table(), prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
-      if (key == "name") m.name = r.str(v, path);
-      else if (key == "provider") m.provider = r.str(v, path);
-      else if (key == "upstream_model") m.upstream_model = r.str(v, path);
-      else if (key == "thinking") m.thinking = r.boolean(v, path);
-      else if (key == "web_search") m.web_search = r.boolean(v, path);
-      else if (key == "vision") m.vision = r.boolean(v, path);
-      else if (key == "max_output_tokens") m.max_output_tokens = r.integer(v, path, 0, INT64_MAX, "a non-negative integer");
-      else if (key == "price_input") m.price_input = r.price(v, path);
-      else if (key == "price_output") m.price_output = r.price(v, path);
-      else if (key == "price_cached_input") m.price_cached_input = r.price(v, path);
-      else return false;
-      return true;
-    });
-    if (m.name.empty()) r.fail(arr[i], prefix + ".name", "is required");
-    for (const auto& q : models) {
-      if (q.name == m.name) r.fail(arr[i], prefix + ".name", fmt::format("duplicate model name '{}'", m.name));
-    }
-    models.push_back(std::move(m));
-  }
-  cfg.models = std::move(models);
+void read_model(const Reader& r, ModelRoute& m, const toml::table& t, const std::string& prefix) {
+  r.each(t, prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
+    if (key == "name") m.name = r.str(v, path);
+    else if (key == "provider") m.provider = r.str(v, path);
+    else if (key == "upstream_model") m.upstream_model = r.str(v, path);
+    else if (key == "thinking") m.thinking = r.boolean(v, path);
+    else if (key == "web_search") m.web_search = r.boolean(v, path);
+    else if (key == "vision") m.vision = r.boolean(v, path);
+    else if (key == "max_output_tokens") m.max_output_tokens = r.non_negative(v, path);
+    else if (key == "price_input") m.price_input = r.price(v, path);
+    else if (key == "price_output") m.price_output = r.price(v, path);
+    else if (key == "price_cached_input") m.price_cached_input = r.price(v, path);
+    else return false;
+    return true;
+  });
 }
 
 void read_timeouts(const Reader& r, const toml::node& n, Config& cfg) {
   auto& t = cfg.timeouts;
-  const std::pair<std::string_view, Millis*> fields[] = {
-      {"client_header_read_ms", &t.client_header_read},
-      {"client_body_read_ms", &t.client_body_read},
-      {"client_write_ms", &t.client_write},
-      {"client_keepalive_idle_ms", &t.client_keepalive_idle},
-      {"upstream_connect_ms", &t.upstream_connect},
-      {"upstream_tls_handshake_ms", &t.upstream_tls_handshake},
-      {"upstream_write_ms", &t.upstream_write},
-      {"upstream_first_byte_ms", &t.upstream_first_byte},
-      {"upstream_stream_idle_ms", &t.upstream_stream_idle},
-      {"shutdown_grace_ms", &t.shutdown_grace},
-      {"lingering_time_ms", &t.lingering_time},
-      {"lingering_timeout_ms", &t.lingering_timeout},
-  };
+  const auto positive = positive_timeouts(t);
   r.each(r.table(n, "timeouts"), "timeouts", [&](std::string_view key, const toml::node& v, const std::string& path) {
-    for (const auto& [name, field] : fields) {
-      if (key == name) {
-        *field = Millis(r.positive(v, path));
-        return true;
-      }
-    }
+    if (r.set_positive(positive, key, v, path)) return true;
     if (key == "drain_delay_ms") {
-      t.drain_delay = Millis(r.integer(v, path, 0, INT64_MAX, "a non-negative integer"));
-      return true;
+      t.drain_delay = Millis(r.non_negative(v, path));
+    } else if (key == "stream_heartbeat_ms") {
+      t.stream_heartbeat = Millis(r.non_negative(v, path));
+    } else {
+      return false;
     }
-    if (key == "stream_heartbeat_ms") {
-      t.stream_heartbeat = Millis(r.integer(v, path, 0, INT64_MAX, "a non-negative integer"));
-      return true;
-    }
-    return false;
+    return true;
   });
 }
 
@@ -284,26 +277,15 @@ void read_retry(const Reader& r, const toml::node& n, Config& cfg) {
 
 void read_limits(const Reader& r, const toml::node& n, Config& cfg) {
   auto& l = cfg.limits;
-  const std::pair<std::string_view, std::size_t*> sizes[] = {
-      {"header_limit", &l.header_limit},
-      {"body_limit", &l.body_limit},
-      {"max_sse_event", &l.max_sse_event},
-      {"max_upstream_body", &l.max_upstream_body},
-      {"max_connections", &l.max_connections},
-  };
+  const auto positive = positive_sizes(l);
   r.each(r.table(n, "limits"), "limits", [&](std::string_view key, const toml::node& v, const std::string& path) {
-    for (const auto& [name, field] : sizes) {
-      if (key == name) {
-        *field = static_cast<std::size_t>(r.positive(v, path));
-        return true;
-      }
-    }
+    if (r.set_positive(positive, key, v, path)) return true;
     if (key == "max_in_flight") {
-      l.max_in_flight = static_cast<std::size_t>(r.integer(v, path, 0, INT64_MAX, "a non-negative integer"));
+      l.max_in_flight = static_cast<std::size_t>(r.non_negative(v, path));
     } else if (key == "max_streams") {
-      l.max_streams = static_cast<std::size_t>(r.integer(v, path, 0, INT64_MAX, "a non-negative integer"));
+      l.max_streams = static_cast<std::size_t>(r.non_negative(v, path));
     } else if (key == "pool_max_idle_per_host") {
-      l.pool_max_idle_per_host = static_cast<std::size_t>(r.integer(v, path, 0, INT64_MAX, "a non-negative integer"));
+      l.pool_max_idle_per_host = static_cast<std::size_t>(r.non_negative(v, path));
     } else if (key == "pool_idle_timeout_ms") {
       l.pool_idle_timeout = Millis(r.positive(v, path));
     } else {
@@ -384,9 +366,9 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     } else if (key == "api_keys") {
       read_api_keys(r, v, cfg);
     } else if (key == "providers") {
-      read_providers(r, v, cfg);
+      cfg.providers = read_named_tables<ProviderConfig>(r, v, "providers", "provider", read_provider);
     } else if (key == "models") {
-      read_models(r, v, cfg);
+      cfg.models = read_named_tables<ModelRoute>(r, v, "models", "model", read_model);
     } else if (key == "timeouts") {
       read_timeouts(r, v, cfg);
     } else if (key == "limits") {

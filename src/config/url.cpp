@@ -2,31 +2,13 @@
 
 #include <cctype>
 
+#include "zgate/core/text.hpp"
+
 namespace zgate {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
-
 bool host_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
-}
-
-std::optional<uint16_t> parse_port(std::string_view s) {
-  if (s.empty() || s.size() > 5) return std::nullopt;
-  unsigned v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (v == 0 || v > 65535) return std::nullopt;
-  return static_cast<uint16_t>(v);
 }
 
 }  // namespace
@@ -36,9 +18,9 @@ std::optional<UrlParts> parse_url(std::string_view url) {
   const auto sep = url.find("://");
   if (sep == std::string_view::npos) return std::nullopt;
   const std::string_view scheme = url.substr(0, sep);
-  if (iequals(scheme, "https")) {
+  if (text::iequals(scheme, "https")) {
     out.tls = true;
-  } else if (!iequals(scheme, "http")) {
+  } else if (!text::iequals(scheme, "http")) {
     return std::nullopt;
   }
   std::string_view rest = url.substr(sep + 3);
@@ -78,14 +60,13 @@ std::optional<UrlParts> parse_url(std::string_view url) {
   }
 
   if (!port.empty()) {
-    auto p = parse_port(port);
+    auto p = text::parse_port(port);  // 1..65535: a URL cannot name port 0
     if (!p) return std::nullopt;
     out.port = *p;
   } else {
     out.port = out.tls ? 443 : 80;
   }
-  out.host.reserve(host.size());
-  for (char c : host) out.host.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  out.host = text::to_lower(host);
 
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   if (path.find_first_of(" \t\r\n") != std::string_view::npos) return std::nullopt;

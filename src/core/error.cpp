@@ -1,7 +1,5 @@
 #include "zgate/core/error.hpp"
 
-#include "zgate/json/writer.hpp"
-
 namespace zgate {
 
 ApiError bad_request(std::string message, std::string param, std::string code) {
@@ -48,23 +46,6 @@ ApiError service_unavailable(std::string message, std::string code, int retry_af
 }
 ApiError upstream_unavailable(std::string message) {
   return ApiError{502, "upstream_error", "upstream_unavailable", std::move(message), {}, 0, ErrorSource::upstream};
-}
-
-void append_error_body(std::string& out, const ApiError& e) {
-  json::Writer w(out);
-  w.begin_object().key("error").begin_object();
-  w.kv("message", e.message).kv("type", e.type.empty() ? std::string_view("api_error") : e.type);
-  w.key("param");
-  if (e.param.empty()) w.null(); else w.string(e.param);
-  w.key("code");
-  if (e.code.empty()) w.null(); else w.string(e.code);
-  w.end_object().end_object();
-}
-
-std::string error_body(const ApiError& e) {
-  std::string out;
-  append_error_body(out, e);
-  return out;
 }
 
 }  // namespace zgate

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "zgate/core/swar.hpp"
+#include "zgate/core/text.hpp"
 
 namespace zgate::h1 {
 namespace {
@@ -37,17 +38,6 @@ void append_clean(std::string& out, std::string_view s) {
 }
 
 }  // namespace
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view reason(int status) {
   switch (status) {
@@ -158,15 +148,15 @@ TransferCoding classify_transfer_encoding(std::string_view value) {
     ++codings;
     last = item;
   }
-  if (!iequals(last, "chunked")) return TransferCoding::final_not_chunked;
+  if (!text::iequals(last, "chunked")) return TransferCoding::final_not_chunked;
   return codings == 1 ? TransferCoding::chunked : TransferCoding::unsupported;
 }
 
 void to_origin_form(std::string& target) {
   const std::string_view t = target;
   std::size_t scheme = 0;
-  if (t.size() >= 7 && iequals(t.substr(0, 7), "http://")) scheme = 7;
-  else if (t.size() >= 8 && iequals(t.substr(0, 8), "https://")) scheme = 8;
+  if (t.size() >= 7 && text::iequals(t.substr(0, 7), "http://")) scheme = 7;
+  else if (t.size() >= 8 && text::iequals(t.substr(0, 8), "https://")) scheme = 8;
   if (scheme == 0) return;
   const std::size_t path = t.find_first_of("/?", scheme);
   if (path == std::string_view::npos) {

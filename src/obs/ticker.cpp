@@ -35,10 +35,10 @@ void Ticker::stop() {
 void Ticker::run() {
   // Background work (formatting log lines, SQLite) at a lower priority than the workers: when
   // the cores are contended, a worker that wakes takes the core from a pass of several ms
-  // instead of waiting for it. On two cores shared with the mock and the load generator this
-  // took zgate's c=1 p99.9 with the access log and usage store on from 1.4 ms to 0.5 ms; at
-  // nice +5 the thread still gets about a fifth of a contended core, several times what it
-  // needs at full load. Relative to the process's own nice value; failure is harmless.
+  // instead of waiting for it, which keeps the tail latency of requests down while the access
+  // log and usage store are busy (docs/architecture.md). At nice +5 the thread still gets a
+  // fair share of a contended core, more than it needs at full load. Relative to the
+  // process's own nice value; failure is harmless.
   errno = 0;
   const int base = getpriority(PRIO_PROCESS, 0);
   if (errno == 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(base + kBackgroundNice, 19));

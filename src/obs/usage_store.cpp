@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <iterator>
 #include <optional>
 #include <string_view>
 
@@ -52,17 +53,47 @@ ALTER TABLE requests ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE requests ADD COLUMN retries TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr int kColumns = 19;
-// Rows per multi-row INSERT. Statement overhead (step, halt, reset) was about a fifth of a
-// single-row insert's instructions; batches are written 32 rows per statement, the rest one by one.
+// The row's columns, grouped by type; each names the record field it holds. Both the INSERT
+// statement and the binding of a row follow these tables, so their orders cannot disagree.
+// Three more columns come first: ts_ms (the finish time), stream and cost_usd.
+template <class T>
+struct Column {
+  const char* name;
+  T AccessRecord::*field;
+};
+constexpr Column<std::string_view> kTextColumns[] = {
+    {"request_id", &AccessRecord::request_id}, {"key_label", &AccessRecord::key_label},
+    {"model", &AccessRecord::model},           {"upstream_model", &AccessRecord::upstream_model},
+    {"provider", &AccessRecord::provider},     {"error_type", &AccessRecord::error_type},
+    {"retries", &AccessRecord::retries},
+};
+constexpr Column<int64_t> kInt64Columns[] = {
+    {"prompt_tokens", &AccessRecord::prompt_tokens},   {"completion_tokens", &AccessRecord::completion_tokens},
+    {"reasoning_tokens", &AccessRecord::reasoning_tokens}, {"cached_tokens", &AccessRecord::cached_tokens},
+    {"total_us", &AccessRecord::total_us},             {"first_token_us", &AccessRecord::first_token_us},
+    {"upstream_first_byte_us", &AccessRecord::upstream_first_byte_us},
+};
+constexpr Column<int> kIntColumns[] = {{"status", &AccessRecord::status}, {"attempts", &AccessRecord::attempts}};
+constexpr int kColumns =
+    static_cast<int>(3 + std::size(kTextColumns) + std::size(kInt64Columns) + std::size(kIntColumns));
+
+// Rows per multi-row INSERT: the statement overhead (step, halt, reset) is paid once per batch
+// of 32 rows; the rest of a pass is written one by one.
 constexpr int kRowsPerStatement = 32;
 
 std::string insert_sql(int rows) {
-  std::string sql =
-      "INSERT INTO requests (ts_ms, request_id, key_label, model, upstream_model, provider, stream, status, "
-      "error_type, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_usd, total_us, "
-      "first_token_us, upstream_first_byte_us, attempts, retries) VALUES ";
-  for (int r = 0; r < rows; ++r) sql += r == 0 ? "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+  std::string sql = "INSERT INTO requests (ts_ms, stream, cost_usd";
+  auto names = [&sql](const auto& columns) {
+    for (const auto& c : columns) (sql += ", ") += c.name;
+  };
+  names(kTextColumns);
+  names(kInt64Columns);
+  names(kIntColumns);
+  std::string row = "(?";
+  for (int c = 1; c < kColumns; ++c) row += ",?";
+  row += ")";
+  sql += ") VALUES ";
+  for (int r = 0; r < rows; ++r) (sql += r == 0 ? "" : ",") += row;
   return sql;
 }
 
@@ -158,8 +189,8 @@ class UsageStore::Impl {
     // (512 KiB instead of 2 MiB) is enough and keeps the idle footprint down.
     exec("PRAGMA cache_size=-512");
     // Checkpoints (copying the WAL into the database, with an fdatasync each) run on their own
-    // thread and connection: inline they stalled the recorder thread for 50-500 ms on a busy
-    // disk, long enough for the workers' rings to fill. Commits themselves only append to the
+    // thread and connection: inline, a busy disk stalls the recorder thread with them, long
+    // enough for the workers' rings to fill. Commits themselves only append to the
     // WAL (synchronous=NORMAL), so the recorder thread never waits for the disk.
     exec("PRAGMA wal_autocheckpoint=0");
     migrate();
@@ -226,33 +257,19 @@ class UsageStore::Impl {
     exec("COMMIT");
   }
 
-  static void bind_text(sqlite3_stmt* st, int col, std::string_view v) {
-    sqlite3_bind_text(st, col, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-  }
-
-  // Binds `p` as the n-th row (0-based) of statement `st`.
+  // Binds `p` as the n-th row (0-based) of statement `st`, in insert_sql()'s column order.
   static void bind(sqlite3_stmt* st, int n, const Pending& p) {
-    const int b = n * kColumns;
     const AccessRecord& r = p.r;
-    sqlite3_bind_int64(st, b + 1, p.ts_ms);
-    bind_text(st, b + 2, r.request_id);
-    bind_text(st, b + 3, r.key_label);
-    bind_text(st, b + 4, r.model);
-    bind_text(st, b + 5, r.upstream_model);
-    bind_text(st, b + 6, r.provider);
-    sqlite3_bind_int(st, b + 7, r.stream ? 1 : 0);
-    sqlite3_bind_int(st, b + 8, r.status);
-    bind_text(st, b + 9, r.error_type);
-    sqlite3_bind_int64(st, b + 10, r.prompt_tokens);
-    sqlite3_bind_int64(st, b + 11, r.completion_tokens);
-    sqlite3_bind_int64(st, b + 12, r.reasoning_tokens);
-    sqlite3_bind_int64(st, b + 13, r.cached_tokens);
-    sqlite3_bind_double(st, b + 14, r.cost_usd);
-    sqlite3_bind_int64(st, b + 15, r.total_us);
-    sqlite3_bind_int64(st, b + 16, r.first_token_us);
-    sqlite3_bind_int64(st, b + 17, r.upstream_first_byte_us);
-    sqlite3_bind_int(st, b + 18, r.attempts);
-    bind_text(st, b + 19, r.retries);
+    int col = n * kColumns;
+    sqlite3_bind_int64(st, ++col, p.ts_ms);
+    sqlite3_bind_int(st, ++col, r.stream ? 1 : 0);
+    sqlite3_bind_double(st, ++col, r.cost_usd);
+    for (const auto& c : kTextColumns) {
+      const std::string_view v = r.*c.field;
+      sqlite3_bind_text(st, ++col, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    }
+    for (const auto& c : kInt64Columns) sqlite3_bind_int64(st, ++col, r.*c.field);
+    for (const auto& c : kIntColumns) sqlite3_bind_int(st, ++col, r.*c.field);
   }
 
   void step(sqlite3_stmt* st) {

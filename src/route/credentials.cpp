@@ -65,7 +65,7 @@ CredentialPool::Pick LocalCredentialPool::acquire(Clock::time_point now) {
   return p;
 }
 
-bool LocalCredentialPool::release(int index, Result r, std::chrono::milliseconds cooldown, Clock::time_point now) {
+bool LocalCredentialPool::release(int index, Outcome r, std::chrono::milliseconds cooldown, Clock::time_point now) {
   if (index < 0 || static_cast<std::size_t>(index) >= keys_.size()) return false;
   Key& k = keys_[static_cast<std::size_t>(index)];
   // A lone key never rests nor leaves: with nothing to rotate to, resting it would only turn the
@@ -74,16 +74,16 @@ bool LocalCredentialPool::release(int index, Result r, std::chrono::milliseconds
   if (keys_.size() == 1) return false;
   if (strategy_ == KeyStrategy::least_loaded) k.in_flight.fetch_sub(1, std::memory_order_relaxed);
   switch (r) {
-    case Result::ok: return false;
-    case Result::rate_limited:
-    case Result::quota_exhausted: {
+    case Outcome::ok: return false;
+    case Outcome::rate_limited:
+    case Outcome::quota_exhausted: {
       const int64_t until = ns(now + cooldown);
       int64_t cur = k.cooling_until.load(std::memory_order_relaxed);
       while (cur < until && !k.cooling_until.compare_exchange_weak(cur, until, std::memory_order_relaxed)) {
       }
       return false;
     }
-    case Result::rejected: return !k.rejected.exchange(true, std::memory_order_relaxed);
+    case Outcome::rejected: return !k.rejected.exchange(true, std::memory_order_relaxed);
   }
   return false;
 }

@@ -33,8 +33,8 @@ net::awaitable<bool> ready(Request& c, ResponseWriter& out) {
 // The client's key, checked on the head.
 Result<void> authenticate(Request& c) {
   const auto who = c.gen.auth.check(c.req.authorization, c.req.api_key, c.conn.auth_memo);
-  if (!who.ok) return unauthorized("Incorrect or missing API key.");
-  c.info.key_label = who.label;
+  if (!who) return who.error();
+  c.info.key_label = *who;
   return {};
 }
 

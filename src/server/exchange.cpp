@@ -191,7 +191,7 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
     ApiError e = prt.dialect->map_error(status, ex.content_type(), body);
     judge_key(lease, e, ex.retry_after());
     // A failure of this key, with another key usable: try that one at once.
-    const bool other_key = lease.result != CredentialPool::Result::ok &&
+    const bool other_key = lease.result != CredentialPool::Outcome::ok &&
                            lease.pool->other_usable(lease.index, CredentialPool::Clock::now());
     if ((e.retryable || other_key) && backoff) {
       backoff->reason = "http_" + std::to_string(status);

@@ -66,7 +66,7 @@ void ProviderWorkerState::init(Providers& providers) {
     const ProviderConfig& p = *rt.cfg;
     auto& per_key = jwt.emplace_back();
     for (const auto& k : p.api_keys) {
-      if (p.kind == ProviderKind::zhipu && p.jwt && ZhipuJwt::looks_like_id_secret(k)) {
+      if (p.kind == ProviderKind::zhipu && p.jwt && looks_like_id_secret(k)) {
         per_key.push_back(std::make_unique<ZhipuJwt>(k));
       } else {
         per_key.push_back(nullptr);

@@ -24,14 +24,12 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
 
   // Authenticate on the headers alone, before reading a possibly large body.
   const auto who = c.gen.auth.check(req.authorization, req.api_key, c.conn.auth_memo);
-  if (!who.ok) {
+  if (!who) {
     c.keep_alive = false;  // the body stays unread
-    co_await out.send_error(unauthorized(req.authorization.empty() && req.api_key.empty()
-                                            ? "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
-                                            : "Incorrect API key provided."));
+    co_await out.send_error(who.error());
     co_return false;
   }
-  c.info.key_label = who.label;
+  c.info.key_label = *who;
 
   // Admission control: the in-flight limit before the body is read, the stream limit once the
   // body says the request streams.

@@ -3,6 +3,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "conn.hpp"
+#include "zgate/front/openai/error.hpp"
 
 namespace zgate {
 
@@ -70,7 +71,7 @@ net::awaitable<bool> ResponseWriter::send(int status, std::string body, std::str
 
 net::awaitable<bool> ResponseWriter::send_error(const ApiError& e) {
   r_.info.note_error(e);
-  co_return co_await send(e.status, error_body(e), "application/json", e.retry_after);
+  co_return co_await send(e.status, openai::error_body(e), "application/json", e.retry_after);
 }
 
 net::awaitable<bool> ResponseWriter::start_stream() {

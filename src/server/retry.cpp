@@ -20,7 +20,7 @@ void KeyLease::end() {
 
 void judge_key(KeyLease& lease, const ApiError& e, int retry_after_s) {
   if (!lease.pool) return;
-  using R = CredentialPool::Result;
+  using R = CredentialPool::Outcome;
   if (e.status == 401 && e.source == ErrorSource::upstream) {
     lease.result = R::rejected;
   } else if (e.status == 429 && e.retryable) {

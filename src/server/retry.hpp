@@ -31,7 +31,7 @@ struct KeyLease {
   CredentialPool* pool = nullptr;
   int index = -1;
   const ProviderConfig* provider = nullptr;
-  CredentialPool::Result result = CredentialPool::Result::ok;
+  CredentialPool::Outcome result = CredentialPool::Outcome::ok;
   std::chrono::milliseconds cooldown{0};
   KeyLease() = default;
   KeyLease(const KeyLease&) = delete;

@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 
 #include "zgate/config/url.hpp"
+#include "zgate/core/text.hpp"
 #include "zgate/h1/head.hpp"
 #include "zgate/io/eager.hpp"
 #include "zgate/io/watchdog.hpp"
@@ -280,9 +281,9 @@ void Exchange::build_head(const UpstreamRequest& req) {
   const auto& hs = req.headers;
   for (std::size_t i = 0; i < hs.size(); ++i) {
     const std::string_view name = hs[i].first;
-    if (h1::iequals(name, "Host") || h1::iequals(name, "Content-Length") || h1::iequals(name, "Transfer-Encoding")) continue;
+    if (text::iequals(name, "Host") || text::iequals(name, "Content-Length") || text::iequals(name, "Transfer-Encoding")) continue;
     bool replaced = false;
-    for (std::size_t j = i + 1; j < hs.size() && !replaced; ++j) replaced = h1::iequals(name, hs[j].first);
+    for (std::size_t j = i + 1; j < hs.size() && !replaced; ++j) replaced = text::iequals(name, hs[j].first);
     if (!replaced) h1::field(h, name, hs[i].second);
   }
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
@@ -375,7 +376,7 @@ std::string_view Exchange::content_type() const {
 
 bool Exchange::is_event_stream() const {
   const auto ct = content_type();
-  return ct.size() >= 17 && h1::iequals(ct.substr(0, 17), "text/event-stream");
+  return ct.size() >= 17 && text::iequals(ct.substr(0, 17), "text/event-stream");
 }
 
 bool Exchange::read_now(std::string_view& out, Failure& f) {

@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include "fuzz_support.hpp"
+#include "zgate/front/openai/error.hpp"
 #include "zgate/model/request.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
@@ -21,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   } else {
     ZGATE_FUZZ_CHECK(!r.error.message.empty(), body);
     // The error goes back to the client as JSON: it must stay well-formed whatever it echoes.
-    const std::string err = zgate::error_body(r.error);
+    const std::string err = zgate::openai::error_body(r.error);
     ZGATE_FUZZ_CHECK(zgate::fuzz::valid_json(err), err);
   }
   return 0;

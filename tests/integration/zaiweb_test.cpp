@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "integration/gateway_harness.hpp"
+#include "zgate/config/default_models.hpp"
 
 using namespace zgate;
 using namespace zgate::testing;

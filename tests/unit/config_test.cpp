@@ -570,3 +570,53 @@ key_quota_cooldown_ms = 60000
   Config bad;
   CHECK_THROWS_AS(apply_toml(bad, "[[providers]]\nname = \"z\"\nkey_strategy = \"random\"\n", "t.toml"), ConfigError);
 }
+
+TEST_CASE("config: looks_like_id_secret accepts <id>.<secret> keys only", "[unit][config]") {
+  CHECK(looks_like_id_secret("abc123.XYZ789"));
+  CHECK_FALSE(looks_like_id_secret("abc123"));
+  CHECK_FALSE(looks_like_id_secret(".secret"));
+  CHECK_FALSE(looks_like_id_secret("id."));
+  CHECK_FALSE(looks_like_id_secret("a.b.c"));
+  CHECK_FALSE(looks_like_id_secret("sk-abc.def"));
+}
+
+TEST_CASE("config: a TOML secret and its _env form are exclusive; literals are trimmed, signing secrets not",
+          "[unit][config]") {
+  set_env({{"TOK", " env-token "}});
+  Config c;
+  CHECK(error_of([&] {
+          apply_toml(c, "[[providers]]\nname = \"w\"\ntoken = \"a\"\ntoken_env = \"TOK\"\n", "s.toml", &fake_env);
+        }) == "s.toml:4: providers[0].token_env: give either token or token_env, not both");
+  CHECK(error_of([&] { apply_toml(c, "[[api_keys]]\nkey = \"k1\"\nkey_env = \"TOK\"\n", "s.toml", &fake_env); }) ==
+        "s.toml:3: api_keys[0].key_env: give either key or key_env, not both");
+  Config ok;
+  apply_toml(ok,
+             "[[providers]]\nname = \"w\"\nkind = \"zai-web\"\ntoken_env = \"TOK\"\napi_key = \" sk-a \"\n"
+             "signing_secret = \" s \"\n",
+             "s.toml", &fake_env);
+  REQUIRE(ok.providers.size() == 1);
+  CHECK(ok.providers[0].zai.token == "env-token");
+  CHECK(ok.providers[0].api_key == "sk-a");
+  CHECK(ok.providers[0].zai.signing_secret == " s ");
+}
+
+TEST_CASE("config: validate names a zero size or timeout of a hand-built configuration", "[unit][config]") {
+  auto base = [] {
+    Config c;
+    c.allow_no_auth = true;
+    c.providers.push_back(ProviderConfig{});
+    c.providers.back().name = "z";
+    return c;
+  };
+  Config sizes = base();
+  sizes.limits.max_sse_event = 0;
+  CHECK(error_of([&] { validate(sizes); }) == "limits.max_sse_event: must be a positive integer");
+  Config times = base();
+  times.timeouts.upstream_write = Millis(0);
+  CHECK(error_of([&] { validate(times); }) == "timeouts.upstream_write_ms: must be a positive integer");
+  Config pool = base();
+  pool.limits.pool_idle_timeout = Millis(-1);
+  CHECK(error_of([&] { validate(pool); }) == "limits.pool_idle_timeout_ms: must be a positive integer");
+  Config fine = base();
+  CHECK_NOTHROW(validate(fine));
+}

@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "zgate/config/default_models.hpp"
 #include "zgate/json/read.hpp"
 #include "zgate/route/router.hpp"
 
@@ -25,7 +26,7 @@ Config config_with(ProviderKind kind, bool allow_unlisted = true) {
 
 }  // namespace
 
-TEST_CASE("router: zhipu defaults carry spec prices and limits", "[unit][router]") {
+TEST_CASE("router: zhipu defaults carry the published prices and limits", "[unit][router]") {
   const auto models = default_models(ProviderKind::zhipu, "z");
   std::set<std::string> names;
   for (const auto& m : models) {

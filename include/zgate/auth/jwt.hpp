@@ -1,5 +1,5 @@
 #pragma once
-// The legacy Zhipu authentication (zhipu-v4 spec §2.2): an HS256 JWT minted from an
+// The legacy Zhipu authentication (docs/protocols/zhipu-v4.md): an HS256 JWT minted from an
 // "<id>.<secret>" key, with millisecond `exp` / `timestamp`. Cached and re-minted shortly
 // before it expires. Not thread-safe: one per worker.
 #include <chrono>
@@ -12,7 +12,7 @@ namespace zgate {
 class ZhipuJwt {
  public:
   // Throws std::invalid_argument when `id_secret_key` is not "<id>.<secret>" (a start-up
-  // error: the configuration validator checks looks_like_id_secret() first).
+  // error: the configuration validator checks looks_like_id_secret() of config.hpp first).
   explicit ZhipuJwt(std::string id_secret_key,
                     std::chrono::seconds ttl = std::chrono::seconds(210),
                     std::chrono::seconds renew_before = std::chrono::seconds(30));
@@ -26,9 +26,6 @@ class ZhipuJwt {
 
   // When the cached token expires (ms), 0 before the first mint.
   int64_t expires_at_ms() const { return exp_ms_; }
-
-  // "<id>.<secret>" with both parts non-empty and alphanumeric.
-  static bool looks_like_id_secret(std::string_view key);
 
  private:
   void mint(int64_t now_ms);

@@ -12,6 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "zgate/dialect/zaiweb/options.hpp"
+#include "zgate/model/route.hpp"
+
 namespace zgate {
 
 using Millis = std::chrono::milliseconds;
@@ -75,20 +78,6 @@ std::string_view default_base_url(ProviderKind k);
 // zgate's version, printed by --version.
 inline constexpr std::string_view kVersion = "0.1.0";
 
-// Options of the chat.z.ai web-frontend provider.
-struct ZaiWebOptions {
-  std::string token;                   // UPSTREAM_TOKEN; empty = guest tokens
-  bool guest_per_conversation = false; // a fresh guest token per request
-  std::string signing_secret;          // empty = legacy unsigned endpoint
-  std::string fe_version = "prod-fe-1.0.95";
-  bool refresh_fe_version = false;     // read X-FE-Version from the landing page at start
-  std::string signed_path = "/api/v2/chat/completions";
-  std::string legacy_path = "/api/chat/completions";
-  std::string thinking_mode = "reasoning";  // reasoning | think_tags | strip
-  std::string user_agent;
-  bool function_calling = true;        // emulate OpenAI tools by prompt injection
-};
-
 struct ProviderConfig {
   std::string name;                    // referenced by model routes
   ProviderKind kind = ProviderKind::zhipu;
@@ -106,20 +95,12 @@ struct ProviderConfig {
   std::string ca_file;                 // extra CA bundle (PEM) trusted besides the system store
   bool verify_tls = true;
   std::map<std::string, std::string> headers;  // extra headers sent upstream
-  ZaiWebOptions zai;
+  ZaiWebOptions zai;                   // zai-web only
 };
 
-struct ModelRoute {
-  std::string name;            // public name clients send / see in /v1/models
-  std::string provider;        // ProviderConfig::name
-  std::string upstream_model;  // id sent upstream
-  std::optional<bool> thinking;// force thinking on/off (alias models)
-  bool web_search = false;     // add the provider's web search
-  bool vision = false;         // accepts image parts
-  int64_t max_output_tokens = 0;  // clamp max_tokens (0 = no clamp)
-  // Prices in USD per million tokens, for the cost column of the access log (0 = unknown/free).
-  double price_input = 0, price_output = 0, price_cached_input = 0;
-};
+// "<id>.<secret>" with both parts non-empty and alphanumeric: the form of the keys a zhipu
+// provider with jwt = true signs its JWTs from (validate() checks every one).
+bool looks_like_id_secret(std::string_view key);
 
 struct ApiKey {
   std::string label;  // shown in logs instead of the key
@@ -131,9 +112,9 @@ struct LogConfig {
   bool access_log = true;       // one line per request
   std::string format = "json";  // json | text
   std::string file;             // empty = stderr
-  // Bounded queue to the logging thread (oldest messages dropped). Each slot is preallocated
-  // (~350 B): 8192 slots were 2.7 MiB of an idle zgate's RSS, while access lines reach the
-  // thread as one batch per worker every 100 ms, so a few hundred slots are plenty.
+  // Bounded queue to the logging thread (oldest messages dropped). Each slot is preallocated,
+  // so a large queue costs memory even when idle, while access lines reach the thread as one
+  // batch per worker per recorder pass: a few hundred slots are plenty.
   std::size_t queue_size = 1024;
 };
 

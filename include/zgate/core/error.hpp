@@ -1,6 +1,6 @@
 #pragma once
 // Gateway errors as values. Every failure that reaches a client becomes an OpenAI-style
-// error body: {"error":{"message","type","param","code"}}.
+// error body: {"error":{"message","type","param","code"}} (front/openai/error.hpp writes it).
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,9 +76,5 @@ class [[nodiscard]] Result<void> {
  private:
   std::optional<ApiError> e_;
 };
-
-// Appends the JSON error body for `e` to `out`.
-void append_error_body(std::string& out, const ApiError& e);
-std::string error_body(const ApiError& e);
 
 }  // namespace zgate

@@ -1,20 +1,17 @@
 #pragma once
 // HTTP/1.1 message heads and chunk framing, written straight into a reusable buffer.
 //
-// Why not Beast's serializer: profiling a proxied request showed Beast's header writer and its
-// buffer-sequence iterators (buffers_cat_view over the field list) costing about a quarter of
-// the gateway's user-space instructions, plus one allocation per header field. The heads zgate
-// sends are small and fixed in shape, so they are appended here as plain bytes and written with
-// the body in one gather write.
+// Why not Beast's serializer: its header writer and buffer-sequence iterators (buffers_cat_view
+// over the field list) cost a large share of a proxied request's instructions, plus one
+// allocation per header field (docs/architecture.md). The heads zgate sends are small and fixed
+// in shape, so they are appended here as plain bytes and written with the body in one gather
+// write.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace zgate::h1 {
-
-// ASCII case-insensitive equality (header names and tokens).
-bool iequals(std::string_view a, std::string_view b);
 
 // The reason phrase for a status code ("OK", "Bad Gateway", ...; "" for unknown codes).
 std::string_view reason(int status);
@@ -31,7 +28,7 @@ void field(std::string& out, std::string_view name, std::string_view value);
 void field(std::string& out, std::string_view name, uint64_t value);
 // "<name>: " for a name spelled out in the source (a string literal): nothing to clean. The
 // overloads below use it; together they spare the per-request heads a scan per name and per
-// number (about a tenth of a proxied request's own instructions went to cleaning).
+// number.
 template <std::size_t N>
 inline void field_name(std::string& out, const char (&name)[N]) {
   char buf[N + 1];

@@ -30,13 +30,13 @@ class RecordConsumer {
 };
 
 struct RecorderOptions {
-  std::size_t ring_bytes = 2 * 1024 * 1024;      // per recording thread (~8000 typical records)
+  std::size_t ring_bytes = 2 * 1024 * 1024;      // per recording thread
   std::chrono::milliseconds flush_every{100};    // how often the rings are drained
 };
 
 // Ring size per worker for `workers` workers: an 8 MiB budget shared among them, in powers of two,
 // at least 256 KiB each (with more workers each one sees less of the load). One worker's 8 MiB
-// hold about 1.6 s of records at 20k requests/s: enough to ride out a disk stall.
+// hold tens of thousands of records: enough to ride out a disk stall.
 std::size_t ring_bytes_for(unsigned workers);
 
 struct RecorderStats {

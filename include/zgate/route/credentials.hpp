@@ -17,7 +17,7 @@ enum class KeyStrategy : unsigned char { round_robin, least_loaded };
 class CredentialPool {
  public:
   using Clock = std::chrono::steady_clock;
-  enum class Result : unsigned char {
+  enum class Outcome : unsigned char {
     ok,              // answered, or failed for a reason that is not the key's
     rate_limited,    // 429 that passes (concurrency, frequency): a short cooldown
     quota_exhausted, // 429 for a spent balance or plan quota: a long cooldown
@@ -34,7 +34,7 @@ class CredentialPool {
   // The request that used key `index` ended with `r`; `cooldown` is how long a rate-limited or
   // exhausted key rests. Returns true when this call took the key out of rotation. A pool of one
   // key keeps no state: its key never rests nor leaves.
-  virtual bool release(int index, Result r, std::chrono::milliseconds cooldown, Clock::time_point now) = 0;
+  virtual bool release(int index, Outcome r, std::chrono::milliseconds cooldown, Clock::time_point now) = 0;
   // True when a key other than `index` is usable now.
   virtual bool other_usable(int index, Clock::time_point now) const = 0;
   virtual std::size_t size() const = 0;
@@ -44,7 +44,7 @@ class LocalCredentialPool final : public CredentialPool {
  public:
   LocalCredentialPool(std::size_t keys, KeyStrategy strategy);
   Pick acquire(Clock::time_point now) override;
-  bool release(int index, Result r, std::chrono::milliseconds cooldown, Clock::time_point now) override;
+  bool release(int index, Outcome r, std::chrono::milliseconds cooldown, Clock::time_point now) override;
   bool other_usable(int index, Clock::time_point now) const override;
   std::size_t size() const override { return keys_.size(); }
 

@@ -12,10 +12,6 @@
 
 namespace zgate {
 
-// The built-in model table of a provider kind (zhipu: §7 of the v4 spec with USD prices;
-// zai-web: §6.4 of its spec), routed to `provider_name`.
-std::vector<ModelRoute> default_models(ProviderKind kind, std::string_view provider_name);
-
 class Router {
  public:
   // Keeps pointers into `cfg`, which must outlive the Router (it is immutable and shared).

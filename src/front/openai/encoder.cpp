@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "zgate/front/openai/error.hpp"
 #include "zgate/json/writer.hpp"
 
 namespace zgate::openai {

@@ -95,8 +95,8 @@ TEST_CASE("zhipu dialect: two keys are used in turn, and every key resting gives
   CHECK(header(a.prep.request, "Authorization") == "Bearer key-a");
   CHECK(header(b.prep.request, "Authorization") == "Bearer key-b");
   const auto now = CredentialPool::Clock::now();
-  rt.keys->release(a.prep.key, CredentialPool::Result::rate_limited, std::chrono::seconds(30), now);
-  rt.keys->release(b.prep.key, CredentialPool::Result::rate_limited, std::chrono::seconds(5), now);
+  rt.keys->release(a.prep.key, CredentialPool::Outcome::rate_limited, std::chrono::seconds(30), now);
+  rt.keys->release(b.prep.key, CredentialPool::Outcome::rate_limited, std::chrono::seconds(5), now);
   Prepared c = prepare(rt, ws, cfg, chat(false));
   REQUIRE_FALSE(c.result.ok());
   CHECK(c.result.error().status == 429);

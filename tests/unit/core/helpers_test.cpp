@@ -16,6 +16,9 @@ TEST_CASE("text::iequals compares ASCII case-insensitively", "[core][text]") {
   CHECK(text::iequals("Content-Length", "content-length"));
   CHECK_FALSE(text::iequals("chunked", "chunke"));
   CHECK_FALSE(text::iequals("a", "b"));
+  CHECK(text::iequals("", ""));
+  CHECK_FALSE(text::iequals("x-api-key", "x-api-kez"));
+  CHECK_FALSE(text::iequals("\xC3\xA9", "\xC3\x89"));  // é / É: not ASCII, compared as bytes
 }
 
 TEST_CASE("text::parse_port accepts 1..65535, and 0 only when asked", "[core][text]") {

@@ -26,7 +26,8 @@
 #include <string_view>
 #include <vector>
 
-#include "zgate/config/config.hpp"
+#include "zgate/dialect/zaiweb/options.hpp"
+#include "zgate/model/route.hpp"
 #include "zgate/core/error.hpp"
 #include "zgate/model/request.hpp"
 #include "zgate/model/dialect.hpp"

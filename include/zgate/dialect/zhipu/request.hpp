@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "zgate/config/config.hpp"
+#include "zgate/model/route.hpp"
 #include "zgate/core/error.hpp"
 #include "zgate/model/request.hpp"
 #include "zgate/model/dialect.hpp"

@@ -1,0 +1,93 @@
+// describe(): the start-up summary of the configuration, every secret masked.
+#include <fmt/format.h>
+
+#include "zgate/config/config.hpp"
+#include "zgate/core/secret.hpp"
+
+namespace zgate {
+namespace {
+
+std::string shown(std::string_view secret) { return secret.empty() ? std::string("(none)") : mask_secret(secret); }
+
+template <typename... Args>
+void line(std::string& out, fmt::format_string<Args...> f, Args&&... args) {
+  fmt::format_to(std::back_inserter(out), f, std::forward<Args>(args)...);
+  out.push_back('\n');
+}
+
+std::string listen_str(const Config& c) {
+  return c.listen_host.find(':') != std::string::npos ? fmt::format("[{}]:{}", c.listen_host, c.listen_port)
+                                                      : fmt::format("{}:{}", c.listen_host, c.listen_port);
+}
+
+}  // namespace
+
+std::string describe(const Config& c) {
+  std::string out;
+  line(out, "zgate {}: listen {}, {} worker(s){}{}", kVersion, listen_str(c), c.workers, c.debug ? ", debug" : "",
+       c.demo ? ", demo (bundled mock upstream)" : "");
+  std::string keys;
+  for (const auto& k : c.api_keys) {
+    if (!keys.empty()) keys += ", ";
+    keys += k.label + "=" + shown(k.key);
+  }
+  line(out, "client keys: {} [{}]{}", c.api_keys.size(), keys, c.allow_no_auth ? "; requests without a key allowed" : "");
+  for (const auto& p : c.providers) {
+    std::string keys_shown = shown(p.api_key);
+    if (p.api_keys.size() > 1) {
+      keys_shown.clear();
+      for (const auto& k : p.api_keys) keys_shown += (keys_shown.empty() ? "" : ",") + shown(k);
+      keys_shown = fmt::format("[{}] ({}, cooldown {} ms, quota cooldown {} ms)", keys_shown, p.key_strategy,
+                               p.key_cooldown.count(), p.key_quota_cooldown.count());
+    }
+    line(out, "provider {}{}: {} {} key={} jwt={} verify_tls={}{}{}", p.name, p.name == c.default_provider ? " (default)" : "",
+         to_string(p.kind), p.base_url, keys_shown, p.jwt, p.verify_tls,
+         p.ca_file.empty() ? "" : " ca_file=", p.ca_file);
+    for (const auto& [h, v] : p.headers) line(out, "  header {}: {}", h, shown(v));
+    if (p.kind == ProviderKind::zai_web) {
+      line(out, "  zai-web: token={} guest_per_conversation={} signing_secret={} fe_version={}{} thinking_mode={} "
+           "function_calling={} signed_path={} legacy_path={}{}{}",
+           p.zai.token.empty() ? "(guest)" : mask_secret(p.zai.token), p.zai.guest_per_conversation,
+           shown(p.zai.signing_secret), p.zai.fe_version, p.zai.refresh_fe_version ? " (refreshed at start)" : "",
+           p.zai.thinking_mode, p.zai.function_calling, p.zai.signed_path, p.zai.legacy_path,
+           p.zai.user_agent.empty() ? "" : " user_agent=", p.zai.user_agent);
+    }
+  }
+  std::string models;
+  for (const auto& m : c.models) {
+    if (!models.empty()) models += ", ";
+    models += m.name;
+    if (m.upstream_model != m.name || m.provider != c.default_provider)
+      models += fmt::format(" -> {}/{}", m.provider, m.upstream_model);
+  }
+  line(out, "models ({}): {}", c.models.size(), models);
+  line(out, "unlisted models: {}", c.allow_unlisted_models ? fmt::format("passed to {}", c.default_provider) : "rejected");
+  const auto& t = c.timeouts;
+  line(out, "timeouts (ms): client header {} body {} write {} keepalive {}; upstream connect {} tls {} write {} "
+       "first byte {} stream idle {}, stream heartbeat {}; drain delay {}, shutdown grace {}; lingering close {} (quiet {})",
+       t.client_header_read.count(), t.client_body_read.count(), t.client_write.count(),
+       t.client_keepalive_idle.count(), t.upstream_connect.count(), t.upstream_tls_handshake.count(),
+       t.upstream_write.count(), t.upstream_first_byte.count(), t.upstream_stream_idle.count(),
+       t.stream_heartbeat.count() ? std::to_string(t.stream_heartbeat.count()) : std::string("off"),
+       t.drain_delay.count(), t.shutdown_grace.count(), t.lingering_time.count(), t.lingering_timeout.count());
+  const auto& l = c.limits;
+  line(out, "limits: header {} B, body {} B, sse event {} B, upstream body {} B, pool {} idle/host for {} ms, "
+       "max connections {}, max in flight {}, max streams {}",
+       l.header_limit, l.body_limit, l.max_sse_event, l.max_upstream_body, l.pool_max_idle_per_host,
+       l.pool_idle_timeout.count(), l.max_connections,
+       l.max_in_flight ? std::to_string(l.max_in_flight) : std::string("unlimited"),
+       l.max_streams ? std::to_string(l.max_streams) : std::string("unlimited"));
+  line(out, "retry: {} attempt(s) in all, backoff {}..{} ms with full jitter, within {} ms", c.retry.attempts,
+       c.retry.base_delay.count(), c.retry.max_delay.count(), c.retry.budget.count());
+  line(out, "log: level {} format {} access_log {} to {} (queue {}); cors origin {}; data dir {}", c.log.level,
+       c.log.format, c.log.access_log, c.log.file.empty() ? "stderr" : c.log.file, c.log.queue_size,
+       c.cors_origin, c.data_dir);
+  line(out, "usage store: {}", !c.usage_store ? std::string("off")
+                               : fmt::format("{} (retention {})", usage_db_path(c),
+                                             c.usage_retention_days > 0
+                                                 ? fmt::format("{} days", c.usage_retention_days)
+                                                 : std::string("forever")));
+  return out;
+}
+
+}  // namespace zgate

@@ -1,0 +1,28 @@
+// Which settings a running gateway cannot take from a reloaded configuration.
+#include "zgate/config/config.hpp"
+
+namespace zgate {
+
+std::vector<std::string> restart_only_changes(const Config& a, const Config& b) {
+  std::vector<std::string> out;
+  auto check = [&](bool differs, const char* name) {
+    if (differs) out.emplace_back(name);
+  };
+  check(a.listen_host != b.listen_host || a.listen_port != b.listen_port, "listen");
+  check(a.workers != b.workers, "workers");
+  check(a.log.level != b.log.level || a.debug != b.debug, "log.level");
+  check(a.log.format != b.log.format, "log.format");
+  check(a.log.file != b.log.file, "log.file");
+  check(a.log.access_log != b.log.access_log, "log.access_log");
+  check(a.log.queue_size != b.log.queue_size, "log.queue_size");
+  check(a.data_dir != b.data_dir, "data_dir");
+  check(a.usage_store != b.usage_store, "usage_store");
+  check(a.usage_retention_days != b.usage_retention_days, "usage_retention_days");
+  check(a.limits.pool_max_idle_per_host != b.limits.pool_max_idle_per_host, "limits.pool_max_idle_per_host");
+  check(a.limits.pool_idle_timeout != b.limits.pool_idle_timeout, "limits.pool_idle_timeout_ms");
+  check(a.limits.max_connections != b.limits.max_connections, "limits.max_connections");
+  check(a.demo != b.demo, "demo");
+  return out;
+}
+
+}  // namespace zgate

@@ -1,0 +1,198 @@
+// Validation of the merged configuration: cross-references and ranges (ConfigError names the
+// key), and the normalisation that follows from them (workers, default provider, routes, the
+// built-in model tables).
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "detail.hpp"
+#include "zgate/config/default_models.hpp"
+#include "zgate/config/url.hpp"
+
+namespace zgate {
+namespace config_detail {
+
+std::array<Field<Millis>, 12> positive_timeouts(Timeouts& t) {
+  return {{
+      {"client_header_read_ms", &t.client_header_read},
+      {"client_body_read_ms", &t.client_body_read},
+      {"client_write_ms", &t.client_write},
+      {"client_keepalive_idle_ms", &t.client_keepalive_idle},
+      {"upstream_connect_ms", &t.upstream_connect},
+      {"upstream_tls_handshake_ms", &t.upstream_tls_handshake},
+      {"upstream_write_ms", &t.upstream_write},
+      {"upstream_first_byte_ms", &t.upstream_first_byte},
+      {"upstream_stream_idle_ms", &t.upstream_stream_idle},
+      {"shutdown_grace_ms", &t.shutdown_grace},
+      {"lingering_time_ms", &t.lingering_time},
+      {"lingering_timeout_ms", &t.lingering_timeout},
+  }};
+}
+
+std::array<Field<std::size_t>, 5> positive_sizes(Limits& l) {
+  return {{
+      {"header_limit", &l.header_limit},
+      {"body_limit", &l.body_limit},
+      {"max_sse_event", &l.max_sse_event},
+      {"max_upstream_body", &l.max_upstream_body},
+      {"max_connections", &l.max_connections},
+  }};
+}
+
+}  // namespace config_detail
+
+using namespace config_detail;
+
+namespace {
+
+std::string provider_key(std::size_t i, const ProviderConfig& p) {
+  return p.name.empty() ? fmt::format("providers[{}]", i) : fmt::format("providers[{}] ({})", i, p.name);
+}
+
+// One provider: its URL, keys and kind-specific options; fills base_url and api_keys.
+void validate_provider(ProviderConfig& p, const std::string& key) {
+  if (p.base_url.empty()) p.base_url = std::string(default_base_url(p.kind));
+  if (!parse_url(p.base_url))
+    throw ConfigError(fmt::format("{}.base_url: '{}' is not an http(s)://host[:port][/path] URL", key, p.base_url));
+  if (!p.api_keys.empty()) {
+    if (p.kind != ProviderKind::zhipu)
+      throw ConfigError(fmt::format("{}.api_keys: only zhipu providers rotate several keys", key));
+    if (!p.api_key.empty() && p.api_key != p.api_keys.front() &&
+        std::find(p.api_keys.begin(), p.api_keys.end(), p.api_key) == p.api_keys.end()) {
+      p.api_keys.insert(p.api_keys.begin(), p.api_key);  // api_key and api_keys: all of them
+    }
+    p.api_key = p.api_keys.front();
+  } else if (!p.api_key.empty()) {
+    p.api_keys = {p.api_key};
+  }
+  if (p.jwt) {
+    if (p.kind != ProviderKind::zhipu) throw ConfigError(fmt::format("{}.jwt: only zhipu providers sign JWTs", key));
+    if (p.api_keys.empty()) throw ConfigError(fmt::format("{}.jwt: the api_key must have the form <id>.<secret>", key));
+    for (const auto& k : p.api_keys) {
+      if (!looks_like_id_secret(k))
+        throw ConfigError(fmt::format("{}.jwt: every api key must have the form <id>.<secret>", key));
+    }
+  }
+  if (!p.ca_file.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(p.ca_file, ec))
+      throw ConfigError(fmt::format("{}.ca_file: '{}' is not a readable file", key, p.ca_file));
+  }
+  if (p.kind == ProviderKind::zai_web) {
+    if (!valid_thinking_mode(p.zai.thinking_mode))
+      throw ConfigError(fmt::format("{}.thinking_mode: '{}' is not reasoning, think_tags or strip", key,
+                                    p.zai.thinking_mode));
+    // The generic upstream key (--upstream-key / ZGATE_UPSTREAM_KEY) is the zai-web token.
+    if (p.zai.token.empty() && !p.api_key.empty()) p.zai.token = p.api_key;
+    if (p.zai.signed_path.empty() || p.zai.signed_path.front() != '/')
+      throw ConfigError(fmt::format("{}.signed_path: must start with '/'", key));
+    if (p.zai.legacy_path.empty() || p.zai.legacy_path.front() != '/')
+      throw ConfigError(fmt::format("{}.legacy_path: must start with '/'", key));
+  }
+}
+
+void validate_providers(Config& cfg) {
+  if (cfg.providers.empty()) throw ConfigError("providers: at least one provider is required");
+  std::set<std::string_view> names;
+  for (std::size_t i = 0; i < cfg.providers.size(); ++i) {
+    auto& p = cfg.providers[i];
+    const std::string key = provider_key(i, p);
+    if (p.name.empty()) throw ConfigError(fmt::format("{}.name: must not be empty", key));
+    if (!names.insert(p.name).second) throw ConfigError(fmt::format("{}.name: duplicate provider name", key));
+    validate_provider(p, key);
+  }
+  if (cfg.default_provider.empty()) {
+    cfg.default_provider = cfg.providers.front().name;
+  } else if (!cfg.find_provider(cfg.default_provider)) {
+    throw ConfigError(fmt::format("default_provider: no provider named '{}'", cfg.default_provider));
+  }
+}
+
+// The configured routes; returns their names. Fills each route's empty provider / upstream_model.
+std::set<std::string> validate_models(Config& cfg) {
+  std::set<std::string> model_names;
+  for (std::size_t i = 0; i < cfg.models.size(); ++i) {
+    auto& m = cfg.models[i];
+    const std::string key = m.name.empty() ? fmt::format("models[{}]", i) : fmt::format("models[{}] ({})", i, m.name);
+    if (m.name.empty()) throw ConfigError(fmt::format("{}.name: must not be empty", key));
+    if (!model_names.insert(m.name).second) throw ConfigError(fmt::format("{}.name: duplicate model name", key));
+    if (m.provider.empty()) m.provider = cfg.default_provider;
+    if (!cfg.find_provider(m.provider))
+      throw ConfigError(fmt::format("{}.provider: no provider named '{}'", key, m.provider));
+    if (m.upstream_model.empty()) m.upstream_model = m.name;
+    if (m.max_output_tokens < 0) throw ConfigError(fmt::format("{}.max_output_tokens: must not be negative", key));
+    if (m.price_input < 0 || m.price_output < 0 || m.price_cached_input < 0)
+      throw ConfigError(fmt::format("{}: prices must not be negative", key));
+  }
+  return model_names;
+}
+
+// Providers without any route get their kind's built-in table. The default provider goes
+// first and keeps the bare names; a clash for another provider is published as
+// "<provider>/<name>" so every provider stays reachable.
+void add_default_models(Config& cfg, std::set<std::string>& model_names) {
+  std::vector<const ProviderConfig*> order;
+  order.push_back(cfg.find_provider(cfg.default_provider));
+  for (const auto& p : cfg.providers) {
+    if (&p != order.front()) order.push_back(&p);
+  }
+  std::set<std::string_view> routed;
+  for (const auto& m : cfg.models) routed.insert(m.provider);
+  std::vector<ModelRoute> added;
+  for (const ProviderConfig* p : order) {
+    if (routed.count(p->name)) continue;
+    for (auto& m : default_models(p->kind, p->name)) {
+      if (model_names.count(m.name)) m.name = p->name + "/" + m.name;
+      if (!model_names.insert(m.name).second) continue;
+      added.push_back(std::move(m));
+    }
+  }
+  for (auto& m : added) cfg.models.push_back(std::move(m));
+}
+
+void validate_client_keys(Config& cfg) {
+  check_api_keys(cfg.api_keys, "api_keys");
+  if (cfg.api_keys.empty() && !cfg.allow_no_auth) {
+    // The explicit offline demo answers from the bundled mock; refusing to start without a
+    // client key would only get in the way of trying it.
+    if (!cfg.demo)
+      throw ConfigError("no client API key configured: set ZGATE_API_KEYS (or API_KEY), or pass --allow-no-auth");
+    cfg.allow_no_auth = true;
+  }
+}
+
+void validate_log_and_limits(Config& cfg) {
+  if (!valid_log_level(cfg.log.level))
+    throw ConfigError(fmt::format("log.level: '{}' is not one of trace, debug, info, warn, error, off", cfg.log.level));
+  if (!valid_log_format(cfg.log.format))
+    throw ConfigError(fmt::format("log.format: '{}' is not json or text", cfg.log.format));
+  if (cfg.log.queue_size == 0) throw ConfigError("log.queue_size: must be a positive integer");
+
+  for (const auto& [name, v] : positive_sizes(cfg.limits)) {
+    if (*v == 0) throw ConfigError(fmt::format("limits.{}: must be a positive integer", name));
+  }
+  for (const auto& [name, v] : positive_timeouts(cfg.timeouts)) {
+    if (v->count() <= 0) throw ConfigError(fmt::format("timeouts.{}: must be a positive integer", name));
+  }
+  if (cfg.limits.pool_idle_timeout.count() <= 0)
+    throw ConfigError("limits.pool_idle_timeout_ms: must be a positive integer");
+}
+
+}  // namespace
+
+void validate(Config& cfg) {
+  if (cfg.listen_host.empty()) throw ConfigError("listen: the host is empty");
+  if (cfg.workers == 0) cfg.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (cfg.workers > 1024) throw ConfigError(fmt::format("workers: {} is more than 1024", cfg.workers));
+
+  validate_providers(cfg);
+  std::set<std::string> model_names = validate_models(cfg);
+  add_default_models(cfg, model_names);
+  validate_client_keys(cfg);
+  validate_log_and_limits(cfg);
+}
+
+}  // namespace zgate
