@@ -7,38 +7,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "zgate/core/encoding.hpp"
 #include "zgate/json/writer.hpp"
 
 namespace zgate {
 namespace {
-
-constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-// Base64url without padding (RFC 7515 §2), appended to `out`.
-void append_b64url(std::string& out, const unsigned char* p, std::size_t n) {
-  std::size_t i = 0;
-  for (; i + 3 <= n; i += 3) {
-    const uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
-    out.push_back(kB64Url[(v >> 18) & 63]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-    out.push_back(kB64Url[(v >> 6) & 63]);
-    out.push_back(kB64Url[v & 63]);
-  }
-  if (n - i == 1) {
-    const uint32_t v = uint32_t{p[i]} << 16;
-    out.push_back(kB64Url[(v >> 18) & 63]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-  } else if (n - i == 2) {
-    const uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8);
-    out.push_back(kB64Url[(v >> 18) & 63]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-    out.push_back(kB64Url[(v >> 6) & 63]);
-  }
-}
-
-void append_b64url(std::string& out, std::string_view s) {
-  append_b64url(out, reinterpret_cast<const unsigned char*>(s.data()), s.size());
-}
 
 constexpr std::string_view kBearerPrefix = "Bearer ";
 // The header is fixed by the spec: {"alg":"HS256","sign_type":"SIGN"} (no "typ").
@@ -77,9 +50,9 @@ void ZhipuJwt::mint(int64_t now_ms) {
 
   header_.clear();
   header_.append(kBearerPrefix);
-  append_b64url(header_, kHeaderJson);
+  encoding::append_base64url(header_, kHeaderJson);
   header_.push_back('.');
-  append_b64url(header_, scratch_);
+  encoding::append_base64url(header_, scratch_);
 
   const std::string_view signing_input = std::string_view(header_).substr(kBearerPrefix.size());
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -87,7 +60,7 @@ void ZhipuJwt::mint(int64_t now_ms) {
   HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
        reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac, &mac_len);
   header_.push_back('.');
-  append_b64url(header_, mac, mac_len);
+  encoding::append_base64url(header_, std::string_view(reinterpret_cast<const char*>(mac), mac_len));
 }
 
 std::string_view ZhipuJwt::authorization(int64_t now_ms) {

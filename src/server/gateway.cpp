@@ -38,6 +38,7 @@
 #include "zgate/sse/parser.hpp"
 #include "zgate/model/request.hpp"
 #include "zgate/front/openai/encoder.hpp"
+#include "zgate/front/openai/request.hpp"
 #include "zgate/upstream/client.hpp"
 
 // GCC 12 false positive: Asio allocates coroutine frames through its per-thread recycler
@@ -830,9 +831,9 @@ net::awaitable<bool> handle_chat(Ctx& c) {
   c.bytes_in = body.size();
   if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
 
-  ParseResult parsed = parse_chat_request(body);
-  if (!parsed.ok) co_return co_await send_error(c, parsed.error) && c.keep_alive;
-  ChatRequest& creq = parsed.request;
+  Result<ChatRequest> parsed = openai::parse_chat_request(body);
+  if (!parsed.ok()) co_return co_await send_error(c, parsed.error()) && c.keep_alive;
+  ChatRequest& creq = *parsed;
   c.model = creq.model;
   c.stream = creq.stream;
   std::optional<Counted> stream_slot;

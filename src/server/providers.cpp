@@ -124,7 +124,8 @@ std::optional<ApiError> prepare_zhipu(ProviderRuntime& prt, ProviderWorkerState&
                                       const Router::Target& target, PreparedRequest& out) {
   std::string body;
   body.reserve(1024);
-  if (auto err = zhipu::build_request(req, *target.route, target.upstream_model, body)) return err;
+  if (auto built = zhipu::build_request(req, *target.route, target.upstream_model, body); !built.ok())
+    return std::move(built).error();
   out.request = zhipu::make_upstream_request(prt.base_path, std::move(body), req.stream);
   if (prt.keys) {
     const auto pick = prt.keys->acquire(CredentialPool::Clock::now());
@@ -144,7 +145,9 @@ std::optional<ApiError> prepare_zhipu(ProviderRuntime& prt, ProviderWorkerState&
     return zhipu::map_error(status, body);
   };
   out.ops.decode_json = [](std::string_view body, EventSink& sink, ApiError& err) {
-    return zhipu::decode_response(body, sink, err);
+    Result<void> r = zhipu::decode_response(body, sink);
+    if (!r.ok()) err = std::move(r).error();
+    return r.ok();
   };
   out.ops.decoder_owner = std::make_unique<zhipu::V4StreamDecoder>();
   out.ops.decoder = out.ops.decoder_owner.get();
@@ -212,8 +215,8 @@ net::awaitable<std::optional<ApiError>> fetch_guest(ProviderRuntime& prt, upstre
   SimpleResponse r;
   if (auto err = co_await simple_exchange(prt, pool, zaiweb::guest_auth_request(prt.cfg->zai), r)) co_return err;
   auto parsed = zaiweb::parse_auth_response(r.status, r.content_type, r.body);
-  if (!parsed.ok) co_return parsed.error;
-  out = std::move(parsed.info);
+  if (!parsed.ok()) co_return std::move(parsed).error();
+  out = std::move(*parsed);
   co_return std::nullopt;
 }
 
@@ -292,14 +295,14 @@ net::awaitable<std::optional<ApiError>> prepare_zaiweb(ProviderRuntime& prt, ups
     zaiweb::FileRef ref;
     if (job.action == zaiweb::ImageAction::upload_data_url) {
       auto data = zaiweb::decode_data_url(job.url);
-      if (!data.ok) co_return data.error;
+      if (!data.ok()) co_return std::move(data).error();
       SimpleResponse r;
-      auto up = zaiweb::build_upload_request(auth, opts, job.filename, data.value.content_type, data.value.bytes,
+      auto up = zaiweb::build_upload_request(auth, opts, job.filename, data->content_type, data->bytes,
                                              "----zgate" + random_alnum(24));
       if (auto err = co_await simple_exchange(prt, pool, up, r)) co_return err;
       auto parsed = zaiweb::parse_upload_response(r.status, r.content_type, r.body);
-      if (!parsed.ok) co_return parsed.error;
-      ref = std::move(parsed.file);
+      if (!parsed.ok()) co_return std::move(parsed).error();
+      ref = std::move(*parsed);
     }
     ctx.images.push_back(std::move(ref));
   }
