@@ -1,12 +1,16 @@
 // zai-web error classification (docs/protocols/zai-web.md): every upstream refusal becomes an
 // OpenAI-style error that says what happened and what the operator or the client can do.
+#include "zgate/dialect/zaiweb/errors.hpp"
+
 #include <algorithm>
 #include <cctype>
+#include <optional>
+#include <string>
 
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include "zgate/dialect/zaiweb/zaiweb.hpp"
+#include "zgate/json/dom.hpp"
 
 namespace zgate::zaiweb {
 namespace {
@@ -81,10 +85,9 @@ bool parse_json_error(std::string_view body, Found& f) {
   std::string_view t = body;
   while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
   if (t.empty() || t.front() != '{') return false;
-  thread_local simdjson::dom::parser parser;
   simdjson::padded_string padded(t);
   simdjson::dom::object obj;
-  if (parser.parse(padded).get_object().get(obj) != simdjson::SUCCESS) return false;
+  if (json::thread_dom_parser().parse(padded).get_object().get(obj) != simdjson::SUCCESS) return false;
   scan_object(obj, f, 0);
   return true;
 }

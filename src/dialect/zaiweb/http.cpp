@@ -5,19 +5,12 @@
 
 #include <fmt/format.h>
 
+#include "zgate/json/dom.hpp"
 #include "zgate/json/read.hpp"
 #include "zgate/dialect/zaiweb/errors.hpp"
 #include "zgate/dialect/zaiweb/identity.hpp"
 
 namespace zgate::zaiweb::detail {
-namespace {
-
-simdjson::dom::parser& dom_parser() {
-  thread_local simdjson::dom::parser parser;
-  return parser;
-}
-
-}  // namespace
 
 std::string_view user_agent_of(const ZaiWebOptions& opts, std::string_view override_ua) {
   if (!override_ua.empty()) return override_ua;
@@ -73,7 +66,7 @@ std::string root_referer() { return fmt::format("{}/", kOrigin); }
 
 bool parse_object(std::string_view body, simdjson::dom::object& obj, simdjson::padded_string& keep) {
   keep = simdjson::padded_string(body);
-  return dom_parser().parse(keep).get_object().get(obj) == simdjson::SUCCESS;
+  return json::thread_dom_parser().parse(keep).get_object().get(obj) == simdjson::SUCCESS;
 }
 
 std::string str_field(simdjson::dom::object obj, std::string_view key) {

@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include "stream_impl.hpp"
+#include "zgate/json/dom.hpp"
 #include "zgate/json/read.hpp"
 
 namespace zgate::zaiweb {
@@ -35,13 +36,6 @@ long citation_state(std::string_view s) {
   if (st < 0) return -1;
   if (st == 0) return 0;
   return static_cast<long>(i + kClose.size());
-}
-
-// Nested JSON (glm_block bodies) is parsed with a parser of its own: the frame's strings still
-// live in the thread parser's buffers while the frame is being processed.
-simdjson::dom::parser& block_parser() {
-  thread_local simdjson::dom::parser parser;
-  return parser;
 }
 
 }  // namespace
@@ -155,7 +149,7 @@ void StreamDecoder::Impl::on_glm_block(std::string_view block) {
   const std::string_view body = block.substr(gt + 1, block.size() - gt - 1 - kGlmClose.size());
   const simdjson::padded_string_view padded = json::pad(body, glm_pad);
   simdjson::dom::element root;
-  if (block_parser().parse(padded.data(), padded.size(), false).get(root) != simdjson::SUCCESS) return;
+  if (json::thread_dom_parser().parse(padded.data(), padded.size(), false).get(root) != simdjson::SUCCESS) return;
   simdjson::dom::element meta;
   if (root.at_pointer("/data/metadata").get(meta) != simdjson::SUCCESS) return;
   std::string_view id, name, args;

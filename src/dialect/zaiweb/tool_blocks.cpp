@@ -6,17 +6,13 @@
 #include <simdjson.h>
 
 #include "zgate/core/text.hpp"
+#include "zgate/json/dom.hpp"
 #include "zgate/json/writer.hpp"
 
 namespace zgate::zaiweb::detail {
 namespace {
 
 using text::trim;
-
-simdjson::dom::parser& dom_parser() {
-  thread_local simdjson::dom::parser parser;
-  return parser;
-}
 
 // The text of an XML fragment: CDATA sections verbatim (an unclosed one runs to the end),
 // entities decoded elsewhere.
@@ -195,7 +191,7 @@ bool parse_xml_calls(std::string_view block, std::vector<ParsedCall>& calls) {
 bool parse_json_calls(std::string_view json, std::vector<ParsedCall>& calls) {
   simdjson::padded_string padded(json);
   simdjson::dom::element root;
-  if (dom_parser().parse(padded).get(root) != simdjson::SUCCESS) return false;
+  if (json::thread_dom_parser().parse(padded).get(root) != simdjson::SUCCESS) return false;
   simdjson::dom::array arr;
   if (root["tool_calls"].get_array().get(arr) != simdjson::SUCCESS) return false;
   for (simdjson::dom::element item : arr) {

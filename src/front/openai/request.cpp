@@ -199,7 +199,8 @@ ApiError with_truncation(ApiError e, std::string_view body) {
   return e;
 }
 
-Result<ChatRequest> parse(std::string_view padded_body) {
+// Parses into `req`; the error as the parser or the walk found it.
+Step parse_into(std::string_view padded_body, ChatRequest& req) {
   auto& parser = json::thread_parser();
   const simdjson::padded_string_view input(padded_body.data(), padded_body.size(),
                                            padded_body.size() + simdjson::SIMDJSON_PADDING);
@@ -211,19 +212,19 @@ Result<ChatRequest> parse(std::string_view padded_body) {
   if (t != od::json_type::object || doc.get_object().get(root) != simdjson::SUCCESS) {
     return bad_request("We could not parse the JSON body of your request: the body must be a JSON object");
   }
-  ChatRequest req;
-  if (Step s = parse_root(root, req); !s.ok()) return std::move(s).error();
+  ZG_TRY(parse_root(root, req));
   // On Demand stops at the object's closing brace; anything after it is malformed input.
   if (doc.current_location().error() == simdjson::SUCCESS) return json_error(simdjson::TRAILING_CONTENT);
-  return req;
+  return {};
 }
 
 }  // namespace
 
 Result<ChatRequest> parse_chat_request(std::string_view padded_body) {
-  Result<ChatRequest> r = parse(padded_body);
-  if (!r.ok()) return with_truncation(std::move(r).error(), padded_body);
-  return r;
+  // Filled in place and returned by name (one return), so the parsed request is not moved.
+  Result<ChatRequest> res = ChatRequest{};
+  if (Step s = parse_into(padded_body, *res); !s.ok()) res = with_truncation(std::move(s).error(), padded_body);
+  return res;
 }
 
 }  // namespace zgate::openai
