@@ -23,6 +23,7 @@
 #include "zgate/model/request.hpp"
 #include "zgate/model/events.hpp"
 #include "zgate/front/openai/encoder.hpp"
+#include "zgate/front/openai/request.hpp"
 #include "zgate/dialect/zhipu/request.hpp"
 #include "zgate/dialect/zhipu/response.hpp"
 #if __has_include("zgate/dialect/zaiweb/stream.hpp")
@@ -178,21 +179,21 @@ void BM_RequestTranslate(benchmark::State& state) {
   std::string out;
   out.reserve(body.size() * 2);
   {
-    ParseResult pr = parse_chat_request(body);
-    if (!pr.ok) {
-      state.SkipWithError(("parse failed: " + pr.error.message).c_str());
+    Result<ChatRequest> pr = openai::parse_chat_request(body);
+    if (!pr.ok()) {
+      state.SkipWithError(("parse failed: " + pr.error().message).c_str());
       return;
     }
-    if (auto err = zhipu::build_request(pr.request, route, "glm-4.6", out)) {
-      state.SkipWithError(("build failed: " + err->message).c_str());
+    if (auto built = zhipu::build_request(*pr, route, "glm-4.6", out); !built.ok()) {
+      state.SkipWithError(("build failed: " + built.error().message).c_str());
       return;
     }
   }
   const uint64_t a0 = allocs();
   for (auto _ : state) {
-    ParseResult pr = parse_chat_request(body);
+    Result<ChatRequest> pr = openai::parse_chat_request(body);
     out.clear();
-    auto err = zhipu::build_request(pr.request, route, "glm-4.6", out);
+    auto err = zhipu::build_request(*pr, route, "glm-4.6", out);
     benchmark::DoNotOptimize(err);
     benchmark::DoNotOptimize(out.data());
   }
@@ -207,8 +208,8 @@ BENCHMARK(BM_RequestTranslate)->Arg(2 * 1024)->Arg(20 * 1024)->ArgName("body");
 void BM_RequestParse(benchmark::State& state) {
   const std::string body = padded(make_chat_body(static_cast<std::size_t>(state.range(0))));
   for (auto _ : state) {
-    ParseResult pr = parse_chat_request(body);
-    benchmark::DoNotOptimize(pr.ok);
+    Result<ChatRequest> pr = openai::parse_chat_request(body);
+    benchmark::DoNotOptimize(pr.ok());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
@@ -218,15 +219,15 @@ BENCHMARK(BM_RequestParse)->Arg(2 * 1024)->Arg(20 * 1024)->ArgName("body");
 void BM_RequestBuild(benchmark::State& state) {
   const std::string body = padded(make_chat_body(static_cast<std::size_t>(state.range(0))));
   const ModelRoute route = bench_route();
-  ParseResult pr = parse_chat_request(body);
-  if (!pr.ok) {
+  Result<ChatRequest> pr = openai::parse_chat_request(body);
+  if (!pr.ok()) {
     state.SkipWithError("parse failed");
     return;
   }
   std::string out;
   for (auto _ : state) {
     out.clear();
-    auto err = zhipu::build_request(pr.request, route, "glm-4.6", out);
+    auto err = zhipu::build_request(*pr, route, "glm-4.6", out);
     benchmark::DoNotOptimize(err);
     benchmark::DoNotOptimize(out.data());
   }

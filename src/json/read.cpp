@@ -1,9 +1,16 @@
 #include "zgate/json/read.hpp"
 
+#include "zgate/json/dom.hpp"
+
 namespace zgate::json {
 
 od::parser& thread_parser() {
   thread_local od::parser parser;
+  return parser;
+}
+
+simdjson::dom::parser& thread_dom_parser() {
+  thread_local simdjson::dom::parser parser;
   return parser;
 }
 

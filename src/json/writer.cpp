@@ -51,8 +51,7 @@ inline uint64_t needs_attention(uint64_t w) {
 
 Writer& Writer::key(Key k) {
   // `,"name":` assembled on the stack and appended at once: keys are the most frequent thing a
-  // response writes, and three appends (each a call with its own capacity check) cost twice
-  // as much (callgrind).
+  // response writes, and three appends would each be a call with its own capacity check.
   const std::string_view v = k.view();
   char buf[64];
   if (v.size() > sizeof buf - 4) {
@@ -114,30 +113,22 @@ void append_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-Writer& Writer::begin_object() {
+Writer& Writer::open(char bracket) {
   comma();
-  out_.push_back('{');
+  out_.push_back(bracket);
   ++depth_;
   has_elem_ &= ~(uint64_t{1} << (depth_ - 1));
   return *this;
 }
-Writer& Writer::end_object() {
-  out_.push_back('}');
+Writer& Writer::close(char bracket) {
+  out_.push_back(bracket);
   --depth_;
   return *this;
 }
-Writer& Writer::begin_array() {
-  comma();
-  out_.push_back('[');
-  ++depth_;
-  has_elem_ &= ~(uint64_t{1} << (depth_ - 1));
-  return *this;
-}
-Writer& Writer::end_array() {
-  out_.push_back(']');
-  --depth_;
-  return *this;
-}
+Writer& Writer::begin_object() { return open('{'); }
+Writer& Writer::end_object() { return close('}'); }
+Writer& Writer::begin_array() { return open('['); }
+Writer& Writer::end_array() { return close(']'); }
 Writer& Writer::key_escaped(std::string_view k) {
   comma();
   append_string(out_, k);

@@ -80,8 +80,8 @@ net::awaitable<std::optional<ApiError>> fetch_guest(const ProviderRuntime& prt, 
   SimpleResponse r;
   if (auto err = co_await simple_exchange(prt, pool, zaiweb::guest_auth_request(prt.cfg->zai), r)) co_return err;
   auto parsed = zaiweb::parse_auth_response(r.status, r.content_type, r.body);
-  if (!parsed.ok) co_return parsed.error;
-  out = std::move(parsed.info);
+  if (!parsed) co_return std::move(parsed).error();
+  out = std::move(*parsed);
   co_return std::nullopt;
 }
 
@@ -156,9 +156,8 @@ class ZaiWebDialect final : public Dialect {
     return zaiweb::classify_http_error(status, content_type, body);
   }
   // A 200 that is not an event stream (an HTML challenge page, a JSON refusal) is an error.
-  bool decode_json(std::string_view body, EventSink&, ApiError& err) const override {
-    err = zaiweb::classify_http_error(200, "", body);
-    return false;
+  Result<void> decode_json(std::string_view body, EventSink&) const override {
+    return zaiweb::classify_http_error(200, "", body);
   }
   bool on_upstream_error(const PreparedRequest& used, int status, std::string_view body) override {
     if (status == 426) {
@@ -210,14 +209,14 @@ net::awaitable<Result<void>> ZaiWebDialect::prepare(ChatRequest& req, const Rout
     zaiweb::FileRef ref;
     if (job.action == zaiweb::ImageAction::upload_data_url) {
       auto data = zaiweb::decode_data_url(job.url);
-      if (!data.ok) co_return std::move(data.error);
+      if (!data) co_return std::move(data).error();
       SimpleResponse r;
-      auto up = zaiweb::build_upload_request(auth, opts, job.filename, data.value.content_type, data.value.bytes,
+      auto up = zaiweb::build_upload_request(auth, opts, job.filename, data->content_type, data->bytes,
                                              "----zgate" + random_alnum(24));
       if (auto err = co_await simple_exchange(prt, pool, up, r)) co_return std::move(*err);
       auto parsed = zaiweb::parse_upload_response(r.status, r.content_type, r.body);
-      if (!parsed.ok) co_return std::move(parsed.error);
-      ref = std::move(parsed.file);
+      if (!parsed) co_return std::move(parsed).error();
+      ref = std::move(*parsed);
     }
     ctx.images.push_back(std::move(ref));
   }

@@ -49,15 +49,15 @@ class ZhipuDialect final : public Dialect {
   ApiError map_error(int status, std::string_view, std::string_view body) const override {
     return zhipu::map_error(status, body);
   }
-  bool decode_json(std::string_view body, EventSink& sink, ApiError& err) const override {
-    return zhipu::decode_response(body, sink, err);
+  Result<void> decode_json(std::string_view body, EventSink& sink) const override {
+    return zhipu::decode_response(body, sink);
   }
 
  private:
   Result<void> prepare(ChatRequest& req, const Router::Target& target, ProviderWorkerState& ws, PreparedRequest& out) {
     std::string body;
     body.reserve(1024);
-    if (auto err = zhipu::build_request(req, *target.route, target.upstream_model, body)) return std::move(*err);
+    if (auto built = zhipu::build_request(req, *target.route, target.upstream_model, body); !built) return built;
     out.request = zhipu::make_upstream_request(prt_.base_path, std::move(body), req.stream);
     if (prt_.keys) {
       const auto pick = prt_.keys->acquire(CredentialPool::Clock::now());

@@ -109,9 +109,9 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
     } else if (json) {
       reading = false;
       end = true;
-      ApiError err;
-      if (!d.decode_json(body, sink, err)) {
-        fail(err.message.empty() ? bad_gateway("the upstream sent an unexpected response body") : err);
+      if (auto decoded = d.decode_json(body, sink); !decoded) {
+        fail(decoded.error().message.empty() ? bad_gateway("the upstream sent an unexpected response body")
+                                             : decoded.error());
       }
       ex.release();
     } else if (piece.empty()) {  // the upstream body is complete

@@ -47,9 +47,9 @@ class Dialect {
                                                        PreparedRequest& out) = 0;
   // A non-200 upstream answer as the client's error.
   virtual ApiError map_error(int status, std::string_view content_type, std::string_view body) const = 0;
-  // A whole JSON (non-SSE) upstream answer, decoded into events; false with `err` when it is not
-  // an answer.
-  virtual bool decode_json(std::string_view body, EventSink& sink, ApiError& err) const = 0;
+  // A whole JSON (non-SSE) upstream answer, decoded into events; the error when it is not an
+  // answer.
+  virtual Result<void> decode_json(std::string_view body, EventSink& sink) const = 0;
   // Called with a non-200 upstream answer (e.g. to drop a revoked identity). True when the
   // request should be prepared again and retried once (a fresh identity may fix it).
   virtual bool on_upstream_error(const PreparedRequest&, int /*status*/, std::string_view /*body*/) { return false; }

@@ -9,7 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "proxy.hpp"
-#include "zgate/model/request.hpp"
+#include "zgate/front/openai/request.hpp"
 
 namespace zgate {
 
@@ -82,9 +82,9 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   c.info.bytes_in = body.size();
   if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
 
-  ParseResult parsed = parse_chat_request(body);
-  if (!parsed.ok) co_return co_await out.send_error(parsed.error) && c.keep_alive;
-  ChatRequest& creq = parsed.request;
+  Result<ChatRequest> parsed = openai::parse_chat_request(body);
+  if (!parsed) co_return co_await out.send_error(parsed.error()) && c.keep_alive;
+  ChatRequest& creq = *parsed;
   c.info.model = creq.model;
   c.info.stream = creq.stream;
   std::optional<Counted> stream_slot;

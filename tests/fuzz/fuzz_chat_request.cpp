@@ -1,4 +1,4 @@
-// libFuzzer target: zgate::parse_chat_request (include/zgate/model/request.hpp).
+// libFuzzer target: zgate::openai::parse_chat_request (include/zgate/front/openai/request.hpp).
 // Input: the raw request body. It is copied into a string with SIMDJSON_PADDING bytes of
 // spare capacity, as the parser's contract requires. A rejected body must come with an error
 // message whose JSON error body is well-formed; an accepted one must have a model and at
@@ -9,20 +9,20 @@
 
 #include "fuzz_support.hpp"
 #include "zgate/front/openai/error.hpp"
-#include "zgate/model/request.hpp"
+#include "zgate/front/openai/request.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   std::string body;
   body.reserve(size + simdjson::SIMDJSON_PADDING);
   body.assign(reinterpret_cast<const char*>(data), size);
-  const zgate::ParseResult r = zgate::parse_chat_request(body);
-  if (r.ok) {
-    ZGATE_FUZZ_CHECK(!r.request.model.empty(), body);
-    ZGATE_FUZZ_CHECK(!r.request.messages.empty(), body);
+  const zgate::Result<zgate::ChatRequest> r = zgate::openai::parse_chat_request(body);
+  if (r.ok()) {
+    ZGATE_FUZZ_CHECK(!r->model.empty(), body);
+    ZGATE_FUZZ_CHECK(!r->messages.empty(), body);
   } else {
-    ZGATE_FUZZ_CHECK(!r.error.message.empty(), body);
+    ZGATE_FUZZ_CHECK(!r.error().message.empty(), body);
     // The error goes back to the client as JSON: it must stay well-formed whatever it echoes.
-    const std::string err = zgate::openai::error_body(r.error);
+    const std::string err = zgate::openai::error_body(r.error());
     ZGATE_FUZZ_CHECK(zgate::fuzz::valid_json(err), err);
   }
   return 0;

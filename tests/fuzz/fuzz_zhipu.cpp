@@ -26,21 +26,20 @@ void stream(const fuzz::Input& in) {
 void body(const fuzz::Input& in) {
   {
     openai::ResponseAggregator agg(fuzz::stream_options(false));
-    ApiError err;
-    if (zhipu::decode_response(in.payload, agg, err)) {
+    const Result<void> r = zhipu::decode_response(in.payload, agg);
+    if (r.ok()) {
       if (!agg.failed()) {
         std::string out;
         agg.write(out);
         ZGATE_FUZZ_CHECK(fuzz::valid_json(out), out);
       }
     } else {
-      ZGATE_FUZZ_CHECK(err.status >= 400 && !err.message.empty(), in.payload);
+      ZGATE_FUZZ_CHECK(r.error().status >= 400 && !r.error().message.empty(), in.payload);
     }
   }
   std::string out;
   openai::StreamEncoder enc(out, fuzz::stream_options((in.param(0) & 2) != 0));
-  ApiError err;
-  if (!zhipu::decode_response(in.payload, enc, err)) enc.fail(err);
+  if (const Result<void> r = zhipu::decode_response(in.payload, enc); !r.ok()) enc.fail(r.error());
   enc.finish();
   fuzz::check_openai_stream(out, true);
 }

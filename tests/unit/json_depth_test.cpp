@@ -8,6 +8,7 @@
 #include "zgate/config/config.hpp"
 #include "zgate/json/read.hpp"
 #include "zgate/model/request.hpp"
+#include "zgate/front/openai/request.hpp"
 #include "zgate/front/openai/encoder.hpp"
 #include "zgate/dialect/zaiweb/zaiweb.hpp"
 #include "zgate/dialect/zaiweb/stream.hpp"
@@ -28,9 +29,9 @@ std::string nested(int levels, std::string_view open = "{\"a\":", std::string_vi
   return s;
 }
 
-ParseResult parse(std::string body) {
+Result<ChatRequest> parse(std::string body) {
   body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  return parse_chat_request(body);
+  return openai::parse_chat_request(body);
 }
 
 std::string chat_with(std::string_view field, std::string_view value) {
@@ -50,37 +51,37 @@ struct Collect final : EventSink {
 }  // namespace
 
 TEST_CASE("json depth: a deeply nested unknown field is a 400 naming the limit", "[unit][json]") {
-  const ParseResult r = parse(chat_with("extra", nested(kHostile)));
-  REQUIRE_FALSE(r.ok);
-  CHECK(r.error.status == 400);
-  CHECK(r.error.code == "json_too_deep");
-  CHECK(r.error.message.find(std::to_string(json::kMaxDepth)) != std::string::npos);
+  const Result<ChatRequest> r = parse(chat_with("extra", nested(kHostile)));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().status == 400);
+  CHECK(r.error().code == "json_too_deep");
+  CHECK(r.error().message.find(std::to_string(json::kMaxDepth)) != std::string::npos);
 }
 
 TEST_CASE("json depth: deeply nested arrays in tool parameters are refused", "[unit][json]") {
   const std::string tools = R"([{"type":"function","function":{"name":"f","parameters":{"type":"object","x":)" +
                             nested(kHostile, "[", "]") + "}}}]";
-  const ParseResult r = parse(chat_with("tools", tools));
-  REQUIRE_FALSE(r.ok);
-  CHECK(r.error.code == "json_too_deep");
+  const Result<ChatRequest> r = parse(chat_with("tools", tools));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == "json_too_deep");
 }
 
 TEST_CASE("json depth: a deeply nested response_format schema is refused", "[unit][json]") {
   const std::string rf = R"({"type":"json_schema","json_schema":{"name":"s","schema":)" + nested(kHostile) + "}}";
-  const ParseResult r = parse(chat_with("response_format", rf));
-  REQUIRE_FALSE(r.ok);
-  CHECK(r.error.status == 400);
+  const Result<ChatRequest> r = parse(chat_with("response_format", rf));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().status == 400);
 }
 
 TEST_CASE("json depth: deep nesting in the message list is refused", "[unit][json]") {
-  const ParseResult r = parse(R"({"model":"glm-4.6","messages":)" + nested(kHostile, "[", "]") + "}");
-  REQUIRE_FALSE(r.ok);
-  CHECK(r.error.status == 400);
+  const Result<ChatRequest> r = parse(R"({"model":"glm-4.6","messages":)" + nested(kHostile, "[", "]") + "}");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().status == 400);
 }
 
 TEST_CASE("json depth: nesting up to the limit is accepted", "[unit][json]") {
-  const ParseResult r = parse(chat_with("extra", nested(json::kMaxDepth - 2)));
-  CHECK(r.ok);
+  const Result<ChatRequest> r = parse(chat_with("extra", nested(json::kMaxDepth - 2)));
+  CHECK(r.ok());
 }
 
 TEST_CASE("json depth: a deeply nested v4 stream event ends the stream with an error", "[unit][json]") {
@@ -93,10 +94,9 @@ TEST_CASE("json depth: a deeply nested v4 stream event ends the stream with an e
 
 TEST_CASE("json depth: a deeply nested v4 response body is refused", "[unit][json]") {
   Collect sink;
-  ApiError err;
-  const bool ok = zhipu::decode_response(nested(kHostile), sink, err);
-  CHECK_FALSE(ok);
-  CHECK(err.status == 502);
+  const Result<void> r = zhipu::decode_response(nested(kHostile), sink);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().status == 502);
 }
 
 TEST_CASE("json depth: a deeply nested zai-web frame does not crash the decoder", "[unit][json]") {

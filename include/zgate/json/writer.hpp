@@ -80,6 +80,9 @@ class Writer {
   void comma() {
     if (next_element()) out_.push_back(',');
   }
+  // Opens / closes an object or array (`bracket` is '{' / '[' or '}' / ']').
+  Writer& open(char bracket);
+  Writer& close(char bracket);
   std::string& out_;
   // Bit i set = the container at depth i already has an element (needs a comma). 64 levels.
   uint64_t has_elem_ = 0;

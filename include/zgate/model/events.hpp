@@ -6,7 +6,9 @@
 //
 // Events carry views (into the decoder's parse buffers) that are valid only during
 // EventSink::on_event; a sink that keeps data copies it.
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "zgate/core/error.hpp"
@@ -23,6 +25,11 @@ enum class FinishReason : unsigned char {
 };
 
 std::string_view to_string(FinishReason r);
+
+// `prefix` + `n` random alphanumerics (core/ids.hpp's per-thread generator: ids, not secrets).
+std::string random_alnum_id(std::string_view prefix, std::size_t n);
+// "call_" + 24 random alphanumerics: the id given to a tool call the upstream sent without one.
+std::string new_call_id();
 
 struct Usage {
   bool present = false;

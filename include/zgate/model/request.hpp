@@ -1,15 +1,13 @@
 #pragma once
-// The normalised chat request: what an OpenAI /v1/chat/completions body means, independent of
-// any upstream dialect. Parsed once per request (owning strings: it may outlive the parse
-// buffer, e.g. across the zai-web image uploads), then rendered by the dialect's request builder.
+// The normalised chat request: what a client's chat request means, independent of any upstream
+// dialect. A front parses it once per request (owning strings: it may outlive the parse buffer,
+// e.g. across the zai-web image uploads); the dialect's request builder renders it.
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "zgate/core/error.hpp"
 
 namespace zgate {
 
@@ -80,15 +78,5 @@ struct ChatRequest {
   // which of them to pass on.
   std::vector<std::pair<std::string, std::string>> extra;
 };
-
-// Parses and validates an OpenAI chat completion request. `body` must have at least
-// simdjson::SIMDJSON_PADDING bytes of readable capacity after size() (see json/read.hpp).
-// Errors name the offending field (400 invalid_request_error).
-struct ParseResult {
-  bool ok = false;
-  ChatRequest request;
-  ApiError error;
-};
-ParseResult parse_chat_request(std::string_view padded_body);
 
 }  // namespace zgate

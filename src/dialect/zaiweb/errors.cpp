@@ -1,12 +1,16 @@
-// zai-web error classification (spec zai-web.md §7.8, §10): every upstream refusal becomes an
+// zai-web error classification (docs/protocols/zai-web.md): every upstream refusal becomes an
 // OpenAI-style error that says what happened and what the operator or the client can do.
+#include "zgate/dialect/zaiweb/errors.hpp"
+
 #include <algorithm>
 #include <cctype>
+#include <optional>
+#include <string>
 
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include "zgate/dialect/zaiweb/zaiweb.hpp"
+#include "zgate/json/dom.hpp"
 
 namespace zgate::zaiweb {
 namespace {
@@ -81,10 +85,9 @@ bool parse_json_error(std::string_view body, Found& f) {
   std::string_view t = body;
   while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
   if (t.empty() || t.front() != '{') return false;
-  thread_local simdjson::dom::parser parser;
   simdjson::padded_string padded(t);
   simdjson::dom::object obj;
-  if (parser.parse(padded).get_object().get(obj) != simdjson::SUCCESS) return false;
+  if (json::thread_dom_parser().parse(padded).get_object().get(obj) != simdjson::SUCCESS) return false;
   scan_object(obj, f, 0);
   return true;
 }
@@ -126,54 +129,92 @@ bool is_busy(std::string_view detail, std::string_view code) {
          detail.find("并发") != std::string_view::npos || detail.find("频繁") != std::string_view::npos;
 }
 
+// `d` as ` (“d”)`-style context: `before` + quoted d + `after`, or nothing when d is empty.
+std::string quoted(std::string_view before, std::string_view d, std::string_view after = "") {
+  return d.empty() ? std::string() : fmt::format("{}\"{}\"{}", before, d, after);
+}
+
+// One known refusal: how it is recognised and what the client is told. `d` is the clipped
+// detail, `code` the business code as sent.
+struct Known {
+  bool (*matches)(std::string_view detail, std::string_view code, std::string_view error_code);
+  int status;
+  std::string_view type, code;
+  std::string (*message)(std::string_view d, std::string_view code);
+  int retry_after;
+  bool retryable;
+};
+
+constexpr Known kKnown[] = {
+    {[](std::string_view detail, std::string_view, std::string_view error_code) { return is_captcha(detail, error_code); },
+     403, "permission_error", "upstream_captcha_required",
+     [](std::string_view d, std::string_view) {
+       return fmt::format("chat.z.ai demands a captcha (human verification) before it answers this identity{}. "
+                          "zgate does not solve captchas: retry later, use a logged-in token that is not "
+                          "challenged, or route this model to the official API provider (zhipu).",
+                          quoted(" (", d, ")"));
+     },
+     0, false},
+    {[](std::string_view detail, std::string_view, std::string_view) { return is_signature(detail); },
+     502, "upstream_error", "upstream_signature_rejected",
+     [](std::string_view d, std::string_view) {
+       return fmt::format("chat.z.ai rejected the request signature (\"{}\"). The signing secret or algorithm is "
+                          "out of date, or this machine's clock is off by more than 5 minutes: check "
+                          "zai_web.signing_secret and the system clock.",
+                          d);
+     },
+     0, false},
+    {[](std::string_view detail, std::string_view code, std::string_view) { return is_outdated(detail, code); },
+     502, "upstream_error", "upstream_client_outdated",
+     [](std::string_view d, std::string_view code) {
+       return fmt::format("chat.z.ai rejected zgate's client version or verification (code {}: \"{}\"). Set "
+                          "zai_web.fe_version to the current prod-fe-x.y.z of https://chat.z.ai/ (or enable "
+                          "zai_web.refresh_fe_version) and check zai_web.signing_secret.",
+                          code.empty() ? "426" : code, d);
+     },
+     0, false},
+    {[](std::string_view detail, std::string_view, std::string_view) { return is_model_level(detail); },
+     403, "permission_error", "model_not_available",
+     [](std::string_view d, std::string_view) {
+       return fmt::format("chat.z.ai does not offer this model to the current identity (\"{}\"). Guests cannot "
+                          "use GLM-5 and later: configure a logged-in token (zai_web.token) or choose an "
+                          "older model such as glm-4.7.",
+                          d);
+     },
+     0, false},
+    {[](std::string_view detail, std::string_view code, std::string_view) { return is_auth(detail, code); },
+     502, "upstream_error", "upstream_auth_failed",
+     [](std::string_view d, std::string_view) {
+       return fmt::format("chat.z.ai rejected the upstream token ({}). A guest token is fetched again "
+                          "automatically; a configured zai_web.token has expired or was revoked: sign in "
+                          "again and replace it.",
+                          d.empty() ? std::string("401") : fmt::format("\"{}\"", d));
+     },
+     0, false},
+    {[](std::string_view detail, std::string_view code, std::string_view) { return is_busy(detail, code); },
+     429, "rate_limit_error", "rate_limit_exceeded",
+     [](std::string_view d, std::string_view) {
+       return fmt::format("chat.z.ai reports too many concurrent requests for this identity (\"{}\"). "
+                          "Retry in a few seconds; one token serves a limited number of parallel answers.",
+                          d);
+     },
+     5, true},
+};
+
 // The known refusals, whatever transport they came in; nullopt for anything else.
 std::optional<ApiError> known(std::string_view detail, std::string_view code, std::string_view error_code) {
-  const std::string d = clip(detail);
-  if (is_captcha(detail, error_code)) {
-    return make(403, "permission_error", "upstream_captcha_required",
-                fmt::format("chat.z.ai demands a captcha (human verification) before it answers this identity{}. "
-                            "zgate does not solve captchas: retry later, use a logged-in token that is not "
-                            "challenged, or route this model to the official API provider (zhipu).",
-                            d.empty() ? std::string() : fmt::format(" (\"{}\")", d)));
-  }
-  if (is_signature(detail)) {
-    return make(502, "upstream_error", "upstream_signature_rejected",
-                fmt::format("chat.z.ai rejected the request signature (\"{}\"). The signing secret or algorithm is "
-                            "out of date, or this machine's clock is off by more than 5 minutes: check "
-                            "zai_web.signing_secret and the system clock.",
-                            d));
-  }
-  if (is_outdated(detail, code)) {
-    return make(502, "upstream_error", "upstream_client_outdated",
-                fmt::format("chat.z.ai rejected zgate's client version or verification (code {}: \"{}\"). Set "
-                            "zai_web.fe_version to the current prod-fe-x.y.z of https://chat.z.ai/ (or enable "
-                            "zai_web.refresh_fe_version) and check zai_web.signing_secret.",
-                            code.empty() ? "426" : code, d));
-  }
-  if (is_model_level(detail)) {
-    return make(403, "permission_error", "model_not_available",
-                fmt::format("chat.z.ai does not offer this model to the current identity (\"{}\"). Guests cannot "
-                            "use GLM-5 and later: configure a logged-in token (zai_web.token) or choose an "
-                            "older model such as glm-4.7.",
-                            d));
-  }
-  if (is_auth(detail, code)) {
-    return make(502, "upstream_error", "upstream_auth_failed",
-                fmt::format("chat.z.ai rejected the upstream token ({}). A guest token is fetched again "
-                            "automatically; a configured zai_web.token has expired or was revoked: sign in "
-                            "again and replace it.",
-                            d.empty() ? std::string("401") : fmt::format("\"{}\"", d)));
-  }
-  if (is_busy(detail, code)) {
-    ApiError busy = make(429, "rate_limit_error", "rate_limit_exceeded",
-                         fmt::format("chat.z.ai reports too many concurrent requests for this identity (\"{}\"). "
-                                     "Retry in a few seconds; one token serves a limited number of parallel answers.",
-                                     d),
-                         5);
-    busy.retryable = true;
-    return busy;
+  for (const Known& k : kKnown) {
+    if (!k.matches(detail, code, error_code)) continue;
+    ApiError e = make(k.status, std::string(k.type), std::string(k.code), k.message(clip(detail), code), k.retry_after);
+    e.retryable = k.retryable;
+    return e;
   }
   return std::nullopt;
+}
+
+// A 502 upstream_error (the usual answer to an upstream that misbehaved).
+ApiError upstream(std::string code, std::string message) {
+  return make(502, "upstream_error", std::move(code), std::move(message));
 }
 
 }  // namespace
@@ -184,16 +225,16 @@ ApiError classify_stream_error(std::string_view detail, std::string_view code, s
   const std::string d = clip(detail);
   const std::string c = code.empty() ? std::string(error_code) : std::string(code);
   if (c == "INTERNAL_ERROR" || icontains(code, "internal")) {
-    return make(502, "upstream_error", "upstream_error",
-                fmt::format("chat.z.ai failed while answering (INTERNAL_ERROR{}){}. This happens when the chat was "
-                            "not pre-created or the history confused the model; retry the request.",
-                            d.empty() ? std::string() : ": " + d,
-                            after_content ? "; the answer above is incomplete" : ""));
+    return upstream(
+        "upstream_error",
+        fmt::format("chat.z.ai failed while answering (INTERNAL_ERROR{}){}. This happens when the chat was "
+                    "not pre-created or the history confused the model; retry the request.",
+                    d.empty() ? std::string() : ": " + d, after_content ? "; the answer above is incomplete" : ""));
   }
-  return make(502, "upstream_error", "upstream_error",
-              fmt::format("chat.z.ai reported an error{}: {}{}", c.empty() ? std::string() : " (code " + c + ")",
-                          d.empty() ? std::string("(no detail)") : d,
-                          after_content ? "; the answer above is incomplete" : ""));
+  return upstream(
+      "upstream_error",
+      fmt::format("chat.z.ai reported an error{}: {}{}", c.empty() ? std::string() : " (code " + c + ")",
+                  d.empty() ? std::string("(no detail)") : d, after_content ? "; the answer above is incomplete" : ""));
 }
 
 ApiError classify_http_error(int status, std::string_view content_type, std::string_view body) {
@@ -203,17 +244,18 @@ ApiError classify_http_error(int status, std::string_view content_type, std::str
   if (html) {
     const std::string title = html_title(body);
     if (status == 405 || icontains(body, "aliyun") || icontains(body, "waf")) {
-      return make(502, "upstream_error", "upstream_blocked",
-                  fmt::format("chat.z.ai's web application firewall blocked the request (HTTP {}, HTML block page{}). "
-                              "Usual causes: missing browser headers, a request shape the site does not expect, or "
-                              "requests too close together. Wait before retrying and do not retry in a loop.",
-                              status, title.empty() ? std::string() : ": \"" + title + "\""));
+      return upstream(
+          "upstream_blocked",
+          fmt::format("chat.z.ai's web application firewall blocked the request (HTTP {}, HTML block page{}). "
+                      "Usual causes: missing browser headers, a request shape the site does not expect, or "
+                      "requests too close together. Wait before retrying and do not retry in a loop.",
+                      status, quoted(": ", title)));
     }
     if (status == 200) {
-      return make(502, "upstream_error", "upstream_error",
-                  fmt::format("chat.z.ai answered with an HTML page instead of an event stream{}; the endpoint or "
-                              "zai_web base URL is probably wrong.",
-                              title.empty() ? std::string() : " (\"" + title + "\")"));
+      return upstream("upstream_error",
+                      fmt::format("chat.z.ai answered with an HTML page instead of an event stream{}; the endpoint or "
+                                  "zai_web base URL is probably wrong.",
+                                  quoted(" (", title, ")")));
     }
   }
   Found f;
@@ -226,31 +268,30 @@ ApiError classify_http_error(int status, std::string_view content_type, std::str
   if (status == 401) return *known("", "401", "");
   const std::string d = f.detail.empty() ? (html ? html_title(body) : std::string()) : clip(f.detail);
   if (status == 200) {
-    return make(502, "upstream_error", "upstream_error",
-                fmt::format("chat.z.ai answered without an event stream{}", d.empty() ? std::string() : ": " + d));
+    return upstream("upstream_error",
+                    fmt::format("chat.z.ai answered without an event stream{}", d.empty() ? std::string() : ": " + d));
   }
   if (status == 403) {
     return make(403, "permission_error", "upstream_forbidden",
-                fmt::format("chat.z.ai refused the request (HTTP 403{}).",
-                            d.empty() ? std::string() : ": \"" + d + "\""));
+                fmt::format("chat.z.ai refused the request (HTTP 403{}).", quoted(": ", d)));
   }
   if (status == 404) {
-    return make(502, "upstream_error", "upstream_error",
-                fmt::format("chat.z.ai does not know this endpoint (HTTP 404{}); its API may have moved: check "
-                            "zai_web.signed_path / legacy_path.",
-                            d.empty() ? std::string() : ": \"" + d + "\""));
+    return upstream("upstream_error",
+                    fmt::format("chat.z.ai does not know this endpoint (HTTP 404{}); its API may have moved: check "
+                                "zai_web.signed_path / legacy_path.",
+                                quoted(": ", d)));
   }
   if (status >= 500) {
-    ApiError e = make(502, "upstream_error", "upstream_error",
-                      fmt::format("chat.z.ai failed with HTTP {}{}; this follows upstream changes or outages, retry "
-                                  "later.",
-                                  status, d.empty() ? std::string() : " (\"" + d + "\")"));
+    ApiError e =
+        upstream("upstream_error",
+                 fmt::format("chat.z.ai failed with HTTP {}{}; this follows upstream changes or outages, retry "
+                             "later.",
+                             status, quoted(" (", d, ")")));
     e.retryable = true;
     return e;
   }
-  return make(502, "upstream_error", "upstream_error",
-              fmt::format("chat.z.ai rejected the request with HTTP {}{}.", status,
-                          d.empty() ? std::string() : " (\"" + d + "\")"));
+  return upstream("upstream_error",
+                  fmt::format("chat.z.ai rejected the request with HTTP {}{}.", status, quoted(" (", d, ")")));
 }
 
 bool is_auth_failure(int status, std::string_view body) {

@@ -7,19 +7,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "zgate/core/encoding.hpp"
+
 namespace zgate::zaiweb {
 namespace {
-
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int b64_value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
 
 int hex_value(unsigned char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -33,7 +24,7 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
-  return hex_encode(std::string_view(reinterpret_cast<const char*>(md), len));
+  return encoding::hex_encode(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 // Days since 1970-01-01 -> civil date (Howard Hinnant's algorithm), valid for any int64 day.
@@ -65,20 +56,28 @@ constexpr std::array<std::string_view, 7> kWeekdays = {"Thursday", "Friday", "Sa
 constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-std::string_view platform_of(std::string_view ua) {
-  if (ua.find("Windows") != std::string_view::npos) return "Windows";
-  if (ua.find("Mac OS X") != std::string_view::npos) return "macOS";
-  if (ua.find("Android") != std::string_view::npos) return "Android";
-  if (ua.find("Linux") != std::string_view::npos) return "Linux";
+struct UaMark {
+  std::string_view needle, name;
+};
+
+// The name of the first mark found in the User-Agent, in table order; "Unknown" when none.
+template <std::size_t N>
+std::string_view first_mark(std::string_view ua, const std::array<UaMark, N>& marks) {
+  for (const auto& m : marks)
+    if (ua.find(m.needle) != std::string_view::npos) return m.name;
   return "Unknown";
 }
 
+std::string_view platform_of(std::string_view ua) {
+  static constexpr std::array<UaMark, 4> kPlatforms = {
+      {{"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Android", "Android"}, {"Linux", "Linux"}}};
+  return first_mark(ua, kPlatforms);
+}
+
 std::string_view browser_of(std::string_view ua) {
-  if (ua.find("Edg/") != std::string_view::npos) return "Edge";
-  if (ua.find("Firefox/") != std::string_view::npos) return "Firefox";
-  if (ua.find("Chrome/") != std::string_view::npos) return "Chrome";
-  if (ua.find("Safari/") != std::string_view::npos) return "Safari";
-  return "Unknown";
+  static constexpr std::array<UaMark, 4> kBrowsers = {
+      {{"Edg/", "Edge"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}}};
+  return first_mark(ua, kBrowsers);
 }
 
 void add(std::string& q, std::string_view key, std::string_view value) {
@@ -89,65 +88,6 @@ void add(std::string& q, std::string_view key, std::string_view value) {
 }
 
 }  // namespace
-
-std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
-    out.push_back(kB64[v >> 18]);
-    out.push_back(kB64[(v >> 12) & 63]);
-    out.push_back(kB64[(v >> 6) & 63]);
-    out.push_back(kB64[v & 63]);
-  }
-  if (const std::size_t rest = bytes.size() - i; rest > 0) {
-    const uint32_t v = (uint32_t{p[i]} << 16) | (rest == 2 ? uint32_t{p[i + 1]} << 8 : 0);
-    out.push_back(kB64[v >> 18]);
-    out.push_back(kB64[(v >> 12) & 63]);
-    out.push_back(rest == 2 ? kB64[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
-
-bool base64_decode(std::string_view text, std::string& out) {
-  out.clear();
-  out.reserve(text.size() / 4 * 3 + 3);
-  uint32_t acc = 0;
-  int bits = 0;
-  std::size_t pads = 0, digits = 0;
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') { ++pads; continue; }
-    if (pads > 0) return false;  // data after padding
-    const int v = b64_value(c);
-    if (v < 0) return false;
-    ++digits;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  if (digits % 4 == 1 || pads > 2) return false;
-  return true;
-}
-
-std::string hex_encode(std::string_view bytes) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const char ch : bytes) {
-    const auto c = static_cast<unsigned char>(ch);
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 15]);
-  }
-  return out;
-}
 
 void append_url_encoded(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789ABCDEF";
@@ -207,7 +147,7 @@ std::string signing_message(std::string_view request_id, int64_t timestamp_ms, s
   msg.reserve(64 + request_id.size() + user_id.size() + prompt.size() * 4 / 3);
   msg.append("requestId,").append(request_id).append(",timestamp,").append(ts).append(",user_id,").append(user_id);
   msg.push_back('|');
-  if (base64_prompt) msg.append(base64_encode(prompt)); else msg.append(prompt);
+  if (base64_prompt) msg.append(encoding::base64_encode(prompt)); else msg.append(prompt);
   msg.push_back('|');
   msg.append(ts);
   return msg;
@@ -242,7 +182,7 @@ Signature sign_request(const SignInput& in) {
   add(q, "platform", "web");
   add(q, "token", in.token);
   if (in.fingerprint) {
-    // A desktop browser's view of itself (§4.2). Which fields the server validates is unknown,
+    // A desktop browser's view of itself (the 2026 field set). Which fields the server validates is unknown,
     // so the values are plausible and consistent with the headers zgate sends.
     add(q, "user_agent", in.user_agent);
     add(q, "language", "en-US");

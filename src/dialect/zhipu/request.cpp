@@ -1,11 +1,10 @@
-// Request side of the zhipu v4 dialect: OpenAI request -> v4 body, v4 error -> OpenAI error.
-// The rules follow specs/zhipu-v4.md §9 ("Request from the OpenAI client to upstream") and
-// §6 (business codes); each deviation from plain pass-through is explained where it happens.
+// Request side of the zhipu v4 dialect: a normalised ChatRequest -> the v4 body (the mapping is
+// described in docs/protocols/zhipu-v4.md); each deviation from plain pass-through is explained
+// where it happens.
 #include "zgate/dialect/zhipu/request.hpp"
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cstdint>
 
 #include <fmt/format.h>
@@ -19,7 +18,7 @@ namespace {
 namespace od = simdjson::ondemand;
 
 // Fields the v4 API documents that zgate does not interpret: passed on verbatim when the client
-// sends them. Everything else zgate does not translate is dropped: the spec (§3) advises not to
+// sends them. Everything else zgate does not translate is dropped: the v4 documentation advises not to
 // rely on the upstream ignoring unknown fields.
 constexpr std::array<std::string_view, 7> kPassThrough = {
     "do_sample", "request_id", "user_id", "sensitive_word_check", "meta", "extra", "watermark_enabled"};
@@ -34,7 +33,7 @@ bool has_extra(const ChatRequest& req, std::string_view key) {
   return false;
 }
 
-// Vision models take bare base64, as the official SDKs send it (§3.2); http(s) URLs pass as is.
+// Vision models take bare base64, as the official SDKs send it; http(s) URLs pass as is.
 std::string_view strip_data_url(std::string_view url) {
   if (!url.starts_with("data:")) return url;
   const auto comma = url.find(',');
@@ -78,7 +77,7 @@ std::string schema_text(std::string_view json_schema) {
 
 void write_message(json::Writer& w, const Message& m, const ModelRoute& route, std::string_view append_note) {
   w.begin_object().kv("role", to_string(m.role));
-  // `name` is not sent: v4 does not document it on messages (§9).
+  // `name` is not sent: v4 does not document it on messages.
   if (m.has_parts && route.vision && m.role == Role::user) {
     // Vision models take parts; only user messages carry images, other roles are flattened
     // below like on text models.
@@ -109,7 +108,7 @@ void write_message(json::Writer& w, const Message& m, const ModelRoute& route, s
     content.append(append_note);
     w.kv("content", content);
   } else {
-    // Text models: list content flattened to its text parts joined by newlines (§3.1), which
+    // Text models: list content flattened to its text parts joined by newlines, which
     // the parser already prepared in `content`.
     w.kv("content", m.content);
   }
@@ -130,8 +129,8 @@ void write_message(json::Writer& w, const Message& m, const ModelRoute& route, s
 
 }  // namespace
 
-std::optional<ApiError> build_request(const ChatRequest& req, const ModelRoute& route,
-                                      std::string_view upstream_model, std::string& out) {
+Result<void> build_request(const ChatRequest& req, const ModelRoute& route, std::string_view upstream_model,
+                           std::string& out) {
   // v4 answers a conversation without a user turn with 400/1214 in Chinese; say it ourselves.
   const bool has_user = std::any_of(req.messages.begin(), req.messages.end(),
                                     [](const Message& m) { return m.role == Role::user; });
@@ -159,7 +158,7 @@ std::optional<ApiError> build_request(const ChatRequest& req, const ModelRoute& 
   w.kv_bool("stream", req.stream);
 
   // Tools. tool_choice "none" means the client's tools must not be used: v4 only knows "auto",
-  // so the tools are not sent at all (§9). The route's web search is the provider's own
+  // so the tools are not sent at all. The route's web search is the provider's own
   // retrieval, not a client tool, so an alias model keeps it even then.
   const bool send_client_tools = req.tool_choice != ToolChoice::none && !req.tools.empty();
   bool client_web_search = false;
@@ -171,7 +170,7 @@ std::optional<ApiError> build_request(const ChatRequest& req, const ModelRoute& 
     if (send_client_tools) {
       for (const auto& t : req.tools) {
         if (t.type != "function") {
-          w.raw(t.raw);  // web_search, retrieval, mcp: v4 built-ins, passed unchanged (§3.4)
+          w.raw(t.raw);  // web_search, retrieval, mcp: v4 built-ins, passed unchanged
           continue;
         }
         // `strict` is dropped: v4 does not document it.
@@ -246,7 +245,7 @@ std::optional<ApiError> build_request(const ChatRequest& req, const ModelRoute& 
     w.key_escaped(k).raw(v);
   }
   w.end_object();
-  return std::nullopt;
+  return {};
 }
 
 UpstreamRequest make_upstream_request(std::string_view base_path, std::string body, bool stream) {
@@ -260,199 +259,5 @@ UpstreamRequest make_upstream_request(std::string_view base_path, std::string bo
   r.body = std::move(body);
   return r;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Errors
-
-namespace {
-
-struct UpstreamErrorBody {
-  bool json = false;           // the body parsed as a JSON object
-  bool has_error = false;      // an error code or message was found
-  bool content_filter = false; // top-level contentFilter (1301)
-  std::string code;            // as sent ("1302", "401", ...)
-  int64_t code_num = -1;       // numeric value of `code`, -1 if not a number
-  std::string message;
-};
-
-// Reads a code that v4 sends as a string of digits although its schema says integer (§6.1).
-void read_code(od::value& v, UpstreamErrorBody& out) {
-  od::json_type t;
-  if (v.type().get(t) != simdjson::SUCCESS) return;
-  if (t == od::json_type::string) {
-    std::string_view s;
-    if (v.get_string().get(s) != simdjson::SUCCESS) return;
-    out.code.assign(s);
-  } else if (t == od::json_type::number) {
-    std::string_view raw;
-    if (simdjson::to_json_string(v).get(raw) != simdjson::SUCCESS) return;
-    out.code.assign(raw);
-  } else {
-    return;
-  }
-  int64_t n = 0;
-  const auto* end = out.code.data() + out.code.size();
-  const auto [p, ec] = std::from_chars(out.code.data(), end, n);
-  if (ec == std::errc() && p == end) out.code_num = n;
-  out.has_error = true;
-}
-
-void read_message(od::value& v, UpstreamErrorBody& out) {
-  std::string_view s;
-  if (v.get_string().get(s) != simdjson::SUCCESS) return;
-  out.message.assign(s);
-  out.has_error = true;
-}
-
-UpstreamErrorBody parse_error_body(std::string_view body) {
-  UpstreamErrorBody out;
-  std::string buf;
-  auto& parser = json::thread_parser();
-  od::document doc;
-  od::object root;
-  if (parser.iterate(json::pad(body, buf)).get(doc) != simdjson::SUCCESS) return out;
-  if (doc.get_object().get(root) != simdjson::SUCCESS) return out;
-  // Top-level code/message (an envelope some proxies use) count only without an `error` object.
-  UpstreamErrorBody top;
-  for (auto fr : root) {
-    od::field f;
-    std::string_view k;
-    if (std::move(fr).get(f) != simdjson::SUCCESS || f.unescaped_key().get(k) != simdjson::SUCCESS) return out;
-    od::value v = f.value();
-    if (k == "error") {
-      od::object err;
-      if (v.get_object().get(err) != simdjson::SUCCESS) continue;
-      for (auto gr : err) {
-        od::field g;
-        std::string_view gk;
-        if (std::move(gr).get(g) != simdjson::SUCCESS || g.unescaped_key().get(gk) != simdjson::SUCCESS) return out;
-        od::value gv = g.value();
-        if (gk == "code") read_code(gv, out);
-        else if (gk == "message") read_message(gv, out);
-      }
-    } else if (k == "contentFilter" || k == "content_filter") {
-      out.content_filter = true;
-    } else if (k == "code") {
-      read_code(v, top);
-    } else if (k == "message" || k == "msg") {
-      read_message(v, top);
-    }
-  }
-  out.json = true;
-  if (!out.has_error && top.has_error) {
-    out.code = std::move(top.code);
-    out.code_num = top.code_num;
-    out.message = std::move(top.message);
-    out.has_error = true;
-  }
-  return out;
-}
-
-// At most `n` bytes of `s`, cut on a UTF-8 character boundary.
-std::string_view utf8_prefix(std::string_view s, std::size_t n) {
-  if (s.size() <= n) return s;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
-}
-
-std::string_view trim(std::string_view s) {
-  const auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && ws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && ws(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-ApiError make(int status, std::string type, std::string code, std::string message) {
-  ApiError e;
-  e.status = status;
-  e.type = std::move(type);
-  e.code = std::move(code);
-  e.message = std::move(message);
-  e.source = ErrorSource::upstream;
-  return e;
-}
-
-template <std::size_t N>
-bool one_of(int64_t v, const int64_t (&set)[N]) {
-  return std::find(std::begin(set), std::end(set), v) != std::end(set);
-}
-
-}  // namespace
-
-namespace {
-ApiError map_error_body(int http_status, std::string_view body);
-}  // namespace
-
-ApiError map_error(int http_status, std::string_view body) {
-  ApiError e = map_error_body(http_status, body);
-  // A 5xx without a recognised business code (an empty or HTML body from a proxy in front of the
-  // API, say) is an upstream fault that may pass.
-  if (http_status >= 500 && e.code == "upstream_error") e.retryable = true;
-  return e;
-}
-
-namespace {
-
-ApiError map_error_body(int http_status, std::string_view body) {
-  const std::string_view trimmed = trim(body);
-  if (trimmed.empty())
-    return make(502, "upstream_error", "upstream_error",
-                fmt::format("The upstream returned HTTP {} with an empty body", http_status));
-  UpstreamErrorBody e = parse_error_body(trimmed);
-  if (!e.json) {
-    const std::string_view head = utf8_prefix(trimmed, 200);
-    return make(502, "upstream_error", "upstream_error",
-                fmt::format("The upstream returned HTTP {} with a body that is not JSON: {}{}", http_status, head,
-                            head.size() < trimmed.size() ? "..." : ""));
-  }
-
-  std::string msg;
-  if (!e.message.empty()) {
-    msg = e.message;
-  } else if (e.has_error) {
-    msg = fmt::format("The upstream returned HTTP {}", http_status);
-  } else {
-    // JSON, but not an error we recognise: quote it so the cause is visible.
-    const std::string_view head = utf8_prefix(trimmed, 200);
-    msg = fmt::format("The upstream returned HTTP {}: {}{}", http_status, head,
-                      head.size() < trimmed.size() ? "..." : "");
-  }
-  if (!e.code.empty()) fmt::format_to(std::back_inserter(msg), " (upstream code {})", e.code);
-
-  const int64_t c = e.code_num;
-  // bigmodel.cn sends code "401"; Z.ai 1000-1004 (§6.1, §6.3). These are zgate's own upstream
-  // credentials, so the message says so: the client's key to zgate was fine.
-  if (http_status == 401 || c == 401 || (c >= 1000 && c <= 1004))
-    return make(401, "authentication_error", "invalid_api_key", "The upstream rejected zgate's credentials: " + msg);
-  if (c == 1113) return make(429, "insufficient_quota", "insufficient_quota", std::move(msg));
-  static constexpr int64_t kRetryable[] = {1302, 1303, 1305};
-  if (one_of(c, kRetryable)) {
-    // Concurrency / frequency / overload: worth retrying shortly. v4 sends no Retry-After.
-    ApiError r = make(429, "rate_limit_error", "rate_limit_exceeded", std::move(msg));
-    r.retry_after = 1;
-    r.retryable = true;
-    return r;
-  }
-  // Daily / plan quotas, expired plans and locked accounts: 429 too, but retrying soon is futile.
-  static constexpr int64_t kQuota[] = {1304, 1308, 1309, 1310, 1313, 1112, 1121};
-  if (one_of(c, kQuota)) return make(429, "rate_limit_error", "rate_limit_exceeded", std::move(msg));
-  if (c == 1301 || (c < 0 && e.content_filter))
-    return make(400, "invalid_request_error", "content_policy_violation", std::move(msg));
-  if (c == 1211) return make(404, "invalid_request_error", "model_not_found", std::move(msg));
-  if (c == 1261) return make(400, "invalid_request_error", "context_length_exceeded", std::move(msg));
-  // 1230 / 1234 / 1235 / 1260 are upstream-side failures (network or runtime errors).
-  static constexpr int64_t kUpstreamFault[] = {1230, 1234, 1235, 1260};
-  if (one_of(c, kUpstreamFault) || c == 500 || (http_status >= 500 && !(c >= 1200 && c <= 1299))) {
-    ApiError r = make(http_status == 503 ? 503 : 502, "upstream_error", "upstream_error", std::move(msg));
-    r.retryable = true;
-    return r;
-  }
-  if (c >= 1200 && c <= 1299) return make(400, "invalid_request_error", "", std::move(msg));
-  if (http_status == 429) return make(429, "rate_limit_error", "rate_limit_exceeded", std::move(msg));
-  if (http_status >= 400) return make(http_status, "invalid_request_error", "", std::move(msg));
-  return make(502, "upstream_error", "upstream_error", std::move(msg));
-}
-
-}  // namespace
 
 }  // namespace zgate::zhipu

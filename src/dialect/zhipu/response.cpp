@@ -4,7 +4,10 @@
 
 #include <fmt/format.h>
 
+#include "zgate/core/text.hpp"
 #include "zgate/json/read.hpp"
+#include "zgate/json/walk.hpp"
+#include "zgate/model/usage.hpp"
 
 namespace zgate::zhipu {
 namespace {
@@ -12,12 +15,6 @@ namespace {
 namespace od = simdjson::ondemand;
 using simdjson::error_code;
 using simdjson::SUCCESS;
-
-#define ZG_TRY(expr)                                  \
-  do {                                                \
-    if (const error_code e_ = (expr); e_ != SUCCESS) \
-      return e_;                                      \
-  } while (0)
 
 // A call index above this is not tracked for index-less placement (a hostile upstream must
 // not make us allocate per index).
@@ -35,27 +32,16 @@ struct Parsed {
   bool has_error = false;
   std::string_view error_code, error_message;
   // Where strings simdjson rejected are decoded (lone surrogate escapes), and whether any was.
-  json::StringSpill* spill = nullptr;
-  bool wobbly = false;
+  json::Spill spill;
 };
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
+using Calls = std::vector<V4StreamDecoder::CallView>;
 
-// A string, or empty for null. Other types are left unread (the iterator skips them).
-// `delta`: streamed text whose lone surrogates are kept for the decoder's SurrogateJoiner;
-// elsewhere they become U+FFFD.
+// A string, or empty for null and other types. `delta`: streamed text whose lone
+// surrogates are kept for the decoder's SurrogateJoiner; elsewhere they become U+FFFD.
 error_code get_text(od::value& v, std::string_view& out, Parsed& p, bool delta = false) {
-  od::json_type t;
-  ZG_TRY(v.type().get(t));
-  if (t == od::json_type::string) return json::get_string_lenient(v, out, *p.spill, delta, p.wobbly);
   out = {};
-  return SUCCESS;
+  return json::get_text(v, out, p.spill, delta);
 }
 
 // Tool arguments: a JSON string on the wire, but the OpenAPI schema says object, so an
@@ -63,249 +49,104 @@ error_code get_text(od::value& v, std::string_view& out, Parsed& p, bool delta =
 error_code get_arguments(od::value& v, std::string_view& out, Parsed& p) {
   od::json_type t;
   ZG_TRY(v.type().get(t));
-  if (t == od::json_type::string) return json::get_string_lenient(v, out, *p.spill, true, p.wobbly);
   if (t == od::json_type::object || t == od::json_type::array) return simdjson::to_json_string(v).get(out);
-  out = {};
-  return SUCCESS;
-}
-
-// An integer; a float is truncated, anything else leaves `out` as it was.
-error_code get_int(od::value& v, int64_t& out) {
-  od::json_type t;
-  ZG_TRY(v.type().get(t));
-  if (t != od::json_type::number) return SUCCESS;
-  od::number_type nt;
-  ZG_TRY(v.get_number_type().get(nt));
-  if (nt == od::number_type::floating_point_number) {
-    double d;
-    ZG_TRY(v.get_double().get(d));
-    out = json::saturate_to_int64(d);
-    return SUCCESS;
-  }
-  if (nt == od::number_type::unsigned_integer) {
-    uint64_t u;
-    ZG_TRY(v.get_uint64().get(u));
-    out = static_cast<int64_t>(std::min<uint64_t>(u, INT64_MAX));
-    return SUCCESS;
-  }
-  return v.get_int64().get(out);
+  return get_text(v, out, p, true);
 }
 
 // The text of a business code sent as a string or as a number.
 error_code get_code(od::value& v, std::string_view& out, Parsed& p) {
   od::json_type t;
   ZG_TRY(v.type().get(t));
-  if (t == od::json_type::string) return json::get_string_lenient(v, out, *p.spill, false, p.wobbly);
   if (t == od::json_type::number) {
-    out = trim(v.raw_json_token());  // the token may carry trailing whitespace
+    out = text::trim(v.raw_json_token());  // the token may carry trailing whitespace
     return SUCCESS;
   }
-  out = {};
-  return SUCCESS;
+  return get_text(v, out, p);
 }
 
-error_code parse_usage(od::value& v, Usage& u) {
-  od::json_type t;
-  ZG_TRY(v.type().get(t));
-  if (t != od::json_type::object) return SUCCESS;  // null: no usage
-  od::object o;
-  ZG_TRY(v.get_object().get(o));
-  bool have_total = false;
-  for (auto field : o) {
-    od::raw_json_string k;
-    ZG_TRY(field.key().get(k));
-    od::value fv;
-    ZG_TRY(field.value().get(fv));
-    if (k == "prompt_tokens") {
-      ZG_TRY(get_int(fv, u.prompt_tokens));
-    } else if (k == "completion_tokens") {
-      ZG_TRY(get_int(fv, u.completion_tokens));
-    } else if (k == "total_tokens") {
-      ZG_TRY(get_int(fv, u.total_tokens));
-      have_total = true;
-    } else if (k == "prompt_tokens_details" || k == "completion_tokens_details") {
-      const bool prompt = k == "prompt_tokens_details";
-      od::json_type dt;
-      ZG_TRY(fv.type().get(dt));
-      if (dt != od::json_type::object) continue;
-      od::object d;
-      ZG_TRY(fv.get_object().get(d));
-      for (auto df : d) {
-        od::raw_json_string dk;
-        ZG_TRY(df.key().get(dk));
-        od::value dv;
-        ZG_TRY(df.value().get(dv));
-        if (prompt && dk == "cached_tokens") ZG_TRY(get_int(dv, u.cached_tokens));
-        if (!prompt && dk == "reasoning_tokens") ZG_TRY(get_int(dv, u.reasoning_tokens));
-      }
+// One element of `tool_calls`; one that is not an object still takes its array position.
+error_code parse_tool_call(od::value& v, Parsed& p, Calls& calls) {
+  V4StreamDecoder::CallView c;
+  ZG_TRY(json::if_object(v, [&](od::raw_json_string k, od::value& fv) -> error_code {
+    if (k == "index") {
+      int64_t i = -1;
+      ZG_TRY(json::get_int(fv, i));
+      c.index = (i < 0 || i > INT32_MAX) ? -1 : static_cast<int>(i);
+      return SUCCESS;
     }
-  }
-  if (!have_total) u.total_tokens = u.prompt_tokens + u.completion_tokens;
-  u.present = true;
-  return SUCCESS;
-}
-
-error_code parse_tool_calls(od::value& v, Parsed& p, std::vector<V4StreamDecoder::CallView>& calls) {
-  od::json_type t;
-  ZG_TRY(v.type().get(t));
-  if (t != od::json_type::array) return SUCCESS;
-  od::array arr;
-  ZG_TRY(v.get_array().get(arr));
-  for (auto elem : arr) {
-    od::value ev;
-    ZG_TRY(elem.get(ev));
-    od::json_type et;
-    ZG_TRY(ev.type().get(et));
-    V4StreamDecoder::CallView c;
-    if (et != od::json_type::object) {
-      calls.push_back(c);  // keeps array positions aligned; emits nothing useful
-      continue;
+    if (k == "id") return get_text(fv, c.id, p);
+    if (k == "function") {
+      return json::if_object(fv, [&](od::raw_json_string fk, od::value& ffv) -> error_code {
+        if (fk == "name") return get_text(ffv, c.name, p);
+        if (fk == "arguments") return get_arguments(ffv, c.arguments, p);
+        return SUCCESS;
+      });
     }
-    od::object o;
-    ZG_TRY(ev.get_object().get(o));
-    for (auto field : o) {
-      od::raw_json_string k;
-      ZG_TRY(field.key().get(k));
-      od::value fv;
-      ZG_TRY(field.value().get(fv));
-      if (k == "index") {
-        int64_t i = -1;
-        ZG_TRY(get_int(fv, i));
-        c.index = (i < 0 || i > INT32_MAX) ? -1 : static_cast<int>(i);
-      } else if (k == "id") {
-        ZG_TRY(get_text(fv, c.id, p));
-      } else if (k == "function") {
-        od::json_type ft;
-        ZG_TRY(fv.type().get(ft));
-        if (ft != od::json_type::object) continue;
-        od::object f;
-        ZG_TRY(fv.get_object().get(f));
-        for (auto ff : f) {
-          od::raw_json_string fk;
-          ZG_TRY(ff.key().get(fk));
-          od::value ffv;
-          ZG_TRY(ff.value().get(ffv));
-          if (fk == "name") {
-            ZG_TRY(get_text(ffv, c.name, p));
-          } else if (fk == "arguments") {
-            ZG_TRY(get_arguments(ffv, c.arguments, p));
-          }
-        }
-      }
-      // `type` is always "function" here; the encoder writes it.
-    }
-    calls.push_back(c);
-  }
+    return SUCCESS;  // `type` is always "function" here; the encoder writes it.
+  }));
+  calls.push_back(c);
   return SUCCESS;
 }
 
 // `delta` (stream) or `message` (non-stream). `role` repeats on every delta: ignored.
-error_code parse_message(od::value& v, Parsed& p, std::vector<V4StreamDecoder::CallView>& calls) {
-  od::json_type t;
-  ZG_TRY(v.type().get(t));
-  if (t != od::json_type::object) return SUCCESS;
-  p.has_message = true;
-  od::object o;
-  ZG_TRY(v.get_object().get(o));
-  for (auto field : o) {
-    od::raw_json_string k;
-    ZG_TRY(field.key().get(k));
-    od::value fv;
-    ZG_TRY(field.value().get(fv));
-    if (k == "content") {
-      ZG_TRY(get_text(fv, p.content, p, true));
-    } else if (k == "reasoning_content") {
-      ZG_TRY(get_text(fv, p.reasoning, p, true));
-    } else if (k == "tool_calls") {
-      ZG_TRY(parse_tool_calls(fv, p, calls));
-    }
-  }
-  return SUCCESS;
+error_code parse_message(od::value& v, Parsed& p, Calls& calls) {
+  return json::if_object(
+      v,
+      [&](od::raw_json_string k, od::value& fv) -> error_code {
+        if (k == "content") return get_text(fv, p.content, p, true);
+        if (k == "reasoning_content") return get_text(fv, p.reasoning, p, true);
+        if (k == "tool_calls") return json::if_array(fv, [&](od::value& ev) { return parse_tool_call(ev, p, calls); });
+        return SUCCESS;
+      },
+      &p.has_message);
 }
 
-error_code parse_choices(od::value& v, Parsed& p, std::vector<V4StreamDecoder::CallView>& calls) {
-  od::json_type t;
-  ZG_TRY(v.type().get(t));
-  if (t != od::json_type::array) return SUCCESS;
-  p.has_choices = true;
-  od::array arr;
-  ZG_TRY(v.get_array().get(arr));
-  // Only the first choice matters: the gateway never asks for n > 1.
-  for (auto elem : arr) {
-    od::value cv;
-    ZG_TRY(elem.get(cv));
-    if (p.has_choice) continue;  // skipped unread
-    od::json_type ct;
-    ZG_TRY(cv.type().get(ct));
-    if (ct != od::json_type::object) continue;
-    p.has_choice = true;
-    od::object o;
-    ZG_TRY(cv.get_object().get(o));
-    for (auto field : o) {
-      od::raw_json_string k;
-      ZG_TRY(field.key().get(k));
-      od::value fv;
-      ZG_TRY(field.value().get(fv));
-      if (k == "delta" || k == "message") {
-        ZG_TRY(parse_message(fv, p, calls));
-      } else if (k == "finish_reason") {
-        ZG_TRY(get_text(fv, p.finish, p));
-      }
-    }
-  }
-  return SUCCESS;
+// Only the first choice matters: the gateway never asks for n > 1; the others are skipped unread.
+error_code parse_choices(od::value& v, Parsed& p, Calls& calls) {
+  return json::if_array(
+      v,
+      [&](od::value& cv) -> error_code {
+        if (p.has_choice) return SUCCESS;
+        return json::if_object(
+            cv,
+            [&](od::raw_json_string k, od::value& fv) -> error_code {
+              if (k == "delta" || k == "message") return parse_message(fv, p, calls);
+              if (k == "finish_reason") return get_text(fv, p.finish, p);
+              return SUCCESS;
+            },
+            &p.has_choice);
+      },
+      &p.has_choices);
 }
 
 error_code parse_error_object(od::value& v, Parsed& p) {
-  od::json_type t;
-  ZG_TRY(v.type().get(t));
-  if (t != od::json_type::object) return SUCCESS;
-  p.has_error = true;
-  od::object o;
-  ZG_TRY(v.get_object().get(o));
-  for (auto field : o) {
-    od::raw_json_string k;
-    ZG_TRY(field.key().get(k));
-    od::value fv;
-    ZG_TRY(field.value().get(fv));
-    if (k == "code") {
-      ZG_TRY(get_code(fv, p.error_code, p));
-    } else if (k == "message") {
-      ZG_TRY(get_text(fv, p.error_message, p));
-    }
-  }
-  return SUCCESS;
+  return json::if_object(
+      v,
+      [&](od::raw_json_string k, od::value& fv) -> error_code {
+        if (k == "code") return get_code(fv, p.error_code, p);
+        if (k == "message") return get_text(fv, p.error_message, p);
+        return SUCCESS;
+      },
+      &p.has_error);
 }
 
 // One pass over the top-level fields, in whatever order the upstream sent them (2025 bodies
 // are alphabetical: choices before id). `object`, `request_id`, `web_search`,
 // `content_filter` are skipped.
-error_code parse_payload(simdjson::padded_string_view input, Parsed& p,
-                         std::vector<V4StreamDecoder::CallView>& calls, Usage& usage) {
+error_code parse_payload(simdjson::padded_string_view input, Parsed& p, Calls& calls, Usage& usage) {
   od::document doc;
   ZG_TRY(json::thread_parser().iterate(input).get(doc));
   od::object root;
   ZG_TRY(doc.get_object().get(root));
-  for (auto field : root) {
-    od::raw_json_string k;
-    ZG_TRY(field.key().get(k));
-    od::value v;
-    ZG_TRY(field.value().get(v));
-    if (k == "choices") {
-      ZG_TRY(parse_choices(v, p, calls));
-    } else if (k == "id") {
-      ZG_TRY(get_text(v, p.id, p));
-    } else if (k == "model") {
-      ZG_TRY(get_text(v, p.model, p));
-    } else if (k == "created") {
-      ZG_TRY(get_int(v, p.created));
-    } else if (k == "usage") {
-      ZG_TRY(parse_usage(v, usage));
-    } else if (k == "error") {
-      ZG_TRY(parse_error_object(v, p));
-    }
-  }
-  return SUCCESS;
+  return json::for_each_member(root, [&](od::raw_json_string k, od::value& v) -> error_code {
+    if (k == "choices") return parse_choices(v, p, calls);
+    if (k == "id") return get_text(v, p.id, p);
+    if (k == "model") return get_text(v, p.model, p);
+    if (k == "created") return json::get_int(v, p.created);
+    if (k == "usage") return read_usage(v, usage);
+    if (k == "error") return parse_error_object(v, p);
+    return SUCCESS;
+  });
 }
 
 ApiError malformed(error_code e) {
@@ -326,18 +167,6 @@ FinishReason map_finish_reason(std::string_view v4) {
   if (v4 == "sensitive" || v4 == "content_filter") return FinishReason::content_filter;
   if (v4 == "network_error") return FinishReason::error;
   return FinishReason::stop;
-}
-
-ApiError in_band_error(std::string_view code, std::string_view message) {
-  ApiError e = bad_gateway(message.empty() ? fmt::format("The upstream reported error {}", code)
-                                           : std::string(message));
-  if (code == "1302" || code == "1303" || code == "1305") {
-    e.status = 429;
-    e.type = "rate_limit_exceeded";
-    e.code = "rate_limit_exceeded";
-    e.retry_after = 1;
-  }
-  return e;
 }
 
 int V4StreamDecoder::resolve_index(const CallView& c, int position, bool alone) {
@@ -401,7 +230,7 @@ void V4StreamDecoder::on_end(EventSink& sink) {
 
 void V4StreamDecoder::on_data(std::string_view data, std::string_view /*event_name*/, EventSink& sink) {
   if (done_) return;
-  data = trim(data);
+  data = text::trim(data);
   if (data.empty()) return;  // keep-alive
   if (data == "[DONE]") {
     done_ = true;
@@ -412,7 +241,7 @@ void V4StreamDecoder::on_data(std::string_view data, std::string_view /*event_na
   calls_.clear();
   usage_ = Usage{};
   spill_.reset();
-  p.spill = &spill_;
+  p.spill.buffers = &spill_;
   if (const error_code e = parse_payload(json::pad(data, buf_), p, calls_, usage_); e != SUCCESS) {
     if (holding()) release(sink);
     error_ = malformed(e);
@@ -433,7 +262,7 @@ void V4StreamDecoder::on_data(std::string_view data, std::string_view /*event_na
     sink.on_event(Event::start(p.id, p.model, p.created));
   }
   const bool alone = calls_.size() == 1;
-  if (!p.wobbly && !holding()) {
+  if (!p.spill.wobbly && !holding()) {
     if (!p.reasoning.empty()) sink.on_event(Event::reasoning(p.reasoning));
     if (!p.content.empty()) sink.on_event(Event::content(p.content));
     for (std::size_t i = 0; i < calls_.size(); ++i) {
@@ -477,32 +306,20 @@ void V4StreamDecoder::on_data(std::string_view data, std::string_view /*event_na
   }
 }
 
-bool decode_response(std::string_view body, EventSink& sink, ApiError& err) {
+Result<void> decode_response(std::string_view body, EventSink& sink) {
   std::string buf;
   std::vector<V4StreamDecoder::CallView> calls;
   Usage usage;
   json::StringSpill spill;
   Parsed p;
-  p.spill = &spill;
-  if (const error_code e = parse_payload(json::pad(body, buf), p, calls, usage); e != SUCCESS) {
-    err = malformed(e);
-    return false;
-  }
-  if (p.has_error && !p.has_choices) {
-    err = in_band_error(p.error_code, p.error_message);
-    return false;
-  }
-  if (!p.has_choice || !p.has_message) {
-    err = bad_gateway("upstream sent a response without choices[0].message");
-    return false;
-  }
+  p.spill.buffers = &spill;
+  if (const error_code e = parse_payload(json::pad(body, buf), p, calls, usage); e != SUCCESS) return malformed(e);
+  if (p.has_error && !p.has_choices) return in_band_error(p.error_code, p.error_message);
+  if (!p.has_choice || !p.has_message) return bad_gateway("upstream sent a response without choices[0].message");
   const FinishReason r = map_finish_reason(p.finish);
-  if (r == FinishReason::error) {
-    // Nothing was sent to the client yet: a plain 502 beats a half answer.
-    err = network_error();
-    return false;
-  }
-  if (p.wobbly) {
+  // Nothing was sent to the client yet: a plain 502 beats a half answer.
+  if (r == FinishReason::error) return network_error();
+  if (p.spill.wobbly) {
     // Whole texts: a lone surrogate left in them has no other half to wait for.
     const auto fix = [&spill](std::string_view& t) {
       std::string& s = spill.next();
@@ -524,7 +341,7 @@ bool decode_response(std::string_view body, EventSink& sink, ApiError& err) {
   }
   if (usage.present) sink.on_event(Event::usage_of(usage));
   if (r != FinishReason::none) sink.on_event(Event::finished(r));
-  return true;
+  return {};
 }
 
 }  // namespace zgate::zhipu

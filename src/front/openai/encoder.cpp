@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <random>
 
 #include <fmt/format.h>
 
@@ -33,20 +32,6 @@ void append_int(std::string& out, int64_t v) {
 
 void append_quoted(std::string& out, std::string_view s) { json::append_string(out, s); }
 
-std::string random_alnum(std::string_view prefix, std::size_t n) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  thread_local std::mt19937_64 rng([] {
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd(),
-                      static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count())};
-    return std::mt19937_64(seq);
-  }());
-  std::string s(prefix);
-  s.reserve(prefix.size() + n);
-  for (std::size_t i = 0; i < n; ++i) s.push_back(alphabet[rng() % (sizeof(alphabet) - 1)]);
-  return s;
-}
-
 void write_usage(json::Writer& w, const Usage& u) {
   w.begin_object();
   w.kv("prompt_tokens", u.prompt_tokens).kv("completion_tokens", u.completion_tokens);
@@ -58,8 +43,7 @@ void write_usage(json::Writer& w, const Usage& u) {
 
 }  // namespace
 
-std::string new_completion_id() { return random_alnum("chatcmpl-", 24); }
-std::string new_call_id() { return random_alnum("call_", 24); }
+std::string new_completion_id() { return random_alnum_id("chatcmpl-", 24); }
 
 // ---------------------------------------------------------------------------------------------
 // StreamEncoder
@@ -114,30 +98,24 @@ void StreamEncoder::open_delta(bool content_follows) {
   }
 }
 
+void StreamEncoder::on_text(bool content, std::string_view key_open, std::string_view text) {
+  if (text.empty()) return;
+  outcome_.saw_first_token = true;
+  open_delta(content);
+  out_.append(key_open);
+  json::append_escaped(out_, text);
+  out_.push_back('"');
+  close_chunk({});
+}
+
 void StreamEncoder::on_event(const Event& e) {
   if (done_) return;
   switch (e.type) {
     case EventType::start:
       if (prefix_.empty()) build_prefix(e.id, e.name, e.created);
       return;
-    case EventType::reasoning:
-      if (e.text.empty()) return;
-      outcome_.saw_first_token = true;
-      open_delta(false);
-      out_.append("\"reasoning_content\":\"");
-      json::append_escaped(out_, e.text);
-      out_.push_back('"');
-      close_chunk({});
-      return;
-    case EventType::content:
-      if (e.text.empty()) return;
-      outcome_.saw_first_token = true;
-      open_delta(true);
-      out_.append("\"content\":\"");
-      json::append_escaped(out_, e.text);
-      out_.push_back('"');
-      close_chunk({});
-      return;
+    case EventType::reasoning: on_text(false, "\"reasoning_content\":\"", e.text); return;
+    case EventType::content: on_text(true, "\"content\":\"", e.text); return;
     case EventType::tool_call: on_tool_call(e); return;
     case EventType::finish:
       if (finish_sent_ || e.finish == FinishReason::none) return;

@@ -1,5 +1,5 @@
 #pragma once
-// chat.z.ai request signing (spec zai-web.md §4) and the small encoders it needs.
+// chat.z.ai request signing (docs/protocols/zai-web.md) and the URL encoding it needs.
 //
 // X-Signature is a two-layer HMAC-SHA256:
 //   key = hex(HMAC(secret, decimal(floor(ts_ms / 300000))))
@@ -13,13 +13,6 @@
 
 namespace zgate::zaiweb {
 
-// Standard base64 with padding.
-std::string base64_encode(std::string_view bytes);
-// Decodes standard or URL-safe base64; padding optional, ASCII whitespace ignored.
-// False on any other character or an impossible length.
-bool base64_decode(std::string_view text, std::string& out);
-// Lowercase hex.
-std::string hex_encode(std::string_view bytes);
 // Percent-encodes everything except RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~).
 void append_url_encoded(std::string& out, std::string_view s);
 // Decodes %XX and '+' (as a space, form style).
@@ -60,12 +53,12 @@ struct Signature {
   int64_t timestamp_ms = 0;
 };
 
-// The signed query string (§4.2, 2026 field set) and X-Signature (§4.1).
+// The signed query string (2026 field set) and X-Signature.
 Signature sign_request(const SignInput& in);
 
 // Mock side: true when `signature` matches for the window of `timestamp_ms` (the signature is a
 // function of the timestamp the client sent), and that timestamp is within `max_skew_ms` of
-// `now_ms` (the server accepts the current and the previous window, §4.1).
+// `now_ms` (the server accepts the current and the previous window).
 bool verify_signature(std::string_view secret, std::string_view request_id, int64_t timestamp_ms,
                       std::string_view user_id, std::string_view prompt, std::string_view signature,
                       int64_t now_ms, int64_t max_skew_ms = 2 * kSignatureWindowMs);

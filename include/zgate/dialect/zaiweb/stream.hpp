@@ -1,12 +1,12 @@
 #pragma once
-// The response half of the zai-web dialect: chat.z.ai's SSE frames (spec zai-web.md §7)
+// The response half of the zai-web dialect: chat.z.ai's SSE frames (docs/protocols/zai-web.md)
 // decoded into the normalised event stream.
 //
 // What it copes with:
 //  - `thinking` text, either plain (2026) or Open-WebUI markdown (`<details …>`, optional
 //    `<summary>…</summary>`, `> ` line prefixes), cleaned into reasoning even when a tag or a
 //    "\n>" is split across frames. Only a suffix that could start a tag/prefix is held back.
-//  - The message text model of §7.5: `delta_content` appends, `edit_content` replaces from
+//  - The message text model: `delta_content` appends, `edit_content` replaces from
 //    character `edit_index` (code points). Visible text is derived from that buffer; a
 //    re-written part never re-emits what was already sent (the thinking -> answer transition
 //    re-sends the whole `<details>` block: its reasoning only "catches up" what is missing).

@@ -1,5 +1,5 @@
 #pragma once
-// OpenAI function calling over chat.z.ai by prompt injection (spec zai-web.md §9.3).
+// OpenAI function calling over chat.z.ai by prompt injection (docs/protocols/zai-web.md).
 //
 // The web backend has no client function calling, so the request teaches the model a text
 // protocol: a tool turn is a per-request random trigger line followed by one XML block
@@ -10,9 +10,9 @@
 // and the answer text is scanned for it. The trigger is unguessable, so prose that talks
 // about tools (or quotes this very format) is not mistaken for a call. History is rendered in
 // the same protocol: earlier calls as trigger blocks, results as <tool_response> user text;
-// wire tool_calls / role "tool" are never sent upstream (§6.5).
+// wire tool_calls / role "tool" are never sent upstream.
 //
-// The parser also accepts the JSON shape of §9.2 (`{"tool_calls":[...]}`, in a ```json fence
+// The parser also accepts the JSON shape (`{"tool_calls":[...]}`, in a ```json fence
 // or bare at a line start) and a bare <function_calls> block at a line start, but only when
 // every call names a declared tool; anything that does not parse is released unchanged.
 #include <functional>

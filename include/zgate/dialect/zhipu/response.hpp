@@ -20,17 +20,13 @@
 #include "zgate/json/surrogates.hpp"
 #include "zgate/model/dialect.hpp"
 #include "zgate/model/events.hpp"
+#include "zgate/dialect/zhipu/errors.hpp"
 
 namespace zgate::zhipu {
 
 // Maps a v4 `finish_reason` to ours: sensitive -> content_filter, model_context_window_exceeded
 // -> length, network_error -> error; unknown values -> stop (the answer did end).
 FinishReason map_finish_reason(std::string_view v4);
-
-// The error for a `{"error":{"code","message"}}` payload received after the response began:
-// 429 rate_limit_exceeded for the throttling codes 1302/1303/1305, else 502 upstream_error.
-// The upstream message is kept.
-ApiError in_band_error(std::string_view code, std::string_view message);
 
 class V4StreamDecoder final : public StreamDecoder {
  public:
@@ -50,7 +46,7 @@ class V4StreamDecoder final : public StreamDecoder {
 
  private:
   // The call index for a fragment. A valid `index` is used as sent. Without one (missing or
-  // negative, spec §5.3): a fragment with an id goes to the call that had that id, or starts
+  // negative): a fragment with an id goes to the call that had that id, or starts
   // the next call when the id is new (whole calls sent one per chunk, all with index -1);
   // a fragment without id continues the last call placed when it is alone in its chunk, else
   // it takes its array position.
@@ -84,10 +80,10 @@ class V4StreamDecoder final : public StreamDecoder {
   bool done_ = false;
 };
 
-// Decodes a non-stream v4 chat.completion body (T1-T3, T20): start, reasoning, content, one
-// tool_call per call (whole arguments), usage, finish. Returns false with `err` when the body
-// is not a valid v4 response (502 upstream_error) or is a v4 error object (mapped like
-// in_band_error); nothing is emitted then.
-bool decode_response(std::string_view body, EventSink& sink, ApiError& err);
+// Decodes a non-stream v4 chat.completion body: start, reasoning, content, one tool_call per
+// call (whole arguments), usage, finish. The error instead when the body is not a valid v4
+// response (502 upstream_error) or is a v4 error object (mapped like in_band_error); nothing is
+// emitted then.
+Result<void> decode_response(std::string_view body, EventSink& sink);
 
 }  // namespace zgate::zhipu

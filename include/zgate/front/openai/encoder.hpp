@@ -52,6 +52,8 @@ class StreamEncoder final : public EventSink {
   void open_chunk();
   void open_delta(bool content_follows);
   void close_chunk(std::string_view finish_reason);
+  // A reasoning (content = false) or content delta: `key_open` is `"<field>":"`.
+  void on_text(bool content, std::string_view key_open, std::string_view text);
   void on_tool_call(const Event& e);
   void write_finish(FinishReason r);
   std::string& out_;
@@ -87,8 +89,7 @@ class ResponseAggregator final : public EventSink {
   std::vector<Call> calls_;
 };
 
-// "chatcmpl-" + 24 random alphanumerics; "call_" + 24 random alphanumerics.
+// "chatcmpl-" + 24 random alphanumerics. (Tool calls without an id get model's new_call_id().)
 std::string new_completion_id();
-std::string new_call_id();
 
 }  // namespace zgate::openai

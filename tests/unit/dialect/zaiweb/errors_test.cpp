@@ -1,4 +1,4 @@
-// zai-web HTTP-level errors (zai-web.md §7.8, §10, and the HTTP fixtures of §11): each becomes
+// zai-web HTTP-level errors (docs/protocols/zai-web.md, and the HTTP fixtures): each becomes
 // an OpenAI-style error that says what happened and what to do.
 #include <catch2/catch.hpp>
 

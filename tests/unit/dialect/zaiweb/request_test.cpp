@@ -1,5 +1,5 @@
-// zai-web request side: chat request goldens (tests/fixtures/zaiweb/requests/), signing as
-// the mock would verify it, identity helpers, image uploads.
+// zai-web chat request: goldens (tests/fixtures/zaiweb/requests/), signing as the mock would
+// verify it, thinking, the signature prompt, chat pre-creation.
 // Set ZGATE_UPDATE_GOLDENS=1 to (re)write the goldens, then read them before committing.
 #include <cstdlib>
 #include <filesystem>
@@ -10,47 +10,32 @@
 #include <catch2/catch.hpp>
 #include <simdjson.h>
 
+#include "../fixtures.hpp"
 #include "zgate/model/request.hpp"
+#include "zgate/front/openai/request.hpp"
 #include "zgate/dialect/zaiweb/zaiweb.hpp"
+#include "support.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace zgate;
+using zgate::test::slurp;
+using zgate::test::updating;
 using namespace zgate::zaiweb;
+using zgate::zaiweb::test::header;
 
 const fs::path kDir = fs::path(ZGATE_FIXTURES) / "zaiweb" / "requests";
 constexpr std::string_view kSecret = "key-@@@@)))()((9))-xxxx&&&%%%%%";
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  INFO(p.string());
-  REQUIRE(in.good());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-bool updating() {
-  const char* v = std::getenv("ZGATE_UPDATE_GOLDENS");
-  return v != nullptr && *v != '\0' && *v != '0';
-}
 
 ChatRequest parse(std::string_view json) {
   std::string buf;
   buf.reserve(json.size() + simdjson::SIMDJSON_PADDING);
   buf.assign(json);
-  ParseResult r = parse_chat_request(std::string_view(buf.data(), buf.size()));
-  INFO(r.error.message);
-  REQUIRE(r.ok);
-  return std::move(r.request);
-}
-
-std::string header(const UpstreamRequest& r, std::string_view name) {
-  for (const auto& [k, v] : r.headers) {
-    if (k == name) return v;
-  }
-  return {};
+  Result<ChatRequest> r = openai::parse_chat_request(std::string_view(buf.data(), buf.size()));
+  INFO((r.ok() ? std::string() : r.error().message));
+  REQUIRE(r.ok());
+  return std::move(*r);
 }
 
 std::string render(const UpstreamRequest& r) {
@@ -276,137 +261,10 @@ TEST_CASE("zaiweb request: chat pre-creation body and answer", "[unit][zaiweb]")
   CHECK(r.body.find(R"("currentId":"11111111-2222-4333-8444-555555555555")") != std::string::npos);
   CHECK(r.body.find(R"("content":"Hello there")") != std::string::npos);
   CHECK(r.body.find(R"("models":["glm-4.7"])") != std::string::npos);
-  ApiError err;
-  CHECK(parse_new_chat_response(200, "application/json", R"({"id":"chat-9","chat":{}})", err) == "chat-9");
-  CHECK(parse_new_chat_response(401, "application/json", R"({"detail":"Unauthorized"})", err).empty());
-  CHECK(err.code == "upstream_auth_failed");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Identity
-
-TEST_CASE("zaiweb identity: guest sign-in request has browser headers and no credentials", "[unit][zaiweb]") {
-  ZaiWebOptions o;
-  o.fe_version = "prod-fe-1.1.95";
-  const UpstreamRequest r = guest_auth_request(o);
-  CHECK(r.method == "GET");
-  CHECK(r.target == "/api/v1/auths/");
-  CHECK(header(r, "Authorization").empty());
-  CHECK(header(r, "User-Agent") == kDefaultUserAgent);
-  CHECK(header(r, "X-FE-Version") == "prod-fe-1.1.95");
-  CHECK(header(r, "Accept-Encoding") == "identity");
-  CHECK(header(profile_request(o, "tok"), "Authorization") == "Bearer tok");
-  CHECK(landing_page_request(o).target == "/");
-}
-
-TEST_CASE("zaiweb identity: a guest answer gives token, id, name and role", "[unit][zaiweb]") {
-  const AuthResult r = parse_auth_response(200, "application/json",
-      R"({"id":"316bcb48-aaaa","email":"Guest-1755848588788@guest.com","name":"Guest","role":"guest","token":"eyJ.x.y"})");
-  REQUIRE(r.ok);
-  CHECK(r.info.token == "eyJ.x.y");
-  CHECK(r.info.user_id == "316bcb48-aaaa");
-  CHECK(r.info.name == "Guest");
-  CHECK(r.info.is_guest());
-}
-
-TEST_CASE("zaiweb identity: a profile answer keeps the sent token, and the id may come from the JWT", "[unit][zaiweb]") {
-  const std::string jwt = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9." + base64_encode(R"({"id":"uid-7","email":"a@b"})") + ".sig";
-  CHECK(jwt_user_id(jwt) == "uid-7");
-  CHECK(jwt_user_id("not-a-jwt").empty());
-  CHECK(auth_from_token(jwt).user_id == "uid-7");
-  const AuthResult r = parse_auth_response(200, "application/json", R"({"name":"Ada","role":"user","id":"uid-7"})", jwt);
-  REQUIRE(r.ok);
-  CHECK(r.info.token == jwt);
-  CHECK(r.info.role == "user");
-}
-
-TEST_CASE("zaiweb identity: captcha, refusals and errors are reported, not worked around", "[unit][zaiweb]") {
-  const AuthResult captcha = parse_auth_response(200, "application/json",
-      R"({"detail":"请完成人机验证","error_code":"FRONTEND_CAPTCHA_REQUIRED"})");
-  REQUIRE_FALSE(captcha.ok);
-  CHECK(captcha.error.code == "upstream_captcha_required");
-  const AuthResult refused = parse_auth_response(200, "application/json", R"({"detail":"Guest access disabled"})");
-  REQUIRE_FALSE(refused.ok);
-  CHECK(refused.error.message.find("did not issue a token") != std::string::npos);
-  CHECK(refused.error.message.find("Guest access disabled") != std::string::npos);
-  const AuthResult no_token = parse_auth_response(200, "application/json", R"({"id":"x","role":"guest"})");
-  REQUIRE_FALSE(no_token.ok);
-  const AuthResult waf = parse_auth_response(405, "text/html", "<html><title>405</title>aliyun</html>");
-  REQUIRE_FALSE(waf.ok);
-  CHECK(waf.error.code == "upstream_blocked");
-  CHECK(waf.error.message.rfind("chat.z.ai sign-in", 0) == 0);
-  const AuthResult bad = parse_auth_response(401, "application/json", R"({"detail":"Unauthorized"})");
-  CHECK(bad.error.code == "upstream_auth_failed");
-}
-
-TEST_CASE("zaiweb identity: the frontend version is read from the landing page", "[unit][zaiweb]") {
-  CHECK(extract_fe_version(R"(<script src="/_app/prod-fe-1.1.95/start.js"></script>)") == "prod-fe-1.1.95");
-  CHECK(extract_fe_version("prod-fe-1.2 then prod-fe-10.20.300x") == "prod-fe-10.20.300");
-  CHECK_FALSE(extract_fe_version("<html>no version</html>").has_value());
-}
-
-TEST_CASE("zaiweb identity: when to refresh the token", "[unit][zaiweb]") {
-  CHECK(is_auth_failure(401, ""));
-  CHECK(is_auth_failure(401, R"({"message":"expired"})"));
-  CHECK(is_auth_failure(200, R"({"error":{"detail":"Unauthorized","code":401}})"));
-  CHECK(is_auth_failure(400, R"({"detail":"token expired"})"));
-  CHECK_FALSE(is_auth_failure(400, R"({"detail":"403: Signature validation failed: 签名验证失败"})"));
-  CHECK_FALSE(is_auth_failure(403, R"({"detail":"Model not available for current user level","code":403})"));
-  CHECK_FALSE(is_auth_failure(403, R"({"error_code":"FRONTEND_CAPTCHA_REQUIRED","code":401})"));
-  CHECK_FALSE(is_auth_failure(405, "<html>blocked</html>"));
-  CHECK_FALSE(is_auth_failure(429, R"({"detail":"Too many concurrent requests"})"));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Images
-
-TEST_CASE("zaiweb upload: multipart body with the file field", "[unit][zaiweb]") {
-  ZaiWebOptions o;
-  const UpstreamRequest r = build_upload_request(AuthInfo{"tok", "u", "", "user"}, o, "a\"b.png", "image/png",
-                                                 std::string_view("\x89PNG\0", 5), "zgateBoundary42");
-  CHECK(r.method == "POST");
-  CHECK(r.target == "/api/v1/files/");
-  CHECK(header(r, "Authorization") == "Bearer tok");
-  CHECK(header(r, "Content-Type") == "multipart/form-data; boundary=zgateBoundary42");
-  std::string want =
-      "--zgateBoundary42\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a_b.png\"\r\n"
-      "Content-Type: image/png\r\n\r\n";
-  want.append("\x89PNG", 4);
-  want.push_back('\0');
-  want.append("\r\n--zgateBoundary42--\r\n");
-  CHECK(r.body == want);
-}
-
-TEST_CASE("zaiweb upload: the answer becomes a FileRef, and refusals explain guests cannot upload", "[unit][zaiweb]") {
-  const UploadResult ok = parse_upload_response(200, "application/json",
-      R"({"id":"f1","user_id":"u1","filename":"a.png","meta":{"name":"a.png","content_type":"image/png","size":1234,"cdn_url":"https://cdn/x"},"created_at":17})");
-  REQUIRE(ok.ok);
-  CHECK(ok.file.id == "f1");
-  CHECK(ok.file.user_id == "u1");
-  CHECK(ok.file.filename == "a.png");
-  CHECK(ok.file.content_type == "image/png");
-  CHECK(ok.file.size == 1234);
-  CHECK(ok.file.cdn_url == "https://cdn/x");
-  CHECK(ok.file.created_at == 17);
-  const UploadResult guest_no = parse_upload_response(403, "application/json", R"({"detail":"Forbidden"})");
-  REQUIRE_FALSE(guest_no.ok);
-  CHECK(guest_no.error.message.find("Guests cannot upload images") != std::string::npos);
-  CHECK_FALSE(parse_upload_response(200, "application/json", R"({"detail":"no"})").ok);
-}
-
-TEST_CASE("zaiweb upload: data URLs decode (base64 or percent-encoded) or fail clearly", "[unit][zaiweb]") {
-  const DataUrlResult png = decode_data_url("data:image/png;base64,iVBORw0KGgo=");
-  REQUIRE(png.ok);
-  CHECK(png.value.content_type == "image/png");
-  CHECK(png.value.bytes == std::string("\x89PNG\r\n\x1a\n", 8));
-  const DataUrlResult text = decode_data_url("DATA:,a%20b");
-  REQUIRE(text.ok);
-  CHECK(text.value.content_type == "application/octet-stream");
-  CHECK(text.value.bytes == "a b");
-  const DataUrlResult bad = decode_data_url("data:image/png;base64,@@@");
-  REQUIRE_FALSE(bad.ok);
-  CHECK(bad.error.status == 400);
-  CHECK(bad.error.message.find("base64") != std::string::npos);
-  CHECK_FALSE(decode_data_url("https://x/y.png").ok);
-  CHECK_FALSE(decode_data_url("data:image/png;base64").ok);
+  const Result<std::string> created = parse_new_chat_response(200, "application/json", R"({"id":"chat-9","chat":{}})");
+  REQUIRE(created.ok());
+  CHECK(*created == "chat-9");
+  const Result<std::string> refused = parse_new_chat_response(401, "application/json", R"({"detail":"Unauthorized"})");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == "upstream_auth_failed");
 }

@@ -1,5 +1,5 @@
 // The zai-web stream path in the pure core: wire bytes -> sse::Parser -> zaiweb::StreamDecoder
-// -> openai::StreamEncoder, for every transcript of zai-web.md §11, checked against the spec's
+// -> openai::StreamEncoder, for every transcript in tests/fixtures/zaiweb/transcripts, checked against its
 // expected result (recording sink) and against golden OpenAI streams at every byte split.
 // Set ZGATE_UPDATE_GOLDENS=1 to (re)write the goldens, then read them before committing.
 #include <algorithm>
@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 #include <simdjson.h>
 
+#include "../fixtures.hpp"
 #include "zgate/json/writer.hpp"
 #include "zgate/sse/parser.hpp"
 #include "zgate/front/openai/encoder.hpp"
@@ -22,24 +23,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace zgate;
+using zgate::test::slurp;
+using zgate::test::updating;
 using zaiweb::DecoderOptions;
 using zaiweb::ThinkingMode;
 
 const fs::path kDir = fs::path(ZGATE_FIXTURES) / "zaiweb" / "transcripts";
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  INFO(p.string());
-  REQUIRE(in.good());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-bool updating() {
-  const char* v = std::getenv("ZGATE_UPDATE_GOLDENS");
-  return v != nullptr && *v != '\0' && *v != '0';
-}
 
 // How the gateway would configure the decoder for the request behind each transcript.
 struct Setup {
@@ -286,7 +275,7 @@ TEST_CASE("zaiweb stream: delta text split at every character gives the same eve
 }
 
 // ---------------------------------------------------------------------------------------------
-// The spec's expected results, transcript by transcript
+// The expected results, transcript by transcript
 
 TEST_CASE("zaiweb stream T01: plain answer, usage from an other frame", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T01");
@@ -706,7 +695,7 @@ TEST_CASE("zaiweb stream: a high surrogate never completed is sent as U+FFFD", "
 }
 
 TEST_CASE("zaiweb stream: a good frame and garbage in one read deliver the good delta", "[unit][zaiweb]") {
-  // Malformed frames are noise on this dialect (§7.1): skipped, the answer goes on.
+  // Malformed frames are noise on this dialect: skipped, the answer goes on.
   const std::string first = raw_frame("answer", "Hello") + "data: {\"type\":\"chat:completion\",\"data\":{oops\n\n";
   std::string out;
   openai::StreamOptions so;

@@ -1,4 +1,4 @@
-// Prompt-injected function calling for zai-web (zai-web.md §9.3): the tool prompt, history
+// Prompt-injected function calling for zai-web (docs/protocols/zai-web.md): the tool prompt, history
 // rendering, and the incremental ToolCallParser, with the trigger split at every offset.
 #include <catch2/catch.hpp>
 

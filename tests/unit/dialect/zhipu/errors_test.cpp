@@ -1,4 +1,4 @@
-// Mapping of zhipu v4 error responses to OpenAI errors (specs/zhipu-v4.md §6, §9, §10 T13-T19).
+// Mapping of zhipu v4 error responses to OpenAI errors (business codes: docs/protocols/zhipu-v4.md).
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -16,7 +16,7 @@ bool ends_with(const std::string& s, std::string_view p) {
 
 }  // namespace
 
-TEST_CASE("zhipu errors: bigmodel.cn 401 is an authentication error (T13)", "[unit][zhipu][errors]") {
+TEST_CASE("zhipu errors: bigmodel.cn 401 is an authentication error", "[unit][zhipu][errors]") {
   const ApiError e = zhipu::map_error(401, R"({"error":{"code":"401","message":"令牌已过期或验证不正确"}})");
   CHECK(e.status == 401);
   CHECK(e.type == "authentication_error");
@@ -26,7 +26,7 @@ TEST_CASE("zhipu errors: bigmodel.cn 401 is an authentication error (T13)", "[un
   CHECK(e.source == ErrorSource::upstream);
 }
 
-TEST_CASE("zhipu errors: Z.ai codes 1000-1004 are authentication errors (T13)", "[unit][zhipu][errors]") {
+TEST_CASE("zhipu errors: Z.ai codes 1000-1004 are authentication errors", "[unit][zhipu][errors]") {
   const ApiError e = zhipu::map_error(
       401, R"({"error":{"code":"1002","message":"Authorization Token is invalid, please ensure that the Authorization Token is correctly provided."}})");
   CHECK(e.status == 401);
@@ -42,7 +42,7 @@ TEST_CASE("zhipu errors: Z.ai codes 1000-1004 are authentication errors (T13)", 
   }
 }
 
-TEST_CASE("zhipu errors: 1302 concurrency limit is a retryable rate limit (T14)", "[unit][zhipu][errors]") {
+TEST_CASE("zhipu errors: 1302 concurrency limit is a retryable rate limit", "[unit][zhipu][errors]") {
   const ApiError e = zhipu::map_error(
       429, R"({"error":{"code":"1302","message":"High concurrency usage of this API, please reduce concurrency or contact customer service to increase limits"}})");
   CHECK(e.status == 429);
@@ -55,14 +55,14 @@ TEST_CASE("zhipu errors: 1302 concurrency limit is a retryable rate limit (T14)"
   CHECK(e.source == ErrorSource::upstream);
 }
 
-TEST_CASE("zhipu errors: 1303 and 1305 are retryable rate limits (T19)", "[unit][zhipu][errors]") {
+TEST_CASE("zhipu errors: 1303 and 1305 are retryable rate limits", "[unit][zhipu][errors]") {
   const ApiError overload = zhipu::map_error(
       429, R"({"error":{"code":"1305","message":"The service may be temporarily overloaded, please try again later"}})");
   CHECK(overload.status == 429);
   CHECK(overload.code == "rate_limit_exceeded");
   CHECK(overload.retry_after == 1);
   CHECK(overload.message == "The service may be temporarily overloaded, please try again later (upstream code 1305)");
-  // The 503 variant of T19: the business code decides.
+  // The same codes with HTTP 503: the business code decides.
   const ApiError variant = zhipu::map_error(
       503, R"({"error":{"code":"1305","message":"The service may be temporarily overloaded, please try again later"}})");
   CHECK(variant.status == 429);
@@ -72,7 +72,7 @@ TEST_CASE("zhipu errors: 1303 and 1305 are retryable rate limits (T19)", "[unit]
   CHECK(freq.retry_after == 1);
 }
 
-TEST_CASE("zhipu errors: 1113 insufficient balance is insufficient_quota (T15)", "[unit][zhipu][errors]") {
+TEST_CASE("zhipu errors: 1113 insufficient balance is insufficient_quota", "[unit][zhipu][errors]") {
   const ApiError e = zhipu::map_error(429, R"({"error":{"code":"1113","message":"余额不足或无可用资源包,请充值。"}})");
   CHECK(e.status == 429);
   CHECK(e.type == "insufficient_quota");
@@ -93,7 +93,7 @@ TEST_CASE("zhipu errors: quota and account codes are 429 without Retry-After", "
   }
 }
 
-TEST_CASE("zhipu errors: 1301 content filter is content_policy_violation (T16)", "[unit][zhipu][errors]") {
+TEST_CASE("zhipu errors: 1301 content filter is content_policy_violation", "[unit][zhipu][errors]") {
   const ApiError e = zhipu::map_error(
       400, R"({"contentFilter":[{"level":1,"role":"user"}],"error":{"code":"1301","message":"System detected potentially unsafe or sensitive content in input or generation. Please avoid using prompts that may generate sensitive content. Thank you for your cooperation."}})");
   CHECK(e.status == 400);
@@ -110,7 +110,7 @@ TEST_CASE("zhipu errors: contentFilter without a code is content_policy_violatio
   CHECK(e.message == "blocked");
 }
 
-TEST_CASE("zhipu errors: 1211 unknown model is a 404 model_not_found (T17)", "[unit][zhipu][errors]") {
+TEST_CASE("zhipu errors: 1211 unknown model is a 404 model_not_found", "[unit][zhipu][errors]") {
   const ApiError e = zhipu::map_error(400, R"({"error":{"code":"1211","message":"Unknown Model, please check the model code."}})");
   CHECK(e.status == 404);
   CHECK(e.type == "invalid_request_error");
@@ -125,7 +125,7 @@ TEST_CASE("zhipu errors: 1261 prompt too long is context_length_exceeded", "[uni
   CHECK(e.message == "Prompt exceeds max length (upstream code 1261)");
 }
 
-TEST_CASE("zhipu errors: 12xx validation errors keep the upstream message (T18)", "[unit][zhipu][errors]") {
+TEST_CASE("zhipu errors: 12xx validation errors keep the upstream message", "[unit][zhipu][errors]") {
   const ApiError a = zhipu::map_error(400, R"({"error":{"code":"1214","message":"messages 参数非法。请检查文档。"}})");
   CHECK(a.status == 400);
   CHECK(a.type == "invalid_request_error");

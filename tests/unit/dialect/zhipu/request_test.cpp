@@ -1,5 +1,5 @@
 // The zhipu v4 request builder: golden bodies for whole requests (tests/fixtures/requests) and
-// targeted checks of each translation rule (specs/zhipu-v4.md §9).
+// targeted checks of each translation rule (docs/protocols/zhipu-v4.md).
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -9,6 +9,7 @@
 #include <simdjson.h>
 
 #include "zgate/model/request.hpp"
+#include "zgate/front/openai/request.hpp"
 #include "zgate/dialect/zhipu/request.hpp"
 
 using namespace zgate;
@@ -32,10 +33,10 @@ std::string minify(const std::string& json) {
 
 ChatRequest parse_ok(std::string body) {
   body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  ParseResult r = parse_chat_request(body);
-  INFO(r.error.message);
-  REQUIRE(r.ok);
-  return std::move(r.request);
+  Result<ChatRequest> r = openai::parse_chat_request(body);
+  INFO((r.ok() ? std::string() : r.error().message));
+  REQUIRE(r.ok());
+  return std::move(*r);
 }
 
 ModelRoute route(std::string name, std::string upstream) {
@@ -50,9 +51,9 @@ ModelRoute route(std::string name, std::string upstream) {
 std::string build(const std::string& openai_body, const ModelRoute& rt) {
   const ChatRequest req = parse_ok(openai_body);
   std::string out;
-  const auto err = zhipu::build_request(req, rt, rt.upstream_model, out);
-  INFO((err ? err->message : std::string()));
-  REQUIRE_FALSE(err);
+  const Result<void> built = zhipu::build_request(req, rt, rt.upstream_model, out);
+  INFO((built.ok() ? std::string() : built.error().message));
+  REQUIRE(built.ok());
   return out;
 }
 
@@ -113,18 +114,18 @@ TEST_CASE("zhipu request: no user message is a 400 naming messages", "[unit][zhi
   const ChatRequest req = parse_ok(R"({"model":"m","messages":[{"role":"system","content":"s"},
     {"role":"assistant","content":"a"}]})");
   std::string out;
-  const auto err = zhipu::build_request(req, kText, "glm-4.6", out);
-  REQUIRE(err);
-  CHECK(err->status == 400);
-  CHECK(err->type == "invalid_request_error");
-  CHECK(err->param == "messages");
-  CHECK(err->message == "'messages' must contain at least one user message");
+  const Result<void> built = zhipu::build_request(req, kText, "glm-4.6", out);
+  REQUIRE_FALSE(built.ok());
+  CHECK(built.error().status == 400);
+  CHECK(built.error().type == "invalid_request_error");
+  CHECK(built.error().param == "messages");
+  CHECK(built.error().message == "'messages' must contain at least one user message");
 }
 
 TEST_CASE("zhipu request: the upstream model replaces the client's model", "[unit][zhipu][request]") {
   const ChatRequest req = parse_ok(R"({"model":"my-alias","messages":[{"role":"user","content":"hi"}]})");
   std::string out;
-  REQUIRE_FALSE(zhipu::build_request(req, kText, "glm-4.5-air", out));
+  REQUIRE(zhipu::build_request(req, kText, "glm-4.5-air", out).ok());
   CHECK(has(out, R"("model":"glm-4.5-air")"));
   CHECK_FALSE(has(out, "my-alias"));
 }

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "../fixtures.hpp"
 #include "zgate/front/openai/encoder.hpp"
 #include "zgate/dialect/zhipu/response.hpp"
 
@@ -15,32 +16,18 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace zgate;
+using zgate::test::slurp;
+using zgate::test::updating;
+using zgate::test::fixed_options;
 
 const fs::path kDir = fs::path(ZGATE_FIXTURES) / "zhipu";
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-openai::StreamOptions test_options() {
-  openai::StreamOptions o;
-  o.id = "chatcmpl-test";
-  o.model = "glm-test";
-  o.created = 1700000000;
-  return o;
-}
-
 // Decodes `body` and returns the chat.completion JSON (with the newline the golden files end with).
 std::string convert(std::string_view body) {
-  openai::ResponseAggregator agg(test_options());
-  ApiError err;
-  const bool ok = zhipu::decode_response(body, agg, err);
-  INFO(err.message);
-  REQUIRE(ok);
+  openai::ResponseAggregator agg(fixed_options());
+  const Result<void> decoded = zhipu::decode_response(body, agg);
+  INFO((decoded.ok() ? std::string() : decoded.error().message));
+  REQUIRE(decoded.ok());
   REQUIRE_FALSE(agg.failed());
   std::string out;
   agg.write(out);
@@ -66,9 +53,9 @@ TEST_CASE("zhipu response: non-stream bodies match their goldens", "[unit][zhipu
 }
 
 TEST_CASE("zhipu response: the outcome carries usage, finish and tool calls", "[unit][zhipu_response]") {
-  openai::ResponseAggregator agg(test_options());
-  ApiError err;
-  REQUIRE(zhipu::decode_response(slurp(kDir / "t03_tool_call.json"), agg, err));
+  openai::ResponseAggregator agg(fixed_options());
+  const Result<void> decoded = zhipu::decode_response(slurp(kDir / "t03_tool_call.json"), agg);
+  REQUIRE(decoded.ok());
   const auto& o = agg.outcome();
   CHECK(o.usage.present);
   CHECK(o.usage.prompt_tokens == 171);
@@ -80,8 +67,9 @@ TEST_CASE("zhipu response: the outcome carries usage, finish and tool calls", "[
 
 TEST_CASE("zhipu response: malformed JSON is a 502 and emits nothing", "[unit][zhipu_response]") {
   CountingSink sink;
-  ApiError err;
-  CHECK_FALSE(zhipu::decode_response(R"({"choices":[{"message":{"content":"4"})", sink, err));
+  const Result<void> decoded = zhipu::decode_response(R"({"choices":[{"message":{"content":"4"})", sink);
+  REQUIRE_FALSE(decoded.ok());
+  const ApiError& err = decoded.error();
   CHECK(err.status == 502);
   CHECK(err.type == "upstream_error");
   CHECK(err.source == ErrorSource::upstream);
@@ -94,8 +82,9 @@ TEST_CASE("zhipu response: a body without choices is a 502", "[unit][zhipu_respo
                            R"({"id":"x","choices":[{"index":0,"finish_reason":"stop"}]})", "[1,2]"}) {
     INFO(body);
     CountingSink sink;
-    ApiError err;
-    CHECK_FALSE(zhipu::decode_response(body, sink, err));
+    const Result<void> decoded = zhipu::decode_response(body, sink);
+    REQUIRE_FALSE(decoded.ok());
+    const ApiError& err = decoded.error();
     CHECK(err.status == 502);
     CHECK(sink.count == 0);
   }
@@ -103,8 +92,9 @@ TEST_CASE("zhipu response: a body without choices is a 502", "[unit][zhipu_respo
 
 TEST_CASE("zhipu response: an error object in a 200 body keeps the upstream message", "[unit][zhipu_response]") {
   CountingSink sink;
-  ApiError err;
-  CHECK_FALSE(zhipu::decode_response(R"({"error":{"code":"1305","message":"overloaded"}})", sink, err));
+  const Result<void> decoded = zhipu::decode_response(R"({"error":{"code":"1305","message":"overloaded"}})", sink);
+  REQUIRE_FALSE(decoded.ok());
+  const ApiError& err = decoded.error();
   CHECK(err.status == 429);
   CHECK(err.type == "rate_limit_exceeded");
   CHECK(err.message == "overloaded");
@@ -113,23 +103,24 @@ TEST_CASE("zhipu response: an error object in a 200 body keeps the upstream mess
 
 TEST_CASE("zhipu response: network_error in a non-stream body is a 502", "[unit][zhipu_response]") {
   CountingSink sink;
-  ApiError err;
-  CHECK_FALSE(zhipu::decode_response(
+  const Result<void> decoded = zhipu::decode_response(
       R"({"choices":[{"finish_reason":"network_error","index":0,"message":{"content":"Par","role":"assistant"}}],)"
       R"("created":1,"id":"x","model":"glm-4.6"})",
-      sink, err));
+      sink);
+  REQUIRE_FALSE(decoded.ok());
+  const ApiError& err = decoded.error();
   CHECK(err.status == 502);
   CHECK(err.message.find("network_error") != std::string::npos);
   CHECK(sink.count == 0);
 }
 
 TEST_CASE("zhipu response: sensitive maps to content_filter", "[unit][zhipu_response]") {
-  openai::ResponseAggregator agg(test_options());
-  ApiError err;
-  REQUIRE(zhipu::decode_response(
+  openai::ResponseAggregator agg(fixed_options());
+  const Result<void> decoded = zhipu::decode_response(
       R"({"choices":[{"finish_reason":"sensitive","index":0,"message":{"content":"","role":"assistant"}}],)"
       R"("created":1,"id":"x","model":"glm-4.6"})",
-      agg, err));
+      agg);
+  REQUIRE(decoded.ok());
   std::string out;
   agg.write(out);
   CHECK(out.find(R"("finish_reason":"content_filter")") != std::string::npos);
@@ -138,8 +129,8 @@ TEST_CASE("zhipu response: sensitive maps to content_filter", "[unit][zhipu_resp
 
 TEST_CASE("zhipu response: the upstream id and model are used when no options are given", "[unit][zhipu_response]") {
   openai::ResponseAggregator agg(openai::StreamOptions{});
-  ApiError err;
-  REQUIRE(zhipu::decode_response(slurp(kDir / "t01_plain.json"), agg, err));
+  const Result<void> decoded = zhipu::decode_response(slurp(kDir / "t01_plain.json"), agg);
+  REQUIRE(decoded.ok());
   std::string out;
   agg.write(out);
   CHECK(out.rfind(R"({"id":"chatcmpl-20251111175820a1b2c3d4e5f60718","object":"chat.completion",)"
@@ -149,12 +140,12 @@ TEST_CASE("zhipu response: the upstream id and model are used when no options ar
 
 TEST_CASE("zhipu response: a token count beyond int64 saturates instead of overflowing", "[unit][zhipu_response]") {
   // Found by fuzzing: a count read as a double was cast to int64_t (undefined behaviour).
-  openai::ResponseAggregator agg(test_options());
-  ApiError err;
-  REQUIRE(zhipu::decode_response(
+  openai::ResponseAggregator agg(fixed_options());
+  const Result<void> decoded = zhipu::decode_response(
       R"({"id":"x","model":"glm-4.6","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},)"
       R"("finish_reason":"stop"}],"usage":{"prompt_tokens":1e30,"completion_tokens":-1e30,"total_tokens":5}})",
-      agg, err));
+      agg);
+  REQUIRE(decoded.ok());
   CHECK(agg.outcome().usage.prompt_tokens == INT64_MAX);
   CHECK(agg.outcome().usage.completion_tokens == INT64_MIN);
 }

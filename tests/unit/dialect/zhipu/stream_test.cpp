@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <simdjson.h>
 
+#include "../fixtures.hpp"
 #include "zgate/sse/parser.hpp"
 #include "zgate/front/openai/encoder.hpp"
 #include "zgate/dialect/zhipu/response.hpp"
@@ -19,16 +20,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace zgate;
+using zgate::test::slurp;
+using zgate::test::updating;
+using zgate::test::fixed_options;
 
 const fs::path kDir = fs::path(ZGATE_FIXTURES) / "zhipu";
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -52,21 +48,12 @@ fs::path golden_for(const fs::path& fixture, bool include_usage) {
   return g;
 }
 
-openai::StreamOptions test_options(bool include_usage) {
-  openai::StreamOptions o;
-  o.id = "chatcmpl-test";
-  o.model = "glm-test";
-  o.created = 1700000000;
-  o.include_usage = include_usage;
-  return o;
-}
-
 // One upstream response through the whole pure pipeline. Each read is copied into a scratch
 // buffer that is overwritten after the feed, as the I/O shell reuses its read buffer: a view
 // kept past its feed shows up as garbage in the output.
 class Pipeline {
  public:
-  explicit Pipeline(bool include_usage) : enc_(out_, test_options(include_usage)) {}
+  explicit Pipeline(bool include_usage) : enc_(out_, fixed_options(include_usage)) {}
 
   void feed(std::string_view bytes) {
     scratch_.assign(bytes.data(), bytes.size());
@@ -650,11 +637,11 @@ TEST_CASE("zhipu stream: an error frame after a held high surrogate sends U+FFFD
 
 TEST_CASE("zhipu stream: a non-stream body with a lone surrogate decodes with U+FFFD", "[unit][zhipu_stream]") {
   Recorder rec;
-  ApiError err;
-  REQUIRE(zhipu::decode_response(
+  const Result<void> decoded = zhipu::decode_response(
       R"({"id":"x","created":1,"model":"m","choices":[{"index":0,"finish_reason":"stop",)"
       R"("message":{"role":"assistant","content":"a\ud83cb\ud83c\udf0f"}}]})",
-      rec, err));
+      rec);
+  REQUIRE(decoded.ok());
   REQUIRE(rec.events.size() == 3);
   CHECK(rec.events[1].text == "a" + std::string(kFffd) + "b" + std::string(kGlobe));
 }
@@ -665,7 +652,7 @@ TEST_CASE("zhipu stream: a good event and garbage in one read deliver the good d
   // then whatever the encoder appended goes out as one chunk.
   const std::string wire = v4_chunk(R"({"role":"assistant","content":"Hello"})") + "data: {\"choices\":[oops\n\n";
   std::string out;
-  openai::StreamEncoder enc(out, test_options(false));
+  openai::StreamEncoder enc(out, fixed_options(false));
   zhipu::V4StreamDecoder dec;
   sse::Parser parser;
   REQUIRE(parser.feed(wire, [&](const sse::Event& ev) {

@@ -4,21 +4,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "../../dialect/fixtures.hpp"
 #include "zgate/model/request.hpp"
 #include "zgate/front/openai/encoder.hpp"
 
 namespace {
 
 using namespace zgate;
-
-openai::StreamOptions fixed(bool include_usage = false) {
-  openai::StreamOptions o;
-  o.id = "chatcmpl-test";
-  o.model = "glm-test";
-  o.created = 1700000000;
-  o.include_usage = include_usage;
-  return o;
-}
+using zgate::test::fixed_options;
 
 const std::string kPrefix =
     R"(data: {"id":"chatcmpl-test","object":"chat.completion.chunk","created":1700000000,"model":"glm-test",)"
@@ -45,7 +38,7 @@ std::size_t count(std::string_view hay, std::string_view needle) {
 
 TEST_CASE("openai encoder: content deltas, role on the first only, then finish and [DONE]", "[unit][openai]") {
   std::string out;
-  openai::StreamEncoder enc(out, fixed());
+  openai::StreamEncoder enc(out, fixed_options());
   enc.on_event(Event::start("up", "glm-4.6", 5));
   enc.on_event(Event::content("a\"b"));
   enc.on_event(Event::content("c"));
@@ -59,7 +52,7 @@ TEST_CASE("openai encoder: content deltas, role on the first only, then finish a
 
 TEST_CASE("openai encoder: a first reasoning delta carries role and an empty content", "[unit][openai]") {
   std::string out;
-  openai::StreamEncoder enc(out, fixed());
+  openai::StreamEncoder enc(out, fixed_options());
   enc.on_event(Event::reasoning("hmm"));
   enc.on_event(Event::reasoning("..."));
   CHECK(out == chunk(R"({"role":"assistant","content":"","reasoning_content":"hmm"})") +
@@ -68,7 +61,7 @@ TEST_CASE("openai encoder: a first reasoning delta carries role and an empty con
 
 TEST_CASE("openai encoder: empty text deltas produce no chunk", "[unit][openai]") {
   std::string out;
-  openai::StreamEncoder enc(out, fixed());
+  openai::StreamEncoder enc(out, fixed_options());
   enc.on_event(Event::content(""));
   enc.on_event(Event::reasoning(""));
   CHECK(out.empty());
@@ -77,7 +70,7 @@ TEST_CASE("openai encoder: empty text deltas produce no chunk", "[unit][openai]"
 
 TEST_CASE("openai encoder: an empty upstream call id is replaced by a generated one", "[unit][openai]") {
   std::string out;
-  openai::StreamEncoder enc(out, fixed());
+  openai::StreamEncoder enc(out, fixed_options());
   enc.on_event(Event::tool_call(0, "", "f", "{"));
   enc.on_event(Event::tool_call(0, "", "", "}"));
   const std::string head = R"({"role":"assistant","content":"","tool_calls":[{"index":0,"id":")";
@@ -93,7 +86,7 @@ TEST_CASE("openai encoder: an empty upstream call id is replaced by a generated 
 
 TEST_CASE("openai encoder: repeated id and name are sent once, empty continuations dropped", "[unit][openai]") {
   std::string out;
-  openai::StreamEncoder enc(out, fixed());
+  openai::StreamEncoder enc(out, fixed_options());
   enc.on_event(Event::tool_call(1, "call_x", "f", ""));
   enc.on_event(Event::tool_call(1, "call_x", "f", ""));
   enc.on_event(Event::tool_call(1, "call_x", "f", "{}"));
@@ -105,7 +98,7 @@ TEST_CASE("openai encoder: repeated id and name are sent once, empty continuatio
 
 TEST_CASE("openai encoder: finish() without a finish event says tool_calls when calls were made", "[unit][openai]") {
   std::string out;
-  openai::StreamEncoder enc(out, fixed());
+  openai::StreamEncoder enc(out, fixed_options());
   enc.on_event(Event::tool_call(0, "call_x", "f", "{}"));
   enc.finish();
   CHECK(out.find(chunk("{}", "\"tool_calls\"") + "data: [DONE]\n\n") != std::string::npos);
@@ -114,14 +107,14 @@ TEST_CASE("openai encoder: finish() without a finish event says tool_calls when 
 
 TEST_CASE("openai encoder: finish() without any event still sends a role chunk and stop", "[unit][openai]") {
   std::string out;
-  openai::StreamEncoder enc(out, fixed());
+  openai::StreamEncoder enc(out, fixed_options());
   enc.finish();
   CHECK(out == chunk(R"({"role":"assistant","content":""})") + chunk("{}", "\"stop\"") + "data: [DONE]\n\n");
 }
 
 TEST_CASE("openai encoder: finish() is idempotent and later events are ignored", "[unit][openai]") {
   std::string out;
-  openai::StreamEncoder enc(out, fixed());
+  openai::StreamEncoder enc(out, fixed_options());
   enc.on_event(Event::content("x"));
   enc.finish();
   const std::string once = out;
@@ -141,7 +134,7 @@ TEST_CASE("openai encoder: usage chunk after finish only with include_usage", "[
   u.reasoning_tokens = 2;
   for (const bool include : {false, true}) {
     std::string out;
-    openai::StreamEncoder enc(out, fixed(include));
+    openai::StreamEncoder enc(out, fixed_options(include));
     enc.on_event(Event::content("x"));
     enc.on_event(Event::usage_of(u));
     enc.on_event(Event::finished(FinishReason::stop));
@@ -165,7 +158,7 @@ TEST_CASE("openai encoder: the last usage seen wins", "[unit][openai]") {
   a.total_tokens = 1;
   b.total_tokens = 2;
   std::string out;
-  openai::StreamEncoder enc(out, fixed(true));
+  openai::StreamEncoder enc(out, fixed_options(true));
   enc.on_event(Event::usage_of(a));
   enc.on_event(Event::usage_of(b));
   enc.finish();
@@ -176,7 +169,7 @@ TEST_CASE("openai encoder: the last usage seen wins", "[unit][openai]") {
 
 TEST_CASE("openai encoder: an error event is an in-band error then [DONE], nothing after", "[unit][openai]") {
   std::string out;
-  openai::StreamEncoder enc(out, fixed(true));
+  openai::StreamEncoder enc(out, fixed_options(true));
   Usage u;
   u.present = true;
   enc.on_event(Event::content("x"));
@@ -195,7 +188,7 @@ TEST_CASE("openai encoder: an error event is an in-band error then [DONE], nothi
 
 TEST_CASE("openai encoder: fail() ends the stream with the error", "[unit][openai]") {
   std::string out;
-  openai::StreamEncoder enc(out, fixed());
+  openai::StreamEncoder enc(out, fixed_options());
   enc.fail(gateway_timeout("slow upstream"));
   CHECK(out == R"(data: {"error":{"message":"slow upstream","type":"upstream_error","param":null,)"
                R"("code":"upstream_timeout"}})"
@@ -231,7 +224,7 @@ TEST_CASE("openai encoder: without a start event the id is generated and created
 TEST_CASE("openai encoder: outcome marks the first token on reasoning, content or tool call", "[unit][openai]") {
   for (const Event& e : {Event::reasoning("r"), Event::content("c"), Event::tool_call(0, "id", "f", "")}) {
     std::string out;
-    openai::StreamEncoder enc(out, fixed());
+    openai::StreamEncoder enc(out, fixed_options());
     enc.on_event(Event::start("x", "m", 1));
     CHECK_FALSE(enc.outcome().saw_first_token);
     enc.on_event(e);
@@ -242,12 +235,12 @@ TEST_CASE("openai encoder: outcome marks the first token on reasoning, content o
 TEST_CASE("openai ids: completion and call ids are a prefix plus 24 alphanumerics", "[unit][openai]") {
   const std::string a = openai::new_completion_id(), b = openai::new_completion_id();
   CHECK(is_alnum_id(a, "chatcmpl-"));
-  CHECK(is_alnum_id(openai::new_call_id(), "call_"));
+  CHECK(is_alnum_id(zgate::new_call_id(), "call_"));
   CHECK(a != b);
 }
 
 TEST_CASE("openai aggregator: content is null when empty and tool calls exist", "[unit][openai]") {
-  openai::ResponseAggregator agg(fixed());
+  openai::ResponseAggregator agg(fixed_options());
   agg.on_event(Event::start("x", "m", 1));
   agg.on_event(Event::tool_call(1, "call_b", "g", "{\"b\":"));
   agg.on_event(Event::tool_call(0, "call_a", "f", "{}"));
@@ -264,7 +257,7 @@ TEST_CASE("openai aggregator: content is null when empty and tool calls exist", 
 }
 
 TEST_CASE("openai aggregator: joins text deltas and omits empty reasoning", "[unit][openai]") {
-  openai::ResponseAggregator agg(fixed());
+  openai::ResponseAggregator agg(fixed_options());
   agg.on_event(Event::content("Hel"));
   agg.on_event(Event::content("lo"));
   std::string out;
@@ -274,7 +267,7 @@ TEST_CASE("openai aggregator: joins text deltas and omits empty reasoning", "[un
 }
 
 TEST_CASE("openai aggregator: generates a call id when the upstream gave none", "[unit][openai]") {
-  openai::ResponseAggregator agg(fixed());
+  openai::ResponseAggregator agg(fixed_options());
   agg.on_event(Event::tool_call(0, "", "f", "{}"));
   std::string out;
   agg.write(out);
@@ -286,7 +279,7 @@ TEST_CASE("openai aggregator: generates a call id when the upstream gave none", 
 }
 
 TEST_CASE("openai aggregator: an error event makes it failed with that error", "[unit][openai]") {
-  openai::ResponseAggregator agg(fixed());
+  openai::ResponseAggregator agg(fixed_options());
   agg.on_event(Event::content("partial"));
   ApiError err = bad_gateway("went away");
   agg.on_event(Event::failed(err));
