@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Multi-stage build: Debian 12 with the -dev packages compiles zgate and zgate-mock; the runtime
 # stage (debian:12-slim) installs exactly the Debian packages that own the shared libraries the
 # two binaries link (found with ldd + dpkg -S in the build stage, not listed by hand), then checks
