@@ -4,7 +4,7 @@
 # with ldd that nothing is missing: a build without a needed library fails.
 # docker/test builds and runs this image (docker, or podman with `--format docker`).
 FROM debian:12 AS build
-# force-unsafe-io: dpkg skips its fsync per file, which made unpacking take minutes here.
+# force-unsafe-io: dpkg skips its fsync per file (as the official Debian images set it up).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-unsafe-io build-essential cmake ninja-build pkg-config ca-certificates \
       libboost1.81-dev libsimdjson-dev libfmt-dev libssl-dev libspdlog-dev libtomlplusplus-dev \
