@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -14,6 +15,7 @@
 #include <mimalloc.h>
 #endif
 
+#include "zgate/cli/health.hpp"
 #include "zgate/config/config.hpp"
 #include "zgate/mock/mock_server.hpp"
 #include "zgate/obs/log.hpp"
@@ -119,6 +121,8 @@ void reload(int argc, char** argv, zgate::Gateway& gateway, const zgate::mock::M
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `zgate health`: ask a running zgate's /health (the container HEALTHCHECK); nothing else starts.
+  if (argc > 1 && std::string_view(argv[1]) == "health") return zgate::cli::run_health(argc, argv);
   // A write to a closed pipe (the log reader went away, a client socket written with a plain
   // write) must be an error, not the end of the process.
   std::signal(SIGPIPE, SIG_IGN);
