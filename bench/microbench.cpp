@@ -334,7 +334,7 @@ void BM_StreamChunkSteady(benchmark::State& state) {
 BENCHMARK(BM_StreamChunkSteady);
 
 #ifdef ZGATE_BENCH_ZAIWEB
-// The zai-web dialect (chat.z.ai frames, spec zai-web.md §7): plain 2026-style thinking
+// The zai-web dialect (chat.z.ai frames, docs/protocols/zai-web.md): plain 2026-style thinking
 // frames, answer frames, usage, done. Same pipeline and accounting as BM_StreamTranslate.
 std::vector<std::string> make_zaiweb_transcript(int thinking_chunks, int answer_chunks) {
   std::vector<std::string> ev;
