@@ -253,10 +253,10 @@ std::vector<std::string> reads_for(const std::vector<std::string>& events, Feed 
 }
 
 // A whole stream per iteration, pipeline built fresh each time as the gateway does per request:
-// sse::Parser -> V4StreamDecoder -> openai::StreamEncoder, output cleared after each read (the
-// gateway writes it out as one HTTP chunk).
-void BM_StreamTranslate(benchmark::State& state) {
-  const auto events = make_v4_transcript(16, 64);
+// sse::Parser -> the decoder `make_decoder()` returns -> openai::StreamEncoder, output cleared
+// after each read (the gateway writes it out as one HTTP chunk).
+template <class MakeDecoder>
+void run_stream_translate(benchmark::State& state, const std::vector<std::string>& events, MakeDecoder make_decoder) {
   const auto reads = reads_for(events, static_cast<Feed>(state.range(0)));
   std::size_t bytes = 0;
   for (const auto& r : reads) bytes += r.size();
@@ -269,7 +269,7 @@ void BM_StreamTranslate(benchmark::State& state) {
     so.model = "glm-4.6";
     so.include_usage = true;
     openai::StreamEncoder enc(out, std::move(so));
-    zhipu::V4StreamDecoder dec;
+    auto dec = make_decoder();
     sse::Parser parser;
     auto on_event = [&](const sse::Event& e) {
       if (!dec.done()) dec.on_data(e.data, e.event, enc);
@@ -288,9 +288,15 @@ void BM_StreamTranslate(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * chunks);
   state.counters["chunks/stream"] = static_cast<double>(chunks);
   state.counters["out_bytes/stream"] = static_cast<double>(out_bytes);
-  state.counters["ns/chunk"] = benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(chunks),
-                                                  benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   state.counters["allocs/stream"] = static_cast<double>(allocs() - a0) / static_cast<double>(state.iterations());
+}
+
+void BM_StreamTranslate(benchmark::State& state) {
+  const auto events = make_v4_transcript(16, 64);
+  run_stream_translate(state, events, [] { return zhipu::V4StreamDecoder(); });
+  const auto chunks = static_cast<double>(events.size());
+  state.counters["ns/chunk"] = benchmark::Counter(static_cast<double>(state.iterations()) * chunks,
+                                                  benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_StreamTranslate)->Arg(per_event)->Arg(segments)->Arg(whole)->ArgName("feed");
 
@@ -358,41 +364,11 @@ std::vector<std::string> make_zaiweb_transcript(int thinking_chunks, int answer_
 }
 
 void BM_ZaiWebStreamTranslate(benchmark::State& state) {
-  const auto events = make_zaiweb_transcript(16, 64);
-  const auto reads = reads_for(events, static_cast<Feed>(state.range(0)));
-  std::size_t bytes = 0;
-  for (const auto& r : reads) bytes += r.size();
-  std::string out;
-  out.reserve(4096);
-  std::size_t out_bytes = 0;
-  const uint64_t a0 = allocs();
-  for (auto _ : state) {
-    openai::StreamOptions so;
-    so.model = "glm-4.6";
-    so.include_usage = true;
-    openai::StreamEncoder enc(out, std::move(so));
+  run_stream_translate(state, make_zaiweb_transcript(16, 64), [] {
     zaiweb::DecoderOptions dopt;
     dopt.model = "glm-4.6";
-    zaiweb::StreamDecoder dec(std::move(dopt));
-    sse::Parser parser;
-    auto on_event = [&](const sse::Event& e) {
-      if (!dec.done()) dec.on_data(e.data, e.event, enc);
-    };
-    out_bytes = 0;
-    for (const auto& r : reads) {
-      parser.feed(r, on_event);
-      if (dec.done()) enc.finish();
-      out_bytes += out.size();
-      benchmark::DoNotOptimize(out.data());
-      out.clear();
-    }
-  }
-  const auto chunks = static_cast<int64_t>(events.size());
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * chunks);
-  state.counters["chunks/stream"] = static_cast<double>(chunks);
-  state.counters["out_bytes/stream"] = static_cast<double>(out_bytes);
-  state.counters["allocs/stream"] = static_cast<double>(allocs() - a0) / static_cast<double>(state.iterations());
+    return zaiweb::StreamDecoder(std::move(dopt));
+  });
 }
 BENCHMARK(BM_ZaiWebStreamTranslate)->Arg(per_event)->Arg(segments)->Arg(whole)->ArgName("feed");
 

@@ -232,6 +232,17 @@ struct HttpReader {
 
   // Consumes bytes; calls body(string_view) with decoded body bytes. Returns bytes consumed
   // (stops at the end of the message so leftovers could be the next response).
+  // Hands `body` what of p[i, n) belongs to the current body part (`remaining` bytes) and moves
+  // `i` past it; true when the part is complete.
+  template <class F>
+  bool take_body(const char* p, std::size_t n, std::size_t& i, F& body) {
+    const std::size_t take = static_cast<std::size_t>(std::min<int64_t>(remaining, static_cast<int64_t>(n - i)));
+    body(std::string_view(p + i, take));
+    i += take;
+    remaining -= static_cast<int64_t>(take);
+    return remaining == 0;
+  }
+
   template <class F>
   std::size_t feed(const char* p, std::size_t n, F&& body) {
     std::size_t i = 0;
@@ -253,11 +264,7 @@ struct HttpReader {
           break;
         }
         case State::body_length: {
-          const std::size_t take = static_cast<std::size_t>(std::min<int64_t>(remaining, static_cast<int64_t>(n - i)));
-          body(std::string_view(p + i, take));
-          i += take;
-          remaining -= static_cast<int64_t>(take);
-          if (remaining == 0) state = State::done;
+          if (take_body(p, n, i, body)) state = State::done;
           break;
         }
         case State::chunk_size:
@@ -289,11 +296,7 @@ struct HttpReader {
           break;
         }
         case State::chunk_data: {
-          const std::size_t take = static_cast<std::size_t>(std::min<int64_t>(remaining, static_cast<int64_t>(n - i)));
-          body(std::string_view(p + i, take));
-          i += take;
-          remaining -= static_cast<int64_t>(take);
-          if (remaining == 0) {
+          if (take_body(p, n, i, body)) {
             state = State::chunk_crlf;
             remaining = 2;
           }

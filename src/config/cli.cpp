@@ -1,5 +1,6 @@
 // The command-line layer of the configuration: flags win over everything else.
 #include <sstream>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -13,23 +14,30 @@ CliValues parse_cli(int argc, const char* const* argv) {
   if (argc <= 0 || argv == nullptr) return v;
   CLI::App app{"zgate: an OpenAI-compatible gateway for Zhipu GLM models (Z.ai)", "zgate"};
   app.set_version_flag("--version", fmt::format("zgate {}", kVersion));
-  app.add_option("-c,--config", v.config, "TOML configuration file (env ZGATE_CONFIG)");
-  app.add_option("--listen", v.listen, "host:port to listen on (env ZGATE_LISTEN, default 0.0.0.0:8080)");
-  app.add_option("--workers", v.workers, "worker threads, 0 = hardware threads (env ZGATE_WORKERS)");
-  app.add_option("--api-key", v.api_keys, "client API key, `key` or `label=key`; repeatable (env ZGATE_API_KEYS)");
-  app.add_flag("--allow-no-auth", v.allow_no_auth, "accept requests without an API key (env ZGATE_ALLOW_NO_AUTH)");
-  app.add_option("--provider", v.provider, "upstream kind: zhipu or zai-web (env ZGATE_PROVIDER)")
+  // Each flag's help names the environment variable that sets the same value.
+  const auto option = [&app](const char* name, auto& value, std::string_view help, std::string_view env) {
+    return app.add_option(name, value, fmt::format("{} (env {})", help, env));
+  };
+  const auto flag = [&app](const char* name, auto& value, std::string_view help, std::string_view env) {
+    return app.add_flag(name, value, fmt::format("{} (env {})", help, env));
+  };
+  option("-c,--config", v.config, "TOML configuration file", "ZGATE_CONFIG");
+  option("--listen", v.listen, "host:port to listen on", "ZGATE_LISTEN, default 0.0.0.0:8080");
+  option("--workers", v.workers, "worker threads, 0 = hardware threads", "ZGATE_WORKERS");
+  option("--api-key", v.api_keys, "client API key, `key` or `label=key`; repeatable", "ZGATE_API_KEYS");
+  flag("--allow-no-auth", v.allow_no_auth, "accept requests without an API key", "ZGATE_ALLOW_NO_AUTH");
+  option("--provider", v.provider, "upstream kind: zhipu or zai-web", "ZGATE_PROVIDER")
       ->check(CLI::IsMember({"zhipu", "zai-web"}));
-  app.add_option("--upstream-url", v.upstream_url, "upstream base URL (env ZGATE_UPSTREAM_URL)");
-  app.add_option("--upstream-key", v.upstream_key, "upstream API key (env ZGATE_UPSTREAM_KEY)");
-  app.add_option("--upstream-ca", v.upstream_ca, "extra CA bundle (PEM) for the upstream (env ZGATE_UPSTREAM_CA)");
-  app.add_option("--data-dir", v.data_dir, "data directory (env ZGATE_DATA_DIR, default ./data)");
-  app.add_option("--log-level", v.log_level, "trace, debug, info, warn, error or off (env ZGATE_LOG_LEVEL)")
+  option("--upstream-url", v.upstream_url, "upstream base URL", "ZGATE_UPSTREAM_URL");
+  option("--upstream-key", v.upstream_key, "upstream API key", "ZGATE_UPSTREAM_KEY");
+  option("--upstream-ca", v.upstream_ca, "extra CA bundle (PEM) for the upstream", "ZGATE_UPSTREAM_CA");
+  option("--data-dir", v.data_dir, "data directory", "ZGATE_DATA_DIR, default ./data");
+  option("--log-level", v.log_level, "trace, debug, info, warn, error or off", "ZGATE_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "critical", "off"}));
-  app.add_option("--log-format", v.log_format, "json or text (env ZGATE_LOG_FORMAT)")
+  option("--log-format", v.log_format, "json or text", "ZGATE_LOG_FORMAT")
       ->check(CLI::IsMember({"json", "text"}));
-  app.add_flag("--debug", v.debug, "debug mode: debug logging (env DEBUG_MODE)");
-  app.add_flag("--demo", v.demo, "offline demo against the bundled mock upstream (env ZGATE_DEMO)");
+  flag("--debug", v.debug, "debug mode: debug logging", "DEBUG_MODE");
+  flag("--demo", v.demo, "offline demo against the bundled mock upstream", "ZGATE_DEMO");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -20,19 +20,14 @@
 #include <simdjson.h>
 
 #include "zgate/core/text.hpp"
+#include "zgate/io/net.hpp"
 
 namespace zgate::mock {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = net::ssl;
-using tcp = net::ip::tcp;
+using namespace io::names;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 
 constexpr auto kReadTimeout = 60s;       // request body
 constexpr auto kWriteTimeout = 30s;      // each write

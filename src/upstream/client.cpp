@@ -20,19 +20,15 @@
 #include "zgate/core/text.hpp"
 #include "zgate/h1/head.hpp"
 #include "zgate/io/eager.hpp"
+#include "zgate/io/net.hpp"
 #include "zgate/io/watchdog.hpp"
 
 namespace zgate::upstream {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = net::ssl;
-using tcp = net::ip::tcp;
+using namespace io::names;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 // A connection's body buffer larger than this (a big non-stream read) is released after use.
 constexpr std::size_t kKeepBodyCapacity = 256 * 1024;
 

@@ -15,6 +15,7 @@
 #include "zgate/sse/parser.hpp"
 #include "zgate/model/dialect.hpp"
 #include "zgate/front/openai/encoder.hpp"
+#include "../support/stream_options.hpp"
 
 namespace zgate::fuzz {
 
@@ -133,14 +134,7 @@ inline void check_openai_stream(std::string_view out, bool finished) {
 }
 
 // The OpenAI options every target encodes with.
-inline openai::StreamOptions stream_options(bool include_usage) {
-  openai::StreamOptions o;
-  o.id = "chatcmpl-fuzz";
-  o.model = "glm-fuzz";
-  o.created = 1700000000;
-  o.include_usage = include_usage;
-  return o;
-}
+inline openai::StreamOptions stream_options(bool include_usage) { return test::fixed_options(include_usage); }
 
 // An upstream SSE stream through sse::Parser -> `dec` -> `enc`, read in `pieces`, the way the
 // gateway's pump (src/server/gateway.cpp) does it: each piece fed, the decoder's end noticed

@@ -32,6 +32,22 @@ std::string pattern(std::size_t n) {
   return s;
 }
 
+// Reads `want` bytes (or what came in 10 s) from the other end while the loop runs the writer,
+// then lets the loop finish what it was doing.
+std::string read_while_running(net::io_context& ioc, Pair& p, std::size_t want) {
+  std::string got;
+  std::array<char, 65536> chunk;
+  p.b.non_blocking(true);
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (got.size() < want && std::chrono::steady_clock::now() < until) {
+    ioc.run_for(1ms);
+    boost::system::error_code ec;
+    got.append(chunk.data(), p.b.read_some(net::buffer(chunk), ec));
+  }
+  ioc.run_for(50ms);
+  return got;
+}
+
 }  // namespace
 
 TEST_CASE("eager write: a small write completes without the event loop", "[integration][eager]") {
@@ -62,17 +78,7 @@ TEST_CASE("eager write: what the socket cannot take at once is written asynchron
   net::co_spawn(ioc, [&]() -> net::awaitable<void> {
     result = co_await zgate::io::write_all(p.a, std::array<net::const_buffer, 2>{net::buffer(a), net::buffer(b)});
   }, net::detached);
-  std::string got;
-  std::array<char, 65536> chunk;
-  p.b.non_blocking(true);
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  while (got.size() < a.size() + b.size() && std::chrono::steady_clock::now() < until) {
-    ioc.run_for(1ms);
-    boost::system::error_code ec;
-    const std::size_t n = p.b.read_some(net::buffer(chunk), ec);
-    got.append(chunk.data(), n);
-  }
-  ioc.run_for(50ms);
+  const std::string got = read_while_running(ioc, p, a.size() + b.size());
   REQUIRE(result.has_value());
   CHECK(!std::get<0>(*result));
   CHECK(std::get<1>(*result) == a.size() + b.size());
@@ -144,16 +150,7 @@ TEST_CASE("eager write: write_rest carries on exactly where a partial try_write 
   std::optional<zgate::io::Written> rest;
   net::co_spawn(ioc, [&]() -> net::awaitable<void> { rest = co_await zgate::io::write_rest(p.a, bufs, w); },
                 net::detached);
-  std::string got;
-  std::array<char, 65536> chunk;
-  p.b.non_blocking(true);
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  while (got.size() < a.size() + b.size() && std::chrono::steady_clock::now() < until) {
-    ioc.run_for(1ms);
-    boost::system::error_code ec;
-    got.append(chunk.data(), p.b.read_some(net::buffer(chunk), ec));
-  }
-  ioc.run_for(50ms);
+  const std::string got = read_while_running(ioc, p, a.size() + b.size());
   REQUIRE(rest.has_value());
   CHECK(!rest->ec);
   CHECK(rest->n == a.size() + b.size());
@@ -212,6 +209,22 @@ void put(boost::beast::flat_buffer& buf, std::string_view s) {
   net::buffer_copy(mb, net::buffer(s.data(), s.size()));
   buf.commit(s.size());
 }
+
+// The peer closes the connection now: what after_read makes of it.
+template <bool isRequest>
+boost::system::error_code eof_now(http::basic_parser<isRequest>& p, boost::beast::flat_buffer& buf) {
+  (void)zgate::io::read_buffer(buf);
+  return zgate::io::after_read(p, buf, net::error::eof, 0);
+}
+
+// `bytes` read into `buf` and fed to `p`: a whole response head, then a body not complete yet.
+void feed_head_and_part_of_body(http::response_parser<http::string_body>& p, boost::beast::flat_buffer& buf,
+                                std::string_view bytes) {
+  boost::system::error_code ec;
+  put(buf, bytes);
+  REQUIRE(zgate::io::parse_head_buffered(p, buf, ec));
+  REQUIRE(!zgate::io::parse_buffered(p, buf, ec));
+}
 }  // namespace
 
 TEST_CASE("eager head: a head arriving in two pieces is complete only with its last byte, at every split",
@@ -263,34 +276,26 @@ TEST_CASE("eager read: the end of the stream maps as Beast's reads map it", "[in
   SECTION("before any byte of a message: end_of_stream") {
     http::request_parser<http::string_body> p;
     boost::beast::flat_buffer buf;
-    (void)zgate::io::read_buffer(buf);
-    CHECK(zgate::io::after_read(p, buf, net::error::eof, 0) == http::error::end_of_stream);
+    CHECK(eof_now(p, buf) == http::error::end_of_stream);
   }
   SECTION("within a head: partial_message") {
     http::request_parser<http::string_body> p;
     boost::beast::flat_buffer buf;
     put(buf, "GET / HTTP/1.1\r\nHo");
     CHECK(!zgate::io::parse_head_buffered(p, buf, ec));
-    (void)zgate::io::read_buffer(buf);
-    CHECK(zgate::io::after_read(p, buf, net::error::eof, 0) == http::error::partial_message);
+    CHECK(eof_now(p, buf) == http::error::partial_message);
   }
   SECTION("within a body of known length: partial_message") {
     http::response_parser<http::string_body> p;
     boost::beast::flat_buffer buf;
-    put(buf, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
-    CHECK(zgate::io::parse_head_buffered(p, buf, ec));
-    CHECK(!zgate::io::parse_buffered(p, buf, ec));
-    (void)zgate::io::read_buffer(buf);
-    CHECK(zgate::io::after_read(p, buf, net::error::eof, 0) == http::error::partial_message);
+    feed_head_and_part_of_body(p, buf, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    CHECK(eof_now(p, buf) == http::error::partial_message);
   }
   SECTION("a body delimited by the close: complete") {
     http::response_parser<http::string_body> p;
     boost::beast::flat_buffer buf;
-    put(buf, "HTTP/1.1 200 OK\r\n\r\nabc");
-    CHECK(zgate::io::parse_head_buffered(p, buf, ec));
-    CHECK(!zgate::io::parse_buffered(p, buf, ec));
-    (void)zgate::io::read_buffer(buf);
-    CHECK(!zgate::io::after_read(p, buf, net::error::eof, 0));
+    feed_head_and_part_of_body(p, buf, "HTTP/1.1 200 OK\r\n\r\nabc");
+    CHECK(!eof_now(p, buf));
     CHECK(p.is_done());
     CHECK(p.get().body() == "abc");
   }

@@ -120,6 +120,11 @@ inline std::string chat_body(const std::string& user_text, bool stream = false, 
   return s;
 }
 
+// The "tools" member of a chat body: one function tool with an object schema.
+inline std::string one_tool(const std::string& name) {
+  return R"("tools":[{"type":"function","function":{"name":")" + name + R"(","parameters":{"type":"object"}}}])";
+}
+
 // The `data:` payloads of an SSE body, in order.
 inline std::vector<std::string> sse_data(const std::string& body) {
   std::vector<std::string> out;

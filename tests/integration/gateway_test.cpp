@@ -140,8 +140,7 @@ TEST_CASE("reasoning_content deltas come before content", "[integration]") {
 
 TEST_CASE("tool calls come back in OpenAI shape (non-stream)", "[integration]") {
   Harness h;
-  const std::string tools =
-      R"("tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}])";
+  const std::string tools = one_tool("get_weather");
   auto r = h.post_chat(chat_body("Weather? [scenario:tools]", false, tools, "glm-4.6"));
   REQUIRE(r.status == 200);
   CHECK(r.body.find(R"("finish_reason":"tool_calls")") != std::string::npos);
@@ -153,8 +152,7 @@ TEST_CASE("tool calls come back in OpenAI shape (non-stream)", "[integration]") 
 
 TEST_CASE("fragmented streamed tool call: index always, id and name once", "[integration]") {
   Harness h;
-  const std::string tools =
-      R"("tools":[{"type":"function","function":{"name":"write_file","parameters":{"type":"object"}}}])";
+  const std::string tools = one_tool("write_file");
   auto r = h.post_chat(chat_body("[scenario:tool_stream_repeat]", true, tools, "glm-4.6"));
   REQUIRE(r.status == 200);
   int with_id = 0, with_index = 0;
@@ -338,13 +336,20 @@ TEST_CASE("upstream connections are kept alive and reused", "[integration]") {
   CHECK(h.mock().stats().connections_accepted == 1);
 }
 
+namespace {
+// One gateway worker, and an upstream that closes keep-alive connections idle for 100 ms.
+GatewayOptions one_worker_idle_closing_upstream() {
+  mock::Options mo;
+  mo.idle_timeout = mock::Millis(100);
+  return {[](Config& c) { c.workers = 1; }, mo};
+}
+}  // namespace
+
 // The upstream closes keep-alive connections idle for 100 ms (as real upstreams do after their
 // idle timeout). A connection idle for under a second is reused without a health check: the
 // request fails before any response byte and is resent on a fresh connection.
 TEST_CASE("a recently idle pooled connection the upstream closed is retried on a fresh one", "[integration]") {
-  mock::Options mo;
-  mo.idle_timeout = mock::Millis(100);
-  Harness h({[](Config& c) { c.workers = 1; }, mo});
+  Harness h(one_worker_idle_closing_upstream());
   REQUIRE(h.post_chat(chat_body("one")).status == 200);
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   const auto r = h.post_chat(chat_body("two"));
@@ -359,9 +364,7 @@ TEST_CASE("a recently idle pooled connection the upstream closed is retried on a
 // After a second idle, the pool checks the connection before reusing it and opens a fresh one
 // instead of sending into a closed socket.
 TEST_CASE("a long idle pooled connection the upstream closed is replaced before sending", "[integration]") {
-  mock::Options mo;
-  mo.idle_timeout = mock::Millis(100);
-  Harness h({[](Config& c) { c.workers = 1; }, mo});
+  Harness h(one_worker_idle_closing_upstream());
   REQUIRE(h.post_chat(chat_body("one")).status == 200);
   std::this_thread::sleep_for(std::chrono::milliseconds(1300));
   CHECK(h.post_chat(chat_body("two")).status == 200);

@@ -114,6 +114,18 @@ std::string field(const std::string& json, const char* pointer) {
   return simdjson::minify(e);
 }
 
+// A v4 error answer: this HTTP status and this error.code in the body.
+void check_error(const HttpResult& r, int status, const char* code) {
+  CHECK(r.status == status);
+  CHECK(field(r.body, "/error/code") == code);
+}
+
+// The stream a mock with default options answers `body` with, decoded.
+Streamed stream_from_mock(const std::string& body) {
+  mock::MockServer m({});
+  return decode(post(m, body).body);
+}
+
 // Polls `cond` every millisecond for up to `limit`.
 template <class F>
 bool eventually(F cond, std::chrono::milliseconds limit) {
@@ -229,9 +241,7 @@ TEST_CASE("mock: after a tool result the answer mentions it", "[integration]") {
 }
 
 TEST_CASE("mock: tools_parallel calls two tools with indexes 0 and 1", "[integration]") {
-  mock::MockServer m({});
-  auto r = post(m, chat("[scenario:tools_parallel]", true, kTwoTools));
-  const Streamed s = decode(r.body);
+  const Streamed s = stream_from_mock(chat("[scenario:tools_parallel]", true, kTwoTools));
   REQUIRE(s.tool_deltas.size() == 2);
   CHECK(field(s.tool_deltas[0], "/function/name") == "add");
   CHECK(field(s.tool_deltas[0], "/function/arguments") == R"({"a":2,"b":3})");
@@ -240,9 +250,7 @@ TEST_CASE("mock: tools_parallel calls two tools with indexes 0 and 1", "[integra
 }
 
 TEST_CASE("mock: tool_stream fragments join into the arguments by index", "[integration]") {
-  mock::MockServer m({});
-  auto r = post(m, chat("[scenario:tool_stream]", true, kWeatherTool, "glm-4.6"));
-  const Streamed s = decode(r.body);
+  const Streamed s = stream_from_mock(chat("[scenario:tool_stream]", true, kWeatherTool, "glm-4.6"));
   REQUIRE(s.tool_deltas.size() >= 3);
   CHECK(field(s.tool_deltas[0], "/function/arguments").empty());
   CHECK(field(s.tool_deltas[0], "/function/name") == "get_weather");
@@ -256,9 +264,7 @@ TEST_CASE("mock: tool_stream fragments join into the arguments by index", "[inte
 }
 
 TEST_CASE("mock: tool_stream_repeat repeats id and name on continuations", "[integration]") {
-  mock::MockServer m({});
-  auto r = post(m, chat("[scenario:tool_stream_repeat]", true, kWeatherTool));
-  const Streamed s = decode(r.body);
+  const Streamed s = stream_from_mock(chat("[scenario:tool_stream_repeat]", true, kWeatherTool));
   REQUIRE(s.tool_deltas.size() >= 3);
   for (const auto& d : s.tool_deltas) {
     CHECK(field(d, "/id") == field(s.tool_deltas[0], "/id"));
@@ -267,9 +273,7 @@ TEST_CASE("mock: tool_stream_repeat repeats id and name on continuations", "[int
 }
 
 TEST_CASE("mock: tool_stream_finish_args puts the last fragment on the finish chunk", "[integration]") {
-  mock::MockServer m({});
-  auto r = post(m, chat("[scenario:tool_stream_finish_args]", true, kWeatherTool));
-  const Streamed s = decode(r.body);
+  const Streamed s = stream_from_mock(chat("[scenario:tool_stream_finish_args]", true, kWeatherTool));
   CHECK(s.finish == "tool_calls");
   CHECK(field(s.final_chunk, "/choices/0/delta/tool_calls/0/function/arguments").size() > 0);
   std::string args;
@@ -278,9 +282,7 @@ TEST_CASE("mock: tool_stream_finish_args puts the last fragment on the finish ch
 }
 
 TEST_CASE("mock: tool_index_missing sends index -1", "[integration]") {
-  mock::MockServer m({});
-  auto r = post(m, chat("[scenario:tool_index_missing]", true, kWeatherTool));
-  const Streamed s = decode(r.body);
+  const Streamed s = stream_from_mock(chat("[scenario:tool_index_missing]", true, kWeatherTool));
   REQUIRE(s.tool_deltas.size() == 1);
   CHECK(field(s.tool_deltas[0], "/index") == "-1");
 }
@@ -368,8 +370,7 @@ TEST_CASE("mock: echo returns the raw request body as content", "[integration]")
 TEST_CASE("mock: scenario marker in the last user message selects the scenario", "[integration]") {
   mock::MockServer m({});
   auto r = post(m, chat("please [scenario:err_1113] thanks"));
-  CHECK(r.status == 429);
-  CHECK(field(r.body, "/error/code") == "1113");
+  check_error(r, 429, "1113");
 }
 
 TEST_CASE("mock: HTTP error scenarios have the transcript status and code", "[integration]") {
@@ -406,22 +407,19 @@ TEST_CASE("mock: err_html is a 502 with an HTML body", "[integration]") {
 TEST_CASE("mock: a request without a user message is rejected with 1214", "[integration]") {
   mock::MockServer m({});
   auto r = post(m, R"({"model":"glm-4.6","messages":[{"role":"system","content":"be nice"}]})");
-  CHECK(r.status == 400);
-  CHECK(field(r.body, "/error/code") == "1214");
+  check_error(r, 400, "1214");
 }
 
 TEST_CASE("mock: invalid JSON is rejected with 1210", "[integration]") {
   mock::MockServer m({});
   auto r = post(m, R"({"model":"glm-4.6","messages":[)");
-  CHECK(r.status == 400);
-  CHECK(field(r.body, "/error/code") == "1210");
+  check_error(r, 400, "1210");
 }
 
 TEST_CASE("mock: missing Authorization is 401", "[integration]") {
   mock::MockServer m({});
   auto r = post(m, chat("hi"), {{"Content-Type", "application/json"}});
-  CHECK(r.status == 401);
-  CHECK(field(r.body, "/error/code") == "1001");
+  check_error(r, 401, "1001");
 }
 
 TEST_CASE("mock: only configured keys are accepted when a list is given", "[integration]") {
@@ -430,8 +428,7 @@ TEST_CASE("mock: only configured keys are accepted when a list is given", "[inte
   mock::MockServer m(o);
   CHECK(post(m, chat("hi"), auth_headers("good.key")).status == 200);
   auto bad = post(m, chat("hi"), auth_headers("bad.key"));
-  CHECK(bad.status == 401);
-  CHECK(field(bad.body, "/error/code") == "401");
+  check_error(bad, 401, "401");
 }
 
 TEST_CASE("mock: a JWT signed with the key's secret is accepted until it expires", "[integration]") {
@@ -441,8 +438,7 @@ TEST_CASE("mock: a JWT signed with the key's secret is accepted until it expires
   const int64_t now = mock::unix_millis();
   CHECK(post(m, chat("hi"), auth_headers(make_jwt("myid", "mysecret", now + 60'000))).status == 200);
   auto expired = post(m, chat("hi"), auth_headers(make_jwt("myid", "mysecret", now - 1000)));
-  CHECK(expired.status == 401);
-  CHECK(field(expired.body, "/error/code") == "1003");
+  check_error(expired, 401, "1003");
   // exp in seconds instead of milliseconds is long past.
   CHECK(post(m, chat("hi"), auth_headers(make_jwt("myid", "mysecret", now / 1000 + 3600))).status == 401);
   CHECK(post(m, chat("hi"), auth_headers(make_jwt("myid", "wrong", now + 60'000))).status == 401);
@@ -457,8 +453,7 @@ TEST_CASE("mock: the per-(key, model) concurrency limit answers 429/1302", "[int
   auto first = std::async(std::launch::async, [&] { return post(m, chat("[scenario:slow chunks=6 delay_ms=60]", true)); });
   REQUIRE(eventually([&] { return m.stats().requests == 1; }, 2s));
   auto second = post(m, chat("hi"));
-  CHECK(second.status == 429);
-  CHECK(field(second.body, "/error/code") == "1302");
+  check_error(second, 429, "1302");
   CHECK(post(m, chat("hi", false, {}, "other-model")).status == 200);  // another model has its own slot
   CHECK(first.get().status == 200);
   CHECK(post(m, chat("hi")).status == 200);  // the slot was released

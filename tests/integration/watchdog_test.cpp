@@ -17,10 +17,14 @@ using zgate::io::Watchdog;
 
 using Pair = zgate::testing::SocketPair;
 
-TEST_CASE("watchdog: an expired deadline cancels the pending read and says so", "[integration][watchdog]") {
+// A watchdog ticking every 10 ms and a connected socket pair on one io_context.
+struct Rig {
   net::io_context ioc;
-  Watchdog wd(ioc, 10ms);
-  Pair p(ioc);
+  Watchdog wd{ioc, 10ms};
+  Pair p{ioc};
+};
+
+TEST_CASE_METHOD(Rig, "watchdog: an expired deadline cancels the pending read and says so", "[integration][watchdog]") {
   Deadline dl(wd, &p.a);
   char byte;
   std::optional<boost::system::error_code> result;
@@ -41,10 +45,7 @@ TEST_CASE("watchdog: an expired deadline cancels the pending read and says so", 
   CHECK(took < 500ms);
 }
 
-TEST_CASE("watchdog: a read that completes in time is not cut, and re-arming clears expiry", "[integration][watchdog]") {
-  net::io_context ioc;
-  Watchdog wd(ioc, 10ms);
-  Pair p(ioc);
+TEST_CASE_METHOD(Rig, "watchdog: a read that completes in time is not cut, and re-arming clears expiry", "[integration][watchdog]") {
   Deadline dl(wd, &p.a);
   char byte;
   std::optional<boost::system::error_code> result;
@@ -60,10 +61,7 @@ TEST_CASE("watchdog: a read that completes in time is not cut, and re-arming cle
   CHECK(!dl.expired());
 }
 
-TEST_CASE("watchdog: a disarmed deadline never cancels", "[integration][watchdog]") {
-  net::io_context ioc;
-  Watchdog wd(ioc, 10ms);
-  Pair p(ioc);
+TEST_CASE_METHOD(Rig, "watchdog: a disarmed deadline never cancels", "[integration][watchdog]") {
   Deadline dl(wd, &p.a);
   dl.arm(20ms);
   dl.disarm();
@@ -75,10 +73,7 @@ TEST_CASE("watchdog: a disarmed deadline never cancels", "[integration][watchdog
   CHECK(!dl.expired());
 }
 
-TEST_CASE("watchdog: a watched peer's hang-up emits a terminal cancellation", "[integration][watchdog]") {
-  net::io_context ioc;
-  Watchdog wd(ioc, 10ms);
-  Pair p(ioc);
+TEST_CASE_METHOD(Rig, "watchdog: a watched peer's hang-up emits a terminal cancellation", "[integration][watchdog]") {
   Deadline dl(wd, &p.b);
   net::cancellation_signal signal;
   int emitted = 0;
@@ -101,10 +96,7 @@ TEST_CASE("watchdog: a watched peer's hang-up emits a terminal cancellation", "[
   CHECK(emitted == before);  // no more emissions once unwatched
 }
 
-TEST_CASE("watchdog: the timer stops when nothing is armed or watched", "[integration][watchdog]") {
-  net::io_context ioc;
-  Watchdog wd(ioc, 10ms);
-  Pair p(ioc);
+TEST_CASE_METHOD(Rig, "watchdog: the timer stops when nothing is armed or watched", "[integration][watchdog]") {
   {
     Deadline dl(wd, &p.a);
     dl.arm(5ms);

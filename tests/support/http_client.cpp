@@ -360,6 +360,14 @@ HttpResult HttpConnection::Impl::exchange(const std::string& method, const std::
   if (no_body) {
     res.complete = true;
   } else if (chunked) {
+    // More bytes inside the chunked body, or why it ends here (error set; abort: time to give up).
+    enum class Next { read, stop, abort };
+    auto more_chunked = [&](const char* what) {
+      const int m = more(what);
+      if (m == -2) return Next::abort;
+      if (m == 0) res.error = "connection closed inside the chunked body";
+      return m > 0 ? Next::read : Next::stop;
+    };
     std::string pending;  // the current chunk's data so far
     std::size_t need = 0;  // data bytes still missing in the current chunk
     bool in_data = false;
@@ -367,13 +375,9 @@ HttpResult HttpConnection::Impl::exchange(const std::string& method, const std::
       if (!in_data) {
         const auto e = in.find("\r\n");
         if (e == std::string::npos) {
-          const int m = more("reading chunk size");
-          if (m == -2) return aborted();
-          if (m < 0) break;
-          if (m == 0) {
-            res.error = "connection closed inside the chunked body";
-            break;
-          }
+          const Next n = more_chunked("reading chunk size");
+          if (n == Next::abort) return aborted();
+          if (n == Next::stop) break;
           continue;
         }
         const std::string size_line = in.substr(0, e);
@@ -407,13 +411,9 @@ HttpResult HttpConnection::Impl::exchange(const std::string& method, const std::
       }
       if (need == 0) {
         if (in.size() < 2) {
-          const int m = more("reading chunk end");
-          if (m == -2) return aborted();
-          if (m < 0) break;
-          if (m == 0) {
-            res.error = "connection closed inside the chunked body";
-            break;
-          }
+          const Next n = more_chunked("reading chunk end");
+          if (n == Next::abort) return aborted();
+          if (n == Next::stop) break;
           continue;
         }
         in.erase(0, 2);  // CRLF after the data
@@ -424,13 +424,9 @@ HttpResult HttpConnection::Impl::exchange(const std::string& method, const std::
         continue;
       }
       if (over_bytes()) return aborted();
-      const int m = more("reading chunk data");
-      if (m == -2) return aborted();
-      if (m < 0) break;
-      if (m == 0) {
-        res.error = "connection closed inside the chunked body";
-        break;
-      }
+      const Next n = more_chunked("reading chunk data");
+      if (n == Next::abort) return aborted();
+      if (n == Next::stop) break;
     }
   } else {
     const std::size_t total = until_close ? std::numeric_limits<std::size_t>::max()
@@ -500,9 +496,12 @@ bool HttpConnection::wait_closed_by_peer(milliseconds timeout) {
   return true;
 }
 
-HttpResult http_request(const std::string& host, uint16_t port, const std::string& method, const std::string& target,
+namespace {
+
+// One request on a connection of its own; `timeout` covers the connect too.
+HttpResult request_once(const std::string& host, uint16_t port, const std::string& method, const std::string& target,
                         const HeaderList& headers, const std::string& body, milliseconds timeout, bool tls,
-                        const std::string& ca_file) {
+                        const std::string& ca_file, AbortWhen abort) {
   const auto t0 = Clock::now();
   HttpConnection c(host, port, timeout, tls, ca_file);
   if (!c.is_open()) {
@@ -511,22 +510,23 @@ HttpResult http_request(const std::string& host, uint16_t port, const std::strin
     return r;
   }
   const auto left = std::max(milliseconds{1}, timeout - since(t0));
-  return c.request(method, target, headers, body, left);
+  return c.request(method, target, headers, body, left, abort);
+}
+
+}  // namespace
+
+HttpResult http_request(const std::string& host, uint16_t port, const std::string& method, const std::string& target,
+                        const HeaderList& headers, const std::string& body, milliseconds timeout, bool tls,
+                        const std::string& ca_file) {
+  return request_once(host, port, method, target, headers, body, timeout, tls, ca_file, AbortWhen{});
 }
 
 HttpResult http_request_abort_after(const std::string& host, uint16_t port, const std::string& method,
                                     const std::string& target, const HeaderList& headers, const std::string& body,
                                     std::size_t abort_after_bytes, milliseconds abort_after, milliseconds timeout,
                                     bool tls, const std::string& ca_file) {
-  const auto t0 = Clock::now();
-  HttpConnection c(host, port, timeout, tls, ca_file);
-  if (!c.is_open()) {
-    HttpResult r;
-    r.error = c.error();
-    return r;
-  }
-  const auto left = std::max(milliseconds{1}, timeout - since(t0));
-  return c.request(method, target, headers, body, left, AbortWhen{abort_after_bytes, abort_after});
+  return request_once(host, port, method, target, headers, body, timeout, tls, ca_file,
+                      AbortWhen{abort_after_bytes, abort_after});
 }
 
 std::vector<std::string> sse_payloads(std::string_view body) {

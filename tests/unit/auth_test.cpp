@@ -11,13 +11,19 @@ Authenticator two_keys(bool allow_no_auth = false) {
   return Authenticator({{"ops", "sk-ops-0123456789"}, {"ci", "sk-ci-abcdefghij"}}, allow_no_auth);
 }
 
+// `a` accepts these headers as the key labelled `label`.
+void check_accepted(const Authenticator& a, std::string_view authorization, std::string_view x_api_key,
+                    std::string_view label) {
+  const auto r = a.check(authorization, x_api_key);
+  REQUIRE(r.ok());
+  CHECK(*r == label);
+}
+
 }  // namespace
 
 TEST_CASE("auth: a Bearer key is accepted with its label", "[unit][auth]") {
   const auto a = two_keys();
-  const auto r = a.check("Bearer sk-ci-abcdefghij", "");
-  REQUIRE(r.ok());
-  CHECK(*r == "ci");
+  check_accepted(a, "Bearer sk-ci-abcdefghij", "", "ci");
 }
 
 TEST_CASE("auth: the Bearer scheme is case-insensitive and spaces are trimmed", "[unit][auth]") {
@@ -25,17 +31,13 @@ TEST_CASE("auth: the Bearer scheme is case-insensitive and spaces are trimmed", 
   for (const char* h : {"bearer sk-ops-0123456789", "BEARER sk-ops-0123456789", "  Bearer   sk-ops-0123456789  ",
                         "Bearer\tsk-ops-0123456789"}) {
     INFO(h);
-    const auto r = a.check(h, "");
-    REQUIRE(r.ok());
-    CHECK(*r == "ops");
+    check_accepted(a, h, "", "ops");
   }
 }
 
 TEST_CASE("auth: an x-api-key header is accepted", "[unit][auth]") {
   const auto a = two_keys();
-  const auto r = a.check("", " sk-ops-0123456789 ");
-  REQUIRE(r.ok());
-  CHECK(*r == "ops");
+  check_accepted(a, "", " sk-ops-0123456789 ", "ops");
 }
 
 TEST_CASE("auth: a wrong key is refused", "[unit][auth]") {
@@ -56,16 +58,12 @@ TEST_CASE("auth: another scheme is not a Bearer key; x-api-key still counts", "[
   const auto a = two_keys();
   CHECK_FALSE(a.check("Basic sk-ops-0123456789", "").ok());
   CHECK_FALSE(a.check("Bearersk-ops-0123456789", "").ok());
-  const auto r = a.check("Basic dXNlcjpwYXNz", "sk-ci-abcdefghij");
-  REQUIRE(r.ok());
-  CHECK(*r == "ci");
+  check_accepted(a, "Basic dXNlcjpwYXNz", "sk-ci-abcdefghij", "ci");
 }
 
 TEST_CASE("auth: allow_no_auth with no keys lets everyone in as anonymous", "[unit][auth]") {
   const Authenticator a({}, true);
-  const auto r = a.check("", "");
-  REQUIRE(r.ok());
-  CHECK(*r == "anonymous");
+  check_accepted(a, "", "", "anonymous");
   CHECK(a.check("Bearer whatever", "").ok());
 }
 

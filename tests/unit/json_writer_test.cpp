@@ -5,6 +5,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 
 #include <catch2/catch.hpp>
 
@@ -141,6 +142,16 @@ TEST_CASE("json writer: appends to what the buffer already holds", "[unit][json]
 }
 
 namespace {
+// The two-character escape of `c`, if it has one.
+const char* short_escape(unsigned char c) {
+  static constexpr std::pair<char, const char*> kShort[] = {
+      {'"', "\\\""}, {'\\', "\\\\"}, {'\n', "\\n"}, {'\r', "\\r"}, {'\t', "\\t"}, {'\b', "\\b"}, {'\f', "\\f"}};
+  for (const auto& [ch, escaped] : kShort) {
+    if (c == static_cast<unsigned char>(ch)) return escaped;
+  }
+  return nullptr;
+}
+
 // The byte-at-a-time definition the word-at-a-time escaper must match.
 std::string reference_escape(std::string_view s) {
   std::string out;
@@ -150,20 +161,8 @@ std::string reference_escape(std::string_view s) {
         (static_cast<unsigned char>(s[i + 2]) == 0xA8 || static_cast<unsigned char>(s[i + 2]) == 0xA9)) {
       out += static_cast<unsigned char>(s[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029";
       i += 2;
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\b') {
-      out += "\\b";
-    } else if (c == '\f') {
-      out += "\\f";
+    } else if (const char* e = short_escape(c)) {
+      out += e;
     } else if (c < 0x20) {
       static constexpr char hex[] = "0123456789abcdef";
       out += "\\u00";

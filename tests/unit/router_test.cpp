@@ -3,6 +3,8 @@
 
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "zgate/config/default_models.hpp"
 #include "zgate/json/read.hpp"
@@ -12,15 +14,17 @@ using namespace zgate;
 
 namespace {
 
-Config config_with(ProviderKind kind, bool allow_unlisted = true) {
+// One provider "up" of `kind`, with these routes (none: validate() fills the kind's defaults).
+Config config_with(ProviderKind kind, bool allow_unlisted = true, std::vector<ModelRoute> routes = {}) {
   Config c;
   c.allow_no_auth = true;
   ProviderConfig p;
   p.name = "up";
   p.kind = kind;
   c.providers.push_back(p);
+  c.models = std::move(routes);
   c.allow_unlisted_models = allow_unlisted;
-  validate(c);  // fills the kind's default routes
+  validate(c);
   return c;
 }
 
@@ -116,17 +120,10 @@ TEST_CASE("router: unlisted models are refused when not allowed", "[unit][router
 }
 
 TEST_CASE("router: configured routes replace the defaults of their provider", "[unit][router]") {
-  Config c;
-  c.allow_no_auth = true;
-  ProviderConfig p;
-  p.name = "up";
-  c.providers.push_back(p);
   ModelRoute m;
   m.name = "fast";
   m.upstream_model = "glm-4.5-air";
-  c.models.push_back(m);
-  c.allow_unlisted_models = false;
-  validate(c);
+  const Config c = config_with(ProviderKind::zhipu, false, {m});
   const Router r(c);
   auto t = r.find("fast");
   REQUIRE(t);

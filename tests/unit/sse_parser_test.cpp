@@ -103,36 +103,26 @@ TEST_CASE("sse parser: bytes that start like a BOM but are not one are kept", "[
   CHECK(parse({"\xEF", "x: 1\ndata: a\n\n"}, false) == Evs{{"", "a"}});
 }
 
-TEST_CASE("sse parser: comments are ignored", "[unit][sse]") {
-  CHECK(parse_whole(": ping\n\n:another\ndata: a\n: inside\n\n", false) == Evs{{"", "a"}});
-}
-
-TEST_CASE("sse parser: several data lines are joined with LF", "[unit][sse]") {
-  CHECK(parse_whole("data: a\ndata: b\ndata: c\n\n", false) == Evs{{"", "a\nb\nc"}});
-}
-
-TEST_CASE("sse parser: data without a space, and only one space stripped", "[unit][sse]") {
-  CHECK(parse_whole("data:a\n\ndata:  b\n\n", false) == Evs{{"", "a"}, {"", " b"}});
-}
-
-TEST_CASE("sse parser: the event field is reported and reset after each event", "[unit][sse]") {
-  CHECK(parse_whole("event: error\ndata: x\n\ndata: y\n\n", false) == Evs{{"error", "x"}, {"", "y"}});
-}
-
-TEST_CASE("sse parser: an event with no data line is not dispatched", "[unit][sse]") {
-  CHECK(parse_whole("event: ping\n\ndata: a\n\n", false) == Evs{{"", "a"}});
-}
-
-TEST_CASE("sse parser: id, retry and unknown fields are ignored", "[unit][sse]") {
-  CHECK(parse_whole("id: 7\nretry: 100\nfoo: bar\ndata: a\n\n", false) == Evs{{"", "a"}});
-}
-
-TEST_CASE("sse parser: an empty data line is an event with empty data", "[unit][sse]") {
-  CHECK(parse_whole("data:\n\ndata\n\n", false) == Evs{{"", ""}, {"", ""}});
-}
-
-TEST_CASE("sse parser: an empty data line joins as an empty line", "[unit][sse]") {
-  CHECK(parse_whole("data: a\ndata:\ndata: b\n\n", false) == Evs{{"", "a\n\nb"}});
+// The field rules, one section each: a whole stream without finish() and the events it gives.
+TEST_CASE("sse parser: field rules", "[unit][sse]") {
+  struct Case {
+    const char* rule;
+    std::string stream;
+    Evs events;
+  };
+  const Case cases[] = {
+      {"comments are ignored", ": ping\n\n:another\ndata: a\n: inside\n\n", Evs{{"", "a"}}},
+      {"several data lines are joined with LF", "data: a\ndata: b\ndata: c\n\n", Evs{{"", "a\nb\nc"}}},
+      {"data without a space, and only one space stripped", "data:a\n\ndata:  b\n\n", Evs{{"", "a"}, {"", " b"}}},
+      {"the event field is reported and reset after each event", "event: error\ndata: x\n\ndata: y\n\n", Evs{{"error", "x"}, {"", "y"}}},
+      {"an event with no data line is not dispatched", "event: ping\n\ndata: a\n\n", Evs{{"", "a"}}},
+      {"id, retry and unknown fields are ignored", "id: 7\nretry: 100\nfoo: bar\ndata: a\n\n", Evs{{"", "a"}}},
+      {"an empty data line is an event with empty data", "data:\n\ndata\n\n", Evs{{"", ""}, {"", ""}}},
+      {"an empty data line joins as an empty line", "data: a\ndata:\ndata: b\n\n", Evs{{"", "a\n\nb"}}},
+  };
+  for (const Case& c : cases) {
+    DYNAMIC_SECTION(c.rule) { CHECK(parse_whole(c.stream, false) == c.events); }
+  }
 }
 
 TEST_CASE("sse parser: finish() dispatches a final event without the blank line", "[unit][sse]") {

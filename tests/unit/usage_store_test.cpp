@@ -41,22 +41,18 @@ int64_t now_ms() {
 }
 
 AccessRecord sample(std::string_view id, std::string_view key, int64_t prompt) {
-  AccessRecord r{};
-  r.request_id = id;
-  r.key_label = key;
-  r.model = "glm-4.6";
-  r.upstream_model = "glm-4.6";
-  r.provider = "default";
-  r.stream = true;
-  r.status = 200;
-  r.prompt_tokens = prompt;
-  r.completion_tokens = 7;
-  r.reasoning_tokens = 2;
-  r.cached_tokens = 1;
-  r.cost_usd = 0.25;
-  r.total_us = 1500;
-  r.first_token_us = 300;
-  r.upstream_first_byte_us = 200;
+  // No method, path, error, client address or retries.
+  return AccessRecord{.request_id = id, .key_label = key, .method = {}, .path = {}, .model = "glm-4.6",
+                      .upstream_model = "glm-4.6", .provider = "default", .stream = true, .status = 200,
+                      .upstream_first_byte_us = 200, .first_token_us = 300, .total_us = 1500,
+                      .prompt_tokens = prompt, .completion_tokens = 7, .reasoning_tokens = 2, .cached_tokens = 1,
+                      .error_type = {}, .cost_usd = 0.25, .client_ip = {}, .retries = {}};
+}
+
+// `r` after `attempts` upstream attempts, the earlier ones failing for `retries`.
+AccessRecord with_retries(AccessRecord r, int attempts, std::string_view retries) {
+  r.attempts = attempts;
+  r.retries = retries;
   return r;
 }
 
@@ -239,10 +235,7 @@ TEST_CASE("usage store: a path that cannot be opened is an error naming it", "[u
 TEST_CASE("usage store: attempts and retries are stored", "[unit][usage]") {
   TempDir dir;
   Store store({dir.db()});
-  AccessRecord r = sample("req-retried", "ops", 3);
-  r.attempts = 3;
-  r.retries = "http_429,upstream_connect_failed";
-  REQUIRE(store.record(r, now_ms()));
+  REQUIRE(store.record(with_retries(sample("req-retried", "ops", 3), 3, "http_429,upstream_connect_failed"), now_ms()));
   store.flush();
   const auto row = query_row(dir.db(), "SELECT attempts, retries FROM requests");
   REQUIRE(row.size() == 2);
@@ -271,10 +264,7 @@ TEST_CASE("usage store: a store of schema version 1 gains the new columns and ke
   }
   {
     Store store({dir.db()});
-    AccessRecord r = sample("new", "ops", 2);
-    r.attempts = 2;
-    r.retries = "http_503";
-    REQUIRE(store.record(r, now_ms()));
+    REQUIRE(store.record(with_retries(sample("new", "ops", 2), 2, "http_503"), now_ms()));
     store.flush();
   }
   CHECK(query_row(dir.db(), "SELECT attempts, retries FROM requests WHERE request_id = 'old'") ==

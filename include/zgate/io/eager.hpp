@@ -87,13 +87,15 @@ net::awaitable<std::tuple<error_code, std::size_t>> write_all(net::ip::tcp::sock
   co_return std::tuple{w.ec, w.n};
 }
 
-// Feeds the bytes `buf` already holds to `p`, consuming what it parses. Returns true when the
-// message is complete or the parser failed (then `ec` says why); false when more bytes must be
-// read first.
-template <bool isRequest>
-bool parse_buffered(boost::beast::http::basic_parser<isRequest>& p, boost::beast::flat_buffer& buf, error_code& ec) {
+namespace detail {
+// Feeds the bytes `buf` holds to `p`, consuming what it parses, until `done(p)`. Returns true
+// then, or when the parser failed (`ec` says why); false when more bytes must be read first.
+template <bool isRequest, class Done>
+bool parse_buffered_until(boost::beast::http::basic_parser<isRequest>& p, boost::beast::flat_buffer& buf,
+                          error_code& ec, Done done) {
   ec = {};
-  while (!p.is_done() && buf.size() > 0) {
+  while (!done(p)) {
+    if (buf.size() == 0) return false;
     const std::size_t n = p.put(buf.data(), ec);
     buf.consume(n);
     if (ec == boost::beast::http::error::need_more) {
@@ -103,7 +105,16 @@ bool parse_buffered(boost::beast::http::basic_parser<isRequest>& p, boost::beast
     if (ec) return true;
     if (n == 0) return false;
   }
-  return p.is_done();
+  return true;
+}
+}  // namespace detail
+
+// Feeds the bytes `buf` already holds to `p`, consuming what it parses. Returns true when the
+// message is complete or the parser failed (then `ec` says why); false when more bytes must be
+// read first.
+template <bool isRequest>
+bool parse_buffered(boost::beast::http::basic_parser<isRequest>& p, boost::beast::flat_buffer& buf, error_code& ec) {
+  return detail::parse_buffered_until(p, buf, ec, [](const auto& q) { return q.is_done(); });
 }
 
 // Reading a message head or body with the socket's own async_read_some() and the parser fed
@@ -122,19 +133,7 @@ bool parse_buffered(boost::beast::http::basic_parser<isRequest>& p, boost::beast
 template <bool isRequest>
 bool parse_head_buffered(boost::beast::http::basic_parser<isRequest>& p, boost::beast::flat_buffer& buf,
                          error_code& ec) {
-  ec = {};
-  while (!p.is_header_done()) {
-    if (buf.size() == 0) return false;
-    const std::size_t n = p.put(buf.data(), ec);
-    buf.consume(n);
-    if (ec == boost::beast::http::error::need_more) {
-      ec = {};
-      return false;
-    }
-    if (ec) return true;
-    if (n == 0) return false;
-  }
-  return true;
+  return detail::parse_buffered_until(p, buf, ec, [](const auto& q) { return q.is_header_done(); });
 }
 
 // Where the next read into `buf` goes: as Beast sizes its reads, the free capacity but at

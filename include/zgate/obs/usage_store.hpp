@@ -36,8 +36,6 @@ class UsageStore final : public obs::RecordConsumer {
   // naming the path if the database cannot be opened or written.
   explicit UsageStore(UsageStoreOptions opts);
   ~UsageStore() override;
-  UsageStore(const UsageStore&) = delete;
-  UsageStore& operator=(const UsageStore&) = delete;
 
   // One recorder pass: BEGIN; the rows, 32 per INSERT; COMMIT.
   void begin() override;
@@ -50,7 +48,7 @@ class UsageStore final : public obs::RecordConsumer {
   class Impl;
 
  private:
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Impl> impl_;  // with the declared destructor: neither copyable nor movable
 };
 
 }  // namespace zgate

@@ -7,6 +7,7 @@
 
 #include "zgate/core/text.hpp"
 #include "zgate/json/dom.hpp"
+#include "zgate/json/string_scan.hpp"
 #include "zgate/json/writer.hpp"
 
 namespace zgate::zaiweb::detail {
@@ -98,17 +99,11 @@ std::string_view attribute(std::string_view tag_text, std::string_view name) {
 
 std::size_t balanced_end(std::string_view s) {
   int depth = 0;
-  bool in_str = false, esc = false;
+  json::StringScan str;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
-    if (in_str) {
-      if (esc) esc = false;
-      else if (c == '\\') esc = true;
-      else if (c == '"') in_str = false;
-      continue;
-    }
-    if (c == '"') in_str = true;
-    else if (c == '{' || c == '[') ++depth;
+    if (str.inside(c)) continue;
+    if (c == '{' || c == '[') ++depth;
     else if (c == '}' || c == ']') {
       if (--depth == 0) return i + 1;
     }

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "parse.hpp"
+#include "zgate/json/string_scan.hpp"
 
 namespace zgate::openai {
 namespace {
@@ -170,18 +171,13 @@ struct Truncation {
 
 Truncation truncation_of(std::string_view body) {
   Truncation t;
-  bool escaped = false;
+  json::StringScan str;
   for (const char ch : body) {
-    if (t.in_string) {
-      if (escaped) escaped = false;
-      else if (ch == '\\') escaped = true;
-      else if (ch == '"') t.in_string = false;
-      continue;
-    }
-    if (ch == '"') t.in_string = true;
-    else if (ch == '{' || ch == '[') ++t.open;
+    if (str.inside(ch)) continue;
+    if (ch == '{' || ch == '[') ++t.open;
     else if ((ch == '}' || ch == ']') && t.open > 0) --t.open;
   }
+  t.in_string = str.in_string;
   t.truncated = t.in_string || t.open > 0;
   return t;
 }

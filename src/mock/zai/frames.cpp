@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "zai.hpp"
+#include "zgate/json/string_scan.hpp"
 #include "zgate/json/writer.hpp"
 
 namespace zgate::mock::zai {
@@ -12,17 +13,10 @@ namespace {
 std::string spaced(std::string_view compact) {
   std::string out;
   out.reserve(compact.size() + compact.size() / 8);
-  bool in_str = false, esc = false;
+  json::StringScan str;
   for (const char c : compact) {
     out.push_back(c);
-    if (in_str) {
-      if (esc) esc = false;
-      else if (c == '\\') esc = true;
-      else if (c == '"') in_str = false;
-      continue;
-    }
-    if (c == '"') in_str = true;
-    else if (c == ',' || c == ':') out.push_back(' ');
+    if (!str.inside(c) && (c == ',' || c == ':')) out.push_back(' ');
   }
   return out;
 }

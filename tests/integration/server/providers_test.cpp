@@ -59,16 +59,26 @@ Prepared prepare(ProviderRuntime& rt, ProviderWorkerState& ws, const Config& cfg
   return p;
 }
 
+// The providers of a configuration and one worker's state for them.
+struct Rig {
+  const Config& cfg;
+  Providers providers;
+  ProviderWorkerState ws;
+  explicit Rig(const Config& c) : cfg(c) {
+    providers.init(cfg);
+    ws.init(providers);
+  }
+  ProviderRuntime& first() { return providers.runtime(cfg.providers.front()); }
+};
+
 }  // namespace
 
 TEST_CASE("zhipu dialect: the request is built without I/O, with the key, the path and the provider's headers",
           "[providers]") {
   const Config cfg = zhipu_config({"upstream-key-1"});
-  Providers providers;
-  providers.init(cfg);
-  ProviderWorkerState ws;
-  ws.init(providers);
-  ProviderRuntime& rt = providers.runtime(cfg.providers.front());
+  Rig rig(cfg);
+  ProviderRuntime& rt = rig.first();
+  ProviderWorkerState& ws = rig.ws;
   Prepared p = prepare(rt, ws, cfg, chat(true));
   REQUIRE(p.now);
   REQUIRE(p.result.ok());
@@ -83,11 +93,9 @@ TEST_CASE("zhipu dialect: the request is built without I/O, with the key, the pa
 TEST_CASE("zhipu dialect: two keys are used in turn, and every key resting gives 429 with Retry-After",
           "[providers]") {
   Config cfg = zhipu_config({"key-a", "key-b"});
-  Providers providers;
-  providers.init(cfg);
-  ProviderWorkerState ws;
-  ws.init(providers);
-  ProviderRuntime& rt = providers.runtime(cfg.providers.front());
+  Rig rig(cfg);
+  ProviderRuntime& rt = rig.first();
+  ProviderWorkerState& ws = rig.ws;
   Prepared a = prepare(rt, ws, cfg, chat(false));
   Prepared b = prepare(rt, ws, cfg, chat(false));
   REQUIRE(a.result.ok());
@@ -129,10 +137,7 @@ TEST_CASE("zai-web dialect: the request needs I/O first (identity), so it is nev
   m.name = "glm-4.5";
   m.provider = "zai";
   cfg.models.push_back(m);
-  Providers providers;
-  providers.init(cfg);
-  ProviderWorkerState ws;
-  ws.init(providers);
-  Prepared r = prepare(providers.runtime(cfg.providers.front()), ws, cfg, chat(true));
+  Rig rig(cfg);
+  Prepared r = prepare(rig.first(), rig.ws, cfg, chat(true));
   CHECK_FALSE(r.now);
 }

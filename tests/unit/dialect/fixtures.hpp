@@ -1,15 +1,18 @@
 #pragma once
 // Shared by the dialect and front tests: reading fixture and golden files (tests/fixtures/),
-// stream options with fixed ids.
+// stream options with fixed ids (tests/support/stream_options.hpp).
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <initializer_list>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include <catch2/catch.hpp>
 
-#include "zgate/front/openai/encoder.hpp"
+#include "../../support/stream_options.hpp"
 
 namespace zgate::test {
 
@@ -29,14 +32,13 @@ inline bool updating() {
   return v != nullptr && *v != '\0' && *v != '0';
 }
 
-// Fixed id, model and created, so that encoded output can be compared with goldens.
-inline openai::StreamOptions fixed_options(bool include_usage = false) {
-  openai::StreamOptions o;
-  o.id = "chatcmpl-test";
-  o.model = "glm-test";
-  o.created = 1700000000;
-  o.include_usage = include_usage;
-  return o;
+// Checks map(in) == out for every row, naming the input of a row that fails.
+template <class Out, class Map>
+void check_each(Map map, std::initializer_list<std::pair<std::string_view, Out>> rows) {
+  for (const auto& [in, out] : rows) {
+    INFO(in);
+    CHECK(map(in) == out);
+  }
 }
 
 }  // namespace zgate::test

@@ -50,8 +50,6 @@ class StreamDecoder final : public zgate::StreamDecoder {
  public:
   explicit StreamDecoder(DecoderOptions opts);
   ~StreamDecoder() override;
-  StreamDecoder(const StreamDecoder&) = delete;
-  StreamDecoder& operator=(const StreamDecoder&) = delete;
 
   void on_data(std::string_view data, std::string_view event_name, EventSink& sink) override;
   // True after the `done` frame ([DONE] too) or an error.
@@ -65,7 +63,7 @@ class StreamDecoder final : public zgate::StreamDecoder {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Impl> impl_;  // with the declared destructor: neither copyable nor movable
 };
 
 }  // namespace zgate::zaiweb

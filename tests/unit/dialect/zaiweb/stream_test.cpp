@@ -141,6 +141,22 @@ void check_clean_end(const Recorder& r, FinishReason f) {
   CHECK(r.order.back() == EventType::finish);
 }
 
+// A clean stop with exactly this reasoning and answer.
+void check_stopped(const Recorder& r, std::string_view reasoning, std::string_view content) {
+  CHECK(r.reasoning == reasoning);
+  CHECK(r.content == content);
+  check_clean_end(r, FinishReason::stop);
+}
+
+// Exactly one tool call, with this id, name and arguments, and a clean tool_calls finish.
+void check_one_call(const Recorder& r, std::string_view id, std::string_view name, std::string_view args) {
+  REQUIRE(r.calls.size() == 1);
+  CHECK(r.calls[0].id == id);
+  CHECK(r.calls[0].name == name);
+  CHECK(r.calls[0].args == args);
+  check_clean_end(r, FinishReason::tool_calls);
+}
+
 std::vector<std::string> transcript_names() {
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(kDir)) {
@@ -188,6 +204,15 @@ void append_frame(std::string& out, std::string_view phase, std::string_view del
   w.begin_object().kv("type", "chat:completion").key("data").begin_object();
   w.kv("phase", phase).kv("delta_content", delta).end_object().end_object();
   out.append("\n\n");
+}
+
+constexpr std::string_view kDoneFrame = "data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"done\",\"done\":true}}\n\n";
+const Setup kPlain{"x", {}, {}, ThinkingMode::reasoning};
+
+// `frames`, then the done frame, decoded with no tools in reasoning mode.
+Recorder record_done(std::string frames) {
+  frames.append(kDoneFrame);
+  return record(kPlain, frames);
 }
 
 }  // namespace
@@ -279,10 +304,8 @@ TEST_CASE("zaiweb stream: delta text split at every character gives the same eve
 
 TEST_CASE("zaiweb stream T01: plain answer, usage from an other frame", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T01");
-  CHECK(r.content == "Hello! How can I help you today?");
-  CHECK(r.reasoning.empty());
+  check_stopped(r, "", "Hello! How can I help you today?");
   check_usage(r.usage, 18, 9, 27);
-  check_clean_end(r, FinishReason::stop);
 }
 
 TEST_CASE("zaiweb stream T02: spaced 2025 JSON, usage repeated on the last answer and done is not doubled", "[unit][zaiweb]") {
@@ -295,38 +318,28 @@ TEST_CASE("zaiweb stream T02: spaced 2025 JSON, usage repeated on the last answe
 
 TEST_CASE("zaiweb stream T03: <details> thinking and the edit_content transition", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T03");
-  CHECK(r.reasoning == "The user asks for 2+2.\nSimple arithmetic.");
-  CHECK(r.content == "2 + 2 = 4.");
+  check_stopped(r, "The user asks for 2+2.\nSimple arithmetic.", "2 + 2 = 4.");
   check_usage(r.usage, 15, 38, 53);
-  check_clean_end(r, FinishReason::stop);
 }
 
 TEST_CASE("zaiweb stream T04: plain thinking, usage before the final delta", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T04");
-  CHECK(r.reasoning == "The user greets me. Reply briefly and friendly.");
-  CHECK(r.content == "Hi there! Anything I can do for you?");
+  check_stopped(r, "The user greets me. Reply briefly and friendly.", "Hi there! Anything I can do for you?");
   check_usage(r.usage, 1921, 57, 1978, 640);
-  check_clean_end(r, FinishReason::stop);
 }
 
 TEST_CASE("zaiweb stream T05: <summary> line and a newline split from its '> '", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T05");
-  CHECK(r.reasoning == "First line.\nSecond line.");
-  CHECK(r.content == "Done.");
+  check_stopped(r, "First line.\nSecond line.", "Done.");
   check_usage(r.usage, 20, 30, 50);
-  check_clean_end(r, FinishReason::stop);
 }
 
 TEST_CASE("zaiweb stream T06: legacy <glm_block> call of a declared tool, rewritten by edits", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T06");
   CHECK(r.content == "I'll look up the weather.");
-  REQUIRE(r.calls.size() == 1);
+  check_one_call(r, "call_k3v9q2x7", "get_weather", "{\"city\":\"Paris\"}");
   CHECK(r.calls[0].index == 0);
-  CHECK(r.calls[0].id == "call_k3v9q2x7");
-  CHECK(r.calls[0].name == "get_weather");
-  CHECK(r.calls[0].args == "{\"city\":\"Paris\"}");
   check_usage(r.usage, 312, 41, 353);
-  check_clean_end(r, FinishReason::tool_calls);
 }
 
 TEST_CASE("zaiweb stream T06: the same block is hidden when the tool was not declared", "[unit][zaiweb]") {
@@ -350,23 +363,15 @@ TEST_CASE("zaiweb stream T07: server-side search stays hidden, citation stripped
 TEST_CASE("zaiweb stream T08: prompt-injected XML call, trigger split across deltas, nothing leaks", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T08");
   CHECK(r.content.empty());
-  REQUIRE(r.calls.size() == 1);
-  CHECK(r.calls[0].id == "call_test_1");
-  CHECK(r.calls[0].name == "get_weather");
-  CHECK(r.calls[0].args == "{\"city\": \"Paris\"}");
+  check_one_call(r, "call_test_1", "get_weather", "{\"city\": \"Paris\"}");
   check_usage(r.usage, 850, 44, 894);
-  check_clean_end(r, FinishReason::tool_calls);
 }
 
 TEST_CASE("zaiweb stream T09: JSON tool call in a ```json fence", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T09");
   CHECK(r.content.empty());
-  REQUIRE(r.calls.size() == 1);
-  CHECK(r.calls[0].id == "call_w1");
-  CHECK(r.calls[0].name == "get_weather");
-  CHECK(r.calls[0].args == "{\"city\": \"Paris\"}");
+  check_one_call(r, "call_w1", "get_weather", "{\"city\": \"Paris\"}");
   check_usage(r.usage, 640, 39, 679);
-  check_clean_end(r, FinishReason::tool_calls);
 }
 
 TEST_CASE("zaiweb stream T10: legacy search glm_block hidden, answer continues after it", "[unit][zaiweb]") {
@@ -433,21 +438,15 @@ TEST_CASE("zaiweb stream T16: the connection drops without done", "[unit][zaiweb
 
 TEST_CASE("zaiweb stream T17: thinking residue inside answer deltas is not shown twice", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T17");
-  CHECK(r.reasoning == "Plan the reply");
-  CHECK(r.content == "OK.\nHere is the result.");
+  check_stopped(r, "Plan the reply", "OK.\nHere is the result.");
   CHECK(r.content.find('>') == std::string::npos);
-  check_clean_end(r, FinishReason::stop);
 }
 
 TEST_CASE("zaiweb stream T18: modern delta_name/delta_arguments call of a declared tool", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T18");
   CHECK(r.reasoning == "I need to read the file first.");
-  REQUIRE(r.calls.size() == 1);
-  CHECK(r.calls[0].id == "call_9f2c1e7d3b5a4860");
-  CHECK(r.calls[0].name == "read_file");
-  CHECK(r.calls[0].args == "{\"path\":\"src/main.cpp\"}");
+  check_one_call(r, "call_9f2c1e7d3b5a4860", "read_file", "{\"path\":\"src/main.cpp\"}");
   check_usage(r.usage, 1200, 35, 1235);
-  check_clean_end(r, FinishReason::tool_calls);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -479,10 +478,9 @@ TEST_CASE("zaiweb stream: strip mode drops reasoning", "[unit][zaiweb]") {
 }
 
 TEST_CASE("zaiweb stream: parse_thinking_mode", "[unit][zaiweb]") {
-  CHECK(zaiweb::parse_thinking_mode("think_tags") == ThinkingMode::think_tags);
-  CHECK(zaiweb::parse_thinking_mode("strip") == ThinkingMode::strip);
-  CHECK(zaiweb::parse_thinking_mode("reasoning") == ThinkingMode::reasoning);
-  CHECK(zaiweb::parse_thinking_mode("bogus") == ThinkingMode::reasoning);
+  zgate::test::check_each<ThinkingMode>(
+      zaiweb::parse_thinking_mode, {{"think_tags", ThinkingMode::think_tags}, {"strip", ThinkingMode::strip},
+                                    {"reasoning", ThinkingMode::reasoning}, {"bogus", ThinkingMode::reasoning}});
 }
 
 TEST_CASE("zaiweb stream: empty quoted lines and '>' inside reasoning survive", "[unit][zaiweb]") {
@@ -490,8 +488,7 @@ TEST_CASE("zaiweb stream: empty quoted lines and '>' inside reasoning survive", 
   append_frame(b, "thinking", "<details type=\"reasoning\" done=\"false\">\n> a > b\n> \n>\n> c<d");
   append_frame(b, "thinking", "\n</details>");
   append_frame(b, "answer", "x");
-  b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"done\",\"done\":true}}\n\n");
-  const Recorder r = record(Setup{"x", {}, {}, ThinkingMode::reasoning}, b);
+  const Recorder r = record_done(b);
   CHECK(r.reasoning == "a > b\n\n\nc<d");
   CHECK(r.content == "x");
 }
@@ -502,8 +499,7 @@ TEST_CASE("zaiweb stream: a transition that carries more reasoning than was stre
   b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"answer\",\"edit_index\":0,\"edit_content\":"
            "\"<details type=\\\"reasoning\\\" done=\\\"true\\\" duration=\\\"1\\\">\\n> Step one.\\n> Step two.\\n"
            "</details>\\nAnswer.\"}}\n\n");
-  b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"done\",\"done\":true}}\n\n");
-  const Recorder r = record(Setup{"x", {}, {}, ThinkingMode::reasoning}, b);
+  const Recorder r = record_done(b);
   CHECK(r.reasoning == "Step one.\nStep two.");
   CHECK(r.content == "Answer.");
 }
@@ -514,8 +510,7 @@ TEST_CASE("zaiweb stream: an edit that rewrites sent answer text emits only the 
   b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"answer\",\"edit_index\":6,"
            "\"edit_content\":\"world, ça va?\"}}\n\n");
   append_frame(b, "answer", " Bien.");
-  b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"done\",\"done\":true}}\n\n");
-  const Recorder r = record(Setup{"x", {}, {}, ThinkingMode::reasoning}, b);
+  const Recorder r = record_done(b);
   CHECK(r.content == "Hello world, ça va? Bien.");
 }
 
@@ -524,8 +519,7 @@ TEST_CASE("zaiweb stream: edit_index counts code points, not bytes", "[unit][zai
   append_frame(b, "answer", "你好世界");
   b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"answer\",\"edit_index\":4,"
            "\"edit_content\":\"！\"}}\n\n");
-  b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"done\",\"done\":true}}\n\n");
-  const Recorder r = record(Setup{"x", {}, {}, ThinkingMode::reasoning}, b);
+  const Recorder r = record_done(b);
   CHECK(r.content == "你好世界！");
 }
 
@@ -534,8 +528,7 @@ TEST_CASE("zaiweb stream: a 200 KB frame passes through whole", "[unit][zaiweb]"
   for (std::size_t i = 0; i < big.size(); i += 97) big[i] = '\n';
   std::string b;
   append_frame(b, "answer", big);
-  b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"done\",\"done\":true}}\n\n");
-  const Recorder r = record(Setup{"x", {}, {}, ThinkingMode::reasoning}, b);
+  const Recorder r = record_done(b);
   CHECK(r.content == big);
 }
 
@@ -550,7 +543,7 @@ TEST_CASE("zaiweb stream: errors in every nesting become error events", "[unit][
   };
   for (const char* f : frames) {
     INFO(f);
-    const Recorder r = record(Setup{"x", {}, {}, ThinkingMode::reasoning}, std::string("data: ") + f + "\n\n");
+    const Recorder r = record(kPlain, std::string("data: ") + f + "\n\n");
     REQUIRE(r.failed);
     CHECK(r.error.message.find("boom") != std::string::npos);
     CHECK(r.finishes == 0);
@@ -562,13 +555,13 @@ TEST_CASE("zaiweb stream: non-JSON lines, unknown types and the DONE marker are 
   append_frame(b, "answer", "B");
   b.append("data: [DONE]\n\n");
   append_frame(b, "answer", "ignored after the end");
-  const Recorder r = record(Setup{"x", {}, {}, ThinkingMode::reasoning}, b);
+  const Recorder r = record(kPlain, b);
   CHECK(r.content == "AB");
   check_clean_end(r, FinishReason::stop);
 }
 
 TEST_CASE("zaiweb stream: nothing at all is reported as an empty stream", "[unit][zaiweb]") {
-  const Recorder r = record(Setup{"x", {}, {}, ThinkingMode::reasoning}, "");
+  const Recorder r = record(kPlain, "");
   REQUIRE(r.failed);
   CHECK(r.starts == 1);
   CHECK(r.error.message.find("without sending anything") != std::string::npos);
@@ -578,8 +571,7 @@ TEST_CASE("zaiweb stream: a citation-like run that is not a marker is kept", "[u
   std::string b;
   append_frame(b, "answer", "【注意】 and 【turn");
   append_frame(b, "answer", "X】 and 【turn1search2】.");
-  b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"done\",\"done\":true}}\n\n");
-  const Recorder r = record(Setup{"x", {}, {}, ThinkingMode::reasoning}, b);
+  const Recorder r = record_done(b);
   CHECK(r.content == "【注意】 and 【turnX】 and .");
 }
 
@@ -592,7 +584,6 @@ namespace {
 
 constexpr std::string_view kGlobe = "\xF0\x9F\x8C\x8F";  // U+1F30F, "\ud83c\udf0f"
 constexpr std::string_view kFffd = "\xEF\xBF\xBD";       // U+FFFD
-constexpr std::string_view kDoneFrame = "data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"done\",\"done\":true}}\n\n";
 
 // A frame whose delta is written as raw JSON string contents (escapes kept as given).
 std::string raw_frame(std::string_view phase, std::string_view raw_delta) {
@@ -617,8 +608,6 @@ Recorder record_every_split(const Setup& s, const std::string& bytes) {
   }
   return whole;
 }
-
-const Setup kPlain{"x", {}, {}, ThinkingMode::reasoning};
 
 }  // namespace
 

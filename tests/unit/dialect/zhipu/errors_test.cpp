@@ -1,5 +1,7 @@
 // Mapping of zhipu v4 error responses to OpenAI errors (business codes: docs/protocols/zhipu-v4.md).
+#include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include <catch2/catch.hpp>
 
@@ -12,6 +14,16 @@ namespace {
 bool starts_with(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
 bool ends_with(const std::string& s, std::string_view p) {
   return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+}
+
+// Each business code, answered with `http_status`, maps to `status` and `type`.
+void check_codes(std::initializer_list<const char*> codes, int http_status, int status, std::string_view type) {
+  for (const char* code : codes) {
+    INFO(code);
+    const ApiError x = zhipu::map_error(http_status, std::string(R"({"error":{"code":")") + code + R"(","message":"m"}})");
+    CHECK(x.status == status);
+    CHECK(x.type == type);
+  }
 }
 
 }  // namespace
@@ -34,12 +46,7 @@ TEST_CASE("zhipu errors: Z.ai codes 1000-1004 are authentication errors", "[unit
   CHECK(ends_with(e.message, "correctly provided. (upstream code 1002)"));
   CHECK(starts_with(e.message, "The upstream rejected zgate's credentials: "));
   // By business code even if the status says otherwise.
-  for (const char* code : {"1000", "1001", "1003", "1004"}) {
-    INFO(code);
-    const ApiError x = zhipu::map_error(400, std::string(R"({"error":{"code":")") + code + R"(","message":"m"}})");
-    CHECK(x.status == 401);
-    CHECK(x.type == "authentication_error");
-  }
+  check_codes({"1000", "1001", "1003", "1004"}, 400, 401, "authentication_error");
 }
 
 TEST_CASE("zhipu errors: 1302 concurrency limit is a retryable rate limit", "[unit][zhipu][errors]") {
@@ -135,12 +142,7 @@ TEST_CASE("zhipu errors: 12xx validation errors keep the upstream message", "[un
   const ApiError c = zhipu::map_error(400, R"({"error":{"code":"1210","message":"API 调用参数有误，请检查文档。"}})");
   CHECK(c.status == 400);
   CHECK(c.message == "API 调用参数有误，请检查文档。 (upstream code 1210)");
-  for (const char* code : {"1212", "1213", "1215", "1220"}) {
-    INFO(code);
-    const ApiError x = zhipu::map_error(403, std::string(R"({"error":{"code":")") + code + R"(","message":"m"}})");
-    CHECK(x.status == 400);
-    CHECK(x.type == "invalid_request_error");
-  }
+  check_codes({"1212", "1213", "1215", "1220"}, 403, 400, "invalid_request_error");
 }
 
 TEST_CASE("zhipu errors: upstream-side business codes are 502", "[unit][zhipu][errors]") {

@@ -16,9 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace zgate;
-using zgate::test::slurp;
-using zgate::test::updating;
-using zgate::test::fixed_options;
+using namespace zgate::test;  // slurp, updating, fixed_options
 
 const fs::path kDir = fs::path(ZGATE_FIXTURES) / "zhipu";
 

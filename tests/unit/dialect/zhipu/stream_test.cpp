@@ -3,6 +3,7 @@
 // every way the bytes can be split into reads.
 #include <algorithm>
 #include <filesystem>
+#include <initializer_list>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -20,9 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace zgate;
-using zgate::test::slurp;
-using zgate::test::updating;
-using zgate::test::fixed_options;
+using namespace zgate::test;  // slurp, updating, fixed_options
 
 const fs::path kDir = fs::path(ZGATE_FIXTURES) / "zhipu";
 
@@ -98,6 +97,14 @@ std::size_t count(std::string_view hay, std::string_view needle) {
   std::size_t n = 0;
   for (auto pos = hay.find(needle); pos != std::string_view::npos; pos = hay.find(needle, pos + 1)) ++n;
   return n;
+}
+
+// Each of `needles` stands exactly once in `hay`.
+void check_once(std::string_view hay, std::initializer_list<std::string_view> needles) {
+  for (const std::string_view n : needles) {
+    INFO(n);
+    CHECK(count(hay, n) == 1);
+  }
 }
 
 // Events as owned copies, for checking what the decoder emits.
@@ -192,9 +199,7 @@ TEST_CASE("zhipu stream: role appears only on the first delta", "[unit][zhipu_st
 TEST_CASE("zhipu stream: a tool-call header is sent once per index even when the upstream repeats it",
           "[unit][zhipu_stream]") {
   const std::string out = run_fixture("t09b_tool_stream_repeat_ids.sse", false);
-  CHECK(count(out, "\"id\":\"call_7a6b5c4d3e2f1a0b9c8d7e6f\"") == 1);
-  CHECK(count(out, "\"type\":\"function\"") == 1);
-  CHECK(count(out, "\"name\":\"write_file\"") == 1);
+  check_once(out, {"\"id\":\"call_7a6b5c4d3e2f1a0b9c8d7e6f\"", "\"type\":\"function\"", "\"name\":\"write_file\""});
   // Three fragments carry arguments; the one with empty arguments and only the repeated header
   // adds nothing and is dropped.
   CHECK(count(out, "\"tool_calls\":[") == 3);
@@ -204,9 +209,9 @@ TEST_CASE("zhipu stream: index -1 calls get distinct indices by id and continuat
           "[unit][zhipu_stream]") {
   const std::string out = run_fixture("tool_index_minus_one.sse", false);
   CHECK(count(out, "\"index\":-1") == 0);
-  CHECK(count(out, "\"tool_calls\":[{\"index\":0,\"id\":\"call_-1111\"") == 1);
-  CHECK(count(out, "\"tool_calls\":[{\"index\":1,\"id\":\"call_-2222\"") == 1);
-  CHECK(count(out, "\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"\\\"b\\\":4}\"}}]") == 1);
+  check_once(out, {"\"tool_calls\":[{\"index\":0,\"id\":\"call_-1111\"",
+                   "\"tool_calls\":[{\"index\":1,\"id\":\"call_-2222\"",
+                   "\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"\\\"b\\\":4}\"}}]"});
 }
 
 TEST_CASE("zhipu stream: the usage chunk is sent only when the client asked", "[unit][zhipu_stream]") {
@@ -368,14 +373,16 @@ TEST_CASE("v4 decoder: empty reasoning and content deltas are skipped", "[unit][
 }
 
 TEST_CASE("v4 decoder: finish reasons map to OpenAI values", "[unit][zhipu_stream]") {
-  CHECK(zhipu::map_finish_reason("stop") == FinishReason::stop);
-  CHECK(zhipu::map_finish_reason("length") == FinishReason::length);
-  CHECK(zhipu::map_finish_reason("tool_calls") == FinishReason::tool_calls);
-  CHECK(zhipu::map_finish_reason("sensitive") == FinishReason::content_filter);
-  CHECK(zhipu::map_finish_reason("model_context_window_exceeded") == FinishReason::length);
-  CHECK(zhipu::map_finish_reason("network_error") == FinishReason::error);
-  CHECK(zhipu::map_finish_reason("") == FinishReason::none);
-  CHECK(zhipu::map_finish_reason("something_new") == FinishReason::stop);
+  check_each<FinishReason>(zhipu::map_finish_reason, {
+      {"stop", FinishReason::stop},
+      {"length", FinishReason::length},
+      {"tool_calls", FinishReason::tool_calls},
+      {"sensitive", FinishReason::content_filter},
+      {"model_context_window_exceeded", FinishReason::length},
+      {"network_error", FinishReason::error},
+      {"", FinishReason::none},
+      {"something_new", FinishReason::stop},
+  });
 }
 
 TEST_CASE("v4 decoder: model_context_window_exceeded finishes with length", "[unit][zhipu_stream]") {
