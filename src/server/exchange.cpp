@@ -95,8 +95,8 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
     std::string body;
     Failure f;
     if (json) {
-      if (!ex.read_all_now(body, f)) f = co_await ex.read_all(body);
-    } else if (!ex.read_now(piece, f)) {
+      f = co_await ex.read_all(body);
+    } else {
       f = co_await ex.read_some(piece);
     }
     if (f == Failure::cancelled && (!c.conn.dl.aborted() || c.conn.dl.hung_up())) co_return false;  // the client left

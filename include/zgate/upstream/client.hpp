@@ -99,17 +99,11 @@ class Exchange {
   bool is_event_stream() const;
 
   // Next piece of the response body (timeout: upstream_stream_idle). An empty view with
-  // Failure::none = the body is complete.
+  // Failure::none = the body is complete. Bytes already buffered are parsed in place; only a
+  // read that must wait goes through the event loop.
   boost::asio::awaitable<Failure> read_some(std::string_view& out);
   // Reads the whole remaining body into `out` (bounded by limits.max_upstream_body).
   boost::asio::awaitable<Failure> read_all(std::string& out);
-  // The same steps when they need no waiting: true when `out` and `f` hold the result (bytes
-  // already buffered, the end of the body, or an error); false when the caller must co_await
-  // read_some() / read_all() (which carries on from there). Each co_await of an awaitable
-  // function allocates a coroutine frame; a JSON answer usually arrives with its head, and then
-  // reading it costs none.
-  bool read_now(std::string_view& out, Failure& f);
-  bool read_all_now(std::string& out, Failure& f);
 
   // Returns the connection to the pool if the response was complete and keep-alive.
   void release();
@@ -117,6 +111,10 @@ class Exchange {
   const std::string& error_message() const { return error_; }
 
  private:
+  // The part of read_some() / read_all() that needs no waiting: true when `out` and `f` hold the
+  // result (bytes already buffered, the end of the body, or an error).
+  bool read_now(std::string_view& out, Failure& f);
+  bool read_all_now(std::string& out, Failure& f);
   boost::asio::awaitable<Failure> connect();
   void build_head(const UpstreamRequest& req);  // the request head, into the connection's buffer
   Failure write_failure(const boost::system::error_code& ec);
