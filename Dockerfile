@@ -12,8 +12,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
+COPY cmake cmake
 COPY include include
 COPY src src
+# zgate-mock replays the chat.z.ai transcripts of the test fixtures (embedded at build time).
+COPY tests/fixtures/zaiweb/transcripts tests/fixtures/zaiweb/transcripts
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DZGATE_BUILD_TESTS=OFF -DZGATE_BUILD_BENCH=OFF \
  && cmake --build build --target zgate zgate-mock \
  && strip build/zgate build/zgate-mock
