@@ -32,9 +32,9 @@ std::string missing_upstream_key(const zgate::Config& cfg) {
   for (const auto& p : cfg.providers) {
     if (p.kind == zgate::ProviderKind::zhipu && p.api_key.empty() && p.api_keys.empty()) {
       return "provider '" + p.name +
-             "' has no upstream API key: set ZGATE_UPSTREAM_KEY (or api_key / api_keys under [providers." + p.name +
-             "] in the configuration file), or run the offline demo against the bundled mock with --demo "
-             "(ZGATE_DEMO=true)";
+             "' has no upstream API key: set ZGATE_UPSTREAM_KEY (or api_key, api_keys or api_key_env in its "
+             "[[providers]] entry of the configuration file), or run the offline demo against the bundled mock "
+             "with --demo (ZGATE_DEMO=true)";
     }
   }
   return {};
