@@ -20,6 +20,7 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   check(a.usage_retention_days != b.usage_retention_days, "usage_retention_days");
   check(a.limits.pool_max_idle_per_host != b.limits.pool_max_idle_per_host, "limits.pool_max_idle_per_host");
   check(a.limits.pool_idle_timeout != b.limits.pool_idle_timeout, "limits.pool_idle_timeout_ms");
+  check(a.limits.pool_check_idle != b.limits.pool_check_idle, "limits.pool_check_idle_ms");
   check(a.limits.max_connections != b.limits.max_connections, "limits.max_connections");
   check(a.demo != b.demo, "demo");
   return out;

@@ -288,6 +288,8 @@ void read_limits(const Reader& r, const toml::node& n, Config& cfg) {
       l.pool_max_idle_per_host = static_cast<std::size_t>(r.non_negative(v, path));
     } else if (key == "pool_idle_timeout_ms") {
       l.pool_idle_timeout = Millis(r.positive(v, path));
+    } else if (key == "pool_check_idle_ms") {
+      l.pool_check_idle = Millis(r.non_negative(v, path));
     } else {
       return false;
     }

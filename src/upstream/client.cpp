@@ -149,11 +149,6 @@ Pool::Pool(net::any_io_executor ex, const Limits& limits, io::Watchdog& watchdog
 Pool::~Pool() = default;
 
 namespace {
-// A connection idle for less than this is reused without a health check. Under load nearly
-// every checkout is such a connection, and the check is a syscall per request. Upstreams
-// close idle keep-alive connections after seconds to minutes, and if one was closed anyway
-// the request fails before any response byte and is resent on a fresh connection (start()).
-constexpr auto kFreshIdle = std::chrono::seconds(1);
 
 // An idle keep-alive connection must have nothing to read: data means a protocol error,
 // and POLLRDHUP/POLLHUP means the upstream closed it.
@@ -174,7 +169,7 @@ std::unique_ptr<Connection> Pool::checkout(const Endpoint& ep) {
     v.pop_back();
     --stats_.idle;
     const auto idle = now - c->idle_since_;
-    if (idle < limits_.pool_idle_timeout && (idle < kFreshIdle || idle_healthy(*c))) return c;
+    if (idle < limits_.pool_idle_timeout && (idle < limits_.pool_check_idle || idle_healthy(*c))) return c;
   }
   return nullptr;
 }

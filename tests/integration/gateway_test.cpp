@@ -338,20 +338,26 @@ TEST_CASE("upstream connections are kept alive and reused", "[integration]") {
 
 namespace {
 // One gateway worker, and an upstream that closes keep-alive connections idle for 100 ms.
-GatewayOptions one_worker_idle_closing_upstream() {
+// The upstream closes connections idle for 100 ms; zgate checks a pooled connection idle for
+// longer than `check_idle` before it reuses it.
+GatewayOptions one_worker_idle_closing_upstream(std::chrono::milliseconds check_idle) {
   mock::Options mo;
   mo.idle_timeout = mock::Millis(100);
-  return {[](Config& c) { c.workers = 1; }, mo};
+  return {[check_idle](Config& c) {
+            c.workers = 1;
+            c.limits.pool_check_idle = check_idle;
+          },
+          mo};
 }
 }  // namespace
 
 // The upstream closes keep-alive connections idle for 100 ms (as real upstreams do after their
-// idle timeout). A connection idle for under a second is reused without a health check: the
-// request fails before any response byte and is resent on a fresh connection.
+// idle timeout). A connection idle for less than limits.pool_check_idle is reused without a
+// health check: the request fails before any response byte and is resent on a fresh connection.
 TEST_CASE("a recently idle pooled connection the upstream closed is retried on a fresh one", "[integration]") {
-  Harness h(one_worker_idle_closing_upstream());
+  Harness h(one_worker_idle_closing_upstream(std::chrono::seconds(10)));
   REQUIRE(h.post_chat(chat_body("one")).status == 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // closed by the upstream, yet "recent"
   const auto r = h.post_chat(chat_body("two"));
   CHECK(r.status == 200);
   CHECK(r.body.find("chat.completion") != std::string::npos);
@@ -361,12 +367,12 @@ TEST_CASE("a recently idle pooled connection the upstream closed is retried on a
   CHECK(s.upstream_connects == 2);
 }
 
-// After a second idle, the pool checks the connection before reusing it and opens a fresh one
-// instead of sending into a closed socket.
+// Idle longer than limits.pool_check_idle, the pool checks the connection before reusing it and
+// opens a fresh one instead of sending into a closed socket.
 TEST_CASE("a long idle pooled connection the upstream closed is replaced before sending", "[integration]") {
-  Harness h(one_worker_idle_closing_upstream());
+  Harness h(one_worker_idle_closing_upstream(std::chrono::milliseconds(200)));
   REQUIRE(h.post_chat(chat_body("one")).status == 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // past both the upstream's 100 ms and the 200 ms
   CHECK(h.post_chat(chat_body("two")).status == 200);
   const auto s = h.gateway().stats();
   CHECK(s.upstream_reuses == 0);
@@ -421,7 +427,8 @@ TEST_CASE("a stream cut by the client is never returned to the pool", "[integrat
               "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
     conn.read_until("chat.completion.chunk", std::chrono::seconds(5));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The cut stream has ended once nothing is in flight (bounded wait).
+  for (int i = 0; i < 500 && h.gateway().stats().in_flight > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   REQUIRE(h.post_chat(chat_body("after")).status == 200);
   CHECK(h.gateway().stats().upstream_connects == 2);
 }

@@ -49,6 +49,9 @@ struct Limits {
   std::size_t max_upstream_body = 64 * 1024 * 1024;  // largest non-stream upstream body
   std::size_t pool_max_idle_per_host = 512;          // per worker
   Millis pool_idle_timeout{60'000};
+  // A pooled connection idle for less than this is reused without a health check (a syscall);
+  // one the upstream closed meanwhile fails before any response byte and is resent.
+  Millis pool_check_idle{1'000};
   std::size_t max_connections = 100'000;             // downstream, whole process
   // Admission control (0 = no limit): chat requests in flight and open streams, whole process.
   // Over either, a chat request gets 503 with Retry-After before its body is read.
