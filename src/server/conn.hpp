@@ -83,7 +83,6 @@ class ResponseWriter {
   // failed. When it returns pending, co_await chunk_rest() for the rest.
   Step chunk(std::string& out, bool last);
   net::awaitable<Step> chunk_rest();
-  bool finished() const { return finished_; }
 
  private:
   bool wrote(const io::Written& w);
@@ -94,7 +93,6 @@ class ResponseWriter {
   std::array<net::const_buffer, 3> bufs_;
   io::Written pending_;
   std::string* out_ = nullptr;  // the chunk being written (cleared once written)
-  bool finished_ = false;  // the whole response (or the last chunk) has been written
 };
 
 }  // namespace zgate

@@ -49,7 +49,6 @@ net::awaitable<bool> ResponseWriter::write_head(std::string_view body) {
                                                                               net::buffer(body.data(), body.size())},
                                 w);
   }
-  finished_ = true;
   co_return wrote(w);
 }
 
@@ -82,9 +81,7 @@ net::awaitable<bool> ResponseWriter::start_stream() {
   h1::field(h, "X-Accel-Buffering", "no");
   h1::field(h, "Transfer-Encoding", "chunked");
   h1::end(h);
-  const bool ok = co_await write_head({});
-  finished_ = false;  // the body follows
-  co_return ok;
+  co_return co_await write_head({});
 }
 
 Step ResponseWriter::chunk(std::string& out, bool last) {
@@ -99,7 +96,6 @@ Step ResponseWriter::chunk(std::string& out, bool last) {
     const std::string_view tail = last ? h1::kChunkEndAndLast : h1::kChunkEnd;
     bufs_ = {net::buffer(size_.bytes, size_.size), net::buffer(out), net::buffer(tail.data(), tail.size())};
   }
-  if (last) finished_ = true;
   pending_ = io::try_write(r_.conn.sock, bufs_);
   if (!pending_.complete) {
     out_ = &out;
