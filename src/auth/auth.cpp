@@ -31,10 +31,22 @@ std::string_view bearer_token(std::string_view authorization) {
   return text::trim(a.substr(kScheme.size()));
 }
 
-Authenticator::Authenticator(const std::vector<ApiKey>& keys, bool allow_no_auth)
+Authenticator::Authenticator(const std::vector<ApiKey>& keys, bool allow_no_auth, std::string_view admin_key)
     : allow_no_auth_(allow_no_auth) {
   entries_.reserve(keys.size());
   for (const auto& k : keys) entries_.push_back(Entry{sha256(k.key), k.label});
+  if (!admin_key.empty()) admin_ = sha256(admin_key);
+}
+
+Result<void> Authenticator::check_admin(std::string_view authorization, std::string_view x_api_key) const {
+  if (!admin_) return not_found("The admin API is off: start zgate with ZGATE_ADMIN_KEY (or admin_key) set.", "admin_disabled");
+  const std::string_view presented = credential(authorization, x_api_key);
+  if (presented.empty())
+    return unauthorized("Missing admin key: send it as 'Authorization: Bearer <admin key>' or 'x-api-key: <admin key>'.");
+  const auto digest = sha256(presented);
+  if (CRYPTO_memcmp(digest.data(), admin_->data(), digest.size()) != 0)
+    return unauthorized("Incorrect admin key provided (client keys are not accepted here).");
+  return {};
 }
 
 Result<std::string_view> Authenticator::check(std::string_view authorization, std::string_view x_api_key) const {

@@ -86,6 +86,7 @@ void apply_env(Config& cfg, const Env& env) {
     cfg.api_keys.push_back(ApiKey{"default", std::string(text::trim(*k))});
   }
   if (auto b = env.get_bool("ZGATE_ALLOW_NO_AUTH")) cfg.allow_no_auth = *b;
+  if (auto v = env.get("ZGATE_ADMIN_KEY")) cfg.admin_key = std::string(text::trim(*v));
   if (auto v = env.get("ZGATE_DATA_DIR")) cfg.data_dir = std::string(*v);
   if (auto b = env.get_bool("ZGATE_USAGE_STORE")) cfg.usage_store = *b;
   if (auto b = env.get_bool("DEBUG_MODE")) {

@@ -347,6 +347,9 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
       cfg.workers = static_cast<unsigned>(r.integer(v, path, 0, 1024, "an integer from 0 (= hardware threads) to 1024"));
     } else if (key == "allow_no_auth") {
       cfg.allow_no_auth = r.boolean(v, path);
+    } else if (key == "admin_key" || key == "admin_key_env") {
+      bool have_admin = false;
+      cfg.admin_key = r.secret(key, "admin_key", v, path, have_admin);
     } else if (key == "cors_origin") {
       cfg.cors_origin = r.str(v, path);
     } else if (key == "data_dir") {

@@ -162,6 +162,12 @@ void validate_client_keys(Config& cfg) {
       throw ConfigError("no client API key configured: set ZGATE_API_KEYS (or API_KEY), or pass --allow-no-auth");
     cfg.allow_no_auth = true;
   }
+  // The admin key opens the operator's endpoints: one that is also a client key would let
+  // every holder of that client key in.
+  for (const auto& k : cfg.api_keys) {
+    if (!cfg.admin_key.empty() && k.key == cfg.admin_key)
+      throw ConfigError(fmt::format("admin_key: must differ from every client key (it equals the key labelled '{}')", k.label));
+  }
 }
 
 void validate_log_and_limits(Config& cfg) {

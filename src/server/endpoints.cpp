@@ -38,6 +38,16 @@ Result<void> authenticate(Request& c) {
   return {};
 }
 
+}  // namespace
+
+Result<void> authenticate_admin(Request& c) {
+  if (auto ok = c.gen.auth.check_admin(c.req.authorization, c.req.api_key); !ok) return ok.error();
+  c.info.key_label = "admin";
+  return {};
+}
+
+namespace {
+
 net::awaitable<bool> models(Request& c, ResponseWriter& out) {
   if (auto auth = authenticate(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
   std::string body;

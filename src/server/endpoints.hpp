@@ -10,6 +10,10 @@ namespace zgate {
 // Answers one request whose head has been read, and records it. True to keep the connection.
 net::awaitable<bool> handle(Request& c);
 
+// The operator's key, checked on the head (see Authenticator::check_admin); on success the
+// request is recorded with the key label "admin".
+Result<void> authenticate_admin(Request& c);
+
 // Hands a finished request's record to the recorder (when it is one that is recorded).
 void record(Request& c);
 

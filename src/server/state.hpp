@@ -34,7 +34,7 @@ using Clock = std::chrono::steady_clock;
 // until it ends, so a reload never changes a request midway.
 struct Generation {
   Generation(std::shared_ptr<const Config> c, uint64_t n)
-      : cfg(std::move(c)), router(*cfg), auth(cfg->api_keys, cfg->allow_no_auth), id(n) {
+      : cfg(std::move(c)), router(*cfg), auth(cfg->api_keys, cfg->allow_no_auth, cfg->admin_key), id(n) {
     providers.init(*cfg);
   }
   std::shared_ptr<const Config> cfg;

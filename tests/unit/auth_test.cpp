@@ -130,3 +130,33 @@ TEST_CASE("auth: a refusal is a 401 that tells a missing key from a wrong one", 
   CHECK(a.check("Basic abc", "", memo).error().message == "Incorrect API key provided.");
   CHECK(a.check("", "", memo).error().message.rfind("Missing API key", 0) == 0);  // same "" credential
 }
+
+TEST_CASE("auth: the admin key opens the admin endpoints", "[unit][auth][admin]") {
+  const Authenticator a({{"ops", "sk-ops-0123456789"}}, false, "adm-0123456789abcdef");
+  CHECK(a.admin_enabled());
+  CHECK(a.check_admin("Bearer adm-0123456789abcdef", "").ok());
+  CHECK(a.check_admin("", "adm-0123456789abcdef").ok());
+}
+
+TEST_CASE("auth: a client key is refused on the admin endpoints", "[unit][auth][admin]") {
+  const Authenticator a({{"ops", "sk-ops-0123456789"}}, true, "adm-0123456789abcdef");
+  const auto r = a.check_admin("Bearer sk-ops-0123456789", "");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().status == 401);
+  CHECK(r.error().message.find("client keys are not accepted") != std::string::npos);
+  // allow_no_auth lets anyone use the chat endpoints, never the admin ones.
+  CHECK(a.check_admin("", "").error().status == 401);
+}
+
+TEST_CASE("auth: the admin key is not a client key", "[unit][auth][admin]") {
+  const Authenticator a({{"ops", "sk-ops-0123456789"}}, false, "adm-0123456789abcdef");
+  CHECK_FALSE(a.check("Bearer adm-0123456789abcdef", "").ok());
+}
+
+TEST_CASE("auth: without an admin key the admin endpoints are off", "[unit][auth][admin]") {
+  const Authenticator a({{"ops", "sk-ops-0123456789"}}, false);
+  CHECK_FALSE(a.admin_enabled());
+  const auto r = a.check_admin("Bearer sk-ops-0123456789", "");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().status == 404);
+}

@@ -620,3 +620,27 @@ TEST_CASE("config: validate names a zero size or timeout of a hand-built configu
   Config fine = base();
   CHECK_NOTHROW(validate(fine));
 }
+
+TEST_CASE("config: ZGATE_ADMIN_KEY sets the admin key", "[unit][config][admin]") {
+  set_env({{"API_KEY", "k-0123456789ab"}, {"ZGATE_ADMIN_KEY", " adm-0123456789 "}});
+  CHECK(load({})->admin_key == "adm-0123456789");
+}
+
+TEST_CASE("config: admin_key_env in the file reads the admin key", "[unit][config][admin]") {
+  set_env({{"ADM", "adm-from-env-0123"}});
+  Config c;
+  apply_toml(c, "admin_key_env = \"ADM\"\n", "a.toml", &fake_env);
+  CHECK(c.admin_key == "adm-from-env-0123");
+}
+
+TEST_CASE("config: an admin key equal to a client key is refused", "[unit][config][admin]") {
+  set_env({{"ZGATE_API_KEYS", "ops=k-0123456789ab"}, {"ZGATE_ADMIN_KEY", "k-0123456789ab"}});
+  CHECK_THAT(error_of([] { load({}); }), Catch::Contains("admin_key") && Catch::Contains("'ops'"));
+}
+
+TEST_CASE("config: the admin key is masked in the description", "[unit][config][admin]") {
+  set_env({{"API_KEY", "k-0123456789ab"}, {"ZGATE_ADMIN_KEY", "adm-secret-0123456789"}});
+  const std::string d = describe(*load({}));
+  CHECK(d.find("adm-secret-0123456789") == std::string::npos);
+  CHECK(d.find("admin key:") != std::string::npos);
+}

@@ -25,7 +25,8 @@ struct AuthMemo {
 
 class Authenticator {
  public:
-  Authenticator(const std::vector<ApiKey>& keys, bool allow_no_auth);
+  // `admin_key`: the operator's key (empty = none); see check_admin().
+  Authenticator(const std::vector<ApiKey>& keys, bool allow_no_auth, std::string_view admin_key = {});
 
   // `authorization` = the Authorization header ("Bearer <key>", scheme case-insensitive,
   // surrounding spaces trimmed); `x_api_key` = the x-api-key header. Either may be empty.
@@ -39,6 +40,13 @@ class Authenticator {
 
   std::size_t key_count() const { return entries_.size(); }
 
+  // The operator's endpoints (/admin/*, /metrics when an admin key is set): only the admin key
+  // opens them, compared in constant time; a client key is refused like any wrong key, and
+  // allow_no_auth does not apply. Without an admin key every request is refused (404: the
+  // admin API is off).
+  bool admin_enabled() const { return admin_.has_value(); }
+  Result<void> check_admin(std::string_view authorization, std::string_view x_api_key) const;
+
  private:
   struct Entry {
     Sha256Digest digest;
@@ -46,6 +54,7 @@ class Authenticator {
   };
   std::optional<std::string_view> match(std::string_view presented) const;
   std::vector<Entry> entries_;
+  std::optional<Sha256Digest> admin_;
   bool allow_no_auth_ = false;
 };
 

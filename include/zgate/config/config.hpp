@@ -127,6 +127,9 @@ struct Config {
   unsigned workers = 0;  // 0 = hardware threads
   std::vector<ApiKey> api_keys;
   bool allow_no_auth = false;
+  // The operator's key for /admin/* and (when set) /metrics; distinct from every client key,
+  // and never accepted on the chat endpoints. Empty = the admin API is off.
+  std::string admin_key;
   std::string cors_origin = "*";
   std::vector<ProviderConfig> providers;
   std::string default_provider;  // provider for models not listed (when allow_unlisted_models)
