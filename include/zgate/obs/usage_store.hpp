@@ -18,6 +18,10 @@ namespace zgate {
 struct UsageStoreOptions {
   std::string path;         // the database file; created if missing
   int retention_days = 0;   // rows older than this are deleted (at start, then hourly); 0 = keep
+  // Where the hourly rollup (obs/usage_rollup.hpp) is kept up to date: false (the default) on
+  // the checkpoint thread each second; true in the recorder's own transactions (costlier per
+  // row on the recorder thread: the measurement is bench/usage_report.cpp's).
+  bool rollup_on_recorder = false;
 };
 
 struct UsageStoreStats {
