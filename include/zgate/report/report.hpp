@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "zgate/core/error.hpp"
 #include "zgate/obs/usage_rollup.hpp"
 
 namespace zgate::report {
@@ -129,5 +130,27 @@ std::string to_json(const RequestPage& p);
 
 // Latency in milliseconds from a histogram's percentile (-1 when empty).
 double percentile_ms(const obs::LatencyHistogram& h, double p);
+
+}  // namespace zgate::report
+
+// ---- the admin endpoints' parameters -----------------------------------------------------
+
+namespace zgate::report {
+
+// The query string's parameters, percent-decoded ('+' is a space), in order.
+std::vector<std::pair<std::string, std::string>> parse_query_string(std::string_view query);
+
+struct UsageQuery {
+  Filter filter;
+  std::vector<Dim> by;
+};
+// GET /admin/usage?since=&until=&key=&model=&by= (by repeatable or a comma list). A bad value
+// or an unknown parameter is a 400 naming it.
+Result<UsageQuery> usage_query(std::string_view query, int64_t now_ms);
+
+constexpr int kDefaultRequestLimit = 50;
+constexpr int kMaxRequestLimit = 1000;
+// GET /admin/requests?key=&model=&status=&error_type=&since=&until=&limit=&before=
+Result<RequestFilter> requests_query(std::string_view query, int64_t now_ms);
 
 }  // namespace zgate::report
