@@ -37,10 +37,11 @@ Answer on_store(AdminQueries& q, const std::string& path, F&& query) {
   return a;
 }
 
-// Checks the key and the store, bounds the queries waiting, runs `query` on the admin thread.
+// Checks the store, bounds the queries waiting, runs `query` on the admin thread. `query` is
+// taken by reference (a coroutine's by-value parameter of class type is miscompiled by GCC 12)
+// and copied into the job, which outlives this frame if the connection goes away.
 template <class F>
-net::awaitable<bool> run_admin_query(Request& c, ResponseWriter& out, F query) {
-  if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
+net::awaitable<bool> run_admin_query(Request& c, ResponseWriter& out, const F& query) {
   const Config& boot = *c.conn.g.cfg;  // the usage store is a restart setting
   if (!boot.usage_store) {
     co_return co_await out.send_error(
@@ -54,15 +55,13 @@ net::awaitable<bool> run_admin_query(Request& c, ResponseWriter& out, F query) {
                "Too many admin queries are running; retry shortly.", "admin_queries_busy", 1)) &&
         c.keep_alive;
   }
-  const std::string path = usage_db_path(boot);
-  Answer a = co_await net::co_spawn(
-      q.pool,
-      [&q, path, query = std::move(query)]() -> net::awaitable<Answer> {
-        Answer r = on_store(q, path, query);
-        q.queued.fetch_sub(1, std::memory_order_relaxed);
-        co_return r;
-      },
-      net::use_awaitable);
+  // A named job: GCC 12 mishandles a temporary with a destructor that lives across a co_await.
+  auto job = [&q, path = usage_db_path(boot), query]() -> net::awaitable<Answer> {
+    Answer r = on_store(q, path, query);
+    q.queued.fetch_sub(1, std::memory_order_relaxed);
+    co_return r;
+  };
+  Answer a = co_await net::co_spawn(q.pool, std::move(job), net::use_awaitable);
   if (a.error) co_return co_await out.send_error(*a.error) && c.keep_alive;
   co_return co_await out.send(200, std::move(a.body), "application/json") && c.keep_alive;
 }
@@ -75,35 +74,31 @@ std::string_view query_string(const Request& c) {
 
 }  // namespace
 
+// The admin key first: parameters are checked only for the operator.
 net::awaitable<bool> admin_usage(Request& c, ResponseWriter& out) {
+  if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
   auto parsed = report::usage_query(query_string(c), now_ms());
-  if (!parsed) {
-    // The key first: parameters are checked only for the operator.
-    if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
-    co_return co_await out.send_error(parsed.error()) && c.keep_alive;
-  }
-  co_return co_await run_admin_query(
-      c, out, [uq = std::move(*parsed)](report::Store& s, std::string& body, std::string& error) {
-        report::Report r;
-        if (!s.usage(uq.filter, uq.by, r, error)) return false;
-        body = report::to_json(r);
-        return true;
-      });
+  if (!parsed) co_return co_await out.send_error(parsed.error()) && c.keep_alive;
+  const auto query = [uq = std::move(*parsed)](report::Store& s, std::string& body, std::string& error) {
+    report::Report r;
+    if (!s.usage(uq.filter, uq.by, r, error)) return false;
+    body = report::to_json(r);
+    return true;
+  };
+  co_return co_await run_admin_query(c, out, query);
 }
 
 net::awaitable<bool> admin_requests(Request& c, ResponseWriter& out) {
+  if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
   auto parsed = report::requests_query(query_string(c), now_ms());
-  if (!parsed) {
-    if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
-    co_return co_await out.send_error(parsed.error()) && c.keep_alive;
-  }
-  co_return co_await run_admin_query(
-      c, out, [rf = std::move(*parsed)](report::Store& s, std::string& body, std::string& error) {
-        report::RequestPage page;
-        if (!s.requests(rf, page, error)) return false;
-        body = report::to_json(page);
-        return true;
-      });
+  if (!parsed) co_return co_await out.send_error(parsed.error()) && c.keep_alive;
+  const auto query = [rf = std::move(*parsed)](report::Store& s, std::string& body, std::string& error) {
+    report::RequestPage page;
+    if (!s.requests(rf, page, error)) return false;
+    body = report::to_json(page);
+    return true;
+  };
+  co_return co_await run_admin_query(c, out, query);
 }
 
 }  // namespace zgate

@@ -488,3 +488,30 @@ TEST_CASE("report: the latency histogram round-trips and refuses malformed bytes
   CHECK_FALSE(none.decode_add(cut.data(), 2));
   CHECK(none.count() == 0);
 }
+
+TEST_CASE("report: admin query strings are percent-decoded and checked", "[unit][report]") {
+  const auto p = report::parse_query_string("model=glm%2D4.6&key=a+b&&by=model%2Ckey&x");
+  REQUIRE(p.size() == 4);
+  CHECK(p[0] == std::pair<std::string, std::string>{"model", "glm-4.6"});
+  CHECK(p[1].second == "a b");
+  CHECK(p[3] == std::pair<std::string, std::string>{"x", ""});
+  auto u = report::usage_query("by=model%2Ckey&by=day&since=2h&key=ops", 10 * kHour);
+  REQUIRE(u);
+  CHECK(u->by == std::vector<Dim>{Dim::model, Dim::key, Dim::day});
+  CHECK(u->filter.since_ms == 8 * kHour);
+  CHECK(u->filter.key == "ops");
+  auto r = report::requests_query("", 0);
+  REQUIRE(r);
+  CHECK(r->limit == 50);
+  CHECK_FALSE(r->error_type);
+  r = report::requests_query("error_type=&limit=1000&before=17&status=429", 0);
+  REQUIRE(r);
+  CHECK(r->error_type == std::string());
+  CHECK(r->limit == 1000);
+  CHECK(r->before == 17);
+  CHECK(r->status == 429);
+  const auto bad = report::requests_query("limit=5&limit=1001", 0);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().status == 400);
+  CHECK(bad.error().param == "limit");
+}
