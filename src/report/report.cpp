@@ -398,6 +398,8 @@ bool Store::usage(const Filter& f, const std::vector<Dim>& by, Report& out, std:
   return true;
 }
 
+// Newest first by id, walking the table backwards from the cursor ("+ts_ms" keeps the planner off
+// the time index, which would sort the whole range before returning the first row).
 bool Store::requests(const RequestFilter& f, RequestPage& out, std::string& error) {
   sqlite3* db = db_->db;
   out = RequestPage{};
@@ -405,7 +407,7 @@ bool Store::requests(const RequestFilter& f, RequestPage& out, std::string& erro
           "SELECT id, ts_ms, request_id, key_label, model, upstream_model, provider, stream, status, error_type, "
           "prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_usd, total_us, first_token_us, "
           "upstream_first_byte_us, attempts, retries FROM requests "
-          "WHERE id < ?1 AND ts_ms >= ?2 AND ts_ms < ?3 AND (?4 = '' OR key_label = ?4) AND (?5 = '' OR model = ?5) "
+          "WHERE id < ?1 AND +ts_ms >= ?2 AND +ts_ms < ?3 AND (?4 = '' OR key_label = ?4) AND (?5 = '' OR model = ?5) "
           "AND (?6 IS NULL OR status = ?6) AND (?7 IS NULL OR error_type = ?7) ORDER BY id DESC LIMIT ?8");
   if (!st) {
     error = sqlite3_errmsg(db);

@@ -1,6 +1,11 @@
 #pragma once
 // The gateway's runtime state, shared by the server's files (private to src/server): the
 // configuration generations, the workers and the process-wide part (Gateway::Impl).
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -12,6 +17,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -20,6 +26,7 @@
 #include "zgate/config/config.hpp"
 #include "zgate/io/watchdog.hpp"
 #include "zgate/obs/recorder.hpp"
+#include "zgate/obs/ticker.hpp"
 #include "zgate/report/report.hpp"
 #include "zgate/route/router.hpp"
 #include "zgate/server/gateway.hpp"
@@ -84,6 +91,15 @@ struct Worker {
 // result. At most kMaxQueries are running or waiting; more are answered 503.
 struct AdminQueries {
   static constexpr int kMaxQueries = 4;
+  AdminQueries() {
+    // Named for top -H and perf; nice +5 like the other background threads, so a long report
+    // yields the core to the workers.
+    net::post(pool, [] {
+      pthread_setname_np(pthread_self(), "zgate-admin");
+      const int base = getpriority(PRIO_PROCESS, 0);
+      setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(base + obs::Ticker::kBackgroundNice, 19));
+    });
+  }
   net::thread_pool pool{1};
   std::atomic<int> queued{0};            // admin requests only, never the chat path
   std::unique_ptr<report::Store> store;  // the pool thread's
