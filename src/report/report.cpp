@@ -97,8 +97,10 @@ class Aggregator {
 
   void finish(const Filter& f) {
     for (auto& [k, i] : index_) out_.groups[i].key = split(k);
-    std::stable_sort(out_.groups.begin(), out_.groups.end(), [](const Group& a, const Group& b) {
-      if (a.totals.requests != b.totals.requests) return a.totals.requests > b.totals.requests;
+    // In time order when the first dimension is a time; else the busiest first.
+    const bool by_time = !by_.empty() && (by_[0] == Dim::day || by_[0] == Dim::hour);
+    std::stable_sort(out_.groups.begin(), out_.groups.end(), [by_time](const Group& a, const Group& b) {
+      if (!by_time && a.totals.requests != b.totals.requests) return a.totals.requests > b.totals.requests;
       return a.key < b.key;
     });
     if (series_.empty() && (!f.since_ms || !f.until_ms)) return;

@@ -69,7 +69,7 @@ struct Report {
   Filter filter;
   std::vector<Dim> by;
   Totals totals;
-  std::vector<Group> groups;         // by requests, most first
+  std::vector<Group> groups;         // by requests, most first; by time when `by` starts with day or hour
   int64_t bucket_ms = obs::kHourMs;  // the series' step: an hour, or a day for ranges over 3 days
   std::vector<SeriesPoint> series;   // every step from the first to the last, empty ones included
   // How it was computed.
