@@ -161,7 +161,7 @@ class UsageStore::Impl {
     npending = 0;
     sqlite3_clear_bindings(insert);  // the text bindings point into the recorder's rings
     sqlite3_clear_bindings(insert_many);
-    if (ok && opts.rollup_on_recorder) {
+    if (ok && opts.rollup == UsageStoreOptions::Rollup::recorder_thread) {
       std::string error;
       ok = obs::rollup_usage(db, std::numeric_limits<int64_t>::max(), error) >= 0;
     }
@@ -227,7 +227,7 @@ class UsageStore::Impl {
   // the writer. The rollup's transaction takes the write lock for as long as it runs (a second's
   // rows); the recorder waits for it (busy timeout) while the workers' rings absorb the records.
   void checkpoint() {
-    if (!opts.rollup_on_recorder) {
+    if (opts.rollup == UsageStoreOptions::Rollup::checkpoint_thread) {
       std::string error;
       int64_t n;
       while ((n = obs::rollup_usage(ckpt_db, kRollupChunk, error)) == kRollupChunk) {

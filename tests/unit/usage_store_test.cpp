@@ -296,11 +296,11 @@ TEST_CASE("usage store: the checkpoint thread rolls new rows up into the hourly 
   CHECK(query_row(dir.db(), "SELECT watermark FROM rollup_state") == std::vector<std::string>{"2"});
 }
 
-TEST_CASE("usage store: with rollup_on_recorder the rollup is written in the recorder's transaction",
+TEST_CASE("usage store: with the rollup on the recorder thread it is written in the recorder's transaction",
           "[unit][usage]") {
   TempDir dir;
   UsageStoreOptions o{dir.db()};
-  o.rollup_on_recorder = true;
+  o.rollup = UsageStoreOptions::Rollup::recorder_thread;
   Store store(o);
   const int64_t ts = now_ms();
   REQUIRE(store.record(sample("req-1", "ops", 11), ts));
