@@ -1,7 +1,7 @@
 // The usage store's reports at scale, reproducibly (fixed seed):
 //
 //   zgate_usagebench generate --db PATH [--rows 10000000] [--days 30]
-//       a store of synthetic rows spread over the last `days` days, then its hourly rollup
+//       a store of synthetic rows over the last `days` days (a daily cycle), then its hourly rollup
 //       (built as a store of an older schema gets it), both timed
 //   zgate_usagebench report --db PATH [--runs 3]
 //       times typical reports (all time, by model, by key and day, the last 24 hours by hour)
@@ -103,13 +103,24 @@ int generate(const std::string& path, int64_t rows, int days) {
   Synth s;
   const int64_t end = now_ms();
   const int64_t span = int64_t{days} * 86'400'000;
+  const int64_t start = end - span;
+  // A daily cycle: row i of n lands at warp(i/n), whose slope 1 - A cos(...) makes the rows three
+  // times as dense at 14:00 UTC as at 02:00 (A = 0.5), as traffic that follows a working day.
+  constexpr double kPi = 3.14159265358979323846, A = 0.5;
+  const double start_day_frac = static_cast<double>(start % 86'400'000) / 86'400'000.0;
+  const double phase = -2 * kPi * (14.0 / 24.0 - start_day_frac);
+  auto warp = [&](double u) {
+    const double w = 2 * kPi * days;
+    return static_cast<int64_t>(static_cast<double>(span) *
+                                (u - A / w * (std::sin(w * u + phase) - std::sin(phase))));
+  };
   const auto t = Clock::now();
   sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
   char id[32];
   for (int64_t i = 0; i < rows; ++i) {
     const auto r = s.next();
     std::snprintf(id, sizeof id, "req-%012lld", static_cast<long long>(i));
-    sqlite3_bind_int64(st, 1, end - span + span * i / rows);
+    sqlite3_bind_int64(st, 1, start + warp(static_cast<double>(i) / static_cast<double>(rows)));
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, s.keys[r.key].c_str(), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, s.models[r.model], -1, SQLITE_STATIC);
