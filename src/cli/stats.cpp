@@ -146,6 +146,11 @@ int usage_error(const std::string& message) {
   return 2;
 }
 
+int failure(const std::string& message) {
+  std::cerr << "zgate stats: " << message << "\n";
+  return 1;
+}
+
 bool color_wanted() {
   const char* no = std::getenv("NO_COLOR");
   return ::isatty(STDOUT_FILENO) == 1 && !(no && *no);
@@ -174,8 +179,8 @@ std::string format_report(const report::Report& r, bool color) {
   const report::Totals& t = r.totals;
   std::string out;
   out += st.bold("zgate usage") + "  " +
-         (r.filter.since_ms ? report::iso_time(*r.filter.since_ms) : std::string("(first)")) + " .. " +
-         (r.filter.until_ms ? report::iso_time(*r.filter.until_ms) : std::string("(last)"));
+         (r.filter.since_ms ? report::iso_time(*r.filter.since_ms) : std::string("first row")) + " .. " +
+         (r.filter.until_ms ? report::iso_time(*r.filter.until_ms) : std::string("now"));
   if (!r.filter.key.empty()) out += "  key=" + r.filter.key;
   if (!r.filter.model.empty()) out += "  model=" + r.filter.model;
   out += "\n\n" + st.bold("Totals") + "\n";
@@ -266,9 +271,9 @@ int run_stats(int argc, char** argv) {
     int64_t age = 0;
     if (!report::parse_duration(older_than, age, error)) return usage_error("--older-than: " + error);
     auto store = report::Store::open(path, error);
-    if (!store) return std::cerr << "zgate stats: " << error << "\n", 1;
+    if (!store) return failure(error);
     const int64_t n = store->prune(now - age, error);
-    if (n < 0) return std::cerr << "zgate stats: prune failed: " << error << "\n", 1;
+    if (n < 0) return failure("prune failed: " + error);
     std::cout << "deleted " << n << " row" << (n == 1 ? "" : "s") << " finished before " << report::iso_time(now - age)
               << "\n";
     return 0;
@@ -291,9 +296,9 @@ int run_stats(int argc, char** argv) {
     if (!report::parse_dims(b, dims, error)) return usage_error("--by: " + error);
   }
   auto store = report::Store::open(path, error);
-  if (!store) return std::cerr << "zgate stats: " << error << "\n", 1;
+  if (!store) return failure(error);
   report::Report r;
-  if (!store->usage(f, dims, r, error)) return std::cerr << "zgate stats: " << error << "\n", 1;
+  if (!store->usage(f, dims, r, error)) return failure(error);
   if (as_json) {
     std::cout << report::to_json(r) << "\n";
   } else if (as_csv) {
