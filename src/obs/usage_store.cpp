@@ -220,8 +220,6 @@ class UsageStore::Impl {
     if (rc != SQLITE_OK) fail(std::string("cannot open for checkpoints: ") + sqlite_message(ckpt_db, rc));
   }
 
-  bool create_rollup_tables_in(std::string& error) { return obs::create_rollup_tables(db, error); }
-
   // Each second: rolls up the rows inserted since the last tick (unless the recorder does it in
   // its own transactions), then a PASSIVE checkpoint, which copies what it can without blocking
   // the writer. The rollup's transaction takes the write lock for as long as it runs (a second's
@@ -277,7 +275,7 @@ class UsageStore::Impl {
     if (version == 1) exec(kMigrateFrom1);
     exec(kSchema);
     std::string error;
-    if (!create_rollup_tables_in(error)) fail("cannot create the rollup: " + error);
+    if (!obs::create_rollup_tables(db, error)) fail("cannot create the rollup: " + error);
     if (version < 3) {
       // An older store: its rows are rolled up now, so reports are fast from the first one.
       for (;;) {
