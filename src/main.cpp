@@ -16,6 +16,7 @@
 #endif
 
 #include "zgate/cli/health.hpp"
+#include "zgate/cli/stats.hpp"
 #include "zgate/config/config.hpp"
 #include "zgate/mock/mock_server.hpp"
 #include "zgate/obs/log.hpp"
@@ -123,6 +124,8 @@ void reload(int argc, char** argv, zgate::Gateway& gateway, const zgate::mock::M
 int main(int argc, char** argv) {
   // `zgate health`: ask a running zgate's /health (the container HEALTHCHECK); nothing else starts.
   if (argc > 1 && std::string_view(argv[1]) == "health") return zgate::cli::run_health(argc, argv);
+  // `zgate stats`: reports over the usage store (and `zgate stats prune`); nothing else starts.
+  if (argc > 1 && std::string_view(argv[1]) == "stats") return zgate::cli::run_stats(argc, argv);
   // A write to a closed pipe (the log reader went away, a client socket written with a plain
   // write) must be an error, not the end of the process.
   std::signal(SIGPIPE, SIG_IGN);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <string_view>
 
@@ -11,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "zgate/obs/ticker.hpp"
+#include "zgate/obs/usage_rollup.hpp"
 
 namespace zgate {
 namespace {
@@ -46,8 +48,13 @@ CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);
 )sql";
 
 // The schema's version (PRAGMA user_version): 1 had no attempts/retries columns; a store of
-// version 1 gains them (existing rows: 1 attempt, no retries).
-constexpr int kSchemaVersion = 2;
+// version 1 gains them (existing rows: 1 attempt, no retries). 3 added the hourly rollup
+// (obs/usage_rollup.hpp), built from the existing rows when an older store is opened.
+constexpr int kSchemaVersion = 3;
+
+// Rows rolled up per transaction: while migrating, and per checkpoint tick (a tick that finds
+// more goes on at once rather than waiting a second).
+constexpr int64_t kRollupChunk = 100'000;
 constexpr const char* kMigrateFrom1 = R"sql(
 ALTER TABLE requests ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE requests ADD COLUMN retries TEXT NOT NULL DEFAULT '';
@@ -154,6 +161,10 @@ class UsageStore::Impl {
     npending = 0;
     sqlite3_clear_bindings(insert);  // the text bindings point into the recorder's rings
     sqlite3_clear_bindings(insert_many);
+    if (ok && opts.rollup == UsageStoreOptions::Rollup::recorder_thread) {
+      std::string error;
+      ok = obs::rollup_usage(db, std::numeric_limits<int64_t>::max(), error) >= 0;
+    }
     if (ok) ok = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
     in_tx = false;
     if (ok) {
@@ -209,8 +220,18 @@ class UsageStore::Impl {
     if (rc != SQLITE_OK) fail(std::string("cannot open for checkpoints: ") + sqlite_message(ckpt_db, rc));
   }
 
-  // A PASSIVE checkpoint (every second): it copies what it can without blocking the writer.
+  // Each second: rolls up the rows inserted since the last tick (unless the recorder does it in
+  // its own transactions), then a PASSIVE checkpoint, which copies what it can without blocking
+  // the writer. The rollup's transaction takes the write lock for as long as it runs (a second's
+  // rows); the recorder waits for it (busy timeout) while the workers' rings absorb the records.
   void checkpoint() {
+    if (opts.rollup == UsageStoreOptions::Rollup::checkpoint_thread) {
+      std::string error;
+      int64_t n;
+      while ((n = obs::rollup_usage(ckpt_db, kRollupChunk, error)) == kRollupChunk) {
+      }
+      if (n < 0) spdlog::warn("usage store '{}': rollup failed: {}", opts.path, error);
+    }
     const int rc = sqlite3_wal_checkpoint_v2(ckpt_db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
       spdlog::warn("usage store '{}': checkpoint failed: {}", opts.path, sqlite3_errmsg(ckpt_db));
@@ -253,6 +274,16 @@ class UsageStore::Impl {
     exec("BEGIN IMMEDIATE");
     if (version == 1) exec(kMigrateFrom1);
     exec(kSchema);
+    std::string error;
+    if (!obs::create_rollup_tables(db, error)) fail("cannot create the rollup: " + error);
+    if (version < 3) {
+      // An older store: its rows are rolled up now, so reports are fast from the first one.
+      for (;;) {
+        const int64_t n = obs::rollup_usage(db, kRollupChunk, error);
+        if (n < 0) fail("cannot build the rollup: " + error);
+        if (n < kRollupChunk) break;
+      }
+    }
     exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
     exec("COMMIT");
   }
@@ -287,9 +318,9 @@ class UsageStore::Impl {
                                std::chrono::system_clock::now().time_since_epoch())
                                .count() -
                            int64_t{opts.retention_days} * 86'400'000;
-    const std::string sql = "DELETE FROM requests WHERE ts_ms < " + std::to_string(cutoff);
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
-      spdlog::warn("usage store '{}': expiring old rows failed: {}", opts.path, sqlite3_errmsg(db));
+    std::string error;
+    if (obs::prune_usage(db, cutoff, error) < 0) {
+      spdlog::warn("usage store '{}': expiring old rows failed: {}", opts.path, error);
     }
   }
 

@@ -80,6 +80,8 @@ constexpr std::array kEndpoints{
     Endpoint{"/healthz", false, http::verb::unknown, false, health},
     Endpoint{"/ready", false, http::verb::unknown, false, ready},
     Endpoint{"/readyz", false, http::verb::unknown, false, ready},
+    Endpoint{"/admin/usage", false, http::verb::get, true, admin_usage},
+    Endpoint{"/admin/requests", false, http::verb::get, true, admin_requests},
 };
 
 const Endpoint* find_endpoint(std::string_view path) {

@@ -14,6 +14,11 @@ net::awaitable<bool> handle(Request& c);
 // request is recorded with the key label "admin".
 Result<void> authenticate_admin(Request& c);
 
+// GET /admin/usage and GET /admin/requests (admin.cpp): reports over the usage store for the
+// operator, run on the admin query thread.
+net::awaitable<bool> admin_usage(Request& c, ResponseWriter& out);
+net::awaitable<bool> admin_requests(Request& c, ResponseWriter& out);
+
 // Hands a finished request's record to the recorder (when it is one that is recorded).
 void record(Request& c);
 

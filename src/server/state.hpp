@@ -1,6 +1,11 @@
 #pragma once
 // The gateway's runtime state, shared by the server's files (private to src/server): the
 // configuration generations, the workers and the process-wide part (Gateway::Impl).
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -12,13 +17,17 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "providers.hpp"
 #include "zgate/auth/auth.hpp"
 #include "zgate/config/config.hpp"
 #include "zgate/io/watchdog.hpp"
 #include "zgate/obs/recorder.hpp"
+#include "zgate/obs/ticker.hpp"
+#include "zgate/report/report.hpp"
 #include "zgate/route/router.hpp"
 #include "zgate/server/gateway.hpp"
 #include "zgate/upstream/client.hpp"
@@ -77,6 +86,25 @@ struct Worker {
   std::thread thread;
 };
 
+// The admin endpoints' queries over the usage store (admin.cpp). SQLite never runs on a worker:
+// one background thread runs the queries in turn, on a store it opens once; a worker awaits the
+// result. At most kMaxQueries are running or waiting; more are answered 503.
+struct AdminQueries {
+  static constexpr int kMaxQueries = 4;
+  AdminQueries() {
+    // Named for top -H and perf; nice +5 like the other background threads, so a long report
+    // yields the core to the workers.
+    net::post(pool, [] {
+      pthread_setname_np(pthread_self(), "zgate-admin");
+      const int base = getpriority(PRIO_PROCESS, 0);
+      setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(base + obs::Ticker::kBackgroundNice, 19));
+    });
+  }
+  net::thread_pool pool{1};
+  std::atomic<int> queued{0};            // admin requests only, never the chat path
+  std::unique_ptr<report::Store> store;  // the pool thread's
+};
+
 struct Gateway::Impl {
   explicit Impl(std::shared_ptr<const Config> c) : cfg(std::move(c)), acceptor(accept_ioc) {}
 
@@ -99,6 +127,8 @@ struct Gateway::Impl {
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> stopping{false};
   std::function<void()> housekeeping;  // on each worker's thread after its pool sweep
+  // Declared after the workers, so destroyed (its thread joined) before them.
+  AdminQueries admin;
   uint16_t port = 0;
   bool started = false;
   bool stopped = false;

@@ -271,5 +271,40 @@ TEST_CASE("usage store: a store of schema version 1 gains the new columns and ke
         std::vector<std::string>{"1", ""});
   CHECK(query_row(dir.db(), "SELECT attempts, retries FROM requests WHERE request_id = 'new'") ==
         std::vector<std::string>{"2", "http_503"});
-  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"2"});
+  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"3"});
+  // The old row was rolled up when the store was opened.
+  CHECK(query_row(dir.db(), "SELECT requests, prompt_tokens FROM requests_hourly WHERE hour = 0") ==
+        std::vector<std::string>{"1", "1"});
+}
+
+TEST_CASE("usage store: the checkpoint thread rolls new rows up into the hourly rollup", "[unit][usage]") {
+  TempDir dir;
+  Store store({dir.db()});
+  const int64_t ts = now_ms();
+  REQUIRE(store.record(sample("req-1", "ops", 11), ts));
+  REQUIRE(store.record(sample("req-2", "ops", 4), ts));
+  store.flush();
+  const std::string sql = "SELECT requests, prompt_tokens FROM requests_hourly WHERE hour = " +
+                          std::to_string(ts / 3'600'000) + " AND key_label = 'ops'";
+  std::vector<std::string> row;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while ((row = query_row(dir.db(), sql.c_str())) != std::vector<std::string>{"2", "15"} &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(row == std::vector<std::string>{"2", "15"});
+  CHECK(query_row(dir.db(), "SELECT watermark FROM rollup_state") == std::vector<std::string>{"2"});
+}
+
+TEST_CASE("usage store: with the rollup on the recorder thread it is written in the recorder's transaction",
+          "[unit][usage]") {
+  TempDir dir;
+  UsageStoreOptions o{dir.db()};
+  o.rollup = UsageStoreOptions::Rollup::recorder_thread;
+  Store store(o);
+  const int64_t ts = now_ms();
+  REQUIRE(store.record(sample("req-1", "ops", 11), ts));
+  store.flush();
+  CHECK(query_row(dir.db(), "SELECT watermark FROM rollup_state") == std::vector<std::string>{"1"});
+  CHECK(query_row(dir.db(), "SELECT sum(requests) FROM requests_hourly") == std::vector<std::string>{"1"});
 }

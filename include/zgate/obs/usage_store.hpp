@@ -18,6 +18,12 @@ namespace zgate {
 struct UsageStoreOptions {
   std::string path;         // the database file; created if missing
   int retention_days = 0;   // rows older than this are deleted (at start, then hourly); 0 = keep
+  // Where the hourly rollup (obs/usage_rollup.hpp) is kept up to date: on the checkpoint thread
+  // each second (the default); in the recorder's own transactions (costlier per row on the
+  // recorder thread: bench/usage_report.cpp measures both); or not at all (reports then read the
+  // rows above the watermark raw: still exact, slower; for measurements).
+  enum class Rollup { checkpoint_thread, recorder_thread, off };
+  Rollup rollup = Rollup::checkpoint_thread;
 };
 
 struct UsageStoreStats {
