@@ -137,28 +137,19 @@ void Metrics::set_models(std::vector<std::string> models) {
 }
 
 template <class V>
-V& Metrics::series(std::map<std::string, V, std::less<>>& m, const std::string& key, std::string_view overflow) {
-  if (auto it = m.find(key); it != m.end()) return it->second;
-  if (m.size() < kMaxSeries) return m.try_emplace(key).first->second;
-  return m.try_emplace(std::string(overflow)).first->second;
+V& Metrics::series(Family<V>& m, KeyView k) {
+  if (auto it = m.find(k); it != m.end()) return it->second;
+  if (m.size() < kMaxSeries) return m.try_emplace(Key{std::string(k.a), std::string(k.b), k.n}).first->second;
+  return m.try_emplace(Key{std::string(kOther), std::string(kOther), -1}).first->second;
 }
 
 void Metrics::consume(const AccessRecord& r, int64_t) {
   std::lock_guard lock(mu_);
   const std::string_view model = r.model.empty() || models_.contains(r.model) ? r.model : kOther;
-  std::string& k = key_;
-
-  k.clear();
-  prom::label(k, "model", model);
-  prom::label(k, "provider", r.provider);
-  fmt::format_to(std::back_inserter(k), ",status=\"{}\",stream=\"{}\"", r.status, r.stream ? "true" : "false");
-  ++series(requests_, k, R"(model="other",provider="other",status="other",stream="other")");
+  ++series(requests_, {model, r.provider, r.status * 2 + (r.stream ? 1 : 0)});
 
   if (!r.key_label.empty() && !r.model.empty()) {
-    k.clear();
-    prom::label(k, "model", model);
-    prom::label(k, "key", r.key_label);
-    Tokens& t = series(tokens_, k, R"(model="other",key="other")");
+    Tokens& t = series(tokens_, {model, r.key_label, 0});
     t.prompt += static_cast<uint64_t>(std::max<int64_t>(r.prompt_tokens, 0));
     t.completion += static_cast<uint64_t>(std::max<int64_t>(r.completion_tokens, 0));
     t.reasoning += static_cast<uint64_t>(std::max<int64_t>(r.reasoning_tokens, 0));
@@ -169,18 +160,11 @@ void Metrics::consume(const AccessRecord& r, int64_t) {
   if (r.attempts > 0) {
     attempts_ += static_cast<uint64_t>(r.attempts);
     retries_ += static_cast<uint64_t>(r.attempts - 1);
-    if (!r.error_type.empty()) {
-      k.clear();
-      prom::label(k, "provider", r.provider);
-      prom::label(k, "type", r.error_type);
-      ++series(errors_, k, R"(provider="other",type="other")");
-    }
+    if (!r.error_type.empty()) ++series(errors_, {r.provider, r.error_type, 0});
   }
 
   if (!r.provider.empty()) {
-    k.clear();
-    prom::label(k, "provider", r.provider);
-    Timings& t = series(timings_, k, R"(provider="other")");
+    Timings& t = series(timings_, {r.provider, {}, 0});
     if (r.connect_us >= 0 && r.attempts > 0) t.connect.observe(seconds(r.connect_us));
     if (r.upstream_first_byte_us >= 0) t.first_byte.observe(seconds(r.upstream_first_byte_us));
     if (r.first_token_us >= 0) t.first_token.observe(seconds(r.first_token_us));
@@ -189,13 +173,31 @@ void Metrics::consume(const AccessRecord& r, int64_t) {
   if (r.total_us >= 0) overhead_.observe(seconds(std::max<int64_t>(r.total_us - std::max<int64_t>(r.upstream_us, 0), 0)));
 }
 
+namespace {
+// The label set of a series key: names for its two texts (the second omitted when null).
+void labels(std::string& out, const char* a, const char* b, std::string_view va, std::string_view vb) {
+  out.clear();
+  prom::label(out, a, va);
+  if (b) prom::label(out, b, vb);
+}
+}  // namespace
+
 void Metrics::write(std::string& out) const {
   std::lock_guard lock(mu_);
   prom::family(out, "zgate_requests_total",
                "Requests answered (chat, models, errors), by model (\"other\": not a configured route), "
                "provider, HTTP status and stream.",
                "counter");
-  for (const auto& [l, n] : requests_) prom::sample(out, "zgate_requests_total", l, n);
+  std::string l;
+  for (const auto& [k, n] : requests_) {
+    labels(l, "model", "provider", k.a, k.b);
+    if (k.n < 0) {
+      l += R"(,status="other",stream="other")";
+    } else {
+      fmt::format_to(std::back_inserter(l), ",status=\"{}\",stream=\"{}\"", k.n / 2, k.n % 2 ? "true" : "false");
+    }
+    prom::sample(out, "zgate_requests_total", l, n);
+  }
 
   struct TokenKind {
     const char* name;
@@ -209,21 +211,26 @@ void Metrics::write(std::string& out) const {
                "Tokens the upstream reported, by model, client key label and kind (prompt, completion, "
                "reasoning, cached; reasoning is part of completion, cached part of prompt).",
                "counter");
-  std::string l;
-  for (const auto& [key, t] : tokens_) {
+  for (const auto& [k, t] : tokens_) {
     for (const auto& kind : kinds) {
-      l = key;
+      labels(l, "model", "key", k.a, k.b);
       prom::label(l, "kind", kind.name);
       prom::sample(out, "zgate_tokens_total", l, t.*kind.field);
     }
   }
   prom::family(out, "zgate_cost_usd_total", "Cost in US dollars at the configured prices, by model and client key label.",
                "counter");
-  for (const auto& [key, t] : tokens_) prom::sample(out, "zgate_cost_usd_total", key, t.cost_usd);
+  for (const auto& [k, t] : tokens_) {
+    labels(l, "model", "key", k.a, k.b);
+    prom::sample(out, "zgate_cost_usd_total", l, t.cost_usd);
+  }
 
   prom::family(out, "zgate_upstream_errors_total",
                "Requests that reached an upstream and ended in an error, by provider and error type.", "counter");
-  for (const auto& [key, n] : errors_) prom::sample(out, "zgate_upstream_errors_total", key, n);
+  for (const auto& [k, n] : errors_) {
+    labels(l, "provider", "type", k.a, k.b);
+    prom::sample(out, "zgate_upstream_errors_total", l, n);
+  }
   prom::family(out, "zgate_upstream_attempts_total", "Upstream attempts made (first tries and retries).", "counter");
   prom::sample(out, "zgate_upstream_attempts_total", "", attempts_);
   prom::family(out, "zgate_upstream_retries_total", "Upstream attempts that were retries of an earlier failed one.",
@@ -248,7 +255,10 @@ void Metrics::write(std::string& out) const {
   };
   for (const auto& h : hists) {
     prom::family(out, h.name, h.help, "histogram");
-    for (const auto& [key, t] : timings_) (t.*h.h).write(out, h.name, key);
+    for (const auto& [k, t] : timings_) {
+      labels(l, "provider", nullptr, k.a, {});
+      (t.*h.h).write(out, h.name, l);
+    }
   }
   prom::family(out, "zgate_overhead_seconds",
                "zgate's own time per request: its duration minus the time spent in upstream exchanges and "

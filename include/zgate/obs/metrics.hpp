@@ -110,19 +110,41 @@ class Metrics final : public RecordConsumer {
     Timings();
     Histogram connect, first_byte, first_token, total;
   };
-  // The series of one family, keyed by their formatted label set; bounded by kMaxSeries.
+  // A series' labels: two texts and a number (requests: model, provider, status * 2 + stream;
+  // tokens: model, key; errors: provider, type; timings: provider). Looked up by KeyView, so
+  // a record of a series already seen allocates nothing; the labels are formatted at scrape
+  // time. n = -1: the overflow series.
+  struct Key {
+    std::string a, b;
+    int n = 0;
+  };
+  struct KeyView {
+    std::string_view a, b;
+    int n = 0;
+  };
+  struct KeyLess {
+    using is_transparent = void;
+    template <class X, class Y>
+    bool operator()(const X& x, const Y& y) const {
+      if (x.n != y.n) return x.n < y.n;
+      if (const int c = std::string_view(x.a).compare(y.a); c != 0) return c < 0;
+      return std::string_view(x.b) < std::string_view(y.b);
+    }
+  };
   template <class V>
-  static V& series(std::map<std::string, V, std::less<>>& m, const std::string& key, std::string_view overflow);
+  using Family = std::map<Key, V, KeyLess>;
+  // The series of one family, bounded by kMaxSeries (then the overflow series).
+  template <class V>
+  static V& series(Family<V>& m, KeyView k);
 
   mutable std::mutex mu_;
   std::set<std::string, std::less<>> models_;
-  std::map<std::string, uint64_t, std::less<>> requests_;   // model, provider, status, stream
-  std::map<std::string, Tokens, std::less<>> tokens_;       // model, key
-  std::map<std::string, uint64_t, std::less<>> errors_;     // provider, type
-  std::map<std::string, Timings, std::less<>> timings_;     // provider
+  Family<uint64_t> requests_;
+  Family<Tokens> tokens_;
+  Family<uint64_t> errors_;
+  Family<Timings> timings_;
   Histogram overhead_;
   uint64_t attempts_ = 0, retries_ = 0;
-  std::string key_;  // scratch (recorder thread, under mu_)
 
  public:
   Metrics(const Metrics&) = delete;
