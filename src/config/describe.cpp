@@ -33,7 +33,9 @@ std::string describe(const Config& c) {
   }
   line(out, "client keys: {} [{}]{}", c.api_keys.size(), keys, c.allow_no_auth ? "; requests without a key allowed" : "");
   if (!c.metrics_listen_host.empty()) {
-    line(out, "metrics: also served on {}:{} (/metrics, /health)", c.metrics_listen_host, c.metrics_listen_port);
+    const bool v6 = c.metrics_listen_host.find(':') != std::string::npos;
+    line(out, "metrics: also served on {}{}{}:{} (/metrics, /health)", v6 ? "[" : "", c.metrics_listen_host,
+         v6 ? "]" : "", c.metrics_listen_port);
   }
   line(out, "admin key: {}", c.admin_key.empty() ? std::string("(none: the admin API is off)") : shown(c.admin_key));
   for (const auto& p : c.providers) {

@@ -672,3 +672,11 @@ TEST_CASE("config: metrics_listen is restart-only", "[unit][config]") {
   b.metrics_listen_port = 9464;
   CHECK(restart_only_changes(a, b) == std::vector<std::string>{"metrics_listen"});
 }
+
+TEST_CASE("config: describe names the metrics address when set", "[unit][config]") {
+  Config c;
+  CHECK(describe(c).find("metrics:") == std::string::npos);
+  c.metrics_listen_host = "::1";
+  c.metrics_listen_port = 9464;
+  CHECK(describe(c).find("metrics: also served on [::1]:9464") != std::string::npos);
+}
