@@ -170,3 +170,26 @@ TEST_CASE("server-timing: exposed to browsers and absent from other endpoints") 
   CHECK(chat.header("Access-Control-Expose-Headers").find("Server-Timing") != std::string::npos);
   CHECK(h.get("/health").header("Server-Timing").empty());
 }
+
+TEST_CASE("metrics: a route added by a reload is counted under its own name") {
+  Harness h;
+  auto next = std::make_shared<Config>(h.config());
+  ModelRoute alias;
+  alias.name = "reloaded-metrics-alias";
+  alias.provider = "default";
+  alias.upstream_model = "glm-4.5";
+  next->models.push_back(alias);
+  validate(*next);
+  REQUIRE(h.gateway().reload(next).applied);
+  // The workers take the new generation from their queues: wait (bounded) until one answers it.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  int answered = 0;
+  while (answered == 0 && std::chrono::steady_clock::now() < deadline) {
+    if (h.post_chat(chat_body("x", false, "", "reloaded-metrics-alias")).status == 200) ++answered;
+  }
+  REQUIRE(answered == 1);
+  const std::string t = scrape_after(h, 1);
+  INFO(t);
+  CHECK(has_line(t,
+                 R"(zgate_requests_total{model="reloaded-metrics-alias",provider="default",status="200",stream="false"} 1)"));
+}
