@@ -82,11 +82,12 @@ void sample(std::string& out, std::string_view name, std::string_view labels, in
 
 // ---- histograms -----------------------------------------------------------------------------
 
-void Histogram::observe(double v) {
+void Histogram::observe_us(int64_t us) {
+  const double v = static_cast<double>(us) / 1e6;
   std::size_t i = 0;
   while (i < bounds_.size() && v > bounds_[i]) ++i;
   ++counts_[i];
-  sum_ += v;
+  sum_us_ += us;
   ++count_;
 }
 
@@ -106,7 +107,7 @@ void Histogram::write(std::string& out, std::string_view name, std::string_view 
     prom::label(l, "le", le);
     prom::sample(out, bucket, l, cumulative);
   }
-  prom::sample(out, std::string(name) + "_sum", labels, sum_);
+  prom::sample(out, std::string(name) + "_sum", labels, static_cast<double>(sum_us_) / 1e6);
   prom::sample(out, std::string(name) + "_count", labels, count_);
 }
 
@@ -119,8 +120,6 @@ constexpr double kLatency[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2
 // zgate's own time per request: finer, as it is usually well under a millisecond.
 constexpr double kOverhead[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                 0.01,    0.025,  0.05,    0.1,    0.25,  1};
-
-double seconds(int64_t us) { return static_cast<double>(us) / 1e6; }
 
 }  // namespace
 
@@ -165,12 +164,12 @@ void Metrics::consume(const AccessRecord& r, int64_t) {
 
   if (!r.provider.empty()) {
     Timings& t = series(timings_, {r.provider, {}, 0});
-    if (r.connect_us >= 0 && r.attempts > 0) t.connect.observe(seconds(r.connect_us));
-    if (r.upstream_first_byte_us >= 0) t.first_byte.observe(seconds(r.upstream_first_byte_us));
-    if (r.first_token_us >= 0) t.first_token.observe(seconds(r.first_token_us));
-    if (r.total_us >= 0) t.total.observe(seconds(r.total_us));
+    if (r.connect_us >= 0 && r.attempts > 0) t.connect.observe_us(r.connect_us);
+    if (r.upstream_first_byte_us >= 0) t.first_byte.observe_us(r.upstream_first_byte_us);
+    if (r.first_token_us >= 0) t.first_token.observe_us(r.first_token_us);
+    if (r.total_us >= 0) t.total.observe_us(r.total_us);
   }
-  if (r.total_us >= 0) overhead_.observe(seconds(std::max<int64_t>(r.total_us - std::max<int64_t>(r.upstream_us, 0), 0)));
+  if (r.total_us >= 0) overhead_.observe_us(std::max<int64_t>(r.total_us - std::max<int64_t>(r.upstream_us, 0), 0));
 }
 
 namespace {

@@ -77,10 +77,10 @@ TEST_CASE("prom: a family has its HELP and TYPE lines, a sample its labels in br
 TEST_CASE("histogram: buckets are cumulative and end with +Inf, then _sum and _count") {
   static constexpr double bounds[] = {0.1, 1};
   Histogram h(bounds);
-  h.observe(0.05);
-  h.observe(0.1);  // on a bound: in that bucket (le = less or equal)
-  h.observe(0.5);
-  h.observe(7);
+  h.observe_us(50'000);
+  h.observe_us(100'000);  // on a bound: in that bucket (le = less or equal)
+  h.observe_us(500'000);
+  h.observe_us(7'000'000);
   std::string out;
   h.write(out, "t_seconds", R"(p="z")");
   CHECK(out ==

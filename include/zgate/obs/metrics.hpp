@@ -43,21 +43,21 @@ void number(std::string& out, double v);
 
 }  // namespace prom
 
-// A cumulative histogram with fixed bucket bounds (upper bounds, ascending, in seconds).
+// A cumulative histogram of durations with fixed bucket bounds (upper bounds, ascending, in
+// seconds). Observations are whole microseconds and summed as such, so the sum is exact.
 class Histogram {
  public:
   explicit Histogram(std::span<const double> bounds) : bounds_(bounds), counts_(bounds.size() + 1, 0) {}
-  void observe(double v);
+  void observe_us(int64_t us);
   // The `_bucket` lines (cumulative, ending with le="+Inf"), `_sum` and `_count`; `labels` are
   // put before `le`.
   void write(std::string& out, std::string_view name, std::string_view labels) const;
   uint64_t count() const { return count_; }
-  double sum() const { return sum_; }
 
  private:
   std::span<const double> bounds_;
   std::vector<uint64_t> counts_;  // per bucket, not cumulative; the last is above every bound
-  double sum_ = 0;
+  int64_t sum_us_ = 0;
   uint64_t count_ = 0;
 };
 
