@@ -150,8 +150,13 @@ uint16_t Gateway::start() {
   }
   g.port = bind_listen(g.acceptor, listen_endpoint(g.accept_ioc, cfg.listen_host, cfg.listen_port));
   if (!cfg.metrics_listen_host.empty()) {
-    g.metrics_port = bind_listen(g.metrics_acceptor,
-                                 listen_endpoint(g.accept_ioc, cfg.metrics_listen_host, cfg.metrics_listen_port));
+    try {
+      g.metrics_port = bind_listen(g.metrics_acceptor,
+                                   listen_endpoint(g.accept_ioc, cfg.metrics_listen_host, cfg.metrics_listen_port));
+    } catch (const std::exception& e) {
+      throw std::runtime_error("metrics_listen " + cfg.metrics_listen_host + ":" +
+                               std::to_string(cfg.metrics_listen_port) + ": " + e.what());
+    }
     g.metrics_worker = std::make_unique<Worker>(cfg);
     g.metrics_worker->current = std::make_shared<WorkerGeneration>(g.gen);
   }

@@ -193,3 +193,23 @@ TEST_CASE("metrics: a route added by a reload is counted under its own name") {
   CHECK(has_line(t,
                  R"(zgate_requests_total{model="reloaded-metrics-alias",provider="default",status="200",stream="false"} 1)"));
 }
+
+TEST_CASE("metrics: a metrics_listen port in use stops the start with a message naming the setting") {
+  Harness first({.tweak = [](Config& c) {
+    c.metrics_listen_host = "127.0.0.1";
+    c.metrics_listen_port = 0;
+  },
+                 .mock = {}});
+  const uint16_t taken = first.gateway().metrics_port();
+  auto c = std::make_shared<Config>(first.config());
+  c->metrics_listen_port = taken;
+  c->listen_port = 0;
+  Gateway second(c);
+  std::string error;
+  try {
+    second.start();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  CHECK_THAT(error, Catch::Contains("metrics_listen") && Catch::Contains(std::to_string(taken)));
+}
