@@ -164,6 +164,9 @@ int main(int argc, char** argv) {
     const uint16_t port = gateway.start();
     spdlog::info("zgate listening on http://{}:{} ({} workers)", loaded->listen_host, port,
                  loaded->workers ? loaded->workers : std::thread::hardware_concurrency());
+    if (gateway.metrics_port() != 0) {
+      spdlog::info("zgate metrics on http://{}:{}/metrics", loaded->metrics_listen_host, gateway.metrics_port());
+    }
     gateway.run_until_signal([&] { reload(argc, argv, gateway, mock.get()); });
     spdlog::info("zgate stopped");
   } catch (const std::exception& e) {

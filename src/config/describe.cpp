@@ -32,6 +32,11 @@ std::string describe(const Config& c) {
     keys += k.label + "=" + shown(k.key);
   }
   line(out, "client keys: {} [{}]{}", c.api_keys.size(), keys, c.allow_no_auth ? "; requests without a key allowed" : "");
+  if (!c.metrics_listen_host.empty()) {
+    const bool v6 = c.metrics_listen_host.find(':') != std::string::npos;
+    line(out, "metrics: also served on {}{}{}:{} (/metrics, /health)", v6 ? "[" : "", c.metrics_listen_host,
+         v6 ? "]" : "", c.metrics_listen_port);
+  }
   line(out, "admin key: {}", c.admin_key.empty() ? std::string("(none: the admin API is off)") : shown(c.admin_key));
   for (const auto& p : c.providers) {
     std::string keys_shown = shown(p.api_key);

@@ -72,6 +72,10 @@ void apply_env(Config& cfg, const Env& env) {
     if (auto err = parse_listen(*v, cfg.listen_host, cfg.listen_port); !err.empty())
       throw ConfigError(fmt::format("environment ZGATE_LISTEN: {}", err));
   }
+  if (auto v = env.get("ZGATE_METRICS_LISTEN")) {
+    if (auto err = parse_listen(*v, cfg.metrics_listen_host, cfg.metrics_listen_port); !err.empty())
+      throw ConfigError(fmt::format("environment ZGATE_METRICS_LISTEN: {}", err));
+  }
   if (auto v = env.get("ZGATE_WORKERS")) {
     auto n = text::parse_port(text::trim(*v), /*allow_zero=*/true);  // any small non-negative integer
     if (!n) throw ConfigError(fmt::format("environment ZGATE_WORKERS: '{}' is not a non-negative integer", *v));

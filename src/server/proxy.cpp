@@ -21,6 +21,7 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   const Config& cfg = c.cfg;
   const RequestHead& req = c.req;
   c.info.recorded = true;
+  c.info.chat = true;
 
   // Authenticate on the headers alone, before reading a possibly large body.
   const auto who = c.gen.auth.check(req.authorization, req.api_key, c.conn.auth_memo);
@@ -149,8 +150,10 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
                      std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
         boost::system::error_code ec;
         if (delay > Clock::duration::zero()) {
+          c.info.upstream_begin();  // waiting on the upstream's account, not zgate's
           net::steady_timer timer(c.conn.sock.get_executor(), delay);
           std::tie(ec) = co_await timer.async_wait(nothrow);
+          c.info.upstream_end();
         }
         if (ec && c.cut_by_shutdown()) {
           co_await out.send_error(shutdown_error());

@@ -21,6 +21,8 @@ AccessRecord to_record(const RequestInfo& c, std::string_view method, std::strin
   r.upstream_first_byte_us = c.upstream_first_byte_us;
   r.first_token_us = c.first_token_us;
   r.total_us = c.micros();
+  r.upstream_us = c.upstream_us;
+  if (c.upstream_since_us >= 0) r.upstream_us = (c.upstream_us < 0 ? 0 : c.upstream_us) + r.total_us - c.upstream_since_us;
   r.prompt_tokens = c.outcome.usage.prompt_tokens;
   r.completion_tokens = c.outcome.usage.completion_tokens;
   r.reasoning_tokens = c.outcome.usage.reasoning_tokens;
@@ -34,6 +36,39 @@ AccessRecord to_record(const RequestInfo& c, std::string_view method, std::strin
   r.attempts = c.attempts;
   r.retries = c.retries;
   return r;
+}
+
+namespace {
+// "<name>;dur=<ms with 3 decimals>"
+void timing(std::string& out, std::string_view name, int64_t us) {
+  if (us < 0) us = 0;
+  char buf[32];
+  char* p = buf + sizeof buf;
+  const int64_t frac = us % 1000;
+  *--p = static_cast<char>('0' + frac % 10);
+  *--p = static_cast<char>('0' + frac / 10 % 10);
+  *--p = static_cast<char>('0' + frac / 100);
+  *--p = '.';
+  int64_t ms = us / 1000;
+  do {
+    *--p = static_cast<char>('0' + ms % 10);
+    ms /= 10;
+  } while (ms > 0);
+  if (out.back() != ' ') out += ", ";
+  out += name;
+  out += ";dur=";
+  out.append(p, static_cast<std::size_t>(buf + sizeof buf - p));
+}
+}  // namespace
+
+void server_timing(std::string& h, const RequestInfo& c) {
+  h += "Server-Timing: ";
+  if (c.attempts > 0) {
+    timing(h, "upstream-connect", c.connect_us);
+    if (c.upstream_first_byte_us >= 0) timing(h, "upstream-first-byte", c.upstream_first_byte_us);
+  }
+  timing(h, "zgate", c.own_us());
+  h += "\r\n";
 }
 
 std::string request_id_from(std::string_view given) {

@@ -31,11 +31,29 @@ struct RequestInfo {
   uint64_t bytes_in = 0, bytes_out = 0;
   std::string error_type;  // "" = success
   openai::Outcome outcome;
+  bool chat = false;     // a chat request: its responses carry Server-Timing
+  // Time spent on the upstream (exchanges and retry waits), microseconds; -1 = none yet. While
+  // an exchange runs, upstream_since_us is when it started (-1 otherwise).
+  int64_t upstream_us = -1, upstream_since_us = -1;
   int attempts = 0;      // upstream attempts made
   std::string retries;   // why the earlier ones failed
 
   int64_t micros() const {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+  }
+  // Upstream time: an exchange or a retry wait begins / ends.
+  void upstream_begin() { upstream_since_us = micros(); }
+  void upstream_end() {
+    if (upstream_since_us < 0) return;
+    upstream_us = (upstream_us < 0 ? 0 : upstream_us) + micros() - upstream_since_us;
+    upstream_since_us = -1;
+  }
+  // zgate's own time so far: the time since the request started less the upstream's.
+  int64_t own_us() const {
+    const int64_t now = micros();
+    int64_t up = upstream_us < 0 ? 0 : upstream_us;
+    if (upstream_since_us >= 0) up += now - upstream_since_us;
+    return now - up;
   }
   // The error the client got, for the record: its code, else its type.
   void note_error(const ApiError& e) { error_type = e.code.empty() ? e.type : e.code; }
@@ -49,6 +67,10 @@ struct RequestInfo {
     error_type = "client_closed_request";
   }
 };
+
+// Appends the Server-Timing field of a chat response: the upstream phases reached so far and
+// zgate's own time, in milliseconds.
+void server_timing(std::string& head, const RequestInfo& info);
 
 // The record of a finished request. Views point into `info`, `method`, `target` and `client_ip`.
 AccessRecord to_record(const RequestInfo& info, std::string_view method, std::string_view target,

@@ -21,8 +21,9 @@ void ResponseWriter::begin(int status) {
   h1::field(h, "X-Request-Id", r_.info.request_id);
   if (!r_.cfg.cors_origin.empty()) {
     h1::field(h, "Access-Control-Allow-Origin", r_.cfg.cors_origin);
-    h1::field(h, "Access-Control-Expose-Headers", "X-Request-Id");
+    h1::field(h, "Access-Control-Expose-Headers", "X-Request-Id, Server-Timing");
   }
+  if (r_.info.chat) server_timing(h, r_.info);
   if (!r_.keep_alive) h1::field(h, "Connection", "close");
   r_.info.status = status;
 }

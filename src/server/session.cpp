@@ -79,7 +79,8 @@ bool parse_request_head(RequestParser& p, beast::flat_buffer& buf, RequestHead& 
   return true;
 }
 
-net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std::shared_ptr<ConnCancel> cancel) {
+net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std::shared_ptr<ConnCancel> cancel,
+                             bool metrics_only) {
   // Errors as values even after a cancel: cleanup and the access log still run.
   co_await net::this_coro::throw_if_cancelled(false);
   struct Count {
@@ -100,7 +101,7 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
   bool first = true;
   bool linger = false;
   std::shared_ptr<WorkerGeneration> wg;
-  Conn conn{g, w, sock, dl, buf, req, head, auth_memo, client_ip, cancel};
+  Conn conn{g, w, sock, dl, buf, req, head, auth_memo, client_ip, cancel, metrics_only};
   for (;;) {
     wg = w.current;  // for reading the head; taken again once it has arrived
     const Config* cfg = wg->gen->cfg.get();

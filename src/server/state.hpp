@@ -34,6 +34,11 @@
 
 namespace zgate {
 
+namespace obs {
+class Metrics;
+}
+class UsageStore;
+
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
@@ -112,13 +117,22 @@ struct Gateway::Impl {
   // logging, the usage store, pool sizes) is read from here; everything else from the
   // generation a request runs in.
   std::shared_ptr<const Config> cfg;
-  // The access-log writer and the usage store; null when both are off.
+  // Hands finished requests to the metrics, the access-log writer and the usage store (the
+  // last two when on). Always there: the metrics need it.
   std::unique_ptr<obs::Recorder> recorder;
+  obs::Metrics* metrics = nullptr;  // a consumer of `recorder`, which owns it
+  UsageStore* usage = nullptr;      // likewise; null when the usage store is off
+  double start_time = 0;            // Unix time, seconds (process_start_time_seconds)
   std::mutex reload_mu;                 // reloads one at a time
   std::shared_ptr<Generation> gen;      // the newest generation (under reload_mu)
   std::vector<std::unique_ptr<Worker>> workers;
   net::io_context accept_ioc{1};
   tcp::acceptor acceptor;
+  // metrics_listen: its acceptor (on accept_ioc too) and the worker its connections run on,
+  // so that a scrape never waits behind chat requests (null / closed when not set).
+  tcp::acceptor metrics_acceptor{accept_ioc};
+  std::unique_ptr<Worker> metrics_worker;
+  uint16_t metrics_port = 0;
   std::thread accept_thread;
   std::atomic<int64_t> in_flight{0};
   std::atomic<int64_t> chats{0};    // chat requests in flight (admission control)

@@ -87,7 +87,13 @@ class ResponseParser final : public http::basic_parser<false> {
 
 class Connection {
  public:
-  Connection(net::any_io_executor ex, io::Watchdog& wd) : tcp_(std::move(ex)), dl_(wd, &tcp_) {}
+  Connection(net::any_io_executor ex, io::Watchdog& wd, std::shared_ptr<uint64_t> open)
+      : tcp_(std::move(ex)), dl_(wd, &tcp_), open_(std::move(open)) {
+    ++*open_;
+  }
+  ~Connection() { --*open_; }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
   tcp::socket& lowest() { return tls_ ? tls_->next_layer() : tcp_; }
   int fd() { return lowest().native_handle(); }
 
@@ -109,6 +115,7 @@ class Connection {
   std::string body_;          // the body bytes of the last read_some
   std::string key_;
   Clock::time_point idle_since_;
+  std::shared_ptr<uint64_t> open_;  // the pool's count of open connections
 };
 
 Endpoint make_endpoint(const ProviderConfig& p) {
@@ -142,6 +149,7 @@ std::unique_ptr<ssl::context> make_tls_context(const Endpoint& ep) {
 
 struct Pool::Impl {
   std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+  std::shared_ptr<uint64_t> open = std::make_shared<uint64_t>(0);
 };
 
 Pool::Pool(net::any_io_executor ex, const Limits& limits, io::Watchdog& watchdog)
@@ -195,7 +203,13 @@ void Pool::sweep() {
   }
 }
 
-PoolStats Pool::stats() const { return stats_; }
+PoolStats Pool::stats() const {
+  PoolStats s = stats_;
+  s.open = *impl_->open;
+  return s;
+}
+
+const std::shared_ptr<uint64_t>& Pool::open_counter() const { return impl_->open; }
 
 // ---- Exchange ---------------------------------------------------------------------------
 
@@ -206,7 +220,7 @@ Exchange::~Exchange() = default;
 net::awaitable<Failure> Exchange::connect() {
   const auto t0 = Clock::now();
   auto ex = pool_.executor();
-  auto c = std::make_unique<Connection>(ex, pool_.watchdog());
+  auto c = std::make_unique<Connection>(ex, pool_.watchdog(), pool_.open_counter());
   c->key_ = ep_.key;
   boost::system::error_code cec;
   boost::system::error_code not_ip;

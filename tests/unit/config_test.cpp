@@ -644,3 +644,39 @@ TEST_CASE("config: the admin key is masked in the description", "[unit][config][
   CHECK(d.find("adm-secret-0123456789") == std::string::npos);
   CHECK(d.find("admin key:") != std::string::npos);
 }
+
+TEST_CASE("config: ZGATE_METRICS_LISTEN sets the metrics address", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"}, {"ZGATE_METRICS_LISTEN", "127.0.0.1:9464"}});
+  auto c = load({});
+  CHECK(c->metrics_listen_host == "127.0.0.1");
+  CHECK(c->metrics_listen_port == 9464);
+}
+
+TEST_CASE("config: metrics_listen is off unless set", "[unit][config]") {
+  set_env({{"API_KEY", "k-0123456789ab"}});
+  CHECK(load({})->metrics_listen_host.empty());
+}
+
+TEST_CASE("config: TOML metrics_listen, and a bad one named", "[unit][config]") {
+  Config c;
+  apply_toml(c, "metrics_listen = \"[::1]:9100\"\n", "z.toml");
+  CHECK(c.metrics_listen_host == "::1");
+  CHECK(c.metrics_listen_port == 9100);
+  const auto msg = error_of([&] { apply_toml(c, "metrics_listen = \"9100\"\n", "z.toml"); });
+  CHECK_THAT(msg, Catch::Contains("metrics_listen") && Catch::Contains("host:port"));
+}
+
+TEST_CASE("config: metrics_listen is restart-only", "[unit][config]") {
+  Config a, b;
+  b.metrics_listen_host = "127.0.0.1";
+  b.metrics_listen_port = 9464;
+  CHECK(restart_only_changes(a, b) == std::vector<std::string>{"metrics_listen"});
+}
+
+TEST_CASE("config: describe names the metrics address when set", "[unit][config]") {
+  Config c;
+  CHECK(describe(c).find("metrics:") == std::string::npos);
+  c.metrics_listen_host = "::1";
+  c.metrics_listen_port = 9464;
+  CHECK(describe(c).find("metrics: also served on [::1]:9464") != std::string::npos);
+}

@@ -82,7 +82,7 @@ void check_same(const AccessRecord& a, const AccessRecord& b) {
   CHECK(a.cost_usd == b.cost_usd);
 }
 
-constexpr std::size_t kHeader = 128;  // the fixed part of an encoded record
+constexpr std::size_t kHeader = 136;  // the fixed part of an encoded record
 
 std::size_t text_bytes(const AccessRecord& r) {
   return r.request_id.size() + r.key_label.size() + r.method.size() + r.path.size() + r.model.size() +

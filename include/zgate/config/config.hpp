@@ -124,6 +124,10 @@ struct LogConfig {
 struct Config {
   std::string listen_host = "0.0.0.0";
   uint16_t listen_port = 8080;
+  // A second address serving only /metrics and /health (e.g. a port kept off the public
+  // network); empty host = none. The main listener serves /metrics too.
+  std::string metrics_listen_host;
+  uint16_t metrics_listen_port = 0;
   unsigned workers = 0;  // 0 = hardware threads
   std::vector<ApiKey> api_keys;
   bool allow_no_auth = false;

@@ -13,6 +13,9 @@ struct AccessRecord {
   bool stream = false;
   int status = 0;
   int64_t connect_us = -1, upstream_first_byte_us = -1, first_token_us = -1, total_us = -1;
+  // Time spent in upstream exchanges (sending, waiting, reading the answer) and retry waits;
+  // total_us minus this is zgate's own time. -1 = the upstream was not called.
+  int64_t upstream_us = -1;
   int64_t prompt_tokens = 0, completion_tokens = 0, reasoning_tokens = 0, cached_tokens = 0;
   uint64_t bytes_in = 0, bytes_out = 0;
   std::string_view error_type;  // "" = success

@@ -49,6 +49,8 @@ class Gateway {
   // and goes on waiting.
   void run_until_signal(const std::function<void()>& on_reload = {});
   uint16_t port() const;
+  // The bound metrics_listen port (0 when metrics_listen is not set).
+  uint16_t metrics_port() const;
   // Summed over workers (safe to call from any thread; values may be slightly stale).
   GatewayStats stats() const;
 

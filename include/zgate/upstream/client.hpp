@@ -40,6 +40,7 @@ struct PoolStats {
   uint64_t reuses = 0;     // requests served on a pooled connection
   uint64_t retries = 0;    // stale pooled connection replaced before any response byte
   uint64_t idle = 0;       // connections idle in the pool now
+  uint64_t open = 0;       // connections open now: idle, or in use by an exchange
 };
 
 class Connection;
@@ -60,6 +61,8 @@ class Pool {
   void sweep();
   PoolStats stats() const;
   PoolStats& counters() { return stats_; }
+  // Counts the open connections (each connection holds it: one may outlive the pool at shutdown).
+  const std::shared_ptr<uint64_t>& open_counter() const;
   boost::asio::any_io_executor executor() const { return ex_; }
   io::Watchdog& watchdog() { return watchdog_; }
 
