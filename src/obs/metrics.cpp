@@ -309,9 +309,9 @@ void write_live(std::string& out, const LiveGauges& g, const ProcessStats& p) {
   };
   gauge("zgate_requests_in_flight", "Requests being answered now (those recorded: not /health, /metrics).",
         g.in_flight);
-  gauge("zgate_chat_requests_in_flight", "Chat requests being answered now (counted while limits.max_in_flight is set).",
+  gauge("zgate_chat_requests_in_flight", "Chat requests being answered now.",
         g.chats_in_flight);
-  gauge("zgate_streams_open", "Streams open now (counted while limits.max_streams is set).", g.streams);
+  gauge("zgate_streams_open", "Streams open now.", g.streams);
   gauge("zgate_downstream_connections", "Client connections open now.", g.connections);
   if (!g.pools.empty()) {
     prom::family(out, "zgate_upstream_pool_connections",

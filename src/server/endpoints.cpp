@@ -114,8 +114,10 @@ net::awaitable<bool> metrics(Request& c, ResponseWriter& out) {
   Gateway::Impl& g = c.conn.g;
   obs::LiveGauges live;
   live.in_flight = g.in_flight.load(std::memory_order_relaxed);
-  live.chats_in_flight = g.chats.load(std::memory_order_relaxed);
-  live.streams = g.streams.load(std::memory_order_relaxed);
+  for (const auto& w : g.workers) {
+    live.chats_in_flight += w->chats_open.load(std::memory_order_relaxed);
+    live.streams += w->streams_open.load(std::memory_order_relaxed);
+  }
   live.connections = g.connections.load(std::memory_order_relaxed);
   const obs::RecorderStats rs = g.recorder->stats();
   live.recorded = rs.recorded;

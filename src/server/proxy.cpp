@@ -35,6 +35,7 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   // Admission control: the in-flight limit before the body is read, the stream limit once the
   // body says the request streams.
   // Counted only while a limit is set: the shared counters cost the request path nothing otherwise.
+  const WorkerCount chat_gauge(c.conn.w.chats_open);
   std::optional<Counted> chat_slot;
   if (cfg.limits.max_in_flight) chat_slot.emplace(c.conn.g.chats);
   if (chat_slot && static_cast<std::size_t>(chat_slot->value) > cfg.limits.max_in_flight) {
@@ -88,6 +89,8 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   ChatRequest& creq = *parsed;
   c.info.model = creq.model;
   c.info.stream = creq.stream;
+  std::optional<WorkerCount> stream_gauge;
+  if (creq.stream) stream_gauge.emplace(c.conn.w.streams_open);
   std::optional<Counted> stream_slot;
   if (creq.stream && cfg.limits.max_streams) {
     stream_slot.emplace(c.conn.g.streams);

@@ -89,6 +89,21 @@ struct Worker {
   // worker's thread; a request holds the one it started with).
   std::shared_ptr<WorkerGeneration> current;
   std::thread thread;
+  // Gauges of this worker for /metrics (chat requests being answered, streams open): written
+  // only by this worker's thread with a relaxed load and store (no read-modify-write), on a
+  // cache line of their own, and summed by a scrape. The shared counters of Gateway::Impl count
+  // the same only while an admission limit needs a process-wide figure.
+  alignas(64) std::atomic<int64_t> chats_open{0};
+  std::atomic<int64_t> streams_open{0};
+};
+
+// One unit of a Worker gauge for its lifetime; only the worker's own thread may hold one.
+struct WorkerCount {
+  explicit WorkerCount(std::atomic<int64_t>& c) : n(c) { n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  ~WorkerCount() { n.store(n.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed); }
+  WorkerCount(const WorkerCount&) = delete;
+  WorkerCount& operator=(const WorkerCount&) = delete;
+  std::atomic<int64_t>& n;
 };
 
 // The admin endpoints' queries over the usage store (admin.cpp). SQLite never runs on a worker:

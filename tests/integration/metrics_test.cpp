@@ -213,3 +213,23 @@ TEST_CASE("metrics: a metrics_listen port in use stops the start with a message 
   }
   CHECK_THAT(error, Catch::Contains("metrics_listen") && Catch::Contains(std::to_string(taken)));
 }
+
+TEST_CASE("metrics: an open stream is counted in the gauges without any admission limit") {
+  Harness h;  // no limits.max_in_flight / max_streams
+  std::thread client([&] { h.post_chat(chat_body("hold [scenario:slow chunks=100 delay_ms=20]", true)); });
+  // Scrape until the stream shows (bounded: 5 s); it lasts about 2 s.
+  std::string t;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  do {
+    t = h.get("/metrics").body;
+    if (has_line(t, "zgate_streams_open 1")) break;
+    std::this_thread::sleep_for(5ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  INFO(t);
+  CHECK(has_line(t, "zgate_streams_open 1"));
+  CHECK(has_line(t, "zgate_chat_requests_in_flight 1"));
+  client.join();
+  const std::string after = h.get("/metrics").body;
+  CHECK(has_line(after, "zgate_streams_open 0"));
+  CHECK(has_line(after, "zgate_chat_requests_in_flight 0"));
+}
