@@ -126,6 +126,9 @@ int main(int argc, char** argv) {
   // A write to a closed pipe (the log reader went away, a client socket written with a plain
   // write) must be an error, not the end of the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // SIGUSR1 reopens the log files (logrotate); its default action would end the process, so it
+  // is ignored whenever the gateway is not listening for it.
+  std::signal(SIGUSR1, SIG_IGN);
   tune_allocator();
   std::shared_ptr<const zgate::Config> loaded;
   try {
@@ -142,7 +145,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  zgate::init_logging(loaded->log, loaded->debug);
+  try {
+    zgate::init_logging(loaded->log, loaded->debug);
+  } catch (const std::exception& e) {  // a log file that cannot be opened
+    std::cerr << "zgate: cannot start logging: " << e.what() << "\n";
+    return 2;
+  }
   std::unique_ptr<zgate::mock::MockServer> mock;
   try {
     if (loaded->demo) {
@@ -162,6 +170,7 @@ int main(int argc, char** argv) {
     spdlog::info("zgate listening on http://{}:{} ({} workers)", loaded->listen_host, port,
                  loaded->workers ? loaded->workers : std::thread::hardware_concurrency());
     gateway.run_until_signal([&] { reload(argc, argv, gateway, mock.get()); });
+    std::signal(SIGUSR1, SIG_IGN);  // the signal set is gone: SIGUSR1 would kill
     spdlog::info("zgate stopped");
   } catch (const std::exception& e) {
     spdlog::critical("zgate: {}", e.what());

@@ -312,6 +312,12 @@ bool read_log(const Reader& r, const toml::node& n, Config& cfg) {
       if (!valid_log_format(cfg.log.format)) r.fail(v, path, "must be \"json\" or \"text\"");
     } else if (key == "file") {
       cfg.log.file = r.str(v, path);
+    } else if (key == "access_file") {
+      cfg.log.access_file = r.str(v, path);
+    } else if (key == "access_max_size") {
+      cfg.log.access_max_size = static_cast<uint64_t>(r.integer(v, path, 0, INT64_MAX, "a non-negative number of bytes"));
+    } else if (key == "access_keep") {
+      cfg.log.access_keep = static_cast<std::size_t>(r.integer(v, path, 1, 1000, "an integer from 1 to 1000"));
     } else if (key == "queue_size") {
       cfg.log.queue_size = static_cast<std::size_t>(r.integer(v, path, 1, 1 << 24, "a positive integer"));
     } else {

@@ -186,6 +186,7 @@ void Gateway::stop() {
 void Gateway::run_until_signal(const std::function<void()>& on_reload) {
   net::io_context sig_ioc(1);
   net::signal_set signals(sig_ioc, SIGINT, SIGTERM, SIGHUP);
+  signals.add(SIGUSR1);
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
                                                                              int sig) {
     if (ec) return;
@@ -193,6 +194,13 @@ void Gateway::run_until_signal(const std::function<void()>& on_reload) {
       // SIGHUP's default action ends the process: it is caught, and means "reload".
       spdlog::info("signal SIGHUP received: reloading the configuration");
       if (on_reload) on_reload();
+      signals.async_wait(on_signal);
+      return;
+    }
+    if (sig == SIGUSR1) {
+      // logrotate renamed the log files: the next lines go to new files at their paths.
+      reopen_log_files();
+      spdlog::info("signal SIGUSR1 received: the log files were reopened");
       signals.async_wait(on_signal);
       return;
     }

@@ -115,6 +115,11 @@ struct LogConfig {
   bool access_log = true;       // one line per request
   std::string format = "json";  // json | text
   std::string file;             // empty = stderr
+  // The access lines in their own file (empty: with the application log, as above), rotated at
+  // access_max_size bytes (0: never by size) into access_keep files <file>.1 ... .N.
+  std::string access_file;
+  uint64_t access_max_size = 100ull * 1024 * 1024;
+  std::size_t access_keep = 5;
   // Bounded queue to the logging thread (oldest messages dropped). Each slot is preallocated,
   // so a large queue costs memory even when idle, while access lines reach the thread as one
   // batch per worker per recorder pass: a few hundred slots are plenty.
