@@ -114,11 +114,11 @@ uint16_t Gateway::start() {
     uo.retention_days = cfg.usage_retention_days;
     consumers.push_back(std::make_unique<UsageStore>(std::move(uo)));
   }
-  if (!consumers.empty()) {
-    obs::RecorderOptions ro;
-    ro.ring_bytes = obs::ring_bytes_for(n);
-    g.recorder = std::make_unique<obs::Recorder>(std::move(consumers), ro);
-  }
+  // Always built, even with the access log and the usage store off: the live tail reads from it.
+  consumers.push_back(g.tail.consumer());
+  obs::RecorderOptions ro;
+  ro.ring_bytes = obs::ring_bytes_for(n);
+  g.recorder = std::make_unique<obs::Recorder>(std::move(consumers), ro);
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(cfg);
     w->current = std::make_shared<WorkerGeneration>(g.gen);
@@ -149,6 +149,8 @@ void Gateway::stop() {
   if (!g.started || g.stopped) return;
   g.stopped = true;
   g.stopping = true;  // /ready answers 503 from now on; responses say Connection: close
+  // Live tails are long-lived and hold no request: they end now, not at the end of the grace.
+  g.tail.close_all();
   // Go on accepting for the drain delay, so that a load balancer polling /ready sees the 503
   // and stops sending before the listener closes.
   if (g.cfg->timeouts.drain_delay.count() > 0) std::this_thread::sleep_for(g.cfg->timeouts.drain_delay);

@@ -19,6 +19,7 @@
 #include "zgate/config/config.hpp"
 #include "zgate/io/watchdog.hpp"
 #include "zgate/obs/recorder.hpp"
+#include "zgate/obs/tail.hpp"
 #include "zgate/route/router.hpp"
 #include "zgate/server/gateway.hpp"
 #include "zgate/upstream/client.hpp"
@@ -84,7 +85,10 @@ struct Gateway::Impl {
   // logging, the usage store, pool sizes) is read from here; everything else from the
   // generation a request runs in.
   std::shared_ptr<const Config> cfg;
-  // The access-log writer and the usage store; null when both are off.
+  // The live tail's subscribers (/admin/requests/stream); declared before the recorder, which
+  // feeds it, so it outlives it.
+  obs::TailHub tail;
+  // The access-log writer, the usage store (each when on) and the live tail. Built by start().
   std::unique_ptr<obs::Recorder> recorder;
   std::mutex reload_mu;                 // reloads one at a time
   std::shared_ptr<Generation> gen;      // the newest generation (under reload_mu)
