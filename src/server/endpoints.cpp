@@ -76,6 +76,12 @@ net::awaitable<bool> model(Request& c, ResponseWriter& out) {
 
 net::awaitable<bool> chat(Request& c, ResponseWriter& out) { return handle_chat(c, out); }
 
+// GET /admin/config: the configuration this request runs in, secrets masked.
+net::awaitable<bool> admin_config(Request& c, ResponseWriter& out) {
+  if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
+  co_return co_await out.send(200, describe_json(c.cfg), "application/json") && c.keep_alive;
+}
+
 // How often an idle live tail sends a comment, so that proxies keep it open and a client that
 // left is noticed.
 constexpr auto kTailKeepAlive = std::chrono::seconds(15);
@@ -183,6 +189,7 @@ constexpr std::array kEndpoints{
     Endpoint{"/healthz", false, http::verb::unknown, false, health},
     Endpoint{"/ready", false, http::verb::unknown, false, ready},
     Endpoint{"/readyz", false, http::verb::unknown, false, ready},
+    Endpoint{"/admin/config", false, http::verb::get, true, admin_config},
     Endpoint{"/admin/requests/stream", false, http::verb::get, false, requests_stream},
 };
 

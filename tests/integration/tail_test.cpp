@@ -221,3 +221,16 @@ TEST_CASE("tail: a client that never reads is dropped without slowing requests o
   sqlite3_close(db);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("admin config: the admin key gets the running configuration with no secret in it") {
+  Harness h(with_admin([](Config& c) { c.providers[0].headers = {{"X-Extra", "extra-header-secret-value"}}; }));
+  const auto r = h.get("/admin/config", {{"Authorization", std::string("Bearer ") + kAdminKey}});
+  REQUIRE(r.status == 200);
+  CHECK(r.header("Content-Type") == "application/json");
+  CHECK(r.body.find("\"label\":\"itest\"") != std::string::npos);
+  for (const std::string secret : {std::string(kAdminKey), std::string(kClientKey), std::string("upstream-key"),
+                                   std::string("extra-header-secret-value")}) {
+    INFO(secret);
+    CHECK(r.body.find(secret) == std::string::npos);
+  }
+}

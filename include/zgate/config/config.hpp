@@ -187,6 +187,10 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
 
 // A multi-line human summary for the start-up log; every secret is masked.
 std::string describe(const Config& cfg);
+// The effective configuration as one JSON object (GET /admin/config): every setting, every
+// secret (client, admin and upstream keys, zai-web tokens and signing secrets, extra header
+// values) replaced by its fingerprint ("sha256:" + 8 hex digits; "" when unset).
+std::string describe_json(const Config& cfg);
 
 // Where the usage store lives: <data_dir>/usage.db.
 std::string usage_db_path(const Config& cfg);
