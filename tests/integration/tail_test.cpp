@@ -228,7 +228,7 @@ TEST_CASE("admin config: the admin key gets the running configuration with no se
   REQUIRE(r.status == 200);
   CHECK(r.header("Content-Type") == "application/json");
   CHECK(r.body.find("\"label\":\"itest\"") != std::string::npos);
-  for (const std::string secret : {std::string(kAdminKey), std::string(kClientKey), std::string("upstream-key"),
+  for (const std::string& secret : {std::string(kAdminKey), std::string(kClientKey), std::string("upstream-key"),
                                    std::string("extra-header-secret-value")}) {
     INFO(secret);
     CHECK(r.body.find(secret) == std::string::npos);
