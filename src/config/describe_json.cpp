@@ -121,6 +121,14 @@ std::string describe_json(const Config& c) {
   size(w, "access_keep", c.log.access_keep);
   size(w, "queue_size", c.log.queue_size);
   w.end_object();
+  w.key("capture").begin_object();
+  w.kv_bool("enabled", c.capture.enabled);
+  w.key("keys").begin_array();
+  for (const auto& k : c.capture.keys) w.string(k);
+  w.end_array();
+  size(w, "max_bytes", c.capture.max_bytes);
+  w.kv("file", capture_path(c));
+  w.end_object();
   w.kv("data_dir", c.data_dir).kv_bool("usage_store", c.usage_store);
   w.kv("usage_retention_days", c.usage_retention_days);
   w.kv_bool("debug", c.debug).kv_bool("demo", c.demo);

@@ -297,6 +297,27 @@ void read_limits(const Reader& r, const toml::node& n, Config& cfg) {
   });
 }
 
+void read_capture(const Reader& r, const toml::node& n, Config& cfg) {
+  r.each(r.table(n, "capture"), "capture", [&](std::string_view key, const toml::node& v, const std::string& path) {
+    if (key == "enabled") {
+      cfg.capture.enabled = r.boolean(v, path);
+    } else if (key == "keys") {
+      const auto* a = v.as_array();
+      if (!a) r.fail(v, path, "must be an array of key labels");
+      cfg.capture.keys.clear();
+      for (const auto& e : *a) cfg.capture.keys.push_back(r.str(e, path));
+    } else if (key == "max_bytes") {
+      cfg.capture.max_bytes =
+          static_cast<std::size_t>(r.integer(v, path, 1, 64 * 1024 * 1024, "a number of bytes from 1 to 64 MiB"));
+    } else if (key == "file") {
+      cfg.capture.file = r.str(v, path);
+    } else {
+      return false;
+    }
+    return true;
+  });
+}
+
 // Returns whether log.level was given (so a top-level debug = true does not override it).
 bool read_log(const Reader& r, const toml::node& n, Config& cfg) {
   bool level_set = false;
@@ -388,6 +409,8 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
       read_retry(r, v, cfg);
     } else if (key == "log") {
       level_set = read_log(r, v, cfg);
+    } else if (key == "capture") {
+      read_capture(r, v, cfg);
     } else {
       return false;
     }

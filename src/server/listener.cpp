@@ -114,6 +114,10 @@ uint16_t Gateway::start() {
     uo.retention_days = cfg.usage_retention_days;
     consumers.push_back(std::make_unique<UsageStore>(std::move(uo)));
   }
+  if (cfg.capture.enabled) {
+    g.capture = std::make_unique<obs::Capture>(cfg.capture, config_secrets(cfg), capture_path(cfg));
+    spdlog::warn("body capture is on: request and response bodies go to {}", capture_path(cfg));
+  }
   // Always built, even with the access log and the usage store off: the live tail reads from it.
   consumers.push_back(g.tail.consumer());
   obs::RecorderOptions ro;
@@ -183,6 +187,7 @@ void Gateway::stop() {
     if (w->thread.joinable()) w->thread.join();
   }
   if (g.recorder) g.recorder->flush();  // every finished request is logged and its row is on disk
+  if (g.capture) g.capture->flush();
 }
 
 void Gateway::run_until_signal(const std::function<void()>& on_reload) {

@@ -18,6 +18,7 @@
 #include "zgate/auth/auth.hpp"
 #include "zgate/config/config.hpp"
 #include "zgate/io/watchdog.hpp"
+#include "zgate/obs/capture.hpp"
 #include "zgate/obs/recorder.hpp"
 #include "zgate/obs/tail.hpp"
 #include "zgate/route/router.hpp"
@@ -90,6 +91,7 @@ struct Gateway::Impl {
   obs::TailHub tail;
   // The access-log writer, the usage store (each when on) and the live tail. Built by start().
   std::unique_ptr<obs::Recorder> recorder;
+  std::unique_ptr<obs::Capture> capture;  // [capture] enabled only
   std::mutex reload_mu;                 // reloads one at a time
   std::shared_ptr<Generation> gen;      // the newest generation (under reload_mu)
   std::vector<std::unique_ptr<Worker>> workers;

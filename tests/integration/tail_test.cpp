@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 
 #include "integration/gateway_harness.hpp"
 
@@ -233,4 +234,76 @@ TEST_CASE("admin config: the admin key gets the running configuration with no se
     INFO(secret);
     CHECK(r.body.find(secret) == std::string::npos);
   }
+}
+
+namespace {
+
+std::vector<std::string> file_lines(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("capture: a captured chat request is one line with masked, truncated bodies") {
+  char tmpl[] = "/tmp/zgate-capture-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  {
+    Harness h(with_admin([&dir](Config& c) {
+      c.capture.enabled = true;
+      c.capture.max_bytes = 200;
+      c.data_dir = dir;
+    }));
+    // The client key and the upstream key in the prompt: both must be masked.
+    REQUIRE(h.post_chat(chat_body(std::string("my key is ") + kClientKey + " and upstream-key"),
+                        {{"X-Request-Id", "cap-plain"}}).status == 200);
+    REQUIRE(h.post_chat(chat_body("stream me", true), {{"X-Request-Id", "cap-stream"}}).status == 200);
+    h.gateway().stop();
+  }
+  const auto lines = file_lines(dir + "/capture.jsonl");
+  REQUIRE(lines.size() == 2);
+  const std::string& plain = lines[0].find("cap-plain") != std::string::npos ? lines[0] : lines[1];
+  const std::string& stream = lines[0].find("cap-stream") != std::string::npos ? lines[0] : lines[1];
+  CHECK(plain.find(R"("key":"itest")") != std::string::npos);
+  CHECK(plain.find("my key is ***") != std::string::npos);
+  CHECK(plain.find(kClientKey) == std::string::npos);
+  CHECK(plain.find("upstream-key") == std::string::npos);
+  CHECK(plain.find(R"("response":"{)") != std::string::npos);
+  CHECK(stream.find(R"("stream":true)") != std::string::npos);
+  CHECK(stream.find(R"("response":"data: )") != std::string::npos);
+  CHECK(stream.find(R"("response_truncated":true)") != std::string::npos);  // a stream is longer than 200 bytes
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("capture: off (the default), nothing is written") {
+  char tmpl[] = "/tmp/zgate-capture-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  {
+    Harness h(with_admin([&dir](Config& c) { c.data_dir = dir; }));
+    REQUIRE(h.post_chat(chat_body("not captured")).status == 200);
+    h.gateway().stop();
+  }
+  CHECK_FALSE(std::filesystem::exists(dir + "/capture.jsonl"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("capture: only the listed key labels are captured") {
+  char tmpl[] = "/tmp/zgate-capture-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string dir = tmpl;
+  {
+    Harness h(with_admin([&dir](Config& c) {
+      c.capture.enabled = true;
+      c.capture.keys = {"someone-else"};
+      c.data_dir = dir;
+    }));
+    REQUIRE(h.post_chat(chat_body("not this key")).status == 200);
+    h.gateway().stop();
+  }
+  CHECK(file_lines(dir + "/capture.jsonl").empty());
+  std::filesystem::remove_all(dir);
 }

@@ -126,6 +126,15 @@ struct LogConfig {
   std::size_t queue_size = 1024;
 };
 
+// Body capture, for debugging: each captured chat request becomes one JSON line with its request
+// body and the response sent (both cut at max_bytes), every configured secret masked.
+struct CaptureConfig {
+  bool enabled = false;
+  std::vector<std::string> keys;        // client key labels to capture; empty = all
+  std::size_t max_bytes = 64 * 1024;    // per body
+  std::string file;                     // empty = <data_dir>/capture.jsonl
+};
+
 struct Config {
   std::string listen_host = "0.0.0.0";
   uint16_t listen_port = 8080;
@@ -144,6 +153,7 @@ struct Config {
   Limits limits;
   RetryPolicy retry;
   LogConfig log;
+  CaptureConfig capture;
   std::string data_dir = "./data";
   bool usage_store = true;       // one row per chat request in <data_dir>/usage.db (SQLite)
   int usage_retention_days = 0;  // rows older than this are deleted; 0 = kept
@@ -194,5 +204,10 @@ std::string describe_json(const Config& cfg);
 
 // Where the usage store lives: <data_dir>/usage.db.
 std::string usage_db_path(const Config& cfg);
+// Where captured bodies go: capture.file, else <data_dir>/capture.jsonl.
+std::string capture_path(const Config& cfg);
+// Every secret the configuration holds (client keys, the admin key, upstream keys, zai-web
+// tokens and signing secrets, extra header values), non-empty ones only.
+std::vector<std::string> config_secrets(const Config& cfg);
 
 }  // namespace zgate
