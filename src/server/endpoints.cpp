@@ -249,6 +249,8 @@ net::awaitable<bool> handle(Request& c) {
 
 void record(Request& c) {
   if (!c.info.recorded) return;
+  // With the access log and the usage store off, a record is only made for an open live tail.
+  if (!c.conn.g.record_all && c.conn.g.tail.idle() && !c.info.capture) return;
   const AccessRecord r = to_record(c.info, c.req.method_string, c.req.target, c.conn.client_ip);
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();

@@ -118,6 +118,7 @@ uint16_t Gateway::start() {
     g.capture = std::make_unique<obs::Capture>(cfg.capture, config_secrets(cfg), capture_path(cfg));
     spdlog::warn("body capture is on: request and response bodies go to {}", capture_path(cfg));
   }
+  g.record_all = !consumers.empty();
   // Always built, even with the access log and the usage store off: the live tail reads from it.
   consumers.push_back(g.tail.consumer());
   obs::RecorderOptions ro;

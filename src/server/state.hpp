@@ -91,6 +91,9 @@ struct Gateway::Impl {
   obs::TailHub tail;
   // The access-log writer, the usage store (each when on) and the live tail. Built by start().
   std::unique_ptr<obs::Recorder> recorder;
+  // Whether every record is needed (the access log or the usage store is on); otherwise only
+  // while a live tail is open.
+  bool record_all = false;
   std::unique_ptr<obs::Capture> capture;  // [capture] enabled only
   std::mutex reload_mu;                 // reloads one at a time
   std::shared_ptr<Generation> gen;      // the newest generation (under reload_mu)

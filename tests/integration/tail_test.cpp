@@ -307,3 +307,22 @@ TEST_CASE("capture: only the listed key labels are captured") {
   CHECK(file_lines(dir + "/capture.jsonl").empty());
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("tail: with the access log and the usage store off, an open tail still gets every record") {
+  access_lines();  // the harness's logging, then the access log turned off for this gateway
+  LogConfig off;
+  off.level = "warn";
+  off.access_log = false;
+  init_logging(off, false);
+  REQUIRE_FALSE(access_log_enabled());
+  {
+    Harness h(with_admin());
+    TailClient tail(h.port());
+    REQUIRE(tail.read_until("\r\n\r\n", 2000ms));
+    REQUIRE(h.post_chat(chat_body("hi"), {{"X-Request-Id", "tail-no-log"}}).status == 200);
+    CHECK(tail.read_until("\"request_id\":\"tail-no-log\"", 2000ms));
+  }
+  LogConfig on = off;
+  on.access_log = true;
+  init_logging(on, false);
+}
