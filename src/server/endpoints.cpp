@@ -83,8 +83,8 @@ net::awaitable<bool> admin_config(Request& c, ResponseWriter& out) {
 }
 
 // How often an idle live tail sends a comment, so that proxies keep it open and a client that
-// left is noticed.
-constexpr auto kTailKeepAlive = std::chrono::seconds(15);
+// left is noticed: timeouts.stream_heartbeat when set, else this.
+constexpr Millis kTailKeepAlive = std::chrono::seconds(15);
 
 // The worker side of a live-tail subscription. The recorder thread's wake-up is posted to the
 // worker and lands in wake(): it ends the wait for lines, and when the subscription was dropped
@@ -160,7 +160,8 @@ net::awaitable<bool> requests_stream(Request& c, ResponseWriter& out) {
     // Waiting for lines: no deadline, but a client hanging up ends the wait.
     dl.disarm();
     dl.watch(&c.conn.cancel->signal);
-    waiter->timer.expires_after(kTailKeepAlive);
+    waiter->timer.expires_after(c.cfg.timeouts.stream_heartbeat.count() > 0 ? c.cfg.timeouts.stream_heartbeat
+                                                                             : kTailKeepAlive);
     auto [ec] = co_await waiter->timer.async_wait(net::as_tuple(net::use_awaitable));
     dl.unwatch();
     if (dl.hung_up() || dl.aborted()) break;

@@ -61,6 +61,16 @@ class TailClient {
     }
     return true;
   }
+  // Like read_until, for an occurrence of `needle` at or after `from`.
+  bool read_until_from(std::string_view needle, std::size_t from, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (got.find(needle, from) == std::string::npos) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0 || (!read_until("\x01never\x02", std::min(left, std::chrono::milliseconds(20))) && closed))
+        return got.find(needle, from) != std::string::npos;
+    }
+    return true;
+  }
   bool wait_closed(std::chrono::milliseconds timeout) {
     read_until("\x01never\x02", timeout);
     return closed;
@@ -325,4 +335,15 @@ TEST_CASE("tail: with the access log and the usage store off, an open tail still
   LogConfig on = off;
   on.access_log = true;
   init_logging(on, false);
+}
+
+TEST_CASE("tail: an idle tail gets a keep-alive comment every stream_heartbeat") {
+  Harness h(with_admin([](Config& c) { c.timeouts.stream_heartbeat = 100ms; }));
+  TailClient tail(h.port());
+  REQUIRE(tail.read_until("\r\n\r\n", 2000ms));
+  const auto t0 = Clock::now();
+  REQUIRE(tail.read_until(": keep-alive\n\n", 2000ms));
+  const auto first = tail.got.find(": keep-alive\n\n");
+  CHECK(tail.read_until_from(": keep-alive\n\n", first + 1, 2000ms));
+  CHECK(Clock::now() - t0 >= 150ms);  // two of them, 100 ms apart
 }
