@@ -129,6 +129,9 @@ int main(int argc, char** argv) {
   // A write to a closed pipe (the log reader went away, a client socket written with a plain
   // write) must be an error, not the end of the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // SIGUSR1 reopens the log files (logrotate); its default action would end the process, so it
+  // is ignored whenever the gateway is not listening for it.
+  std::signal(SIGUSR1, SIG_IGN);
   tune_allocator();
   std::shared_ptr<const zgate::Config> loaded;
   try {
@@ -145,7 +148,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  zgate::init_logging(loaded->log, loaded->debug);
+  try {
+    zgate::init_logging(loaded->log, loaded->debug);
+  } catch (const std::exception& e) {  // a log file that cannot be opened
+    std::cerr << "zgate: cannot start logging: " << e.what() << "\n";
+    return 2;
+  }
   std::unique_ptr<zgate::mock::MockServer> mock;
   try {
     if (loaded->demo) {
@@ -168,6 +176,7 @@ int main(int argc, char** argv) {
       spdlog::info("zgate metrics on http://{}:{}/metrics", loaded->metrics_listen_host, gateway.metrics_port());
     }
     gateway.run_until_signal([&] { reload(argc, argv, gateway, mock.get()); });
+    std::signal(SIGUSR1, SIG_IGN);  // the signal set is gone: SIGUSR1 would kill
     spdlog::info("zgate stopped");
   } catch (const std::exception& e) {
     spdlog::critical("zgate: {}", e.what());

@@ -75,4 +75,28 @@ std::shared_ptr<const Config> load_config(int argc, const char* const* argv, Env
   return cfg;
 }
 
+std::string capture_path(const Config& c) {
+  if (!c.capture.file.empty()) return c.capture.file;
+  std::string p = c.data_dir.empty() ? std::string(".") : c.data_dir;
+  if (p.back() != '/') p.push_back('/');
+  return p + "capture.jsonl";
+}
+
+std::vector<std::string> config_secrets(const Config& c) {
+  std::vector<std::string> out;
+  auto add = [&out](const std::string& s) {
+    if (!s.empty()) out.push_back(s);
+  };
+  for (const auto& k : c.api_keys) add(k.key);
+  add(c.admin_key);
+  for (const auto& p : c.providers) {
+    add(p.api_key);
+    for (const auto& k : p.api_keys) add(k);
+    for (const auto& [name, value] : p.headers) add(value);
+    add(p.zai.token);
+    add(p.zai.signing_secret);
+  }
+  return out;
+}
+
 }  // namespace zgate

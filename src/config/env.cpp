@@ -108,6 +108,7 @@ void apply_env(Config& cfg, const Env& env) {
     cfg.log.format = std::string(*v);
   }
   if (auto b = env.get_bool("ZGATE_ACCESS_LOG")) cfg.log.access_log = *b;
+  if (auto v = env.get("ZGATE_ACCESS_LOG_FILE")) cfg.log.access_file = std::string(*v);
   if (auto b = env.get_bool("ZGATE_DEMO")) cfg.demo = *b;
 
   cfg.providers.clear();

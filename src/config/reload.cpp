@@ -16,6 +16,12 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   check(a.log.format != b.log.format, "log.format");
   check(a.log.file != b.log.file, "log.file");
   check(a.log.access_log != b.log.access_log, "log.access_log");
+  check(a.log.access_file != b.log.access_file, "log.access_file");
+  check(a.capture.enabled != b.capture.enabled || a.capture.keys != b.capture.keys ||
+            a.capture.max_bytes != b.capture.max_bytes || a.capture.file != b.capture.file,
+        "capture");
+  check(a.log.access_max_size != b.log.access_max_size || a.log.access_keep != b.log.access_keep,
+        "log.access_max_size/access_keep");
   check(a.log.queue_size != b.log.queue_size, "log.queue_size");
   check(a.data_dir != b.data_dir, "data_dir");
   check(a.usage_store != b.usage_store, "usage_store");

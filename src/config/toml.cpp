@@ -297,6 +297,27 @@ void read_limits(const Reader& r, const toml::node& n, Config& cfg) {
   });
 }
 
+void read_capture(const Reader& r, const toml::node& n, Config& cfg) {
+  r.each(r.table(n, "capture"), "capture", [&](std::string_view key, const toml::node& v, const std::string& path) {
+    if (key == "enabled") {
+      cfg.capture.enabled = r.boolean(v, path);
+    } else if (key == "keys") {
+      const auto* a = v.as_array();
+      if (!a) r.fail(v, path, "must be an array of key labels");
+      cfg.capture.keys.clear();
+      for (const auto& e : *a) cfg.capture.keys.push_back(r.str(e, path));
+    } else if (key == "max_bytes") {
+      cfg.capture.max_bytes =
+          static_cast<std::size_t>(r.integer(v, path, 1, 64 * 1024 * 1024, "a number of bytes from 1 to 64 MiB"));
+    } else if (key == "file") {
+      cfg.capture.file = r.str(v, path);
+    } else {
+      return false;
+    }
+    return true;
+  });
+}
+
 // Returns whether log.level was given (so a top-level debug = true does not override it).
 bool read_log(const Reader& r, const toml::node& n, Config& cfg) {
   bool level_set = false;
@@ -312,6 +333,12 @@ bool read_log(const Reader& r, const toml::node& n, Config& cfg) {
       if (!valid_log_format(cfg.log.format)) r.fail(v, path, "must be \"json\" or \"text\"");
     } else if (key == "file") {
       cfg.log.file = r.str(v, path);
+    } else if (key == "access_file") {
+      cfg.log.access_file = r.str(v, path);
+    } else if (key == "access_max_size") {
+      cfg.log.access_max_size = static_cast<uint64_t>(r.integer(v, path, 0, INT64_MAX, "a non-negative number of bytes"));
+    } else if (key == "access_keep") {
+      cfg.log.access_keep = static_cast<std::size_t>(r.integer(v, path, 1, 1000, "an integer from 1 to 1000"));
     } else if (key == "queue_size") {
       cfg.log.queue_size = static_cast<std::size_t>(r.integer(v, path, 1, 1 << 24, "a positive integer"));
     } else {
@@ -385,6 +412,8 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
       read_retry(r, v, cfg);
     } else if (key == "log") {
       level_set = read_log(r, v, cfg);
+    } else if (key == "capture") {
+      read_capture(r, v, cfg);
     } else {
       return false;
     }

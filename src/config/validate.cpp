@@ -175,6 +175,8 @@ void validate_log_and_limits(Config& cfg) {
     throw ConfigError(fmt::format("log.level: '{}' is not one of trace, debug, info, warn, error, off", cfg.log.level));
   if (!valid_log_format(cfg.log.format))
     throw ConfigError(fmt::format("log.format: '{}' is not json or text", cfg.log.format));
+  if (cfg.log.access_keep == 0 || cfg.log.access_keep > 1000)
+    throw ConfigError("log.access_keep: must be an integer from 1 to 1000");
   if (cfg.log.queue_size == 0) throw ConfigError("log.queue_size: must be a positive integer");
 
   for (const auto& [name, v] : positive_sizes(cfg.limits)) {

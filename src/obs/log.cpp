@@ -11,11 +11,11 @@
 #include <spdlog/async.h>
 #include <spdlog/async_logger.h>
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "zgate/json/writer.hpp"
+#include "zgate/obs/log_file.hpp"
 
 namespace zgate {
 namespace {
@@ -66,6 +66,7 @@ struct State {
   std::shared_ptr<spdlog::details::thread_pool> pool;
   std::shared_ptr<spdlog::logger> app;
   std::shared_ptr<spdlog::logger> access;
+  std::vector<std::shared_ptr<obs::FileSink>> files;  // reopened by reopen_log_files()
 };
 State g_state;  // written only by init/shutdown, before workers start / after they stop
 
@@ -87,6 +88,7 @@ void stop_current() {
   spdlog::set_default_logger(fallback);
   g_state.access.reset();
   g_state.app.reset();
+  g_state.files.clear();
   g_state.pool.reset();  // drains the queue, then joins the logging thread
 }
 
@@ -130,9 +132,19 @@ void init_logging(const LogConfig& cfg, bool debug) {
   if (cfg.file.empty()) {
     sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   } else {
-    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(cfg.file, /*truncate=*/false);
+    auto file = std::make_shared<obs::FileSink>(cfg.file, /*max_size=*/0, /*keep=*/1);
+    g_state.files.push_back(file);
+    sink = file;
   }
   sink->set_formatter(std::make_unique<DispatchFormatter>(json));
+  // The access lines' own file, when set: written by the recorder thread alone, rotated by size.
+  spdlog::sink_ptr access_sink = sink;
+  if (!cfg.access_file.empty()) {
+    auto file = std::make_shared<obs::FileSink>(cfg.access_file, cfg.access_max_size, cfg.access_keep);
+    file->set_formatter(std::make_unique<DispatchFormatter>(json));
+    g_state.files.push_back(file);
+    access_sink = file;
+  }
 
   g_state.pool = std::make_shared<spdlog::details::thread_pool>(
       std::max<std::size_t>(cfg.queue_size, 16), 1, [] { pthread_setname_np(pthread_self(), "zgate-log"); });
@@ -144,7 +156,7 @@ void init_logging(const LogConfig& cfg, bool debug) {
   // lines whole among the application's). Through the async queue each block was copied into a
   // message allocated on one thread and freed on another, and that churn of large blocks made
   // RSS creep under load.
-  g_state.access = std::make_shared<spdlog::logger>(kAccessLoggerName, sink);
+  g_state.access = std::make_shared<spdlog::logger>(kAccessLoggerName, access_sink);
 
   auto level = spdlog::level::from_str(cfg.level);
   if (cfg.level != "off" && level == spdlog::level::off) level = spdlog::level::info;  // unknown name
@@ -163,6 +175,10 @@ void init_logging(const LogConfig& cfg, bool debug) {
 }
 
 void shutdown_logging() { stop_current(); }
+
+void reopen_log_files() {
+  for (auto& f : g_state.files) f->reopen_soon();
+}
 
 bool access_log_enabled() {
   return g_access_on.load(std::memory_order_relaxed) &&

@@ -11,6 +11,7 @@
 #include "proxy.hpp"
 #include "zgate/obs/metrics.hpp"
 #include "zgate/obs/usage_store.hpp"
+#include "zgate/obs/tail.hpp"
 
 namespace zgate {
 namespace {
@@ -214,7 +215,12 @@ void record(Request& c) {
   if (!c.info.recorded) return;
   const AccessRecord r = to_record(c.info, c.req.method_string, c.req.target, c.conn.client_ip);
   const auto now = std::chrono::system_clock::now().time_since_epoch();
-  c.conn.g.recorder->record(r, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+  c.conn.g.recorder->record(r, ms);
+  if (c.info.capture) {
+    c.conn.g.capture->submit({r.request_id, r.key_label, r.model, r.status, r.stream, ms}, c.req.body,
+                             c.info.captured, c.info.captured_truncated);
+  }
 }
 
 }  // namespace zgate

@@ -139,6 +139,11 @@ uint16_t Gateway::start() {
     g.usage = u.get();
     consumers.push_back(std::move(u));
   }
+  if (cfg.capture.enabled) {
+    g.capture = std::make_unique<obs::Capture>(cfg.capture, config_secrets(cfg), capture_path(cfg));
+    spdlog::warn("body capture is on: request and response bodies go to {}", capture_path(cfg));
+  }
+  consumers.push_back(g.tail.consumer());
   obs::RecorderOptions ro;
   ro.ring_bytes = obs::ring_bytes_for(n);
   g.recorder = std::make_unique<obs::Recorder>(std::move(consumers), ro);
@@ -185,6 +190,8 @@ void Gateway::stop() {
   if (!g.started || g.stopped) return;
   g.stopped = true;
   g.stopping = true;  // /ready answers 503 from now on; responses say Connection: close
+  // Live tails are long-lived and hold no request: they end now, not at the end of the grace.
+  g.tail.close_all();
   // Go on accepting for the drain delay, so that a load balancer polling /ready sees the 503
   // and stops sending before the listener closes.
   if (g.cfg->timeouts.drain_delay.count() > 0) std::this_thread::sleep_for(g.cfg->timeouts.drain_delay);
@@ -222,12 +229,14 @@ void Gateway::stop() {
   for (auto& w : g.workers) {
     if (w->thread.joinable()) w->thread.join();
   }
-  g.recorder->flush();  // every finished request is logged and its row is on disk
+  if (g.recorder) g.recorder->flush();  // every finished request is logged and its row is on disk
+  if (g.capture) g.capture->flush();
 }
 
 void Gateway::run_until_signal(const std::function<void()>& on_reload) {
   net::io_context sig_ioc(1);
   net::signal_set signals(sig_ioc, SIGINT, SIGTERM, SIGHUP);
+  signals.add(SIGUSR1);
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
                                                                              int sig) {
     if (ec) return;
@@ -235,6 +244,13 @@ void Gateway::run_until_signal(const std::function<void()>& on_reload) {
       // SIGHUP's default action ends the process: it is caught, and means "reload".
       spdlog::info("signal SIGHUP received: reloading the configuration");
       if (on_reload) on_reload();
+      signals.async_wait(on_signal);
+      return;
+    }
+    if (sig == SIGUSR1) {
+      // logrotate renamed the log files: the next lines go to new files at their paths.
+      reopen_log_files();
+      spdlog::info("signal SIGUSR1 received: the log files were reopened");
       signals.async_wait(on_signal);
       return;
     }

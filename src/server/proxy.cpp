@@ -31,6 +31,10 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
     co_return false;
   }
   c.info.key_label = *who;
+  if (obs::Capture* cap = c.conn.g.capture.get(); cap && cap->wants(*who)) [[unlikely]] {
+    c.info.capture = true;
+    c.info.capture_max = cap->max_bytes();
+  }
 
   // Admission control: the in-flight limit before the body is read, the stream limit once the
   // body says the request streams.

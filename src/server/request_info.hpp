@@ -1,6 +1,7 @@
 #pragma once
 // What the server learns about one request while it runs, read by the recorder when it ends
 // (like Envoy's StreamInfo). Private to src/server; Boost-free.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -37,6 +38,18 @@ struct RequestInfo {
   int64_t upstream_us = -1, upstream_since_us = -1;
   int attempts = 0;      // upstream attempts made
   std::string retries;   // why the earlier ones failed
+  // Body capture (off unless [capture] is on and wants this key): the response bytes sent, cut
+  // at capture_max.
+  bool capture = false;
+  bool captured_truncated = false;
+  std::size_t capture_max = 0;
+  std::string captured;
+
+  void capture_append(std::string_view s) {
+    const std::size_t room = capture_max - std::min(captured.size(), capture_max);
+    if (s.size() > room) captured_truncated = true;
+    captured.append(s.substr(0, room));
+  }
 
   int64_t micros() const {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();

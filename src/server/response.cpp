@@ -66,6 +66,7 @@ net::awaitable<bool> ResponseWriter::send(int status, std::string body, std::str
   if (retry_after > 0) h1::field(h, "Retry-After", static_cast<uint64_t>(retry_after));
   h1::field(h, "Content-Length", static_cast<uint64_t>(body.size()));
   h1::end(h);
+  if (r_.info.capture) r_.info.capture_append(body);
   co_return co_await write_head(body);
 }
 
@@ -87,6 +88,7 @@ net::awaitable<bool> ResponseWriter::start_stream() {
 
 Step ResponseWriter::chunk(std::string& out, bool last) {
   if (out.empty() && !last) return Step::done;  // an empty chunk would end the body
+  if (r_.info.capture) r_.info.capture_append(out);
   io::Deadline& dl = r_.conn.dl;
   dl.arm(r_.cfg.timeouts.client_write);
   if (last) dl.heartbeat({});  // nothing may follow the last chunk

@@ -25,9 +25,11 @@
 #include "zgate/auth/auth.hpp"
 #include "zgate/config/config.hpp"
 #include "zgate/io/watchdog.hpp"
+#include "zgate/obs/capture.hpp"
 #include "zgate/obs/recorder.hpp"
 #include "zgate/obs/ticker.hpp"
 #include "zgate/report/report.hpp"
+#include "zgate/obs/tail.hpp"
 #include "zgate/route/router.hpp"
 #include "zgate/server/gateway.hpp"
 #include "zgate/upstream/client.hpp"
@@ -132,12 +134,16 @@ struct Gateway::Impl {
   // logging, the usage store, pool sizes) is read from here; everything else from the
   // generation a request runs in.
   std::shared_ptr<const Config> cfg;
-  // Hands finished requests to the metrics, the access-log writer and the usage store (the
-  // last two when on). Always there: the metrics need it.
+  // The live tail's subscribers (/admin/requests/stream); declared before the recorder, which
+  // feeds it, so it outlives it.
+  obs::TailHub tail;
+  // Hands finished requests to the metrics, the live tail, the access-log writer and the usage
+  // store (the last two when on). Always there: the metrics need every record.
   std::unique_ptr<obs::Recorder> recorder;
   obs::Metrics* metrics = nullptr;  // a consumer of `recorder`, which owns it
   UsageStore* usage = nullptr;      // likewise; null when the usage store is off
   double start_time = 0;            // Unix time, seconds (process_start_time_seconds)
+  std::unique_ptr<obs::Capture> capture;  // [capture] enabled only
   std::mutex reload_mu;                 // reloads one at a time
   std::shared_ptr<Generation> gen;      // the newest generation (under reload_mu)
   std::vector<std::unique_ptr<Worker>> workers;

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMock, startGateway, stop, ZGATE_BIN } from './harness.mjs';
@@ -135,6 +135,51 @@ test('SIGHUP reloads the configuration: keys change live, a stream in flight goe
     assert.equal(gw.child.exitCode, null);
   } finally {
     await stop(gw.child);
+  }
+});
+
+// Resolves when `file` exists and contains `text` (bounded: the access file is flushed each second).
+async function fileContains(file, text, ms = 5000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (existsSync(file) && readFileSync(file, 'utf8').includes(text)) return;
+    if (Date.now() > deadline) throw new Error(`${file} did not get ${text} within ${ms} ms`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+async function chatWithId(port, id) {
+  const r = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json', 'X-Request-Id': id },
+    body: JSON.stringify({ model: 'glm-4.5', messages: [{ role: 'user', content: id }] }),
+  });
+  await r.text();
+  return r.status;
+}
+
+test('SIGUSR1 reopens the access log file after logrotate renamed it, and zgate goes on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zgate-usr1-'));
+  const file = join(dir, 'access.log');
+  const gw = await startGateway(gatewayEnv({ ZGATE_ACCESS_LOG_FILE: file }));
+  const out = watchOutput(gw.child);
+  try {
+    assert.equal(await chatWithId(gw.port, 'before-rotate'), 200);
+    await fileContains(file, 'request_id=before-rotate');
+    renameSync(file, `${file}.1`);  // what logrotate does
+    gw.child.kill('SIGUSR1');
+    await out.until(/SIGUSR1 received: the log files were reopened/);
+    assert.equal(await chatWithId(gw.port, 'after-rotate'), 200);
+    await fileContains(file, 'request_id=after-rotate');
+    const rotated = readFileSync(`${file}.1`, 'utf8');
+    assert.match(rotated, /request_id=before-rotate/);
+    assert.doesNotMatch(rotated, /after-rotate/);
+    assert.doesNotMatch(readFileSync(file, 'utf8'), /before-rotate/);
+    assert.equal(gw.child.exitCode, null);
+    assert.equal(gw.child.signalCode, null);
+  } finally {
+    await stop(gw.child);
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -680,3 +680,19 @@ TEST_CASE("config: describe names the metrics address when set", "[unit][config]
   c.metrics_listen_port = 9464;
   CHECK(describe(c).find("metrics: also served on [::1]:9464") != std::string::npos);
 }
+
+TEST_CASE("config: log.access_file, access_max_size and access_keep from TOML, the file also from ZGATE_ACCESS_LOG_FILE") {
+  Config c;
+  CHECK(c.log.access_file.empty());
+  CHECK(c.log.access_max_size == 100ull * 1024 * 1024);
+  CHECK(c.log.access_keep == 5);
+  apply_toml(c, "[log]\naccess_file = \"/var/log/zgate/access.log\"\naccess_max_size = 0\naccess_keep = 9\n", "z.toml");
+  CHECK(c.log.access_file == "/var/log/zgate/access.log");
+  CHECK(c.log.access_max_size == 0);
+  CHECK(c.log.access_keep == 9);
+  CHECK_THAT(error_of([&] { apply_toml(c, "[log]\naccess_keep = 0\n", "z.toml"); }),
+             Catch::Contains("log.access_keep"));
+  set_env({{"ZGATE_API_KEYS", "sk-test-key-000000000001"}, {"ZGATE_UPSTREAM_KEY", "up"},
+           {"ZGATE_ACCESS_LOG_FILE", "/tmp/a.log"}});
+  CHECK(load({})->log.access_file == "/tmp/a.log");
+}

@@ -115,10 +115,24 @@ struct LogConfig {
   bool access_log = true;       // one line per request
   std::string format = "json";  // json | text
   std::string file;             // empty = stderr
+  // The access lines in their own file (empty: with the application log, as above), rotated at
+  // access_max_size bytes (0: never by size) into access_keep files <file>.1 ... .N.
+  std::string access_file;
+  uint64_t access_max_size = 100ull * 1024 * 1024;
+  std::size_t access_keep = 5;
   // Bounded queue to the logging thread (oldest messages dropped). Each slot is preallocated,
   // so a large queue costs memory even when idle, while access lines reach the thread as one
   // batch per worker per recorder pass: a few hundred slots are plenty.
   std::size_t queue_size = 1024;
+};
+
+// Body capture, for debugging: each captured chat request becomes one JSON line with its request
+// body and the response sent (both cut at max_bytes), every configured secret masked.
+struct CaptureConfig {
+  bool enabled = false;
+  std::vector<std::string> keys;        // client key labels to capture; empty = all
+  std::size_t max_bytes = 64 * 1024;    // per body
+  std::string file;                     // empty = <data_dir>/capture.jsonl
 };
 
 struct Config {
@@ -143,6 +157,7 @@ struct Config {
   Limits limits;
   RetryPolicy retry;
   LogConfig log;
+  CaptureConfig capture;
   std::string data_dir = "./data";
   bool usage_store = true;       // one row per chat request in <data_dir>/usage.db (SQLite)
   int usage_retention_days = 0;  // rows older than this are deleted; 0 = kept
@@ -186,8 +201,17 @@ std::vector<std::string> restart_only_changes(const Config& running, const Confi
 
 // A multi-line human summary for the start-up log; every secret is masked.
 std::string describe(const Config& cfg);
+// The effective configuration as one JSON object (GET /admin/config): every setting, every
+// secret (client, admin and upstream keys, zai-web tokens and signing secrets, extra header
+// values) replaced by its fingerprint ("sha256:" + 8 hex digits; "" when unset).
+std::string describe_json(const Config& cfg);
 
 // Where the usage store lives: <data_dir>/usage.db.
 std::string usage_db_path(const Config& cfg);
+// Where captured bodies go: capture.file, else <data_dir>/capture.jsonl.
+std::string capture_path(const Config& cfg);
+// Every secret the configuration holds (client keys, the admin key, upstream keys, zai-web
+// tokens and signing secrets, extra header values), non-empty ones only.
+std::vector<std::string> config_secrets(const Config& cfg);
 
 }  // namespace zgate

@@ -22,6 +22,9 @@ namespace zgate {
 void init_logging(const LogConfig& cfg, bool debug);
 // Flushes and stops the logging thread; log calls after this are dropped.
 void shutdown_logging();
+// The log files (log.file, log.access_file) are reopened at their paths before their next line
+// (SIGUSR1, after logrotate renamed them). Any thread; returns at once.
+void reopen_log_files();
 
 // The access-log writer: a recorder consumer (obs/recorder.hpp) that formats each record as
 // one line (JSON or key=value text, per LogConfig::format) on the recorder thread and hands

@@ -1,0 +1,139 @@
+// describe_json(): the effective configuration as JSON (GET /admin/config), every secret masked.
+#include "zgate/config/config.hpp"
+#include "zgate/core/secret.hpp"
+#include "zgate/json/writer.hpp"
+
+namespace zgate {
+namespace {
+
+// A secret as its fingerprint ("" when not set), never any of its characters.
+void secret(json::Writer& w, json::Key k, std::string_view s) { w.kv(k, mask_secret(s)); }
+
+void ms(json::Writer& w, json::Key k, Millis v) { w.kv(k, static_cast<int64_t>(v.count())); }
+
+void size(json::Writer& w, json::Key k, std::size_t v) { w.key(k).number(static_cast<uint64_t>(v)); }
+
+}  // namespace
+
+std::string describe_json(const Config& c) {
+  std::string out;
+  json::Writer w(out);
+  w.begin_object();
+  w.kv("version", kVersion);
+  w.kv("listen_host", c.listen_host).kv("listen_port", static_cast<int64_t>(c.listen_port));
+  w.kv("workers", static_cast<int64_t>(c.workers));
+  w.key("api_keys").begin_array();
+  for (const auto& k : c.api_keys) {
+    w.begin_object().kv("label", k.label);
+    secret(w, "key", k.key);
+    w.end_object();
+  }
+  w.end_array();
+  w.kv_bool("allow_no_auth", c.allow_no_auth);
+  secret(w, "admin_key", c.admin_key);
+  w.kv("cors_origin", c.cors_origin);
+  w.key("providers").begin_array();
+  for (const auto& p : c.providers) {
+    w.begin_object();
+    w.kv("name", p.name).kv("kind", to_string(p.kind)).kv("base_url", p.base_url);
+    secret(w, "api_key", p.api_key);
+    w.key("api_keys").begin_array();
+    for (const auto& k : p.api_keys) w.string(mask_secret(k));
+    w.end_array();
+    w.kv("key_strategy", p.key_strategy);
+    ms(w, "key_cooldown_ms", p.key_cooldown);
+    ms(w, "key_quota_cooldown_ms", p.key_quota_cooldown);
+    w.kv_bool("jwt", p.jwt).kv("ca_file", p.ca_file).kv_bool("verify_tls", p.verify_tls);
+    // Extra headers often carry credentials: their names are shown, their values masked.
+    w.key("headers").begin_object();
+    for (const auto& [name, value] : p.headers) w.key_escaped(name).string(mask_secret(value));
+    w.end_object();
+    if (p.kind == ProviderKind::zai_web) {
+      const ZaiWebOptions& z = p.zai;
+      w.key("zai").begin_object();
+      secret(w, "token", z.token);
+      w.kv_bool("guest_per_conversation", z.guest_per_conversation);
+      secret(w, "signing_secret", z.signing_secret);
+      w.kv("fe_version", z.fe_version).kv_bool("refresh_fe_version", z.refresh_fe_version);
+      w.kv("signed_path", z.signed_path).kv("legacy_path", z.legacy_path);
+      w.kv("thinking_mode", z.thinking_mode).kv("user_agent", z.user_agent);
+      w.kv_bool("function_calling", z.function_calling);
+      w.end_object();
+    }
+    w.end_object();
+  }
+  w.end_array();
+  w.kv("default_provider", c.default_provider).kv_bool("allow_unlisted_models", c.allow_unlisted_models);
+  w.key("models").begin_array();
+  for (const auto& m : c.models) {
+    w.begin_object();
+    w.kv("name", m.name).kv("provider", m.provider).kv("upstream_model", m.upstream_model);
+    w.key("thinking");
+    if (m.thinking) w.boolean(*m.thinking);
+    else w.null();
+    w.kv_bool("web_search", m.web_search).kv_bool("vision", m.vision);
+    w.kv("max_output_tokens", m.max_output_tokens);
+    w.kv("price_input", m.price_input).kv("price_output", m.price_output);
+    w.kv("price_cached_input", m.price_cached_input);
+    w.end_object();
+  }
+  w.end_array();
+  const Timeouts& t = c.timeouts;
+  w.key("timeouts").begin_object();
+  ms(w, "client_header_read_ms", t.client_header_read);
+  ms(w, "client_body_read_ms", t.client_body_read);
+  ms(w, "client_write_ms", t.client_write);
+  ms(w, "client_keepalive_idle_ms", t.client_keepalive_idle);
+  ms(w, "upstream_connect_ms", t.upstream_connect);
+  ms(w, "upstream_tls_handshake_ms", t.upstream_tls_handshake);
+  ms(w, "upstream_write_ms", t.upstream_write);
+  ms(w, "upstream_first_byte_ms", t.upstream_first_byte);
+  ms(w, "upstream_stream_idle_ms", t.upstream_stream_idle);
+  ms(w, "shutdown_grace_ms", t.shutdown_grace);
+  ms(w, "drain_delay_ms", t.drain_delay);
+  ms(w, "stream_heartbeat_ms", t.stream_heartbeat);
+  ms(w, "lingering_time_ms", t.lingering_time);
+  ms(w, "lingering_timeout_ms", t.lingering_timeout);
+  w.end_object();
+  const Limits& l = c.limits;
+  w.key("limits").begin_object();
+  size(w, "header_limit", l.header_limit);
+  size(w, "body_limit", l.body_limit);
+  size(w, "max_sse_event", l.max_sse_event);
+  size(w, "max_upstream_body", l.max_upstream_body);
+  size(w, "pool_max_idle_per_host", l.pool_max_idle_per_host);
+  ms(w, "pool_idle_timeout_ms", l.pool_idle_timeout);
+  ms(w, "pool_check_idle_ms", l.pool_check_idle);
+  size(w, "max_connections", l.max_connections);
+  size(w, "max_in_flight", l.max_in_flight);
+  size(w, "max_streams", l.max_streams);
+  w.end_object();
+  w.key("retry").begin_object();
+  w.kv("attempts", c.retry.attempts);
+  ms(w, "base_delay_ms", c.retry.base_delay);
+  ms(w, "max_delay_ms", c.retry.max_delay);
+  ms(w, "budget_ms", c.retry.budget);
+  w.end_object();
+  w.key("log").begin_object();
+  w.kv("level", c.log.level).kv_bool("access_log", c.log.access_log).kv("format", c.log.format);
+  w.kv("file", c.log.file).kv("access_file", c.log.access_file);
+  w.key("access_max_size").number(c.log.access_max_size);
+  size(w, "access_keep", c.log.access_keep);
+  size(w, "queue_size", c.log.queue_size);
+  w.end_object();
+  w.key("capture").begin_object();
+  w.kv_bool("enabled", c.capture.enabled);
+  w.key("keys").begin_array();
+  for (const auto& k : c.capture.keys) w.string(k);
+  w.end_array();
+  size(w, "max_bytes", c.capture.max_bytes);
+  w.kv("file", capture_path(c));
+  w.end_object();
+  w.kv("data_dir", c.data_dir).kv_bool("usage_store", c.usage_store);
+  w.kv("usage_retention_days", c.usage_retention_days);
+  w.kv_bool("debug", c.debug).kv_bool("demo", c.demo);
+  w.end_object();
+  return out;
+}
+
+}  // namespace zgate
