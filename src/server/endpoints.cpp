@@ -138,6 +138,110 @@ net::awaitable<bool> metrics(Request& c, ResponseWriter& out) {
   co_return co_await out.send(200, std::move(body), obs::prom::kContentType) && c.keep_alive;
 }
 
+// GET /admin/config: the configuration this request runs in, secrets masked.
+net::awaitable<bool> admin_config(Request& c, ResponseWriter& out) {
+  if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
+  co_return co_await out.send(200, describe_json(c.cfg), "application/json") && c.keep_alive;
+}
+
+// How often an idle live tail sends a comment, so that proxies keep it open and a client that
+// left is noticed: timeouts.stream_heartbeat when set, else this.
+constexpr Millis kTailKeepAlive = std::chrono::seconds(15);
+
+// The worker side of a live-tail subscription. The recorder thread's wake-up is posted to the
+// worker and lands in wake(): it ends the wait for lines, and when the subscription was dropped
+// (its client did not read) it also cancels a write stuck on the client's full socket.
+struct TailWaiter {
+  TailWaiter(net::io_context& ioc, tcp::socket& s) : timer(ioc), sock(s) {}
+  void wake() {
+    pending = true;
+    timer.cancel();
+    if (sub && sub->dropped()) {
+      boost::system::error_code ec;
+      sock.cancel(ec);
+    }
+  }
+  net::steady_timer timer;
+  tcp::socket& sock;
+  std::shared_ptr<obs::TailSubscription> sub;
+  bool pending = false;  // woken while not waiting: do not wait
+};
+
+// Writes `chunk` as one chunk of the stream.
+net::awaitable<bool> tail_write(ResponseWriter& out, std::string& chunk) {
+  Step st = out.chunk(chunk, false);
+  if (st == Step::pending) st = co_await out.chunk_rest();
+  co_return st == Step::done;
+}
+
+// GET /admin/requests/stream: finished requests as Server-Sent Events, one JSON access line each.
+// Not recorded and not counted in flight: a tail lasts as long as its client wants, and neither
+// the shutdown grace nor the drain waits for it (stop() ends every tail first).
+net::awaitable<bool> requests_stream(Request& c, ResponseWriter& out) {
+  if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
+  if (c.req.method != http::verb::get)
+    co_return co_await out.send_error(method_not_allowed("Use GET for /admin/requests/stream.")) && c.keep_alive;
+  const std::string_view target = c.req.target;
+  const std::size_t q = target.find('?');
+  auto filter = obs::parse_tail_filter(q == std::string_view::npos ? std::string_view() : target.substr(q + 1));
+  if (!filter) co_return co_await out.send_error(filter.error()) && c.keep_alive;
+  Gateway::Impl& g = c.conn.g;
+  auto waiter = std::make_shared<TailWaiter>(c.conn.w.ioc, c.conn.sock);
+  waiter->sub = g.tail.subscribe(std::move(*filter), [w = std::weak_ptr(waiter), ex = c.conn.w.ioc.get_executor()] {
+    net::post(ex, [w] {
+      if (auto s = w.lock()) s->wake();
+    });
+  });
+  const std::shared_ptr<obs::TailSubscription> sub = waiter->sub;
+  if (!sub) {
+    co_return co_await out.send_error(service_unavailable(
+               g.stopping.load() ? "zgate is shutting down." : "Too many live tails are open; try again later.",
+               "tail_unavailable", 5)) &&
+        c.keep_alive;
+  }
+  c.keep_alive = false;  // the stream ends with the connection
+  // A fixed, small kernel buffer: the subscriber's queue is what bounds a slow client, not a
+  // send buffer the kernel would grow to megabytes.
+  boost::system::error_code ignored;
+  c.conn.sock.set_option(net::socket_base::send_buffer_size(64 * 1024), ignored);
+  bool ok = co_await out.start_stream();
+  std::vector<std::string> lines;
+  std::string chunk;
+  io::Deadline& dl = c.conn.dl;
+  while (ok) {
+    lines.clear();
+    waiter->pending = false;
+    const bool live = sub->take(lines);
+    if (sub->dropped()) break;
+    for (const std::string& l : lines) {
+      chunk.append("data: ").append(l).append("\n\n");
+    }
+    if (!chunk.empty()) ok = co_await tail_write(out, chunk);
+    if (!ok || !live) break;
+    if (waiter->pending) continue;
+    // Waiting for lines: no deadline, but a client hanging up ends the wait.
+    dl.disarm();
+    dl.watch(&c.conn.cancel->signal);
+    waiter->timer.expires_after(c.cfg.timeouts.stream_heartbeat.count() > 0 ? c.cfg.timeouts.stream_heartbeat
+                                                                             : kTailKeepAlive);
+    auto [ec] = co_await waiter->timer.async_wait(net::as_tuple(net::use_awaitable));
+    dl.unwatch();
+    if (dl.hung_up() || dl.aborted()) break;
+    if (!ec) {
+      chunk.assign(": keep-alive\n\n");
+      ok = co_await tail_write(out, chunk);
+    }
+  }
+  const bool dropped = sub->dropped();
+  g.tail.unsubscribe(sub);
+  if (ok && !dropped && !dl.hung_up()) {
+    chunk.clear();
+    Step st = out.chunk(chunk, true);
+    if (st == Step::pending) co_await out.chunk_rest();
+  }
+  co_return false;
+}
+
 constexpr std::array kEndpoints{
     Endpoint{"/v1/chat/completions", false, http::verb::post, true, chat},
     Endpoint{"/chat/completions", false, http::verb::post, true, chat},
@@ -151,6 +255,8 @@ constexpr std::array kEndpoints{
     Endpoint{"/admin/usage", false, http::verb::get, true, admin_usage},
     Endpoint{"/admin/requests", false, http::verb::get, true, admin_requests},
     Endpoint{"/metrics", false, http::verb::get, false, metrics},
+    Endpoint{"/admin/config", false, http::verb::get, true, admin_config},
+    Endpoint{"/admin/requests/stream", false, http::verb::get, false, requests_stream},
 };
 
 const Endpoint* find_endpoint(std::string_view path) {
