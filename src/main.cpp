@@ -16,6 +16,7 @@
 #endif
 
 #include "zgate/cli/health.hpp"
+#include "zgate/cli/keys.hpp"
 #include "zgate/config/config.hpp"
 #include "zgate/mock/mock_server.hpp"
 #include "zgate/obs/log.hpp"
@@ -123,6 +124,8 @@ void reload(int argc, char** argv, zgate::Gateway& gateway, const zgate::mock::M
 int main(int argc, char** argv) {
   // `zgate health`: ask a running zgate's /health (the container HEALTHCHECK); nothing else starts.
   if (argc > 1 && std::string_view(argv[1]) == "health") return zgate::cli::run_health(argc, argv);
+  // `zgate keys new|hash`: client keys and their [[api_keys]] entries; nothing else starts.
+  if (argc > 1 && std::string_view(argv[1]) == "keys") return zgate::cli::run_keys(argc, argv);
   // A write to a closed pipe (the log reader went away, a client socket written with a plain
   // write) must be an error, not the end of the process.
   std::signal(SIGPIPE, SIG_IGN);

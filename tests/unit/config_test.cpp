@@ -127,6 +127,18 @@ TEST_CASE("config: ZGATE_API_KEYS labels, unlabeled keys numbered", "[unit][conf
   CHECK(c->api_keys[3].key == "abc==");
 }
 
+TEST_CASE("config: ZGATE_API_KEYS takes label=sha256:<hex> as the key's digest", "[unit][config]") {
+  const std::string hex(64, 'a');
+  set_env({{"ZGATE_API_KEYS", "ops=sha256:" + hex + ",plain=sk-1"}});
+  auto c = load({});
+  REQUIRE(c->api_keys.size() == 2);
+  CHECK(c->api_keys[0].key.empty());
+  CHECK(c->api_keys[0].key_sha256 == hex);
+  CHECK(c->api_keys[1].key == "sk-1");
+  set_env({{"ZGATE_API_KEYS", "ops=sha256:abc"}});
+  CHECK(error_of([] { load({}); }) == "environment ZGATE_API_KEYS: key_sha256 of 'ops' must be 64 hex digits");
+}
+
 TEST_CASE("config: a base64 key ending in '=' is not taken for label=key", "[unit][config]") {
   set_env({{"ZGATE_API_KEYS", "c2VjcmV0a2V5MTI=,YWJjZGVmZ2g=="}});
   auto c = load({});

@@ -108,6 +108,16 @@ bool looks_like_id_secret(std::string_view key);
 struct ApiKey {
   std::string label;  // shown in logs instead of the key
   std::string key;
+  // Instead of `key`: its SHA-256 as 64 lower-case hex digits (`zgate keys new` prints one), so
+  // the configuration holds no usable secret. Exactly one of the two is set.
+  std::string key_sha256{};
+};
+
+// A price rule: models whose name matches the shell glob `model` (fnmatch: *, ?, [...]) cost
+// `price`. Config::prices are tried in order, the first match wins.
+struct PriceRule {
+  std::string model;
+  ModelPrice price;
 };
 
 struct LogConfig {
@@ -135,6 +145,10 @@ struct Config {
   std::string default_provider;  // provider for models not listed (when allow_unlisted_models)
   std::vector<ModelRoute> models;
   bool allow_unlisted_models = true;
+  // Prices for routes without their own ([[prices]] patterns, then default_price); validate()
+  // applies them to the routes, the router to unlisted models.
+  std::vector<PriceRule> prices;
+  std::optional<ModelPrice> default_price;
   Timeouts timeouts;
   Limits limits;
   RetryPolicy retry;
@@ -169,6 +183,10 @@ std::shared_ptr<const Config> load_config(int argc, const char* const* argv, Env
 void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source_name);
 void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source_name,
                 EnvLookup env);
+
+// The price of a model without a price of its own: the first rule of `prices` whose glob matches
+// `name` or `upstream`, else `default_price`; nullopt when neither gives one.
+std::optional<ModelPrice> price_for(const Config& cfg, std::string_view name, std::string_view upstream);
 
 // Checks cross-references and ranges; throws ConfigError.
 // Also normalises: workers 0 -> hardware threads, default_provider, model routes' empty
