@@ -432,8 +432,13 @@ TEST_CASE("config: the example configuration loads", "[unit][config]") {
   CHECK(c->providers[1].jwt);
   CHECK(c->providers[2].kind == ProviderKind::zai_web);
   CHECK(c->default_provider == "zai");
-  REQUIRE(c->api_keys.size() == 2);
+  REQUIRE(c->api_keys.size() == 3);
   CHECK(c->api_keys[1].key == "sk-ci-key-from-env-0123");
+  CHECK(c->api_keys[2].key_sha256.size() == 64);
+  REQUIRE(c->prices.size() == 1);
+  CHECK(c->prices[0].model == "glm-5.1");
+  REQUIRE(c->default_price);
+  CHECK(c->default_price->output == 8.90);
   const ModelRoute* t = model(*c, "glm-4.5-thinking");
   REQUIRE(t != nullptr);
   CHECK(t->thinking == std::optional<bool>(true));
