@@ -273,12 +273,18 @@ void read_model(const Reader& r, ModelRoute& m, const toml::table& t, const std:
   if (price.given()) m.set_price(price.get(r, t, prefix), PriceSource::route);
 }
 
-ModelPrice read_price(const Reader& r, const toml::table& t, const std::string& prefix, std::string* model) {
+// A [[prices]] rule (`rule` set: model and provider keys too) or default_price.
+ModelPrice read_price(const Reader& r, const toml::table& t, const std::string& prefix, PriceRule* rule) {
   PriceFields price{""};
+  std::string* model = rule ? &rule->model : nullptr;
   r.each(t, prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
     if (model && key == "model") {
       *model = r.str(v, path);
       if (model->empty()) r.fail(v, path, "must not be empty");
+      return true;
+    }
+    if (rule && key == "provider") {
+      rule->provider = r.str(v, path);
       return true;
     }
     return price.take(r, key, v, path);
@@ -292,7 +298,7 @@ void read_prices(const Reader& r, const toml::node& n, Config& cfg) {
   cfg.prices.clear();
   for (std::size_t i = 0; i < arr.size(); ++i) {
     PriceRule rule;
-    rule.price = read_price(r, *arr[i].as_table(), fmt::format("prices[{}]", i), &rule.model);
+    rule.price = read_price(r, *arr[i].as_table(), fmt::format("prices[{}]", i), &rule);
     cfg.prices.push_back(std::move(rule));
   }
 }

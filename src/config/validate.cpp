@@ -199,11 +199,15 @@ void validate_client_keys(Config& cfg) {
 // a route still unpriced then takes default_price.
 void apply_prices(Config& cfg) {
   for (std::size_t i = 0; i < cfg.prices.size(); ++i) {
-    if (cfg.prices[i].model.empty()) throw ConfigError(fmt::format("prices[{}].model: must not be empty", i));
+    const auto& rule = cfg.prices[i];
+    if (rule.model.empty()) throw ConfigError(fmt::format("prices[{}].model: must not be empty", i));
+    if (!rule.provider.empty() && !cfg.find_provider(rule.provider))
+      throw ConfigError(fmt::format("prices[{}].provider: no provider named '{}'", i, rule.provider));
   }
   for (auto& m : cfg.models) {
     if (m.price_source == PriceSource::route) continue;
     for (const auto& rule : cfg.prices) {
+      if (!rule.provider.empty() && rule.provider != m.provider) continue;
       if (price_rule_matches(rule, m.name) || price_rule_matches(rule, m.upstream_model)) {
         m.set_price(rule.price, PriceSource::rule);
         break;
@@ -231,13 +235,6 @@ void validate_log_and_limits(Config& cfg) {
 }
 
 }  // namespace
-
-std::optional<ModelPrice> price_for(const Config& cfg, std::string_view name, std::string_view upstream) {
-  for (const auto& rule : cfg.prices) {
-    if (price_rule_matches(rule, name) || price_rule_matches(rule, upstream)) return rule.price;
-  }
-  return cfg.default_price;
-}
 
 void validate(Config& cfg) {
   if (cfg.listen_host.empty()) throw ConfigError("listen: the host is empty");

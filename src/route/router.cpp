@@ -43,6 +43,7 @@ Router::Router(const Config& cfg) : allow_unlisted_(cfg.allow_unlisted_models) {
     };
     unlisted_ = make(nullptr, PriceSource::unknown);
     for (const auto& rule : cfg.prices) {
+      if (!rule.provider.empty() && rule.provider != default_provider_->name) continue;
       rule_globs_.push_back(rule.model);
       rule_routes_.push_back(make(&rule.price, PriceSource::rule));
     }

@@ -81,6 +81,17 @@ TEST_CASE("prices: a [[prices]] rule overrides the built-in price, first match w
   CHECK(route(c, "glm-4.6").price_source == PriceSource::builtin);
 }
 
+TEST_CASE("prices: a rule with a provider applies only to that provider's routes", "[unit][prices]") {
+  const std::string providers =
+      "[[providers]]\nname = \"z\"\napi_key = \"k\"\n[[providers]]\nname = \"w\"\nkind = \"zai-web\"\n";
+  const Config c = load_toml(providers + "[[prices]]\nmodel = \"*glm-4.6\"\nprovider = \"z\"\ninput = 5\noutput = 5\n");
+  CHECK(route(c, "glm-4.6").price_input == 5);
+  CHECK(route(c, "w/glm-4.6").price_input == 0);  // the free web frontend keeps its built-in price
+  CHECK(route(c, "w/glm-4.6").priced());
+  CHECK(error_of(providers + "[[prices]]\nmodel = \"*\"\nprovider = \"nope\"\ninput = 1\noutput = 1\n") ==
+        "prices[0].provider: no provider named 'nope'");
+}
+
 TEST_CASE("prices: cached_input defaults to input", "[unit][prices]") {
   const Config c = load_toml("[[prices]]\nmodel = \"glm-4.6\"\ninput = 3\noutput = 4\n");
   CHECK(route(c, "glm-4.6").price_cached_input == 3);

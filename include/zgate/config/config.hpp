@@ -114,9 +114,11 @@ struct ApiKey {
 };
 
 // A price rule: models whose name matches the shell glob `model` (fnmatch: *, ?, [...]) cost
-// `price`. Config::prices are tried in order, the first match wins.
+// `price`, on routes to `provider` only when that is set. Config::prices are tried in order, the
+// first match wins.
 struct PriceRule {
   std::string model;
+  std::string provider;  // empty = any provider
   ModelPrice price;
 };
 
@@ -183,10 +185,6 @@ std::shared_ptr<const Config> load_config(int argc, const char* const* argv, Env
 void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source_name);
 void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source_name,
                 EnvLookup env);
-
-// The price of a model without a price of its own: the first rule of `prices` whose glob matches
-// `name` or `upstream`, else `default_price`; nullopt when neither gives one.
-std::optional<ModelPrice> price_for(const Config& cfg, std::string_view name, std::string_view upstream);
 
 // Checks cross-references and ranges; throws ConfigError.
 // Also normalises: workers 0 -> hardware threads, default_provider, model routes' empty
