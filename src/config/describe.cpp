@@ -85,7 +85,12 @@ std::string describe(const Config& c) {
                                        c.default_price->cached_input)
                          : std::string("none (unlisted models without a rule are unpriced)"));
   }
-  line(out, "unlisted models: {}", c.allow_unlisted_models ? fmt::format("passed to {}", c.default_provider) : "rejected");
+  line(out, "unlisted models: {}",
+       !c.allow_unlisted_models ? std::string("rejected")
+       : c.default_price        ? fmt::format("passed to {}", c.default_provider)
+                                : fmt::format("passed to {}; unpriced unless a [[prices]] rule or the built-in table "
+                                              "prices them (no default_price)",
+                                              c.default_provider));
   const auto& t = c.timeouts;
   line(out, "timeouts (ms): client header {} body {} write {} keepalive {}; upstream connect {} tls {} write {} "
        "first byte {} stream idle {}, stream heartbeat {}; drain delay {}, shutdown grace {}; lingering close {} (quiet {})",

@@ -143,6 +143,9 @@ TEST_CASE("prices: describe() lists the routes without a price", "[unit][prices]
   const Config c = load_toml("[[models]]\nname = \"exotic\"\n[[models]]\nname = \"glm-4.6\"\n");
   CHECK_THAT(describe(c), Catch::Contains("routes without a price (1, cost 0 in the logs): exotic"));
   CHECK_THAT(describe(load_toml("")), Catch::Contains("prices: every route priced"));
+  CHECK_THAT(describe(load_toml("")), Catch::Contains("unpriced unless a [[prices]] rule"));
+  CHECK_THAT(describe(load_toml("[default_price]\ninput = 1\noutput = 1\n")),
+             !Catch::Contains("unpriced unless"));
 }
 
 TEST_CASE("prices: TOML errors name the key", "[unit][prices]") {
