@@ -34,7 +34,14 @@ std::string_view bearer_token(std::string_view authorization) {
 Authenticator::Authenticator(const std::vector<ApiKey>& keys, bool allow_no_auth, std::string_view admin_key)
     : allow_no_auth_(allow_no_auth) {
   entries_.reserve(keys.size());
-  for (const auto& k : keys) entries_.push_back(Entry{sha256(k.key), k.label});
+  for (const auto& k : keys) {
+    // A key configured by its digest (key_sha256) needs no hashing; validate() checked the hex.
+    if (!k.key_sha256.empty()) {
+      if (auto d = parse_sha256_hex(k.key_sha256)) entries_.push_back(Entry{*d, k.label});
+    } else {
+      entries_.push_back(Entry{sha256(k.key), k.label});
+    }
+  }
   if (!admin_key.empty()) admin_ = sha256(admin_key);
 }
 

@@ -3,6 +3,7 @@
 
 #include "zgate/config/config.hpp"
 #include "zgate/core/secret.hpp"
+#include "zgate/core/text.hpp"
 
 namespace zgate {
 namespace {
@@ -29,7 +30,8 @@ std::string describe(const Config& c) {
   std::string keys;
   for (const auto& k : c.api_keys) {
     if (!keys.empty()) keys += ", ";
-    keys += k.label + "=" + shown(k.key);
+    // A digest shows the same fingerprint as its key would (the first 8 hex digits of its SHA-256).
+    keys += k.label + "=" + (k.key_sha256.empty() ? shown(k.key) : "sha256:" + text::to_lower(k.key_sha256.substr(0, 8)));
   }
   line(out, "client keys: {} [{}]{}", c.api_keys.size(), keys, c.allow_no_auth ? "; requests without a key allowed" : "");
   if (!c.metrics_listen_host.empty()) {
@@ -67,7 +69,33 @@ std::string describe(const Config& c) {
       models += fmt::format(" -> {}/{}", m.provider, m.upstream_model);
   }
   line(out, "models ({}): {}", c.models.size(), models);
-  line(out, "unlisted models: {}", c.allow_unlisted_models ? fmt::format("passed to {}", c.default_provider) : "rejected");
+  std::string unpriced;
+  std::size_t n_unpriced = 0;
+  for (const auto& m : c.models) {
+    if (m.priced()) continue;
+    unpriced += (unpriced.empty() ? "" : ", ") + m.name;
+    ++n_unpriced;
+  }
+  if (n_unpriced)
+    line(out, "routes without a price ({}, cost 0 in the logs): {}", n_unpriced, unpriced);
+  else
+    line(out, "prices: every route priced");
+  if (!c.prices.empty() || c.default_price) {
+    std::string rules;
+    for (const auto& r : c.prices)
+      rules += fmt::format("{}{} {}/{}/{}", rules.empty() ? "" : ", ", r.model, r.price.input, r.price.output,
+                           r.price.cached_input);
+    line(out, "price rules (USD per M tokens in/out/cached): [{}]; default {}", rules,
+         c.default_price ? fmt::format("{}/{}/{}", c.default_price->input, c.default_price->output,
+                                       c.default_price->cached_input)
+                         : std::string("none (unlisted models without a rule are unpriced)"));
+  }
+  line(out, "unlisted models: {}",
+       !c.allow_unlisted_models ? std::string("rejected")
+       : c.default_price        ? fmt::format("passed to {}", c.default_provider)
+                                : fmt::format("passed to {}; unpriced unless a [[prices]] rule or the built-in table "
+                                              "prices them (no default_price)",
+                                              c.default_provider));
   const auto& t = c.timeouts;
   line(out, "timeouts (ms): client header {} body {} write {} keepalive {}; upstream connect {} tls {} write {} "
        "first byte {} stream idle {}, stream heartbeat {}; drain delay {}, shutdown grace {}; lingering close {} (quiet {})",

@@ -27,8 +27,13 @@ bool valid_thinking_mode(std::string_view s);
 // One "key" or "label=key" entry; unlabeled entries get "key-<n>" from `unlabeled_counter`.
 ApiKey parse_api_key_entry(std::string_view entry, int& unlabeled_counter);
 
-// Checks labels and keys are non-empty and unique; `what` names the source in the error.
+// Checks labels and keys are non-empty and unique (a key and a key_sha256 of the same key
+// count as the same), each key given one way; `what` names the source in the error.
 void check_api_keys(const std::vector<ApiKey>& keys, std::string_view what);
+
+// A client key's SHA-256 in lower-case hex, whichever way it was given.
+std::string key_digest_hex(const ApiKey& k);
+bool is_sha256_hex(std::string_view s);
 
 // ---- the environment (env.cpp) --------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "detail.hpp"
+#include "zgate/core/secret.hpp"
 #include "zgate/core/text.hpp"
 
 namespace zgate {
@@ -77,23 +78,41 @@ ApiKey parse_api_key_entry(std::string_view entry, int& unlabeled_counter) {
   if (eq != std::string_view::npos && eq > 0 && eq + 1 < entry.size() && entry[eq + 1] != '=') {
     const std::string_view label = text::trim(entry.substr(0, eq));
     if (!label.empty() && std::all_of(label.begin(), label.end(), label_char)) {
-      return ApiKey{std::string(label), std::string(text::trim(entry.substr(eq + 1)))};
+      const std::string_view value = text::trim(entry.substr(eq + 1));
+      // "label=sha256:<64 hex digits>": the key's digest, as `zgate keys new` prints it
+      // (check_api_keys() refuses a malformed one).
+      constexpr std::string_view kDigest = "sha256:";
+      if (value.substr(0, kDigest.size()) == kDigest)
+        return ApiKey{std::string(label), {}, std::string(value.substr(kDigest.size()))};
+      return ApiKey{std::string(label), std::string(value), {}};
     }
   }
-  return ApiKey{fmt::format("key-{}", ++unlabeled_counter), std::string(entry)};
+  return ApiKey{fmt::format("key-{}", ++unlabeled_counter), std::string(entry), {}};
+}
+
+std::string key_digest_hex(const ApiKey& k) {
+  if (!k.key_sha256.empty()) return text::to_lower(k.key_sha256);
+  return sha256_hex(k.key);
 }
 
 void check_api_keys(const std::vector<ApiKey>& keys, std::string_view what) {
-  std::set<std::string_view> labels, values;
+  std::set<std::string_view> labels;
+  std::set<std::string> digests;
   for (const auto& k : keys) {
-    if (k.key.empty()) throw ConfigError(fmt::format("{}: key '{}' is empty", what, k.label));
+    if (!k.key.empty() && !k.key_sha256.empty())
+      throw ConfigError(fmt::format("{}: key '{}' is given both as key and as key_sha256", what, k.label));
+    if (k.key.empty() && k.key_sha256.empty()) throw ConfigError(fmt::format("{}: key '{}' is empty", what, k.label));
+    if (!k.key_sha256.empty() && !parse_sha256_hex(k.key_sha256))
+      throw ConfigError(fmt::format("{}: key_sha256 of '{}' must be 64 hex digits", what, k.label));
     if (k.label.empty()) throw ConfigError(fmt::format("{}: a key has an empty label", what));
     if (!labels.insert(k.label).second)
       throw ConfigError(fmt::format("{}: duplicate key label '{}'", what, k.label));
-    if (!values.insert(k.key).second)
+    if (!digests.insert(key_digest_hex(k)).second)
       throw ConfigError(fmt::format("{}: the key labelled '{}' is configured twice", what, k.label));
   }
 }
+
+bool is_sha256_hex(std::string_view s) { return parse_sha256_hex(s).has_value(); }
 
 }  // namespace config_detail
 }  // namespace zgate

@@ -134,19 +134,27 @@ void read_api_keys(const Reader& r, const toml::node& n, Config& cfg) {
   for (std::size_t i = 0; i < arr.size(); ++i) {
     const std::string prefix = fmt::format("api_keys[{}]", i);
     ApiKey k;
-    bool have_key = false;
+    bool have_key = false, have_sha = false;
     r.each(*arr[i].as_table(), prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
       if (key == "label") {
         k.label = r.str(v, path);
-      } else if (key == "key" || key == "key_env") {
-        k.key = r.secret(key, "key", v, path, have_key);
-        if (k.key.empty()) r.fail(v, path, "must not be empty");
+      } else if (key == "key" || key == "key_env" || key == "key_sha256") {
+        if (have_sha || (have_key && key == "key_sha256"))
+          r.fail(v, path, "give one of key, key_env or key_sha256, not two");
+        if (key == "key_sha256") {
+          have_key = have_sha = true;
+          k.key_sha256 = r.str(v, path);
+          if (!is_sha256_hex(k.key_sha256)) r.fail(v, path, "must be a SHA-256 digest: 64 hex digits (see `zgate keys hash`)");
+        } else {
+          k.key = r.secret(key, "key", v, path, have_key);
+          if (k.key.empty()) r.fail(v, path, "must not be empty");
+        }
       } else {
         return false;
       }
       return true;
     });
-    if (!have_key) r.fail(arr[i], prefix, "needs key or key_env");
+    if (!have_key) r.fail(arr[i], prefix, "needs key, key_env or key_sha256");
     if (k.label.empty()) k.label = fmt::format("key-{}", ++counter);
     keys.push_back(std::move(k));
   }
@@ -224,7 +232,33 @@ void read_provider(const Reader& r, ProviderConfig& p, const toml::table& t, con
   });
 }
 
+// The three price fields of a table, named `<prefix>input`, `<prefix>output` and
+// `<prefix>cached_input`: input and output go together, cached_input defaults to input (cache
+// hits billed as plain input rather than free).
+struct PriceFields {
+  std::string_view prefix;
+  std::optional<double> input{}, output{}, cached_input{};
+
+  bool take(const Reader& r, std::string_view key, const toml::node& v, const std::string& path) {
+    if (key.substr(0, prefix.size()) != prefix) return false;
+    const std::string_view field = key.substr(prefix.size());
+    std::optional<double>* slot = field == "input" ? &input : field == "output" ? &output
+                                  : field == "cached_input" ? &cached_input : nullptr;
+    if (!slot) return false;
+    *slot = r.price(v, path);
+    return true;
+  }
+  bool given() const { return input || output || cached_input; }
+  ModelPrice get(const Reader& r, const toml::node& where, std::string_view path) const {
+    if (!input || !output)
+      r.fail(where, fmt::format("{}.{}{}", path, prefix, input ? "output" : "input"),
+             fmt::format("is required with {}{}", prefix, input ? "input" : output ? "output" : "cached_input"));
+    return ModelPrice{*input, *output, cached_input.value_or(*input)};
+  }
+};
+
 void read_model(const Reader& r, ModelRoute& m, const toml::table& t, const std::string& prefix) {
+  PriceFields price{"price_"};
   r.each(t, prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
     if (key == "name") m.name = r.str(v, path);
     else if (key == "provider") m.provider = r.str(v, path);
@@ -233,12 +267,40 @@ void read_model(const Reader& r, ModelRoute& m, const toml::table& t, const std:
     else if (key == "web_search") m.web_search = r.boolean(v, path);
     else if (key == "vision") m.vision = r.boolean(v, path);
     else if (key == "max_output_tokens") m.max_output_tokens = r.non_negative(v, path);
-    else if (key == "price_input") m.price_input = r.price(v, path);
-    else if (key == "price_output") m.price_output = r.price(v, path);
-    else if (key == "price_cached_input") m.price_cached_input = r.price(v, path);
-    else return false;
+    else return price.take(r, key, v, path);
     return true;
   });
+  if (price.given()) m.set_price(price.get(r, t, prefix), PriceSource::route);
+}
+
+// A [[prices]] rule (`rule` set: model and provider keys too) or default_price.
+ModelPrice read_price(const Reader& r, const toml::table& t, const std::string& prefix, PriceRule* rule) {
+  PriceFields price{""};
+  std::string* model = rule ? &rule->model : nullptr;
+  r.each(t, prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
+    if (model && key == "model") {
+      *model = r.str(v, path);
+      if (model->empty()) r.fail(v, path, "must not be empty");
+      return true;
+    }
+    if (rule && key == "provider") {
+      rule->provider = r.str(v, path);
+      return true;
+    }
+    return price.take(r, key, v, path);
+  });
+  if (model && model->empty()) r.fail(t, prefix + ".model", "is required (a model name or glob such as \"glm-5*\")");
+  return price.get(r, t, prefix);
+}
+
+void read_prices(const Reader& r, const toml::node& n, Config& cfg) {
+  const auto& arr = r.table_array(n, "prices");
+  cfg.prices.clear();
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    PriceRule rule;
+    rule.price = read_price(r, *arr[i].as_table(), fmt::format("prices[{}]", i), &rule);
+    cfg.prices.push_back(std::move(rule));
+  }
 }
 
 void read_timeouts(const Reader& r, const toml::node& n, Config& cfg) {
@@ -404,6 +466,10 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
       cfg.providers = read_named_tables<ProviderConfig>(r, v, "providers", "provider", read_provider);
     } else if (key == "models") {
       cfg.models = read_named_tables<ModelRoute>(r, v, "models", "model", read_model);
+    } else if (key == "prices") {
+      read_prices(r, v, cfg);
+    } else if (key == "default_price") {
+      cfg.default_price = read_price(r, r.table(v, path), path, nullptr);
     } else if (key == "timeouts") {
       read_timeouts(r, v, cfg);
     } else if (key == "limits") {

@@ -6,13 +6,24 @@
 #include <set>
 #include <thread>
 
+#include <fnmatch.h>
+
 #include <fmt/format.h>
 
 #include "detail.hpp"
 #include "zgate/config/default_models.hpp"
 #include "zgate/config/url.hpp"
+#include "zgate/core/secret.hpp"
 
 namespace zgate {
+namespace {
+// A shell glob (fnmatch(3)) against one model name.
+bool price_rule_matches(const PriceRule& rule, std::string_view model) {
+  if (model.empty()) return false;
+  return ::fnmatch(rule.model.c_str(), std::string(model).c_str(), 0) == 0;
+}
+}  // namespace
+
 namespace config_detail {
 
 std::array<Field<Millis>, 12> positive_timeouts(Timeouts& t) {
@@ -126,6 +137,18 @@ std::set<std::string> validate_models(Config& cfg) {
     if (m.max_output_tokens < 0) throw ConfigError(fmt::format("{}.max_output_tokens: must not be negative", key));
     if (m.price_input < 0 || m.price_output < 0 || m.price_cached_input < 0)
       throw ConfigError(fmt::format("{}: prices must not be negative", key));
+    // A configured route to a model of the built-in table costs what the table says (unless
+    // it has its own price or a [[prices]] rule matches: see apply_prices()).
+    if (!m.priced()) {
+      if (const ProviderConfig* p = cfg.find_provider(m.provider)) {
+        for (const auto& d : default_models(p->kind, p->name)) {
+          if (d.upstream_model == m.upstream_model && d.priced() && d.thinking == std::nullopt && !d.web_search) {
+            m.set_price({d.price_input, d.price_output, d.price_cached_input}, PriceSource::builtin);
+            break;
+          }
+        }
+      }
+    }
   }
   return model_names;
 }
@@ -164,9 +187,33 @@ void validate_client_keys(Config& cfg) {
   }
   // The admin key opens the operator's endpoints: one that is also a client key would let
   // every holder of that client key in.
+  const std::string admin_digest = cfg.admin_key.empty() ? std::string() : sha256_hex(cfg.admin_key);
   for (const auto& k : cfg.api_keys) {
-    if (!cfg.admin_key.empty() && k.key == cfg.admin_key)
+    if (!cfg.admin_key.empty() && key_digest_hex(k) == admin_digest)
       throw ConfigError(fmt::format("admin_key: must differ from every client key (it equals the key labelled '{}')", k.label));
+  }
+}
+
+// Every route without a price of its own ([[models]] price_* keys) takes the first matching
+// [[prices]] rule, which wins over the built-in table (an operator correcting a stale price);
+// a route still unpriced then takes default_price.
+void apply_prices(Config& cfg) {
+  for (std::size_t i = 0; i < cfg.prices.size(); ++i) {
+    const auto& rule = cfg.prices[i];
+    if (rule.model.empty()) throw ConfigError(fmt::format("prices[{}].model: must not be empty", i));
+    if (!rule.provider.empty() && !cfg.find_provider(rule.provider))
+      throw ConfigError(fmt::format("prices[{}].provider: no provider named '{}'", i, rule.provider));
+  }
+  for (auto& m : cfg.models) {
+    if (m.price_source == PriceSource::route) continue;
+    for (const auto& rule : cfg.prices) {
+      if (!rule.provider.empty() && rule.provider != m.provider) continue;
+      if (price_rule_matches(rule, m.name) || price_rule_matches(rule, m.upstream_model)) {
+        m.set_price(rule.price, PriceSource::rule);
+        break;
+      }
+    }
+    if (!m.priced() && cfg.default_price) m.set_price(*cfg.default_price, PriceSource::default_price);
   }
 }
 
@@ -199,6 +246,7 @@ void validate(Config& cfg) {
   validate_providers(cfg);
   std::set<std::string> model_names = validate_models(cfg);
   add_default_models(cfg, model_names);
+  apply_prices(cfg);
   validate_client_keys(cfg);
   validate_log_and_limits(cfg);
 }

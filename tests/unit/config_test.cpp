@@ -127,6 +127,18 @@ TEST_CASE("config: ZGATE_API_KEYS labels, unlabeled keys numbered", "[unit][conf
   CHECK(c->api_keys[3].key == "abc==");
 }
 
+TEST_CASE("config: ZGATE_API_KEYS takes label=sha256:<hex> as the key's digest", "[unit][config]") {
+  const std::string hex(64, 'a');
+  set_env({{"ZGATE_API_KEYS", "ops=sha256:" + hex + ",plain=sk-1"}});
+  auto c = load({});
+  REQUIRE(c->api_keys.size() == 2);
+  CHECK(c->api_keys[0].key.empty());
+  CHECK(c->api_keys[0].key_sha256 == hex);
+  CHECK(c->api_keys[1].key == "sk-1");
+  set_env({{"ZGATE_API_KEYS", "ops=sha256:abc"}});
+  CHECK(error_of([] { load({}); }) == "environment ZGATE_API_KEYS: key_sha256 of 'ops' must be 64 hex digits");
+}
+
 TEST_CASE("config: a base64 key ending in '=' is not taken for label=key", "[unit][config]") {
   set_env({{"ZGATE_API_KEYS", "c2VjcmV0a2V5MTI=,YWJjZGVmZ2g=="}});
   auto c = load({});
@@ -420,8 +432,13 @@ TEST_CASE("config: the example configuration loads", "[unit][config]") {
   CHECK(c->providers[1].jwt);
   CHECK(c->providers[2].kind == ProviderKind::zai_web);
   CHECK(c->default_provider == "zai");
-  REQUIRE(c->api_keys.size() == 2);
+  REQUIRE(c->api_keys.size() == 3);
   CHECK(c->api_keys[1].key == "sk-ci-key-from-env-0123");
+  CHECK(c->api_keys[2].key_sha256.size() == 64);
+  REQUIRE(c->prices.size() == 1);
+  CHECK(c->prices[0].model == "glm-5.1");
+  REQUIRE(c->default_price);
+  CHECK(c->default_price->output == 8.90);
   const ModelRoute* t = model(*c, "glm-4.5-thinking");
   REQUIRE(t != nullptr);
   CHECK(t->thinking == std::optional<bool>(true));

@@ -108,6 +108,18 @@ bool looks_like_id_secret(std::string_view key);
 struct ApiKey {
   std::string label;  // shown in logs instead of the key
   std::string key;
+  // Instead of `key`: its SHA-256 as 64 lower-case hex digits (`zgate keys new` prints one), so
+  // the configuration holds no usable secret. Exactly one of the two is set.
+  std::string key_sha256{};
+};
+
+// A price rule: models whose name matches the shell glob `model` (fnmatch: *, ?, [...]) cost
+// `price`, on routes to `provider` only when that is set. Config::prices are tried in order, the
+// first match wins.
+struct PriceRule {
+  std::string model;
+  std::string provider;  // empty = any provider
+  ModelPrice price;
 };
 
 struct LogConfig {
@@ -153,6 +165,10 @@ struct Config {
   std::string default_provider;  // provider for models not listed (when allow_unlisted_models)
   std::vector<ModelRoute> models;
   bool allow_unlisted_models = true;
+  // Prices for routes without their own ([[prices]] patterns, then default_price); validate()
+  // applies them to the routes, the router to unlisted models.
+  std::vector<PriceRule> prices;
+  std::optional<ModelPrice> default_price;
   Timeouts timeouts;
   Limits limits;
   RetryPolicy retry;

@@ -8,7 +8,7 @@
 namespace zgate {
 
 // The built-in model table of a provider kind, routed to `provider_name`. zhipu: the v4 API's
-// models with their output limits and Z.ai's USD prices (docs/protocols/zhipu-v4.md); zai-web:
+// models with their output limits and Z.ai's USD prices (docs/prices.md); zai-web:
 // the public names of the web frontend's models and their upstream ids
 // (docs/protocols/zai-web.md).
 std::vector<ModelRoute> default_models(ProviderKind kind, std::string_view provider_name);

@@ -8,6 +8,16 @@
 
 namespace zgate {
 
+// USD per million tokens. Cached input tokens (prompt_tokens_details.cached_tokens) are billed at
+// `cached_input` instead of `input`.
+struct ModelPrice {
+  double input = 0, output = 0, cached_input = 0;
+};
+
+// Where a route's price came from. `unknown` means no price at all (cost 0 in the log, but not
+// free): budget enforcement can tell the two apart.
+enum class PriceSource : unsigned char { unknown, builtin, route, rule, default_price };
+
 struct ModelRoute {
   std::string name;            // public name clients send / see in /v1/models
   std::string provider;        // ProviderConfig::name
@@ -16,8 +26,18 @@ struct ModelRoute {
   bool web_search = false;     // add the provider's web search
   bool vision = false;         // accepts image parts
   int64_t max_output_tokens = 0;  // clamp max_tokens (0 = no clamp)
-  // Prices in USD per million tokens, for the cost column of the access log (0 = unknown/free).
+  // Prices in USD per million tokens, for the cost column of the access log; see price_source
+  // (0 with a known source is free, 0 with PriceSource::unknown is unpriced).
   double price_input = 0, price_output = 0, price_cached_input = 0;
+  PriceSource price_source = PriceSource::unknown;
+
+  bool priced() const { return price_source != PriceSource::unknown; }
+  void set_price(const ModelPrice& p, PriceSource from) {
+    price_input = p.input;
+    price_output = p.output;
+    price_cached_input = p.cached_input;
+    price_source = from;
+  }
 };
 
 }  // namespace zgate
