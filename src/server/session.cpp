@@ -60,19 +60,23 @@ bool parse_request_head(RequestParser& p, beast::flat_buffer& buf, RequestHead& 
   ec = {};
   while (!p.is_header_done()) {
     if (buf.size() == 0) return false;
+    // Beast takes a complete start line at once, even while the fields are still incomplete
+    // (need_more with those bytes consumed); the fields are taken whole, in a later put().
+    const bool at_line_start = p.got_some();
     const auto data = buf.data();
     const std::size_t n = p.put(data, ec);
+    const std::string_view taken{static_cast<const char*>(data.data()), n};
+    buf.consume(n);  // also on need_more: what put() took is parsed and must not be fed again
     if (ec == http::error::need_more) {
       ec = {};
       return false;
     }
-    // put() stops after the head: its n bytes are exactly the head.
-    if (!ec && p.is_header_done() && h1::has_obs_fold({static_cast<const char*>(data.data()), n})) {
+    if (!ec && p.is_header_done() &&
+        (h1::has_obs_fold(taken) || (at_line_start && !taken.empty() && (taken[0] == ' ' || taken[0] == '\t')))) {
       req.reject_status = 400;
       req.reject_reason = "Obsolete line folding (a header line starting with a space or tab) is not accepted.";
       ec = http::error::bad_obs_fold;
     }
-    buf.consume(n);
     if (ec) return true;
     if (n == 0) return false;
   }

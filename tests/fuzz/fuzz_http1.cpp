@@ -64,16 +64,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     while (!buf.empty() && !p.is_done()) {
       const bool header_was_done = p.is_header_done();
       const std::size_t n = p.put(net::buffer(buf.data(), buf.size()), ec);
+      if (!ec && !header_was_done && p.is_header_done()) {
+        // put() takes the start line on its own when the fields are not all there yet, then the
+        // fields whole: these n bytes are the rest of the head.
+        check_head(p, std::string_view(buf.data(), n));
+        head_checked = true;
+      }
+      buf.erase(0, n);  // also on need_more: what put() took must not be fed again
       if (ec == http::error::need_more) {
         ec = {};
         break;
       }
-      if (!ec && !header_was_done && p.is_header_done()) {
-        // put() stops after the head: its n bytes are exactly the head.
-        check_head(p, std::string_view(buf.data(), n));
-        head_checked = true;
-      }
-      buf.erase(0, n);
       if (ec) break;
       if (n == 0) break;
     }
