@@ -337,6 +337,15 @@ void write_live(std::string& out, const LiveGauges& g, const ProcessStats& p) {
     counter("zgate_usage_store_rows_written_total", "Rows committed to the usage store.", g.usage_written);
     counter("zgate_usage_store_rows_failed_total", "Rows lost to a failed usage store write.", g.usage_failed);
   }
+  gauge("zgate_admin_tails_open", "Live tails (GET /admin/requests/stream) open now.", g.tails_open);
+  counter("zgate_admin_tail_lines_total", "Request lines queued to live tails.", g.tail_lines);
+  counter("zgate_admin_tails_dropped_total", "Live tails ended because their client did not keep up.",
+          g.tails_dropped);
+  if (g.capture) {
+    counter("zgate_capture_written_total", "Requests whose bodies were written to the capture file.",
+            g.capture_written);
+    counter("zgate_capture_dropped_total", "Captures lost to a full hand-over queue.", g.capture_dropped);
+  }
   prom::family(out, "zgate_build_info", "zgate's version (the value is always 1).", "gauge");
   std::string l;
   prom::label(l, "version", kVersion);

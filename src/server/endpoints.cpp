@@ -129,6 +129,16 @@ net::awaitable<bool> metrics(Request& c, ResponseWriter& out) {
     live.usage_written = us.written;
     live.usage_failed = us.failed;
   }
+  const obs::TailStats ts = g.tail.stats();
+  live.tails_open = ts.subscribers;
+  live.tail_lines = ts.sent;
+  live.tails_dropped = ts.dropped;
+  if (g.capture) {
+    const obs::CaptureStats cs = g.capture->stats();
+    live.capture = true;
+    live.capture_written = cs.written;
+    live.capture_dropped = cs.dropped;
+  }
   live.start_time_seconds = g.start_time;
   live.pools = co_await gather_pools(g);
   std::string body;

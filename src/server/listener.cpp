@@ -185,6 +185,10 @@ uint16_t Gateway::start() {
   return g.port;
 }
 
+void Gateway::flush_records() {
+  if (impl_->recorder) impl_->recorder->flush();
+}
+
 void Gateway::stop() {
   Impl& g = *impl_;
   if (!g.started || g.stopped) return;

@@ -64,6 +64,9 @@ TEST_CASE("metrics: known traffic is counted in the scrape") {
   CHECK(has_line(t, R"(zgate_time_to_first_token_seconds_count{provider="default"} 3)"));
   CHECK(has_line(t, "zgate_overhead_seconds_count 4"));
   CHECK(has_line(t, "zgate_recorder_dropped_total 0"));
+  CHECK(has_line(t, "zgate_admin_tails_open 0"));
+  CHECK(has_line(t, "zgate_admin_tails_dropped_total 0"));
+  CHECK(t.find("zgate_capture_written_total") == std::string::npos);  // capture is off
   CHECK(has_line(t, "zgate_requests_in_flight 0"));
   CHECK(value_of(t, R"(zgate_upstream_pool_connections{worker="0",state="idle"})") >= 0);
   CHECK(value_of(t, R"(zgate_upstream_pool_connections{worker="1",state="in_use"})") == 0);

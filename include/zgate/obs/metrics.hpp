@@ -72,6 +72,9 @@ struct LiveGauges {
   uint64_t recorded = 0, dropped = 0;
   bool usage_store = false;
   uint64_t usage_written = 0, usage_failed = 0;
+  uint64_t tails_open = 0, tail_lines = 0, tails_dropped = 0;  // the admin live tail
+  bool capture = false;                                        // [capture] on
+  uint64_t capture_written = 0, capture_dropped = 0;
   double start_time_seconds = 0;  // Unix time the process started
 };
 

@@ -53,8 +53,12 @@ class Gateway {
   uint16_t metrics_port() const;
   // Summed over workers (safe to call from any thread; values may be slightly stale).
   GatewayStats stats() const;
+  // Hands every request recorded so far to the access log, the usage store, the metrics and the
+  // live tail, and returns once they have it (tests; the recorder does this on its own within
+  // its period).
+  void flush_records();
 
-  struct Impl;  // opaque: workers, acceptor, providers (defined in gateway.cpp)
+  struct Impl;  // opaque: workers, acceptor, providers (src/server/state.hpp)
 
  private:
   std::unique_ptr<Impl> impl_;
