@@ -105,6 +105,7 @@ std::string describe_json(const Config& c) {
   ms(w, "pool_idle_timeout_ms", l.pool_idle_timeout);
   ms(w, "pool_check_idle_ms", l.pool_check_idle);
   size(w, "max_connections", l.max_connections);
+  size(w, "tail_buffer", l.tail_buffer);
   size(w, "max_in_flight", l.max_in_flight);
   size(w, "max_streams", l.max_streams);
   w.end_object();

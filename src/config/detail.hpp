@@ -77,6 +77,6 @@ struct Field {
   T* value;
 };
 std::array<Field<Millis>, 12> positive_timeouts(Timeouts& t);  // [timeouts]
-std::array<Field<std::size_t>, 5> positive_sizes(Limits& l);   // [limits]
+std::array<Field<std::size_t>, 6> positive_sizes(Limits& l);   // [limits]
 
 }  // namespace zgate::config_detail

@@ -30,6 +30,7 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   check(a.limits.pool_idle_timeout != b.limits.pool_idle_timeout, "limits.pool_idle_timeout_ms");
   check(a.limits.pool_check_idle != b.limits.pool_check_idle, "limits.pool_check_idle_ms");
   check(a.limits.max_connections != b.limits.max_connections, "limits.max_connections");
+  check(a.limits.tail_buffer != b.limits.tail_buffer, "limits.tail_buffer");
   check(a.demo != b.demo, "demo");
   return out;
 }

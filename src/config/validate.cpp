@@ -43,13 +43,14 @@ std::array<Field<Millis>, 12> positive_timeouts(Timeouts& t) {
   }};
 }
 
-std::array<Field<std::size_t>, 5> positive_sizes(Limits& l) {
+std::array<Field<std::size_t>, 6> positive_sizes(Limits& l) {
   return {{
       {"header_limit", &l.header_limit},
       {"body_limit", &l.body_limit},
       {"max_sse_event", &l.max_sse_event},
       {"max_upstream_body", &l.max_upstream_body},
       {"max_connections", &l.max_connections},
+      {"tail_buffer", &l.tail_buffer},
   }};
 }
 

@@ -128,7 +128,8 @@ struct AdminQueries {
 };
 
 struct Gateway::Impl {
-  explicit Impl(std::shared_ptr<const Config> c) : cfg(std::move(c)), acceptor(accept_ioc) {}
+  explicit Impl(std::shared_ptr<const Config> c)
+      : cfg(std::move(c)), tail(obs::TailLimits{.max_queued_bytes = cfg->limits.tail_buffer}), acceptor(accept_ioc) {}
 
   // The configuration zgate started with: what only a restart changes (listen address, workers,
   // logging, the usage store, pool sizes) is read from here; everything else from the

@@ -188,6 +188,7 @@ TEST_CASE("tail: a client that never reads is dropped without slowing requests o
     Harness h(with_admin([&dir](Config& c) {
       c.usage_store = true;
       c.data_dir = dir;
+      c.limits.tail_buffer = 1024 * 1024;
     }));
     const auto before = chat_latencies(h, kChats / 2, ok);
     before_p50 = percentile(before, 0.5);
@@ -195,7 +196,7 @@ TEST_CASE("tail: a client that never reads is dropped without slowing requests o
 
     TailClient stuck(h.port(), "", 4096);
     REQUIRE(stuck.read_until("\r\n\r\n", 2000ms));  // subscribed; from now on it reads nothing
-    // Enough records to overflow its queue (1 MiB) and the socket buffers: ~550-byte lines of
+    // Enough records to overflow its queue (limits.tail_buffer, 1 MiB here) and the socket buffers: ~550-byte lines of
     // GET /v1/models from 4 threads.
     std::atomic<int> answered{0};
     std::vector<std::thread> loaders;

@@ -57,6 +57,10 @@ struct Limits {
   // Over either, a chat request gets 503 with Retry-After before its body is read.
   std::size_t max_in_flight = 0;
   std::size_t max_streams = 0;
+  // Per live tail (/admin/requests/stream): lines queued or being written to its client. It must
+  // hold one recorder pass (100 ms) of lines at the peak request rate (~600 bytes a line: 8 MiB
+  // follows ~140k requests/s); a tail over it is ended as too slow.
+  std::size_t tail_buffer = 8 * 1024 * 1024;
 };
 
 // Retries of a chat request whose upstream failed before anything was sent to the client: a

@@ -39,8 +39,8 @@ Result<TailFilter> parse_tail_filter(std::string_view query);
 struct TailLimits {
   std::size_t max_subscribers = 16;
   // Per subscriber: lines queued or being written to its client. It must hold one recorder pass
-  // (100 ms) of lines at the highest request rate a tail should follow.
-  std::size_t max_queued_bytes = 1024 * 1024;
+  // (100 ms) of lines at the highest request rate a tail should follow (limits.tail_buffer).
+  std::size_t max_queued_bytes = 8 * 1024 * 1024;
 };
 
 class TailSubscription {
