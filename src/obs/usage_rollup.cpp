@@ -176,8 +176,10 @@ bool merge_into_rollup(sqlite3* db, const std::map<Key, Agg>& aggs) {
            "first_token_hist) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!get || !put) return false;
   std::string total_blob, ft_blob;
-  for (const auto& [k, fresh] : aggs) {
-    Agg a = fresh;
+  for (const auto& entry : aggs) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    const auto& k = entry.first;
+    Agg a = entry.second;
     auto bind_key = [&k](sqlite3_stmt* st) {
       sqlite3_bind_int64(st, 1, std::get<0>(k));
       sqlite3_bind_text(st, 2, std::get<1>(k).data(), static_cast<int>(std::get<1>(k).size()), SQLITE_STATIC);

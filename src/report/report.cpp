@@ -234,7 +234,7 @@ bool parse_time(std::string_view text, int64_t now_ms, int64_t& ms, std::string&
   // YYYY-MM-DD[(T| )HH:MM[:SS]][Z]
   std::string_view s = text;
   if (!s.empty() && (s.back() == 'Z' || s.back() == 'z')) s.remove_suffix(1);
-  int y, mo, d, h = 0, mi = 0, sec = 0;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
   bool ok = s.size() >= 10 && digits(s, 4, y) && s[4] == '-' && digits(s.substr(5), 2, mo) && s[7] == '-' &&
             digits(s.substr(8), 2, d);
   if (ok && s.size() > 10) {
