@@ -1,4 +1,5 @@
 // describe_json(): the effective configuration as JSON (GET /admin/config), every secret masked.
+#include "detail.hpp"
 #include "zgate/config/config.hpp"
 #include "zgate/core/secret.hpp"
 #include "zgate/json/writer.hpp"
@@ -78,34 +79,20 @@ std::string describe_json(const Config& c) {
     w.end_object();
   }
   w.end_array();
-  const Timeouts& t = c.timeouts;
+  // The settings that config_detail already lists by their TOML names, so that one added there
+  // shows here too; then the others of the table.
+  Timeouts t = c.timeouts;
   w.key("timeouts").begin_object();
-  ms(w, "client_header_read_ms", t.client_header_read);
-  ms(w, "client_body_read_ms", t.client_body_read);
-  ms(w, "client_write_ms", t.client_write);
-  ms(w, "client_keepalive_idle_ms", t.client_keepalive_idle);
-  ms(w, "upstream_connect_ms", t.upstream_connect);
-  ms(w, "upstream_tls_handshake_ms", t.upstream_tls_handshake);
-  ms(w, "upstream_write_ms", t.upstream_write);
-  ms(w, "upstream_first_byte_ms", t.upstream_first_byte);
-  ms(w, "upstream_stream_idle_ms", t.upstream_stream_idle);
-  ms(w, "shutdown_grace_ms", t.shutdown_grace);
+  for (const auto& f : config_detail::positive_timeouts(t)) w.key_escaped(f.name).number(static_cast<int64_t>(f.value->count()));
   ms(w, "drain_delay_ms", t.drain_delay);
   ms(w, "stream_heartbeat_ms", t.stream_heartbeat);
-  ms(w, "lingering_time_ms", t.lingering_time);
-  ms(w, "lingering_timeout_ms", t.lingering_timeout);
   w.end_object();
-  const Limits& l = c.limits;
+  Limits l = c.limits;
   w.key("limits").begin_object();
-  size(w, "header_limit", l.header_limit);
-  size(w, "body_limit", l.body_limit);
-  size(w, "max_sse_event", l.max_sse_event);
-  size(w, "max_upstream_body", l.max_upstream_body);
+  for (const auto& f : config_detail::positive_sizes(l)) w.key_escaped(f.name).number(static_cast<uint64_t>(*f.value));
   size(w, "pool_max_idle_per_host", l.pool_max_idle_per_host);
   ms(w, "pool_idle_timeout_ms", l.pool_idle_timeout);
   ms(w, "pool_check_idle_ms", l.pool_check_idle);
-  size(w, "max_connections", l.max_connections);
-  size(w, "tail_buffer", l.tail_buffer);
   size(w, "max_in_flight", l.max_in_flight);
   size(w, "max_streams", l.max_streams);
   w.end_object();

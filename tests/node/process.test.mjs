@@ -135,6 +135,7 @@ test('SIGHUP reloads the configuration: keys change live, a stream in flight goe
     assert.equal(gw.child.exitCode, null);
   } finally {
     await stop(gw.child);
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -79,3 +79,16 @@ TEST_CASE("config json: the output is one valid JSON object") {
   CHECK(doc["admin_key"].get_string().get(admin) == simdjson::SUCCESS);
   CHECK(admin.starts_with("sha256:"));
 }
+
+TEST_CASE("config json: every [timeouts] and [limits] setting is shown under its TOML name") {
+  Config c;
+  c.limits.tail_buffer = 123456;
+  c.timeouts.drain_delay = Millis(2500);
+  const std::string out = describe_json(c);
+  for (const char* name : {"\"client_header_read_ms\":", "\"lingering_timeout_ms\":", "\"drain_delay_ms\":2500",
+                           "\"stream_heartbeat_ms\":", "\"header_limit\":", "\"max_connections\":",
+                           "\"tail_buffer\":123456", "\"pool_check_idle_ms\":", "\"max_streams\":"}) {
+    INFO(name);
+    CHECK(out.find(name) != std::string::npos);
+  }
+}

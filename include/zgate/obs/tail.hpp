@@ -86,8 +86,6 @@ class TailHub {
   // Ends every subscription (waking each one last time) and refuses new ones: shutdown.
   void close_all();
   TailStats stats() const;
-  // No subscriber (any thread; a relaxed load of a rarely written word).
-  bool idle() const { return count_.load(std::memory_order_relaxed) == 0; }
 
   // The hub as a recorder consumer (the hub must outlive the recorder's use of it).
   std::unique_ptr<RecordConsumer> consumer();
