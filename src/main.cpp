@@ -86,38 +86,35 @@ std::shared_ptr<const zgate::Config> with_demo_upstream(std::shared_ptr<const zg
   return c;
 }
 
-// SIGHUP: the configuration is read again (environment, file, flags, as at start) and applied to
-// new requests; a file that does not load is refused and the running configuration stays.
-void reload(int argc, char** argv, zgate::Gateway& gateway, const zgate::mock::MockServer* demo) {
+// SIGHUP and POST /admin/reload: the configuration is read again (environment, file, flags, as
+// at start) and applied to new requests; a file that does not load is refused and the running
+// configuration stays. Either way the outcome is logged.
+zgate::Gateway::ReloadResult reload(int argc, char** argv, zgate::Gateway& gateway, const zgate::mock::MockServer* demo) {
+  zgate::Gateway::ReloadResult r;
+  auto refuse = [&](std::string why) {
+    spdlog::error("configuration reload refused: {}; the running configuration stays", why);
+    r.error = std::move(why);
+    return r;
+  };
   std::shared_ptr<const zgate::Config> next;
   try {
     next = zgate::load_config(argc, argv);
   } catch (const zgate::ConfigError& e) {
-    spdlog::error("configuration reload refused: {}; the running configuration stays", e.what());
-    return;
+    return refuse(e.what());
   } catch (const zgate::ConfigExit&) {
-    return;
+    return refuse("the command line asks for --help or --version");
   }
-  if (const std::string why = missing_upstream_key(*next); !why.empty()) {
-    spdlog::error("configuration reload refused: {}; the running configuration stays", why);
-    return;
-  }
-  if (next->demo && !demo) {
-    spdlog::error("configuration reload refused: the offline demo can only be turned on at start; the running "
-                  "configuration stays");
-    return;
-  }
+  if (std::string why = missing_upstream_key(*next); !why.empty()) return refuse(std::move(why));
+  if (next->demo && !demo) return refuse("the offline demo can only be turned on at start");
   if (demo && next->demo) next = with_demo_upstream(next, demo->port());
-  const auto r = gateway.reload(next);
-  if (!r.applied) {
-    spdlog::error("configuration reload refused: {}; the running configuration stays", r.error);
-    return;
-  }
+  r = gateway.reload(next);
+  if (!r.applied) return refuse(r.error);
   std::string restart;
   for (const auto& name : r.restart_needed) restart += (restart.empty() ? "" : ", ") + name;
   spdlog::info("configuration reloaded (generation {}): {} client key(s), {} model route(s), {} provider(s){}",
                r.generation, next->api_keys.size(), next->models.size(), next->providers.size(),
                restart.empty() ? std::string() : "; these changed but need a restart and keep their running values: " + restart);
+  return r;
 }
 
 }  // namespace
@@ -172,6 +169,7 @@ int main(int argc, char** argv) {
     spdlog::info("zgate starting: {}; allocator: {}", zgate::describe(*loaded), allocator_name());
     zgate::Gateway gateway(loaded);
     gateway.set_housekeeping(collect_allocator);
+    gateway.set_reloader([&] { return reload(argc, argv, gateway, mock.get()); });
     const uint16_t port = gateway.start();
     spdlog::info("zgate listening on http://{}:{} ({} workers)", loaded->listen_host, port,
                  loaded->workers ? loaded->workers : std::thread::hardware_concurrency());

@@ -1,12 +1,14 @@
 // GET /admin/usage and GET /admin/requests: the report module's queries over the usage store,
 // for the operator (admin key). The worker parses and checks the request, the admin query
-// thread runs SQLite, the worker writes the answer.
+// thread runs SQLite, the worker writes the answer. POST /admin/reload runs the configuration
+// reload on the same thread.
 #include <chrono>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "endpoints.hpp"
+#include "zgate/json/writer.hpp"
 #include "zgate/report/report.hpp"
 
 namespace zgate {
@@ -99,6 +101,51 @@ net::awaitable<bool> admin_requests(Request& c, ResponseWriter& out) {
     return true;
   };
   co_return co_await run_admin_query(c, out, query);
+}
+
+// POST /admin/reload: what SIGHUP does, answered. The configuration is read again (files are
+// read and checked: never on a worker) on the admin thread; 200 with the new generation and the
+// settings that need a restart, or 422 naming why the new configuration was refused (the running
+// one stays).
+net::awaitable<bool> admin_reload(Request& c, ResponseWriter& out) {
+  if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
+  Gateway::Impl& g = c.conn.g;
+  if (!g.reloader) {
+    co_return co_await out.send_error(not_found("This zgate has no configuration source to reload from.",
+                                                "reload_unavailable")) &&
+        c.keep_alive;
+  }
+  AdminQueries& q = g.admin;
+  if (q.queued.fetch_add(1, std::memory_order_relaxed) >= AdminQueries::kMaxQueries) {
+    q.queued.fetch_sub(1, std::memory_order_relaxed);
+    co_return co_await out.send_error(
+               service_unavailable("Too many admin requests are running; retry shortly.", "admin_queries_busy", 1)) &&
+        c.keep_alive;
+  }
+  auto job = [&q, &g]() -> net::awaitable<Gateway::ReloadResult> {
+    Gateway::ReloadResult r = g.reloader();
+    q.queued.fetch_sub(1, std::memory_order_relaxed);
+    co_return r;
+  };
+  const Gateway::ReloadResult r = co_await net::co_spawn(q.pool, std::move(job), net::use_awaitable);
+  if (!r.applied) {
+    ApiError e;
+    e.status = 422;
+    e.type = "invalid_request_error";
+    e.code = "config_rejected";
+    e.message = "Configuration reload refused: " + r.error + "; the running configuration stays.";
+    co_return co_await out.send_error(e) && c.keep_alive;
+  }
+  std::string body;
+  json::Writer w(body);
+  w.begin_object();
+  w.key("reloaded").boolean(true);
+  w.key("generation").number(static_cast<int64_t>(r.generation));
+  w.key("restart_needed").begin_array();
+  for (const auto& name : r.restart_needed) w.string(name);
+  w.end_array();
+  w.end_object();
+  co_return co_await out.send(200, std::move(body), "application/json") && c.keep_alive;
 }
 
 }  // namespace zgate

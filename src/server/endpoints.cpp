@@ -267,6 +267,7 @@ constexpr std::array kEndpoints{
     Endpoint{"/metrics", false, http::verb::get, false, metrics},
     Endpoint{"/admin/config", false, http::verb::get, true, admin_config},
     Endpoint{"/admin/requests/stream", false, http::verb::get, false, requests_stream},
+    Endpoint{"/admin/reload", false, http::verb::post, true, admin_reload},
 };
 
 const Endpoint* find_endpoint(std::string_view path) {

@@ -18,6 +18,8 @@ Result<void> authenticate_admin(Request& c);
 // operator, run on the admin query thread.
 net::awaitable<bool> admin_usage(Request& c, ResponseWriter& out);
 net::awaitable<bool> admin_requests(Request& c, ResponseWriter& out);
+// POST /admin/reload (admin.cpp): re-reads and applies the configuration, like SIGHUP.
+net::awaitable<bool> admin_reload(Request& c, ResponseWriter& out);
 
 // Hands a finished request's record to the recorder (when it is one that is recorded).
 void record(Request& c);

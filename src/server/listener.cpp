@@ -117,6 +117,7 @@ Gateway::Gateway(std::shared_ptr<const Config> cfg) : impl_(std::make_unique<Imp
 Gateway::~Gateway() { stop(); }
 
 void Gateway::set_housekeeping(std::function<void()> f) { impl_->housekeeping = std::move(f); }
+void Gateway::set_reloader(Reloader f) { impl_->reloader = std::move(f); }
 
 uint16_t Gateway::start() {
   Impl& g = *impl_;

@@ -163,6 +163,7 @@ struct Gateway::Impl {
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> stopping{false};
   std::function<void()> housekeeping;  // on each worker's thread after its pool sweep
+  Gateway::Reloader reloader;          // POST /admin/reload (set before start)
   // Declared after the workers, so destroyed (its thread joined) before them.
   AdminQueries admin;
   uint16_t port = 0;

@@ -62,10 +62,14 @@ struct GatewayOptions {
   mock::Options mock;
 };
 
+// Gateway::set_reloader (POST /admin/reload), given the gateway.
+using HarnessReloader = std::function<Gateway::ReloadResult(Gateway&)>;
+
 class Harness {
  public:
-  // `housekeeping`: Gateway::set_housekeeping, if given.
-  explicit Harness(GatewayOptions o = {}, std::function<void()> housekeeping = {}) : mock_(o.mock) {
+  // `housekeeping`: Gateway::set_housekeeping, if given; `reloader`: Gateway::set_reloader.
+  explicit Harness(GatewayOptions o = {}, std::function<void()> housekeeping = {}, HarnessReloader reloader = {})
+      : mock_(o.mock) {
     access_lines();
     auto c = std::make_shared<Config>();
     c->listen_host = "127.0.0.1";
@@ -86,6 +90,7 @@ class Harness {
     cfg_ = c;
     gateway_ = std::make_unique<Gateway>(cfg_);
     if (housekeeping) gateway_->set_housekeeping(std::move(housekeeping));
+    if (reloader) gateway_->set_reloader([this, f = std::move(reloader)] { return f(*gateway_); });
     port_ = gateway_->start();
   }
   ~Harness() { gateway_->stop(); }

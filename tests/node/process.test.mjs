@@ -139,6 +139,46 @@ test('SIGHUP reloads the configuration: keys change live, a stream in flight goe
   }
 });
 
+test('POST /admin/reload applies a good file and answers 422 naming the problem in a bad one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zgate-reload-'));
+  const file = join(dir, 'zgate.toml');
+  const admin = 'sk-admin-reload-0000000000009';
+  const config = (label, key) => `admin_key = "${admin}"\n[[api_keys]]\nlabel = "${label}"\nkey = "${key}"\n`;
+  writeFileSync(file, config('first', 'sk-first-key-000000000001'));
+  const env = gatewayEnv({ ZGATE_CONFIG: file });
+  delete env.ZGATE_API_KEYS;
+  const gw = await startGateway(env);
+  const reload = (key) => fetch(`http://127.0.0.1:${gw.port}/admin/reload`, {
+    method: 'POST', headers: { Authorization: `Bearer ${key}` },
+  });
+  try {
+    // A client key does not open it.
+    assert.equal((await reload('sk-first-key-000000000001')).status, 401);
+
+    writeFileSync(file, config('second', 'sk-second-key-00000000002'));
+    const ok = await reload(admin);
+    assert.equal(ok.status, 200);
+    const body = await ok.json();
+    assert.equal(body.reloaded, true);
+    assert.equal(body.generation, 2);
+    assert.deepEqual(body.restart_needed, []);
+    assert.equal((await chat(gw.port, 'second key', 'sk-second-key-00000000002')).status, 200);
+    assert.equal((await chat(gw.port, 'old key', 'sk-first-key-000000000001')).status, 401);
+
+    writeFileSync(file, `admin_key = "${admin}"\nworkers = "two"\n`);
+    const bad = await reload(admin);
+    assert.equal(bad.status, 422);
+    const err = (await bad.json()).error;
+    assert.equal(err.code, 'config_rejected');
+    assert.match(err.message, /workers/);
+    assert.equal((await chat(gw.port, 'after a bad reload', 'sk-second-key-00000000002')).status, 200);
+    assert.equal(gw.child.exitCode, null);
+  } finally {
+    await stop(gw.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // Resolves when `file` exists and contains `text` (bounded: the access file is flushed each second).
 async function fileContains(file, text, ms = 5000) {
   const deadline = Date.now() + ms;

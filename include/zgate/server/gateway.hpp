@@ -45,6 +45,11 @@ class Gateway {
     uint64_t generation = 0;                 // the generation now serving new requests
   };
   ReloadResult reload(std::shared_ptr<const Config> next);
+  // How this process re-reads its configuration (from the environment, file and flags it started
+  // with) and applies it with reload(); main() sets it before start(). POST /admin/reload runs it
+  // on the admin thread, never on a worker. Without one, the endpoint answers 404.
+  using Reloader = std::function<ReloadResult()>;
+  void set_reloader(Reloader f);
   // Blocks until SIGINT or SIGTERM, then stop(). SIGHUP runs `on_reload` (on the signal thread)
   // and goes on waiting.
   void run_until_signal(const std::function<void()>& on_reload = {});
