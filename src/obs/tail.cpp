@@ -93,14 +93,14 @@ Result<TailFilter> parse_tail_filter(std::string_view query) {
   return f;
 }
 
-bool TailSubscription::take(std::vector<std::string>& out) {
+bool TailSubscription::take(std::string& out) {
   std::lock_guard lock(mu_);
-  // The lines taken last time have been written by now (the worker takes after each write):
+  // The events taken last time have been written by now (the worker takes after each write):
   // they leave the count only now, so the bound covers what a stuck write holds too.
   queued_bytes_ -= taken_bytes_;
   taken_bytes_ = queued_bytes_;
-  for (auto& l : queue_) out.push_back(std::move(l));
-  queue_.clear();
+  out.clear();
+  queue_.swap(out);
   return !ended_;
 }
 
@@ -170,7 +170,11 @@ void TailHub::consume(const AccessRecord& r, int64_t finished_ms) {
   line_.clear();
   for (auto& s : pass_) {
     if (!s->filter_.matches(r)) continue;
-    if (line_.empty()) format_access(line_, r, finished_ms, /*json=*/true);
+    if (line_.empty()) {
+      line_.assign("data: ");
+      format_access(line_, r, finished_ms, /*json=*/true);
+      line_.append("\n\n");
+    }
     std::lock_guard lock(s->mu_);
     if (s->ended_) continue;
     if (s->queued_bytes_ + line_.size() > limits_.max_queued_bytes) {
@@ -183,7 +187,7 @@ void TailHub::consume(const AccessRecord& r, int64_t finished_ms) {
                    limits_.max_queued_bytes);
       continue;
     }
-    s->queue_.push_back(line_);
+    s->queue_.append(line_);
     s->queued_bytes_ += line_.size();
     s->fresh_ = true;
     sent_.fetch_add(1, std::memory_order_relaxed);

@@ -215,17 +215,12 @@ net::awaitable<bool> requests_stream(Request& c, ResponseWriter& out) {
   boost::system::error_code ignored;
   c.conn.sock.set_option(net::socket_base::send_buffer_size(64 * 1024), ignored);
   bool ok = co_await out.start_stream();
-  std::vector<std::string> lines;
-  std::string chunk;
+  std::string chunk;  // the events of one pass, as the hub framed them (swapped, never copied)
   io::Deadline& dl = c.conn.dl;
   while (ok) {
-    lines.clear();
     waiter->pending = false;
-    const bool live = sub->take(lines);
+    const bool live = sub->take(chunk);
     if (sub->dropped()) break;
-    for (const std::string& l : lines) {
-      chunk.append("data: ").append(l).append("\n\n");
-    }
     if (!chunk.empty()) ok = co_await tail_write(out, chunk);
     if (!ok || !live) break;
     if (waiter->pending) continue;

@@ -1,13 +1,15 @@
 #pragma once
 // The live tail (GET /admin/requests/stream): finished requests handed to subscribers as the
-// JSON access-log line.
+// JSON access-log line, already framed as a Server-Sent Event ("data: <line>\n\n").
 //
 // TailHub is one more RecordConsumer: on the recorder thread it formats a record (once, and only
-// when a subscriber wants it) and appends the line to each matching subscriber's bounded queue,
-// then, at the end of the pass, calls each subscriber's wake-up (the server posts it to the
-// subscriber's worker). The request path never sees any of this. A subscriber whose queue would
-// overflow (a client that does not read) is ended and counted, never waited for; with no
-// subscriber the hub does nothing.
+// when a subscriber wants it) and appends the framed line to each matching subscriber's bounded
+// buffer, then, at the end of the pass, calls each subscriber's wake-up (the server posts it to
+// the subscriber's worker). The worker takes the whole buffer by swapping it with its own
+// (emptied) one and writes it as it is: per line, a worker does nothing, and in a steady state
+// neither side allocates (the two buffers trade places and keep their capacity). The request path
+// never sees any of this. A subscriber whose buffer would overflow (a client that does not read)
+// is ended and counted, never waited for; with no subscriber the hub does nothing.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -38,17 +40,18 @@ Result<TailFilter> parse_tail_filter(std::string_view query);
 
 struct TailLimits {
   std::size_t max_subscribers = 16;
-  // Per subscriber: lines queued or being written to its client. It must hold one recorder pass
+  // Per subscriber: event bytes queued or being written to its client. It must hold one recorder pass
   // (100 ms) of lines at the highest request rate a tail should follow (limits.tail_buffer).
   std::size_t max_queued_bytes = 8 * 1024 * 1024;
 };
 
 class TailSubscription {
  public:
-  // Worker side: moves the queued lines into `out` (appended); false once the subscription has
-  // ended (dropped or closed): nothing more will come after what was just taken. Calling it
-  // again says the lines taken before were written: until then they count against the bound.
-  bool take(std::vector<std::string>& out);
+  // Worker side: swaps the queued events (framed, see above) with `out`, which the caller has
+  // emptied (its capacity is kept for the next pass); false once the subscription has ended
+  // (dropped or closed): nothing more will come after what was just taken. Calling it again
+  // says the events taken before were written: until then they count against the bound.
+  bool take(std::string& out);
   bool dropped() const;
 
  private:
@@ -56,7 +59,7 @@ class TailSubscription {
   TailFilter filter_;
   std::function<void()> wake_;  // called by the recorder thread (or close) under mu_
   mutable std::mutex mu_;       // between the recorder thread and this subscriber's worker only
-  std::vector<std::string> queue_;
+  std::string queue_;             // framed events not yet taken
   std::size_t queued_bytes_ = 0;  // queued, plus taken and maybe still being written
   std::size_t taken_bytes_ = 0;   // of those, the ones the last take() returned
   bool fresh_ = false;   // lines added in this pass: wake at its end
