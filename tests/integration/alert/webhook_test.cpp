@@ -171,12 +171,18 @@ TEST_CASE("an error-rate rule posts when it fires and when it resolves", "[alert
   CHECK(field(bodies[1], "started_at") == field(bodies[0], "started_at"));
   const auto after = h.get("/admin/alerts", {{"Authorization", std::string("Bearer ") + kAdminKey}});
   CHECK(after.body.find(R"("data":[])") != std::string::npos);
-  const auto scrape = h.get("/metrics", {{"Authorization", std::string("Bearer ") + kAdminKey}}).body;
+  // The receiver read the body before it answered: the webhook thread counts the post a moment later.
+  std::string scrape;
+  for (int i = 0; i < 100; ++i) {
+    scrape = h.get("/metrics", {{"Authorization", std::string("Bearer ") + kAdminKey}}).body;
+    if (metric(scrape, R"(zgate_alert_notifications_total{result="sent"})") >= 2) break;
+    std::this_thread::sleep_for(20ms);
+  }
   CHECK(metric(scrape, R"(zgate_alerts_active{rule="chat-errors"})") == 0);
   CHECK(metric(scrape, R"(zgate_alert_notifications_total{result="sent"})") == 2);
 }
 
-TEST_CASE("a webhook that never answers delays no request; it is given up after one retry", "[alert][integration]") {
+TEST_CASE("a webhook that never answers delays no request and is given up after one retry", "[alert][integration]") {
   Receiver hook(true);
   Harness h({[&](Config& c) {
                c.retry.attempts = 1;

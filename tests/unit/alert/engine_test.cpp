@@ -227,7 +227,7 @@ TEST_CASE("requests below a threshold waits for a whole window, then fires on si
   CHECK(f.states() == V{"firing", "resolved"});
 }
 
-TEST_CASE("upstream_failures counts failures in a row; a success resolves", "[alert]") {
+TEST_CASE("upstream_failures counts failures in a row, and a success resolves", "[alert]") {
   Fixture f({rule(AlertKind::upstream_failures, 3)});
   f.request(502, "upstream_connect_failed");
   f.request(504, "upstream_timeout");

@@ -76,7 +76,7 @@ TEST_CASE("slack, feishu and dingtalk bodies have their incoming-webhook shapes"
   CHECK(str(g["text"]["content"]).find("RESOLVED") != std::string_view::npos);
 }
 
-TEST_CASE("a custom template escapes its values; numbers may stand unquoted", "[alert]") {
+TEST_CASE("a custom template escapes its values, and numbers may stand unquoted", "[alert]") {
   const std::string body =
       render_body(rule_with(AlertFormat::custom, R"({"title":"{{name}} is {{state}}","v":{{value}},"t":{{threshold}},)"
                                                  R"("m":"{{message}}","at":"{{started_at}}","who":"{{instance}}","x":"{{unknown}}"})"),
