@@ -8,7 +8,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-unsafe-io build-essential cmake ninja-build pkg-config ca-certificates \
       libboost1.81-dev libsimdjson-dev libfmt-dev libssl-dev libspdlog-dev libtomlplusplus-dev \
-      libcli11-dev libmimalloc-dev libsqlite3-dev \
+      libcli11-dev libmimalloc-dev libsqlite3-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

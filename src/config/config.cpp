@@ -96,6 +96,7 @@ std::vector<std::string> config_secrets(const Config& c) {
     add(p.zai.token);
     add(p.zai.signing_secret);
   }
+  for (const auto& a : c.alerts) add(a.webhook);  // webhook URLs often embed a token
   return out;
 }
 

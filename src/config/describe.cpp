@@ -121,6 +121,13 @@ std::string describe(const Config& c) {
                                              c.usage_retention_days > 0
                                                  ? fmt::format("{} days", c.usage_retention_days)
                                                  : std::string("forever")));
+  for (const auto& a : c.alerts) {
+    line(out, "alert {}: {} {} {}{}{}{}, window {} s, repeat {} s, webhook {} ({})", a.name, to_string(a.kind),
+         a.below ? "<" : ">", a.threshold,
+         a.kind == AlertKind::latency ? fmt::format(" ms ({} of {})", a.stat, a.of) : std::string(),
+         a.key.empty() ? "" : " key=" + a.key, a.model.empty() ? "" : " model=" + a.model, a.window.count(),
+         a.repeat.count(), shown(a.webhook), to_string(a.format));
+  }
   return out;
 }
 

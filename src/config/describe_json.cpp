@@ -117,6 +117,27 @@ std::string describe_json(const Config& c) {
   size(w, "max_bytes", c.capture.max_bytes);
   w.kv("file", capture_path(c));
   w.end_object();
+  w.key("alerts").begin_array();
+  for (const auto& a : c.alerts) {
+    w.begin_object();
+    w.kv("name", a.name).kv("kind", to_string(a.kind)).kv("threshold", a.threshold).kv_bool("below", a.below);
+    w.kv("stat", a.stat).kv("of", a.of);
+    w.kv("window_s", static_cast<int64_t>(a.window.count())).kv("repeat_s", static_cast<int64_t>(a.repeat.count()));
+    w.kv("key", a.key).kv("model", a.model);
+    w.key("min_requests").number(a.min_requests);
+    secret(w, "webhook", a.webhook);  // URLs of incoming webhooks embed their token
+    w.kv("format", to_string(a.format));
+    w.kv("template", a.body_template);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("alerting").begin_object();
+  ms(w, "interval_ms", c.alerting.interval);
+  ms(w, "webhook_timeout_ms", c.alerting.webhook_timeout);
+  ms(w, "webhook_retry_delay_ms", c.alerting.webhook_retry_delay);
+  size(w, "queue", c.alerting.queue);
+  w.kv("instance", c.alerting.instance);
+  w.end_object();
   w.kv("data_dir", c.data_dir).kv_bool("usage_store", c.usage_store);
   w.kv("usage_retention_days", c.usage_retention_days);
   w.kv_bool("debug", c.debug).kv_bool("demo", c.demo);

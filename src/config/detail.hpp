@@ -23,6 +23,10 @@ std::optional<ProviderKind> parse_kind(std::string_view s);
 bool valid_log_level(std::string_view s);
 bool valid_log_format(std::string_view s);
 bool valid_thinking_mode(std::string_view s);
+std::optional<AlertKind> parse_alert_kind(std::string_view s);
+std::optional<AlertFormat> parse_alert_format(std::string_view s);
+// [[alerts]] and [alerting]: ranges, what each kind accepts, webhook URLs, templates (alerts.cpp).
+void validate_alerts(const Config& cfg);
 
 // One "key" or "label=key" entry; unlabeled entries get "key-<n>" from `unlabeled_counter`.
 ApiKey parse_api_key_entry(std::string_view entry, int& unlabeled_counter);

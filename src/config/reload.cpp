@@ -32,6 +32,19 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   check(a.limits.max_connections != b.limits.max_connections, "limits.max_connections");
   check(a.limits.tail_buffer != b.limits.tail_buffer, "limits.tail_buffer");
   check(a.demo != b.demo, "demo");
+  // The alert engine keeps its rules' state (what is firing) from start to stop.
+  bool alerts_differ = a.alerts.size() != b.alerts.size() || a.alerting.interval != b.alerting.interval ||
+                       a.alerting.webhook_timeout != b.alerting.webhook_timeout ||
+                       a.alerting.webhook_retry_delay != b.alerting.webhook_retry_delay ||
+                       a.alerting.queue != b.alerting.queue || a.alerting.instance != b.alerting.instance;
+  for (std::size_t i = 0; !alerts_differ && i < a.alerts.size(); ++i) {
+    const AlertRule &x = a.alerts[i], &y = b.alerts[i];
+    alerts_differ = x.name != y.name || x.kind != y.kind || x.threshold != y.threshold || x.below != y.below ||
+                    x.stat != y.stat || x.of != y.of || x.window != y.window || x.repeat != y.repeat ||
+                    x.key != y.key || x.model != y.model || x.min_requests != y.min_requests ||
+                    x.webhook != y.webhook || x.format != y.format || x.body_template != y.body_template;
+  }
+  check(alerts_differ, "alerts");
   return out;
 }
 

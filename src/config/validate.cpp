@@ -250,6 +250,7 @@ void validate(Config& cfg) {
   apply_prices(cfg);
   validate_client_keys(cfg);
   validate_log_and_limits(cfg);
+  validate_alerts(cfg);
 }
 
 }  // namespace zgate

@@ -145,6 +145,7 @@ net::awaitable<bool> metrics(Request& c, ResponseWriter& out) {
   body.reserve(32 * 1024);
   g.metrics->write(body);
   obs::write_live(body, live, obs::read_process_stats());
+  if (g.alerts) g.alerts->write_metrics(body);
   co_return co_await out.send(200, std::move(body), obs::prom::kContentType) && c.keep_alive;
 }
 
@@ -152,6 +153,14 @@ net::awaitable<bool> metrics(Request& c, ResponseWriter& out) {
 net::awaitable<bool> admin_config(Request& c, ResponseWriter& out) {
   if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
   co_return co_await out.send(200, describe_json(c.cfg), "application/json") && c.keep_alive;
+}
+
+// GET /admin/alerts: the alerts firing now (an empty list when no rule holds or none is set).
+net::awaitable<bool> admin_alerts(Request& c, ResponseWriter& out) {
+  if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
+  const auto& engine = c.conn.g.alerts;
+  std::string body = engine ? engine->active_json() : std::string(R"({"object":"list","data":[]})");
+  co_return co_await out.send(200, std::move(body), "application/json") && c.keep_alive;
 }
 
 // How often an idle live tail sends a comment, so that proxies keep it open and a client that
@@ -261,6 +270,7 @@ constexpr std::array kEndpoints{
     Endpoint{"/admin/requests", false, http::verb::get, true, admin_requests},
     Endpoint{"/metrics", false, http::verb::get, false, metrics},
     Endpoint{"/admin/config", false, http::verb::get, true, admin_config},
+    Endpoint{"/admin/alerts", false, http::verb::get, true, admin_alerts},
     Endpoint{"/admin/requests/stream", false, http::verb::get, false, requests_stream},
     Endpoint{"/admin/reload", false, http::verb::post, true, admin_reload},
 };

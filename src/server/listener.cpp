@@ -145,6 +145,15 @@ uint16_t Gateway::start() {
     spdlog::warn("body capture is on: request and response bodies go to {}", capture_path(cfg));
   }
   consumers.push_back(g.tail.consumer());
+  if (!cfg.alerts.empty()) {
+    alert::EngineOptions ao;
+    ao.settings = cfg.alerting;
+    ao.rules = cfg.alerts;
+    // Read on the alert thread; the recorder outlives the engine's threads (stop() ends them first).
+    ao.dropped = [&g] { return g.recorder ? g.recorder->stats().dropped : 0; };
+    g.alerts = std::make_unique<alert::Engine>(std::move(ao));
+    consumers.push_back(g.alerts->consumer());
+  }
   obs::RecorderOptions ro;
   ro.ring_bytes = obs::ring_bytes_for(n);
   g.recorder = std::make_unique<obs::Recorder>(std::move(consumers), ro);
@@ -182,6 +191,7 @@ uint16_t Gateway::start() {
   net::co_spawn(g.accept_ioc, accept_loop(g, g.acceptor, false), net::detached);
   g.accept_thread = std::thread([&g] { g.accept_ioc.run(); });
   pthread_setname_np(g.accept_thread.native_handle(), "zgate-accept");
+  if (g.alerts) g.alerts->start();  // last: a start that failed above leaves no thread behind
   g.started = true;
   return g.port;
 }
@@ -236,6 +246,8 @@ void Gateway::stop() {
   }
   if (g.recorder) g.recorder->flush();  // every finished request is logged and its row is on disk
   if (g.capture) g.capture->flush();
+  // After the last records: nothing is evaluated or posted from here on.
+  if (g.alerts) g.alerts->stop();
 }
 
 void Gateway::run_until_signal(const std::function<void()>& on_reload) {

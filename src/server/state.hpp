@@ -22,6 +22,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "providers.hpp"
+#include "zgate/alert/alert.hpp"
 #include "zgate/auth/auth.hpp"
 #include "zgate/config/config.hpp"
 #include "zgate/io/watchdog.hpp"
@@ -138,6 +139,9 @@ struct Gateway::Impl {
   // The live tail's subscribers (/admin/requests/stream); declared before the recorder, which
   // feeds it, so it outlives it.
   obs::TailHub tail;
+  // The alert rules ([[alerts]]; null when there are none): one of the recorder's consumers
+  // feeds it, so it is declared before the recorder and outlives it.
+  std::unique_ptr<alert::Engine> alerts;
   // Hands finished requests to the metrics, the live tail, the access-log writer and the usage
   // store (the last two when on). Always there: the metrics need every record.
   std::unique_ptr<obs::Recorder> recorder;

@@ -4,6 +4,7 @@
 // std::shared_ptr<const Config>.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -151,6 +152,47 @@ struct CaptureConfig {
   std::string file;                     // empty = <data_dir>/capture.jsonl
 };
 
+// An alert rule ([[alerts]], docs/alerts.md): a condition over the finished requests (or the
+// budgets, or the recorder), evaluated about once a second; it fires once when the condition
+// starts, repeats every `repeat` while it holds, and resolves when it ends.
+enum class AlertKind { error_rate, latency, requests, budget, upstream_failures, recorder_drops };
+enum class AlertFormat { json, slack, feishu, dingtalk, custom };
+struct AlertRule {
+  std::string name;
+  AlertKind kind = AlertKind::error_rate;
+  // error_rate: a fraction (0.1 = 10%); latency: milliseconds; requests: per minute; budget: a
+  // fraction of the budget (0.8); upstream_failures: failures in a row; recorder_drops: records
+  // lost in the window.
+  double threshold = 0;
+  bool below = false;  // requests only: fire when the rate falls below the threshold instead
+  std::string stat = "avg";        // latency: avg | p95
+  std::string of = "total";        // latency: total | first_token
+  std::chrono::seconds window{300};
+  std::chrono::seconds repeat{3600};
+  std::string key;    // only requests of this client key label (budget: this budget scope)
+  std::string model;  // only requests for this model
+  uint64_t min_requests = 10;  // error_rate, latency: fewer requests in the window never fire
+  std::string webhook;  // URL (may hold a secret); empty = the log line only
+  AlertFormat format = AlertFormat::json;
+  std::string body_template;  // format = custom: the JSON body with {{placeholders}}
+};
+// [alerting]: settings shared by the rules.
+struct AlertingConfig {
+  std::chrono::milliseconds interval{1000};            // how often the rules are evaluated
+  std::chrono::milliseconds webhook_timeout{5000};     // per attempt (one retry)
+  std::chrono::milliseconds webhook_retry_delay{1000}; // between the attempt and its retry
+  std::size_t queue = 256;  // notifications waiting to be sent; the oldest dropped beyond
+  std::string instance;     // names this zgate in notifications; empty = the host name
+};
+std::string_view to_string(AlertKind k);
+std::string_view to_string(AlertFormat f);
+// Every {{placeholder}} of a custom webhook template (docs/alerts.md).
+inline constexpr std::string_view kAlertPlaceholders[] = {"name",    "kind",       "state",    "value",
+                                                          "threshold", "message", "started_at", "instance", "scope"};
+// The template with each {{name}} replaced by value(name) JSON-escaped (without quotes: the
+// template puts them where it wants). A placeholder not in kAlertPlaceholders is left as it is.
+std::string render_alert_template(std::string_view tpl, const std::function<std::string(std::string_view)>& value);
+
 struct Config {
   std::string listen_host = "0.0.0.0";
   uint16_t listen_port = 8080;
@@ -178,6 +220,8 @@ struct Config {
   RetryPolicy retry;
   LogConfig log;
   CaptureConfig capture;
+  std::vector<AlertRule> alerts;
+  AlertingConfig alerting;
   std::string data_dir = "./data";
   bool usage_store = true;       // one row per chat request in <data_dir>/usage.db (SQLite)
   int usage_retention_days = 0;  // rows older than this are deleted; 0 = kept

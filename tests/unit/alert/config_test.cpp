@@ -1,0 +1,145 @@
+// [[alerts]] and [alerting] in the TOML: what is read, what is refused (naming the key), webhook
+// URLs masked in /admin/config and counted among the secrets, a changed rule needs a restart.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "zgate/config/config.hpp"
+
+using namespace zgate;
+
+namespace {
+
+const char* env_of(const char* name) {
+  return std::string_view(name) == "HOOK_URL" ? "https://hooks.example.com/services/T0/B0/tokenFROMenv1234" : nullptr;
+}
+
+constexpr std::string_view kBase = R"(
+allow_no_auth = true
+[[providers]]
+name = "p"
+kind = "zhipu"
+api_key = "k"
+)";
+
+Config parse(std::string_view alerts) {
+  Config c;
+  apply_toml(c, std::string(kBase) + std::string(alerts), "t.toml", &env_of);
+  validate(c);
+  return c;
+}
+
+std::string error_of(std::string_view alerts) {
+  try {
+    parse(alerts);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no ConfigError)";
+}
+
+}  // namespace
+
+TEST_CASE("alerts config: rules and settings are read", "[alert]") {
+  const Config c = parse(R"(
+[alerting]
+interval_ms = 250
+webhook_timeout_ms = 1500
+webhook_retry_delay_ms = 100
+queue = 8
+instance = "gw-1"
+
+[[alerts]]
+name = "errors"
+kind = "error_rate"
+threshold = 0.1
+window_s = 300
+repeat_s = 900
+min_requests = 20
+webhook = "https://hooks.slack.com/services/T0/B0/x"
+format = "slack"
+
+[[alerts]]
+name = "slow"
+kind = "latency"
+stat = "p95"
+of = "first_token"
+threshold = 5000
+model = "glm-4.6"
+key = "alice"
+webhook_env = "HOOK_URL"
+template = '{"t":"{{name}} {{state}}","v":{{value}}}'
+
+[[alerts]]
+name = "drops"
+kind = "recorder_drops"
+)");
+  REQUIRE(c.alerts.size() == 3);
+  CHECK(c.alerting.interval.count() == 250);
+  CHECK(c.alerting.webhook_timeout.count() == 1500);
+  CHECK(c.alerting.webhook_retry_delay.count() == 100);
+  CHECK(c.alerting.queue == 8);
+  CHECK(c.alerting.instance == "gw-1");
+  const AlertRule& e = c.alerts[0];
+  CHECK(e.kind == AlertKind::error_rate);
+  CHECK(e.threshold == 0.1);
+  CHECK(e.window.count() == 300);
+  CHECK(e.repeat.count() == 900);
+  CHECK(e.min_requests == 20);
+  CHECK(e.format == AlertFormat::slack);
+  const AlertRule& s = c.alerts[1];
+  CHECK(s.stat == "p95");
+  CHECK(s.of == "first_token");
+  CHECK(s.webhook == "https://hooks.example.com/services/T0/B0/tokenFROMenv1234");
+  CHECK(s.format == AlertFormat::custom);
+  CHECK(c.alerts[2].threshold == 1);  // recorder_drops: any drop by default
+  CHECK(c.alerts[2].repeat.count() == 3600);
+}
+
+TEST_CASE("alerts config: mistakes are refused with the key named", "[alert]") {
+  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"errors\"\nthreshold = 1\n"),
+             Catch::Contains("alerts[0].kind: must be error_rate"));
+  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"error_rate\"\n"),
+             Catch::Contains("alerts[0].threshold: is required"));
+  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"error_rate\"\nthreshold = 10\n"),
+             Catch::Contains("alerts[0].threshold: an error rate is a fraction"));
+  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"latency\"\nthreshold = 10\nwindow_m = 5\n"),
+             Catch::Contains("alerts[0].window_m: unknown key"));
+  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\nwebhook = \"ftp://x/y\"\n"),
+             Catch::Contains("alerts[0].webhook: must be an http:// or https:// URL"));
+  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\nwebhook = \"http://h/\"\n"
+                      "template = '{\"a\":\"{{nmae}}\"}'\n"),
+             Catch::Contains("alerts[0].template: unknown placeholder {{nmae}}"));
+  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\nwebhook = \"http://h/\"\n"
+                      "template = '{\"a\":{{name}}'\n"),
+             Catch::Contains("alerts[0].template: is not valid JSON"));
+  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\nwebhook = \"http://h/\"\n"
+                      "format = \"slack\"\ntemplate = '{}'\n"),
+             Catch::Contains("give either format or template"));
+  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"latency\"\nthreshold = 1\nstat = \"p99\"\n"),
+             Catch::Contains("alerts[0].stat: must be avg or p95"));
+  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"budget\"\nthreshold = 0.8\nmodel = \"m\"\n"),
+             Catch::Contains("alerts[0].model: kind = \"budget\" has no model filter"));
+  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\n"
+                      "[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 2\n"),
+             Catch::Contains("duplicate alert name 'a'"));
+  CHECK_THAT(error_of("[alerting]\nqueue = 0\n"), Catch::Contains("alerting.queue: must be an integer from 1"));
+}
+
+TEST_CASE("alerts config: webhook URLs are secrets", "[alert]") {
+  const Config c = parse("[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\nwebhook_env = \"HOOK_URL\"\n");
+  const std::string url = c.alerts[0].webhook;
+  CHECK(describe_json(c).find("tokenFROMenv") == std::string::npos);
+  CHECK(describe(c).find("tokenFROMenv") == std::string::npos);
+  CHECK(describe_json(c).find(R"("kind":"requests")") != std::string::npos);
+  const auto secrets = config_secrets(c);
+  CHECK(std::find(secrets.begin(), secrets.end(), url) != secrets.end());
+}
+
+TEST_CASE("alerts config: changing a rule is named as needing a restart", "[alert]") {
+  const Config a = parse("[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\n");
+  const Config b = parse("[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 2\n");
+  const auto changes = restart_only_changes(a, b);
+  CHECK(std::find(changes.begin(), changes.end(), "alerts") != changes.end());
+  CHECK(restart_only_changes(a, a).empty());
+}
