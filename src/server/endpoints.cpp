@@ -42,6 +42,7 @@ net::awaitable<bool> ready(Request& c, ResponseWriter& out) {
 Result<void> authenticate(Request& c) {
   const auto who = c.gen.auth.check(c.req.authorization, c.req.api_key, c.conn.auth_memo);
   if (!who) return who.error();
+  if (const policy::KeyRules* k = c.gen.policies.find(*who); k && k->disabled) return policy::key_disabled();
   c.info.key_label = *who;
   return {};
 }
@@ -152,6 +153,13 @@ net::awaitable<bool> metrics(Request& c, ResponseWriter& out) {
 net::awaitable<bool> admin_config(Request& c, ResponseWriter& out) {
   if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
   co_return co_await out.send(200, describe_json(c.cfg), "application/json") && c.keep_alive;
+}
+
+// GET /admin/keys: every client key's policy and use (labels only), and the global budgets'.
+net::awaitable<bool> admin_keys(Request& c, ResponseWriter& out) {
+  if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
+  const policy::Policies& p = c.gen.policies;
+  co_return co_await out.send(200, policy::keys_json(p, p.store().now_ms()), "application/json") && c.keep_alive;
 }
 
 // How often an idle live tail sends a comment, so that proxies keep it open and a client that
@@ -266,6 +274,7 @@ constexpr std::array kEndpoints{
     Endpoint{"/admin/requests", false, http::verb::get, true, admin_requests},
     Endpoint{"/metrics", false, http::verb::get, false, metrics},
     Endpoint{"/admin/config", false, http::verb::get, true, admin_config},
+    Endpoint{"/admin/keys", false, http::verb::get, true, admin_keys},
     Endpoint{"/admin/requests/stream", false, http::verb::get, false, requests_stream},
 };
 

@@ -24,6 +24,7 @@ void ResponseWriter::begin(int status) {
     h1::field(h, "Access-Control-Expose-Headers", "X-Request-Id, Server-Timing");
   }
   if (r_.info.chat) server_timing(h, r_.info);
+  if (r_.info.rate.any()) r_.info.rate.append(h);
   if (!r_.keep_alive) h1::field(h, "Connection", "close");
   r_.info.status = status;
 }
