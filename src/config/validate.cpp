@@ -180,7 +180,7 @@ void add_default_models(Config& cfg, std::set<std::string>& model_names) {
 // A key's policy with every field it does not set taken from `d` ([key_defaults]); what neither
 // sets is 0 (no limit) / every model.
 void resolve_policy(KeyPolicy& p, const KeyPolicy& d) {
-  if (!p.models_set) {
+  if (!p.models_set && p.models.empty()) {
     p.models = d.models;
     p.models_set = true;
   }
