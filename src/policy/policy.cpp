@@ -36,12 +36,24 @@ int64_t days_from(int64_t y, int64_t m) {
 
 bool has_glob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
+// Decimal digits without fmt: the headers are written on every limited response.
+void append_int(std::string& out, int64_t v) {
+  char buf[24];
+  char* p = buf + sizeof buf;
+  const bool neg = v < 0;
+  uint64_t u = neg ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+  do {
+    *--p = static_cast<char>('0' + u % 10);
+    u /= 10;
+  } while (u > 0);
+  if (neg) *--p = '-';
+  out.append(p, static_cast<std::size_t>(buf + sizeof buf - p));
+}
+
 void header(std::string& h, std::string_view name, int64_t v) {
   h += name;
   h += ": ";
-  char buf[24];
-  auto r = fmt::format_to_n(buf, sizeof buf, "{}", v);
-  h.append(buf, r.size);
+  append_int(h, v);
   h += "\r\n";
 }
 
@@ -91,14 +103,22 @@ void append_duration(std::string& out, int64_t ms) {
     return;
   }
   if (ms < 1000) {
-    fmt::format_to(std::back_inserter(out), "{}ms", ms);
+    append_int(out, ms);
+    out += "ms";
     return;
   }
   const int64_t s = (ms + 999) / 1000;  // never earlier than the real reset
   const int64_t h = s / 3600, m = s / 60 % 60, sec = s % 60;
-  if (h > 0) fmt::format_to(std::back_inserter(out), "{}h{}m{}s", h, m, sec);
-  else if (m > 0) fmt::format_to(std::back_inserter(out), "{}m{}s", m, sec);
-  else fmt::format_to(std::back_inserter(out), "{}s", sec);
+  if (h > 0) {
+    append_int(out, h);
+    out += 'h';
+  }
+  if (h > 0 || m > 0) {
+    append_int(out, m);
+    out += 'm';
+  }
+  append_int(out, sec);
+  out += 's';
 }
 
 std::string duration(int64_t ms) {
@@ -132,14 +152,19 @@ void RateHeaders::append(std::string& h) const {
 
 bool KeyRules::model_allowed(std::string_view model) const {
   if (policy.models.empty()) return true;
-  if (!globs) {
-    for (const auto& m : policy.models)
-      if (m == model) return true;
-    return false;
+  // Plain names and "prefix*" patterns are compared directly; other globs go to fnmatch(3).
+  std::string name;
+  for (const auto& m : policy.models) {
+    const std::string_view p = m;
+    if (!globs || !has_glob(p)) {
+      if (p == model) return true;
+    } else if (p.back() == '*' && !has_glob(p.substr(0, p.size() - 1))) {
+      if (model.starts_with(p.substr(0, p.size() - 1))) return true;
+    } else {
+      if (name.empty()) name.assign(model);
+      if (::fnmatch(m.c_str(), name.c_str(), 0) == 0) return true;
+    }
   }
-  const std::string name(model);
-  for (const auto& m : policy.models)
-    if (::fnmatch(m.c_str(), name.c_str(), 0) == 0) return true;
   return false;
 }
 
