@@ -150,7 +150,7 @@ void restore_limits(Gateway::Impl& g, const Config& cfg) {
   all.at_ms = now;
   g.limits.restore(g.limits.global(), all);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("limits: restored this month's spend of {} key(s) from the usage store (${:.4f} in all) in {} ms",
+  spdlog::info("limits: restored this month's spend of {} key(s) from the usage store (${:.6f} in all) in {} ms",
                keys.size(), all.spent_month, ms);
 }
 
