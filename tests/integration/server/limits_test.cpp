@@ -75,7 +75,10 @@ TEST_CASE("limits: requests per minute: the one over gets 429 with headers, allo
   CHECK(a.header("x-ratelimit-remaining-requests") == "1");
   CHECK(a.header("x-ratelimit-reset-requests") == "2m0s");
   CHECK(a.header("x-ratelimit-limit-tokens").empty());
-  REQUIRE(l.h.post_chat(chat_body("hello", true)).status == 200);
+  auto s = l.h.post_chat(chat_body("hello", true));
+  REQUIRE(s.status == 200);
+  CHECK(s.header("x-ratelimit-remaining-requests") == "0");  // the stream's head too
+  CHECK_THAT(s.header("Access-Control-Expose-Headers"), Catch::Contains("x-ratelimit-remaining-requests"));
   auto r = l.h.post_chat(chat_body("hello"));
   CHECK(r.status == 429);
   CHECK(r.header("Retry-After") == "90");
