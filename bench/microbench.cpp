@@ -28,6 +28,7 @@
 #include "zgate/dialect/zhipu/response.hpp"
 #if __has_include("zgate/dialect/zaiweb/stream.hpp")
 #include "zgate/dialect/zaiweb/stream.hpp"
+#include "zgate/policy/limit_store.hpp"
 #define ZGATE_BENCH_ZAIWEB 1
 #endif
 
@@ -510,6 +511,67 @@ BENCHMARK(BM_JsonEscape)
     ->Args({0, 16})->Args({0, 4096})
     ->Args({1, 16})->Args({1, 4096})
     ->Args({2, 16})->Args({2, 4096});
+
+// Per-key policy enforcement as the proxy does it per chat request: find the key's rules, check
+// the model, admit (concurrency, requests and tokens per minute, hour/day/month budgets and a
+// global budget), write the six x-ratelimit headers, settle with the usage and cost. Limits high
+// enough never to refuse. Arg 0: one thread; the multi-threaded runs hit the same key from every
+// thread (the contended case: all workers serving one key).
+void BM_PolicyEnforce(benchmark::State& state) {
+  static Config cfg = [] {
+    Config c;
+    ApiKey k{"bench", "sk-bench"};
+    k.policy.models = {"glm-4.5*", "glm-4.6"};
+    k.policy.models_set = true;
+    k.policy.requests_per_minute = k.policy.tokens_per_minute = int64_t{1} << 40;
+    k.policy.max_concurrent = 1 << 20;
+    k.policy.budget_hour_usd = k.policy.budget_day_usd = k.policy.budget_month_usd = 1e9;
+    c.api_keys.push_back(k);
+    for (int i = 0; i < 20; ++i) c.api_keys.push_back(ApiKey{"other-" + std::to_string(i), "sk-" + std::to_string(i)});
+    c.budget.month_usd = 1e9;
+    return c;
+  }();
+  static policy::LocalLimitStore store;
+  static policy::Policies pol(cfg, store);
+  ChatRequest req;
+  req.model = "glm-4.5";
+  req.messages.resize(2);
+  req.messages[0].content = std::string(200, 's');
+  req.messages[1].content = std::string(800, 'u');
+  std::string head;
+  head.reserve(512);
+  for (auto _ : state) {
+    const policy::KeyRules* k = pol.find("bench");
+    if (!k->model_allowed(req.model)) state.SkipWithError("model refused");
+    policy::Ticket t;
+    policy::RateHeaders h;
+    const int64_t now = store.now_ms();
+    if (store.admit(k, pol, policy::estimate_prompt_tokens(req), now, t, h)) state.SkipWithError("refused");
+    head.clear();
+    h.append(head);
+    store.settle(t, 400, 0.0004, store.now_ms());
+    benchmark::DoNotOptimize(head.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_PolicyEnforce)->Threads(1)->Threads(2);
+
+// The same for a key without any limits (only the lookup): what every request pays once any key
+// has a policy.
+void BM_PolicyNoLimits(benchmark::State& state) {
+  static Config cfg = [] {
+    Config c;
+    c.api_keys.push_back(ApiKey{"bench", "sk-bench"});
+    ApiKey k{"limited", "sk-l"};
+    k.policy.requests_per_minute = 10;
+    c.api_keys.push_back(k);
+    return c;
+  }();
+  static policy::LocalLimitStore store;
+  static policy::Policies pol(cfg, store);
+  for (auto _ : state) benchmark::DoNotOptimize(pol.find("bench"));
+}
+BENCHMARK(BM_PolicyNoLimits);
 
 }  // namespace
 

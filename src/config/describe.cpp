@@ -34,6 +34,27 @@ std::string describe(const Config& c) {
     keys += k.label + "=" + (k.key_sha256.empty() ? shown(k.key) : "sha256:" + text::to_lower(k.key_sha256.substr(0, 8)));
   }
   line(out, "client keys: {} [{}]{}", c.api_keys.size(), keys, c.allow_no_auth ? "; requests without a key allowed" : "");
+  for (const auto& k : c.api_keys) {
+    const KeyPolicy& p = k.policy;
+    std::string lim;
+    auto add = [&](std::string s) { lim += (lim.empty() ? "" : ", ") + s; };
+    if (k.disabled) add("disabled");
+    if (!p.models.empty()) {
+      std::string m;
+      for (const auto& g : p.models) m += (m.empty() ? "" : " ") + g;
+      add(fmt::format("models [{}]", m));
+    }
+    if (p.requests_per_minute > 0) add(fmt::format("{} req/min", p.requests_per_minute));
+    if (p.tokens_per_minute > 0) add(fmt::format("{} tokens/min", p.tokens_per_minute));
+    if (p.max_concurrent > 0) add(fmt::format("{} concurrent", p.max_concurrent));
+    if (p.budget_hour_usd > 0) add(fmt::format("${}/hour", p.budget_hour_usd));
+    if (p.budget_day_usd > 0) add(fmt::format("${}/day", p.budget_day_usd));
+    if (p.budget_month_usd > 0) add(fmt::format("${}/month", p.budget_month_usd));
+    if (!lim.empty()) line(out, "  key {}: {}", k.label, lim);
+  }
+  if (c.budget.any())
+    line(out, "global budget (USD): hour {} day {} month {} (0 = none)", c.budget.hour_usd, c.budget.day_usd,
+         c.budget.month_usd);
   if (!c.metrics_listen_host.empty()) {
     const bool v6 = c.metrics_listen_host.find(':') != std::string::npos;
     line(out, "metrics: also served on {}{}{}:{} (/metrics, /health)", v6 ? "[" : "", c.metrics_listen_host,

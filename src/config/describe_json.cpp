@@ -14,6 +14,23 @@ void ms(json::Writer& w, json::Key k, Millis v) { w.kv(k, static_cast<int64_t>(v
 
 void size(json::Writer& w, json::Key k, std::size_t v) { w.key(k).number(static_cast<uint64_t>(v)); }
 
+// A key policy's fields; those not set (negative: [key_defaults] only) are left out.
+void policy(json::Writer& w, const KeyPolicy& p) {
+  if (p.models_set) {
+    w.key("models").begin_array();
+    for (const auto& m : p.models) w.string(m);
+    w.end_array();
+  }
+  auto n = [&](json::Key k, int64_t v) { if (v >= 0) w.kv(k, v); };
+  auto usd = [&](json::Key k, double v) { if (v >= 0) w.kv(k, v); };
+  n("requests_per_minute", p.requests_per_minute);
+  n("tokens_per_minute", p.tokens_per_minute);
+  n("max_concurrent", p.max_concurrent);
+  usd("budget_hour_usd", p.budget_hour_usd);
+  usd("budget_day_usd", p.budget_day_usd);
+  usd("budget_month_usd", p.budget_month_usd);
+}
+
 }  // namespace
 
 std::string describe_json(const Config& c) {
@@ -27,9 +44,17 @@ std::string describe_json(const Config& c) {
   for (const auto& k : c.api_keys) {
     w.begin_object().kv("label", k.label);
     secret(w, "key", k.key);
+    w.kv_bool("disabled", k.disabled);
+    policy(w, k.policy);
     w.end_object();
   }
   w.end_array();
+  w.key("key_defaults").begin_object();
+  policy(w, c.key_defaults);
+  w.end_object();
+  w.key("budget").begin_object();
+  w.kv("hour_usd", c.budget.hour_usd).kv("day_usd", c.budget.day_usd).kv("month_usd", c.budget.month_usd);
+  w.end_object();
   w.kv_bool("allow_no_auth", c.allow_no_auth);
   secret(w, "admin_key", c.admin_key);
   w.kv("cors_origin", c.cors_origin);

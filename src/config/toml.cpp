@@ -127,6 +127,64 @@ std::vector<T> read_named_tables(const Reader& r, const toml::node& n, std::stri
   return items;
 }
 
+// A USD amount (budgets): a non-negative number, 0 = no limit.
+double usd(const Reader& r, const toml::node& n, std::string_view path) {
+  std::optional<double> v;
+  if (auto f = n.value_exact<double>()) v = *f;
+  else if (auto i = n.value_exact<int64_t>()) v = static_cast<double>(*i);
+  if (!v || !(*v >= 0) || *v > 1e12) r.fail(n, path, "must be a non-negative number of USD (0 = no limit)");
+  return *v;
+}
+
+// One field of a key policy ([[api_keys]] or [key_defaults]); false when `key` is none.
+bool read_policy_field(const Reader& r, KeyPolicy& p, std::string_view key, const toml::node& v,
+                       const std::string& path) {
+  if (key == "models") {
+    const auto* a = v.as_array();
+    if (!a) r.fail(v, path, "must be an array of model names or globs (e.g. [\"glm-4.5*\"])");
+    p.models.clear();
+    for (std::size_t j = 0; j < a->size(); ++j) {
+      std::string m(text::trim(r.str((*a)[j], fmt::format("{}[{}]", path, j))));
+      if (m.empty()) r.fail((*a)[j], fmt::format("{}[{}]", path, j), "must not be empty");
+      p.models.push_back(std::move(m));
+    }
+    p.models_set = true;
+  } else if (key == "requests_per_minute") {
+    p.requests_per_minute = r.non_negative(v, path);
+  } else if (key == "tokens_per_minute") {
+    p.tokens_per_minute = r.non_negative(v, path);
+  } else if (key == "max_concurrent") {
+    p.max_concurrent = r.non_negative(v, path);
+  } else if (key == "budget_hour_usd") {
+    p.budget_hour_usd = usd(r, v, path);
+  } else if (key == "budget_day_usd") {
+    p.budget_day_usd = usd(r, v, path);
+  } else if (key == "budget_month_usd") {
+    p.budget_month_usd = usd(r, v, path);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void read_key_defaults(const Reader& r, const toml::node& n, Config& cfg) {
+  KeyPolicy p;
+  r.each(r.table(n, "key_defaults"), "key_defaults", [&](std::string_view key, const toml::node& v, const std::string& path) {
+    return read_policy_field(r, p, key, v, path);
+  });
+  cfg.key_defaults = std::move(p);
+}
+
+void read_budget(const Reader& r, const toml::node& n, Config& cfg) {
+  r.each(r.table(n, "budget"), "budget", [&](std::string_view key, const toml::node& v, const std::string& path) {
+    if (key == "hour_usd") cfg.budget.hour_usd = usd(r, v, path);
+    else if (key == "day_usd") cfg.budget.day_usd = usd(r, v, path);
+    else if (key == "month_usd") cfg.budget.month_usd = usd(r, v, path);
+    else return false;
+    return true;
+  });
+}
+
 void read_api_keys(const Reader& r, const toml::node& n, Config& cfg) {
   const auto& arr = r.table_array(n, "api_keys");
   std::vector<ApiKey> keys;
@@ -149,6 +207,9 @@ void read_api_keys(const Reader& r, const toml::node& n, Config& cfg) {
           k.key = r.secret(key, "key", v, path, have_key);
           if (k.key.empty()) r.fail(v, path, "must not be empty");
         }
+      } else if (key == "disabled") {
+        k.disabled = r.boolean(v, path);
+      } else if (read_policy_field(r, k.policy, key, v, path)) {
       } else {
         return false;
       }
@@ -546,6 +607,10 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
       cfg.allow_unlisted_models = r.boolean(v, path);
     } else if (key == "api_keys") {
       read_api_keys(r, v, cfg);
+    } else if (key == "key_defaults") {
+      read_key_defaults(r, v, cfg);
+    } else if (key == "budget") {
+      read_budget(r, v, cfg);
     } else if (key == "providers") {
       cfg.providers = read_named_tables<ProviderConfig>(r, v, "providers", "provider", read_provider);
     } else if (key == "models") {

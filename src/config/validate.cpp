@@ -177,8 +177,25 @@ void add_default_models(Config& cfg, std::set<std::string>& model_names) {
   for (auto& m : added) cfg.models.push_back(std::move(m));
 }
 
+// A key's policy with every field it does not set taken from `d` ([key_defaults]); what neither
+// sets is 0 (no limit) / every model.
+void resolve_policy(KeyPolicy& p, const KeyPolicy& d) {
+  if (!p.models_set && p.models.empty()) {
+    p.models = d.models;
+    p.models_set = true;
+  }
+  auto pick = [](auto& v, auto def) { v = v >= 0 ? v : def >= 0 ? def : 0; };
+  pick(p.requests_per_minute, d.requests_per_minute);
+  pick(p.tokens_per_minute, d.tokens_per_minute);
+  pick(p.max_concurrent, d.max_concurrent);
+  pick(p.budget_hour_usd, d.budget_hour_usd);
+  pick(p.budget_day_usd, d.budget_day_usd);
+  pick(p.budget_month_usd, d.budget_month_usd);
+}
+
 void validate_client_keys(Config& cfg) {
   check_api_keys(cfg.api_keys, "api_keys");
+  for (auto& k : cfg.api_keys) resolve_policy(k.policy, cfg.key_defaults);
   if (cfg.api_keys.empty() && !cfg.allow_no_auth) {
     // The explicit offline demo answers from the bundled mock; refusing to start without a
     // client key would only get in the way of trying it.

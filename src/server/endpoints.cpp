@@ -42,6 +42,7 @@ net::awaitable<bool> ready(Request& c, ResponseWriter& out) {
 Result<void> authenticate(Request& c) {
   const auto who = c.gen.auth.check(c.req.authorization, c.req.api_key, c.conn.auth_memo);
   if (!who) return who.error();
+  if (const policy::KeyRules* k = c.gen.policies.find(*who); k && k->disabled) return policy::key_disabled();
   c.info.key_label = *who;
   return {};
 }
@@ -163,6 +164,13 @@ net::awaitable<bool> admin_alerts(Request& c, ResponseWriter& out) {
   co_return co_await out.send(200, std::move(body), "application/json") && c.keep_alive;
 }
 
+// GET /admin/keys: every client key's policy and use (labels only), and the global budgets'.
+net::awaitable<bool> admin_keys(Request& c, ResponseWriter& out) {
+  if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
+  const policy::Policies& p = c.gen.policies;
+  co_return co_await out.send(200, policy::keys_json(p, p.store().now_ms()), "application/json") && c.keep_alive;
+}
+
 // How often an idle live tail sends a comment, so that proxies keep it open and a client that
 // left is noticed: timeouts.stream_heartbeat when set, else this.
 constexpr Millis kTailKeepAlive = std::chrono::seconds(15);
@@ -271,6 +279,7 @@ constexpr std::array kEndpoints{
     Endpoint{"/metrics", false, http::verb::get, false, metrics},
     Endpoint{"/admin/config", false, http::verb::get, true, admin_config},
     Endpoint{"/admin/alerts", false, http::verb::get, true, admin_alerts},
+    Endpoint{"/admin/keys", false, http::verb::get, true, admin_keys},
     Endpoint{"/admin/requests/stream", false, http::verb::get, false, requests_stream},
     Endpoint{"/admin/reload", false, http::verb::post, true, admin_reload},
 };

@@ -20,6 +20,8 @@
 #include "zgate/obs/log.hpp"
 #include "zgate/obs/metrics.hpp"
 #include "zgate/obs/usage_store.hpp"
+#include "zgate/policy/limit_store.hpp"
+#include "zgate/report/report.hpp"
 
 namespace zgate {
 namespace {
@@ -104,6 +106,54 @@ uint16_t bind_listen(tcp::acceptor& acc, const tcp::endpoint& ep) {
   return acc.local_endpoint().port();
 }
 
+// The spend of the current hour, day and month and the tokens and requests of the current minute,
+// per key label and in all, read back from the usage store into the limit counters, so a restart
+// does not reset a budget. Whole hours come from the hourly rollup (report::Store).
+void restore_limits(Gateway::Impl& g, const Config& cfg) {
+  std::string err;
+  auto store = report::Store::open(usage_db_path(cfg), err);
+  if (!store) {
+    spdlog::warn("limits: could not read the usage store to restore budgets: {}", err);
+    return;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t now = g.limits.now_ms();
+  const policy::Windows w = policy::windows_at(now);
+  std::map<std::string, policy::Restored, std::less<>> keys;
+  policy::Restored all;
+  using Apply = void (*)(policy::Restored&, const report::Totals&);
+  auto read = [&](int64_t since, Apply apply) {
+    report::Filter f;
+    f.since_ms = since;
+    report::Report rep;
+    if (!store->usage(f, {report::Dim::key}, rep, err)) {
+      spdlog::warn("limits: could not read the usage store to restore budgets: {}", err);
+      return false;
+    }
+    for (const auto& grp : rep.groups) apply(keys[grp.key.at(0)], grp.totals);
+    apply(all, rep.totals);
+    return true;
+  };
+  if (!read(policy::month_start_ms(w.month), [](policy::Restored& r, const report::Totals& t) { r.spent_month = t.cost_usd; }) ||
+      !read(w.day * policy::kDayMs, [](policy::Restored& r, const report::Totals& t) { r.spent_day = t.cost_usd; }) ||
+      !read(w.hour * policy::kHourMs, [](policy::Restored& r, const report::Totals& t) { r.spent_hour = t.cost_usd; }) ||
+      !read(w.minute * policy::kMinuteMs, [](policy::Restored& r, const report::Totals& t) {
+        r.tokens_minute = t.prompt_tokens + t.completion_tokens;
+        r.requests_minute = t.requests;
+      })) {
+    return;
+  }
+  for (auto& [label, r] : keys) {
+    r.at_ms = now;
+    g.limits.restore(g.limits.key(label), r);
+  }
+  all.at_ms = now;
+  g.limits.restore(g.limits.global(), all);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::info("limits: restored this month's spend of {} key(s) from the usage store (${:.6f} in all) in {} ms",
+               keys.size(), all.spent_month, ms);
+}
+
 std::vector<std::string> model_names(const Config& cfg) {
   std::vector<std::string> names;
   for (const auto& m : cfg.models) names.push_back(m.name);
@@ -122,7 +172,7 @@ void Gateway::set_reloader(Reloader f) { impl_->reloader = std::move(f); }
 uint16_t Gateway::start() {
   Impl& g = *impl_;
   const Config& cfg = *g.cfg;
-  g.gen = std::make_shared<Generation>(g.cfg, 1);
+  g.gen = std::make_shared<Generation>(g.cfg, 1, g.limits);
   const unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<obs::RecordConsumer>> consumers;
   {
@@ -139,6 +189,7 @@ uint16_t Gateway::start() {
     auto u = std::make_unique<UsageStore>(std::move(uo));
     g.usage = u.get();
     consumers.push_back(std::move(u));
+    restore_limits(g, cfg);
   }
   if (cfg.capture.enabled) {
     g.capture = std::make_unique<obs::Capture>(cfg.capture, config_secrets(cfg), capture_path(cfg));
@@ -151,6 +202,14 @@ uint16_t Gateway::start() {
     ao.rules = cfg.alerts;
     // Read on the alert thread; the recorder outlives the engine's threads (stop() ends them first).
     ao.dropped = [&g] { return g.recorder ? g.recorder->stats().dropped : 0; };
+    // The budgets' use, from the limit counters under the newest generation's policies.
+    ao.budgets = [this] {
+      std::vector<alert::BudgetUse> out;
+      for (const auto& b : budget_use()) {
+        out.push_back({b.label, std::string(policy::to_string(b.window)), b.spent_usd, b.limit_usd});
+      }
+      return out;
+    };
     g.alerts = std::make_unique<alert::Engine>(std::move(ao));
     consumers.push_back(g.alerts->consumer());
   }
@@ -289,7 +348,7 @@ Gateway::ReloadResult Gateway::reload(std::shared_ptr<const Config> next) {
   r.restart_needed = restart_only_changes(*g.cfg, *next);
   std::shared_ptr<Generation> gen;
   try {
-    gen = std::make_shared<Generation>(next, g.gen->id + 1);
+    gen = std::make_shared<Generation>(next, g.gen->id + 1, g.limits);
   } catch (const std::exception& e) {  // e.g. a CA file that cannot be read
     r.error = e.what();
     return r;
@@ -319,6 +378,17 @@ Gateway::ReloadResult Gateway::reload(std::shared_ptr<const Config> next) {
 }
 
 uint16_t Gateway::port() const { return impl_->port; }
+policy::LocalLimitStore& Gateway::limit_store() { return impl_->limits; }
+
+std::vector<policy::BudgetUse> Gateway::budget_use() const {
+  std::shared_ptr<Generation> gen;
+  {
+    std::lock_guard lock(impl_->reload_mu);
+    gen = impl_->gen;
+  }
+  if (!gen) return {};
+  return policy::budget_use(gen->policies, impl_->limits.now_ms());
+}
 uint16_t Gateway::metrics_port() const { return impl_->metrics_port; }
 
 GatewayStats Gateway::stats() const {

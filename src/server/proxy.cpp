@@ -10,11 +10,33 @@
 
 #include "proxy.hpp"
 #include "zgate/front/openai/request.hpp"
+#include "zgate/obs/log.hpp"
+#include "zgate/policy/limit_store.hpp"
 
 namespace zgate {
 
 namespace {
 constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+
+// A request admitted under a key's limits or a global budget: when it ends (however it ends),
+// its real tokens and cost replace the estimate and its concurrent slot is released. A request
+// that got an answer (200) without usage, such as a stream cut short before its usage came,
+// keeps the estimate; one that failed settles 0.
+struct PolicySettle {
+  PolicySettle(policy::LimitStore& s, const RequestInfo& i) : store(s), info(i) {}
+  ~PolicySettle() {
+    const Usage& u = info.outcome.usage;
+    int64_t tokens = u.prompt_tokens + u.completion_tokens;
+    if (tokens == 0 && info.status == 200) tokens = ticket.estimate;
+    const double cost = info.route ? cost_usd(*info.route, u) : 0.0;
+    store.settle(ticket, tokens, cost, store.now_ms());
+  }
+  PolicySettle(const PolicySettle&) = delete;
+  PolicySettle& operator=(const PolicySettle&) = delete;
+  policy::LimitStore& store;
+  const RequestInfo& info;
+  policy::Ticket ticket;
+};
 }  // namespace
 
 net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
@@ -31,6 +53,13 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
     co_return false;
   }
   c.info.key_label = *who;
+  const policy::Policies& pol = c.gen.policies;
+  const policy::KeyRules* rules = pol.find(*who);
+  if (rules && rules->disabled) [[unlikely]] {
+    c.keep_alive = false;  // the body stays unread
+    co_await out.send_error(policy::key_disabled());
+    co_return false;
+  }
   if (obs::Capture* cap = c.conn.g.capture.get(); cap && cap->wants(*who)) [[unlikely]] {
     c.info.capture = true;
     c.info.capture_max = cap->max_bytes();
@@ -115,6 +144,21 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   c.info.upstream_model = std::string(target->upstream_model);
   c.info.provider = target->provider->name;
   ProviderRuntime& prt = c.gen.providers.runtime(*target->provider);
+
+  // Per-key limits and budgets, before any upstream work.
+  std::optional<PolicySettle> settle;
+  if (rules || pol.global().any()) {
+    if (rules && !rules->model_allowed(creq.model)) co_return co_await out.send_error(policy::model_not_allowed(creq.model)) && c.keep_alive;
+    if (((rules && rules->policy.has_budget()) || pol.global().any()) && !target->route->priced())
+      co_return co_await out.send_error(policy::model_not_priced(creq.model)) && c.keep_alive;
+    policy::LimitStore& store = pol.store();
+    settle.emplace(store, c.info);
+    const int64_t estimate = rules && rules->policy.tokens_per_minute > 0 ? policy::estimate_prompt_tokens(creq) : 0;
+    if (auto refused = store.admit(rules, pol, estimate, store.now_ms(), settle->ticket, c.info.rate)) {
+      settle.reset();
+      co_return co_await out.send_error(*refused) && c.keep_alive;
+    }
+  }
 
   const RetryPolicy& policy = cfg.retry;
   bool identity_retried = false;

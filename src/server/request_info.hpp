@@ -11,6 +11,7 @@
 #include "zgate/core/error.hpp"
 #include "zgate/front/openai/encoder.hpp"
 #include "zgate/obs/access_record.hpp"
+#include "zgate/policy/policy.hpp"
 
 namespace zgate {
 
@@ -33,6 +34,8 @@ struct RequestInfo {
   std::string error_type;  // "" = success
   openai::Outcome outcome;
   bool chat = false;     // a chat request: its responses carry Server-Timing
+  // The x-ratelimit-* headers of a chat request under a key with rate limits (none otherwise).
+  policy::RateHeaders rate;
   // Time spent on the upstream (exchanges and retry waits), microseconds; -1 = none yet. While
   // an exchange runs, upstream_since_us is when it started (-1 otherwise).
   int64_t upstream_us = -1, upstream_since_us = -1;

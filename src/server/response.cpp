@@ -21,9 +21,15 @@ void ResponseWriter::begin(int status) {
   h1::field(h, "X-Request-Id", r_.info.request_id);
   if (!r_.cfg.cors_origin.empty()) {
     h1::field(h, "Access-Control-Allow-Origin", r_.cfg.cors_origin);
-    h1::field(h, "Access-Control-Expose-Headers", "X-Request-Id, Server-Timing");
+    h1::field(h, "Access-Control-Expose-Headers",
+              r_.info.rate.any() ? std::string_view("X-Request-Id, Server-Timing, x-ratelimit-limit-requests, "
+                                                    "x-ratelimit-remaining-requests, x-ratelimit-reset-requests, "
+                                                    "x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, "
+                                                    "x-ratelimit-reset-tokens")
+                                 : std::string_view("X-Request-Id, Server-Timing"));
   }
   if (r_.info.chat) server_timing(h, r_.info);
+  if (r_.info.rate.any()) r_.info.rate.append(h);
   if (!r_.keep_alive) h1::field(h, "Connection", "close");
   r_.info.status = status;
 }

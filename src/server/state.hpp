@@ -31,6 +31,7 @@
 #include "zgate/obs/ticker.hpp"
 #include "zgate/report/report.hpp"
 #include "zgate/obs/tail.hpp"
+#include "zgate/policy/limit_store.hpp"
 #include "zgate/route/router.hpp"
 #include "zgate/server/gateway.hpp"
 #include "zgate/upstream/client.hpp"
@@ -50,13 +51,18 @@ using Clock = std::chrono::steady_clock;
 // new generation and hands it to every worker; a request keeps the generation it started with
 // until it ends, so a reload never changes a request midway.
 struct Generation {
-  Generation(std::shared_ptr<const Config> c, uint64_t n)
-      : cfg(std::move(c)), router(*cfg), auth(cfg->api_keys, cfg->allow_no_auth, cfg->admin_key), id(n) {
+  Generation(std::shared_ptr<const Config> c, uint64_t n, policy::LimitStore& limits)
+      : cfg(std::move(c)),
+        router(*cfg),
+        auth(cfg->api_keys, cfg->allow_no_auth, cfg->admin_key),
+        policies(*cfg, limits),
+        id(n) {
     providers.init(*cfg);
   }
   std::shared_ptr<const Config> cfg;
   Router router;
   Authenticator auth;
+  policy::Policies policies;  // per-key limits and budgets, counted in Gateway::Impl::limits
   Providers providers;
   uint64_t id;
 };
@@ -136,6 +142,9 @@ struct Gateway::Impl {
   // logging, the usage store, pool sizes) is read from here; everything else from the
   // generation a request runs in.
   std::shared_ptr<const Config> cfg;
+  // The counters of per-key limits and budgets, by key label: they outlive every generation, so
+  // a reload keeps them (the limits themselves come from a request's generation).
+  policy::LocalLimitStore limits;
   // The live tail's subscribers (/admin/requests/stream); declared before the recorder, which
   // feeds it, so it outlives it.
   obs::TailHub tail;

@@ -110,12 +110,36 @@ struct ProviderConfig {
 // provider with jwt = true signs its JWTs from (validate() checks every one).
 bool looks_like_id_secret(std::string_view key);
 
+// Per-key limits and budgets ([[api_keys]] fields, defaults in [key_defaults]). While the
+// configuration is read, a negative number (or models_set = false) means "not given here";
+// validate() resolves every key's policy against key_defaults, after which 0 means no limit.
+struct KeyPolicy {
+  std::vector<std::string> models;  // names or shell globs the key may use; empty = all
+  bool models_set = false;
+  int64_t requests_per_minute = -1;
+  int64_t tokens_per_minute = -1;   // prompt + completion tokens
+  int64_t max_concurrent = -1;      // chat requests in flight
+  double budget_hour_usd = -1;      // calendar windows in UTC
+  double budget_day_usd = -1;
+  double budget_month_usd = -1;
+
+  bool has_budget() const { return budget_hour_usd > 0 || budget_day_usd > 0 || budget_month_usd > 0; }
+};
+
+// Spend budgets of all requests together ([budget]), USD per calendar window in UTC; 0 = none.
+struct GlobalBudget {
+  double hour_usd = 0, day_usd = 0, month_usd = 0;
+  bool any() const { return hour_usd > 0 || day_usd > 0 || month_usd > 0; }
+};
+
 struct ApiKey {
   std::string label;  // shown in logs instead of the key
   std::string key;
   // Instead of `key`: its SHA-256 as 64 lower-case hex digits (`zgate keys new` prints one), so
   // the configuration holds no usable secret. Exactly one of the two is set.
   std::string key_sha256{};
+  KeyPolicy policy{};     // effective after validate()
+  bool disabled = false;  // refused with 401 key_disabled, kept in the configuration
 };
 
 // A price rule: models whose name matches the shell glob `model` (fnmatch: *, ?, [...]) cost
@@ -202,6 +226,10 @@ struct Config {
   uint16_t metrics_listen_port = 0;
   unsigned workers = 0;  // 0 = hardware threads
   std::vector<ApiKey> api_keys;
+  // Defaults for the policy fields a key does not set ([key_defaults]), and the spend budgets
+  // of all requests together ([budget]; 0 = no limit, calendar windows in UTC).
+  KeyPolicy key_defaults;
+  GlobalBudget budget;
   bool allow_no_auth = false;
   // The operator's key for /admin/* and (when set) /metrics; distinct from every client key,
   // and never accepted on the chat endpoints. Empty = the admin API is off.

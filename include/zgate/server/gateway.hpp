@@ -12,6 +12,11 @@
 
 namespace zgate {
 
+namespace policy {
+class LocalLimitStore;
+struct BudgetUse;
+}  // namespace policy
+
 struct GatewayStats {
   uint64_t upstream_connects = 0;
   uint64_t upstream_reuses = 0;
@@ -54,6 +59,11 @@ class Gateway {
   // and goes on waiting.
   void run_until_signal(const std::function<void()>& on_reload = {});
   uint16_t port() const;
+  // The counters of per-key limits and budgets (tests set its clock; zgate/policy/limit_store.hpp).
+  policy::LocalLimitStore& limit_store();
+  // Every budget's use in its current window (keys with a budget and the global budget), under the
+  // newest configuration: for budget alerts. Safe from any thread.
+  std::vector<policy::BudgetUse> budget_use() const;
   // The bound metrics_listen port (0 when metrics_listen is not set).
   uint16_t metrics_port() const;
   // Summed over workers (safe to call from any thread; values may be slightly stale).
