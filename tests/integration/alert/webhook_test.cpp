@@ -252,3 +252,27 @@ TEST_CASE("stopping zgate does not wait for a webhook that hangs", "[alert][inte
   h.gateway().stop();
   CHECK(std::chrono::steady_clock::now() - t0 < 3s);
 }
+
+TEST_CASE("a budget rule fires from the limit counters when a key has spent its share", "[alert][integration]") {
+  Receiver hook(false);
+  Harness h({[&](Config& c) {
+               c.admin_key = kAdminKey;
+               c.alerting.interval = 50ms;
+               c.api_keys[0].policy.budget_day_usd = 1e-6;  // one answer of the mock spends it
+               AlertRule a;
+               a.name = "day-budget";
+               a.kind = AlertKind::budget;
+               a.threshold = 0.8;
+               a.webhook = hook.url();
+               c.alerts.push_back(a);
+             },
+             {}});
+  REQUIRE(h.post_chat(chat_body("spend")).status == 200);
+  const auto bodies = hook.wait_for(1);
+  REQUIRE(bodies.size() == 1);
+  CHECK(field(bodies[0], "name") == "day-budget");
+  CHECK(field(bodies[0], "state") == "firing");
+  CHECK(field(bodies[0], "kind") == "budget");
+  CHECK(std::stod(field(bodies[0], "value")) >= 1.0);
+  CHECK(field(bodies[0], "message").find("itest") != std::string::npos);
+}
