@@ -48,14 +48,15 @@ class GateQueue {
   // is no longer queued: a grant for it was made meanwhile, and it holds a slot it must release.
   bool leave(uint64_t ticket);
 
+  // The wait a newcomer could expect with `ahead` requests before it (for Retry-After).
+  Clock::duration estimate(const ShapingLimits& l, std::size_t ahead, Time now) const;
+
   std::size_t waiting() const { return queue_.size(); }
   unsigned active() const { return active_; }
 
  private:
   // Takes a slot for a start at `now` or later, keeping min_interval between starts.
   Time take(const ShapingLimits& l, Time now);
-  // The wait a newcomer could expect with `ahead` requests queued before it.
-  Clock::duration estimate(const ShapingLimits& l, std::size_t ahead, Time now) const;
 
   std::deque<uint64_t> queue_;
   uint64_t next_ticket_ = 1;
