@@ -21,8 +21,8 @@ constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 // the request's upstream model, with the client watched. Nothing, with the slot in `pass`; or
 // what handle_chat returns when the request ended here: refused (answered 429), its client left
 // (recorded as 499), or the shutdown grace passed (answered).
-net::awaitable<std::optional<bool>> pass_gate(Request& c, ResponseWriter& out, ProviderRuntime& prt, int key, const ShapingLimits& sl,
-                               GatePass& pass) {
+net::awaitable<std::optional<bool>> pass_gate(Request& c, ResponseWriter& out, ProviderRuntime& prt, int key,
+                                              const ShapingLimits& sl, GatePass& pass) {
   c.info.upstream_begin();  // waiting on the upstream's account, not zgate's
   GateEntry e = co_await c.conn.g.shaping->enter(GateKey{prt.cfg->name, key, c.info.upstream_model}, sl);
   c.info.upstream_end();
@@ -163,6 +163,14 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
     // unread) and, once the peer is gone, emits the cancellation at every tick until the
     // exchange ends, so a cancel that lands between two operations is not lost.
     c.conn.dl.watch(&c.conn.cancel->signal);
+    // The key prepare() took goes back to its pool whatever ends the attempt, a wait at the
+    // gate below included.
+    KeyLease lease;
+    if (prep.key >= 0 && prt.keys) {
+      lease.pool = prt.keys.get();
+      lease.index = prep.key;
+      lease.provider = prt.cfg;
+    }
     // Upstream shaping: wait for a slot of this credential and upstream model (docs/shaping.md).
     // Providers without it touch no shared state here.
     GatePass gate;
@@ -173,12 +181,6 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
     }
     const bool may_backoff = attempt + 1 < policy.attempts && Clock::now() - c.info.t0 < policy.budget;
     ++c.info.attempts;
-    KeyLease lease;
-    if (prep.key >= 0 && prt.keys) {
-      lease.pool = prt.keys.get();
-      lease.index = prep.key;
-      lease.provider = prt.cfg;
-    }
     held.now = false;
     Next next = co_await exchange(c, out, creq, prt, prep, !identity_retried,
                                   may_backoff ? &held : nullptr, lease);

@@ -3,6 +3,7 @@
 // bounds, and a waiting client that leaves.
 #include <algorithm>
 #include <future>
+#include <set>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -168,6 +169,7 @@ TEST_CASE("shaping: past queue_max a request gets 429 rate_limit_exceeded with R
   const std::string line = access_line_of("shape-full-2");
   CHECK(field(line, "status") == 429);
   CHECK(field(line, "attempts") == 0);  // the upstream was not called
+  CHECK(h.get("/metrics").body.find("\nzgate_upstream_queue_refused_total 1\n") != std::string::npos);
 }
 
 TEST_CASE("shaping: a request that waits past queue_timeout gets 429", "[integration][shaping]") {
@@ -201,4 +203,40 @@ TEST_CASE("shaping: a per-model rule applies to its models only; unshaped reques
   for (auto& f : rs) CHECK(f.get().status == 200);
   CHECK(h.mock().stats().max_in_flight == 4);
   CHECK(field(access_line_of("shape-free-0"), "queue_wait_us") == -1);  // null: not shaped
+}
+
+TEST_CASE("shaping: each upstream key has its own gate, and a request refused at one hands its key back",
+          "[integration][shaping]") {
+  GatewayOptions o;
+  o.tweak = [](Config& c) {
+    auto& p = c.providers[0];
+    p.api_key = "key-one";
+    p.api_keys = {"key-one", "key-two"};
+    p.key_strategy = "least_loaded";
+    p.shaping.max_concurrent = 1;
+    p.shaping.queue_max = 0;
+  };
+  Harness h(o);
+  auto wait_requests = [&h](uint64_t n) {
+    for (int i = 0; i < 250 && h.mock().stats().requests < n; ++i) std::this_thread::sleep_for(10ms);
+    return h.mock().stats().requests == n;
+  };
+  // One request per key: both run at once, as each key has its own allowance.
+  auto a = post_async(h, held_body(10, 100), "shape-keys-a");
+  REQUIRE(wait_requests(1));
+  auto b = post_async(h, held_body(10, 100), "shape-keys-b");
+  REQUIRE(wait_requests(2));
+  // A third finds both keys at their cap and no queue: refused.
+  CHECK(h.post_chat(chat_body("third")).status == 429);
+  CHECK(a.get().status == 200);
+  CHECK(b.get().status == 200);
+  CHECK(h.mock().stats().max_in_flight == 2);
+  // Both keys are idle again: the least loaded strategy keeps using both (a key the refused
+  // request still counted as busy would be skipped every time).
+  std::set<std::string> used;
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(h.post_chat(chat_body("after")).status == 200);
+    used.insert(h.mock().last_request_header("authorization"));
+  }
+  CHECK(used.size() == 2);
 }
