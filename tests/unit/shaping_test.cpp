@@ -215,3 +215,17 @@ TEST_CASE("shaping config: unshaped by default", "[unit][shaping][config]") {
   CHECK(p.shaping.queue_max == 100);
   CHECK(p.shaping.queue_timeout == 30'000ms);
 }
+
+TEST_CASE("shaping config: validate() checks limits however they were set", "[unit][shaping][config]") {
+  Config cfg;
+  cfg.allow_no_auth = true;
+  ProviderConfig p;
+  p.name = "zhipu";
+  p.api_key = "k";
+  p.shaping.queue_timeout = Millis(0);
+  cfg.providers.push_back(p);
+  CHECK_THROWS_WITH(validate(cfg), Catch::Contains("providers[0] (zhipu).queue_timeout_ms"));
+  cfg.providers[0].shaping.queue_timeout = Millis(1000);
+  cfg.providers[0].shaping_rules.push_back(ShapingRule{});
+  CHECK_THROWS_WITH(validate(cfg), Catch::Contains("providers[0] (zhipu).shaping[0].model"));
+}
