@@ -171,7 +171,9 @@ net::awaitable<GateEntry> LocalShapingStore::enter(const GateKey& key, const Sha
   if (start > Clock::now()) {
     // The slot is ours, but min_interval puts its start later.
     net::steady_timer timer(ex, start);
+    waiting_.fetch_add(1, std::memory_order_relaxed);
     auto [ec] = co_await timer.async_wait(nothrow);
+    waiting_.fetch_sub(1, std::memory_order_relaxed);
     if (ec) {
       e.pass.release();
       e.kind = GateEntry::Kind::cancelled;

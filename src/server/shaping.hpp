@@ -67,7 +67,8 @@ class ShapingStore {
   // cancellation of the coroutine (its client left, the shutdown grace passed) ends the wait at
   // once and leaves the queue: Kind::cancelled.
   virtual boost::asio::awaitable<GateEntry> enter(const GateKey& key, const ShapingLimits& limits) = 0;
-  // Requests waiting now, over all gates (a gauge), and requests refused since the start.
+  // Requests waiting now (queued, or holding a slot until min_interval lets them start), over
+  // all gates (a gauge), and requests refused since the start.
   virtual int64_t waiting() const = 0;
   virtual uint64_t refused() const = 0;
 };
