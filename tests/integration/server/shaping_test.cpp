@@ -16,8 +16,9 @@ using namespace zgate::testing;
 namespace {
 
 // A request the mock holds for about chunks * delay_ms before it answers.
-std::string held_body(int chunks, int delay_ms) {
-  return chat_body("[scenario:slow chunks=" + std::to_string(chunks) + " delay_ms=" + std::to_string(delay_ms) + "]");
+std::string held_body(int chunks, int delay_ms, bool stream = false) {
+  return chat_body("[scenario:slow chunks=" + std::to_string(chunks) + " delay_ms=" + std::to_string(delay_ms) + "]",
+                   stream);
 }
 
 GatewayOptions shaped(unsigned max_concurrent, Millis min_interval, std::size_t queue_max = 100,
@@ -83,11 +84,18 @@ TEST_CASE("shaping: N+k requests against a cap of N all succeed, the upstream ne
           "[integration][shaping]") {
   Harness h(shaped(2, Millis(0)));
   std::vector<std::future<HttpResult>> rs;
-  for (int i = 0; i < 5; ++i) rs.push_back(post_async(h, held_body(4, 50), "shape-cap-" + std::to_string(i)));
+  // Streams hold their slot until their last byte, like whole answers.
+  for (int i = 0; i < 5; ++i) {
+    rs.push_back(post_async(h, held_body(4, 50, i % 2 == 1), "shape-cap-" + std::to_string(i)));
+  }
+  int timed = 0;
   for (auto& f : rs) {
     const HttpResult r = f.get();
     CHECK(r.status == 200);
+    CHECK(r.complete);
+    if (r.header("Server-Timing").find("upstream-queue;dur=") != std::string::npos) ++timed;
   }
+  CHECK(timed >= 3);  // the waits are in Server-Timing
   CHECK(h.mock().stats().max_in_flight == 2);
   CHECK(h.mock().stats().requests == 5);
   // Three of them waited for a slot, and their records say so.
