@@ -4,6 +4,8 @@
 // The layers live in env.cpp, toml.cpp and cli.cpp, the checks in validate.cpp.
 #include "zgate/config/config.hpp"
 
+#include <fnmatch.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -34,6 +36,23 @@ const ProviderConfig* Config::find_provider(std::string_view name) const {
     if (p.name == name) return &p;
   }
   return nullptr;
+}
+
+const ShapingLimits& ProviderConfig::shaping_for(std::string_view upstream_model) const {
+  if (shaping_rules.empty()) return shaping;
+  const std::string name(upstream_model);  // fnmatch wants a C string
+  for (const auto& r : shaping_rules) {
+    if (::fnmatch(r.model.c_str(), name.c_str(), 0) == 0) return r.limits;
+  }
+  return shaping;
+}
+
+bool ProviderConfig::shaped() const {
+  if (shaping.active()) return true;
+  for (const auto& r : shaping_rules) {
+    if (r.limits.active()) return true;
+  }
+  return false;
 }
 
 std::string usage_db_path(const Config& c) {

@@ -73,6 +73,12 @@ std::string describe(const Config& c) {
          to_string(p.kind), p.base_url, keys_shown, p.jwt, p.verify_tls,
          p.ca_file.empty() ? "" : " ca_file=", p.ca_file);
     for (const auto& [h, v] : p.headers) line(out, "  header {}: {}", h, shown(v));
+    auto shaping = [&out](std::string_view what, const ShapingLimits& l) {
+      line(out, "  shaping {}: max_concurrent={} min_interval={} ms queue_max={} queue_timeout={} ms", what,
+           l.max_concurrent, l.min_interval.count(), l.queue_max, l.queue_timeout.count());
+    };
+    if (p.shaping.active()) shaping("(every model)", p.shaping);
+    for (const auto& rule : p.shaping_rules) shaping(rule.model, rule.limits);
     if (p.kind == ProviderKind::zai_web) {
       line(out, "  zai-web: token={} guest_per_conversation={} signing_secret={} fe_version={}{} thinking_mode={} "
            "function_calling={} signed_path={} legacy_path={}{}{}",

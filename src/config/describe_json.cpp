@@ -74,6 +74,21 @@ std::string describe_json(const Config& c) {
     w.key("headers").begin_object();
     for (const auto& [name, value] : p.headers) w.key_escaped(name).string(mask_secret(value));
     w.end_object();
+    auto shaping = [&w](const ShapingLimits& l) {
+      w.kv("max_concurrent", int64_t{l.max_concurrent});
+      ms(w, "min_interval_ms", l.min_interval);
+      w.kv("queue_max", static_cast<int64_t>(l.queue_max));
+      ms(w, "queue_timeout_ms", l.queue_timeout);
+    };
+    shaping(p.shaping);
+    w.key("shaping").begin_array();
+    for (const auto& rule : p.shaping_rules) {
+      w.begin_object();
+      w.kv("model", rule.model);
+      shaping(rule.limits);
+      w.end_object();
+    }
+    w.end_array();
     if (p.kind == ProviderKind::zai_web) {
       const ZaiWebOptions& z = p.zai;
       w.key("zai").begin_object();

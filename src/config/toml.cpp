@@ -223,10 +223,56 @@ void read_api_keys(const Reader& r, const toml::node& n, Config& cfg) {
   cfg.api_keys = std::move(keys);
 }
 
+// One upstream shaping field (max_concurrent, min_interval_ms, queue_max, queue_timeout_ms) into
+// `l`; false when `key` is none of them.
+bool read_shaping_field(const Reader& r, ShapingLimits& l, std::string_view key, const toml::node& v,
+                        const std::string& path) {
+  if (key == "max_concurrent") {
+    l.max_concurrent = static_cast<unsigned>(r.integer(v, path, 0, 10'000, "an integer from 0 (no limit) to 10000"));
+  } else if (key == "min_interval_ms") {
+    l.min_interval = Millis(r.integer(v, path, 0, 3'600'000, "a number of milliseconds up to an hour (0 = none)"));
+  } else if (key == "queue_max") {
+    l.queue_max = static_cast<std::size_t>(r.integer(v, path, 0, 10'000, "an integer from 0 (no queue) to 10000"));
+  } else if (key == "queue_timeout_ms") {
+    l.queue_timeout = Millis(r.integer(v, path, 1, 600'000, "a number of milliseconds from 1 to 600000"));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// [[providers.shaping]]: each rule starts from the provider's own limits (read first).
+void read_shaping_rules(const Reader& r, ProviderConfig& p, const toml::node& n, const std::string& prefix) {
+  const auto& arr = r.table_array(n, prefix);
+  p.shaping_rules.clear();
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    const std::string item = fmt::format("{}[{}]", prefix, i);
+    ShapingRule rule{.model = {}, .limits = p.shaping};
+    r.each(*arr[i].as_table(), item, [&](std::string_view key, const toml::node& v, const std::string& path) {
+      if (key == "model") {
+        rule.model = r.str(v, path);
+        if (rule.model.empty()) r.fail(v, path, "must be a non-empty model name or glob");
+        return true;
+      }
+      return read_shaping_field(r, rule.limits, key, v, path);
+    });
+    if (rule.model.empty()) r.fail(*arr[i].as_table(), item + ".model", "is required (a glob over upstream model ids)");
+    p.shaping_rules.push_back(std::move(rule));
+  }
+}
+
 void read_provider(const Reader& r, ProviderConfig& p, const toml::table& t, const std::string& prefix) {
   bool have_key = false, have_token = false, have_secret = false;
+  const toml::node* shaping = nullptr;
+  std::string shaping_path;
   r.each(t, prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
     auto& z = p.zai;
+    if (read_shaping_field(r, p.shaping, key, v, path)) return true;
+    if (key == "shaping") {  // read once the provider's own limits are known
+      shaping = &v;
+      shaping_path = path;
+      return true;
+    }
     if (key == "name") {
       p.name = r.str(v, path);
     } else if (key == "kind") {
@@ -291,6 +337,7 @@ void read_provider(const Reader& r, ProviderConfig& p, const toml::table& t, con
     }
     return true;
   });
+  if (shaping) read_shaping_rules(r, p, *shaping, shaping_path);
 }
 
 // The three price fields of a table, named `<prefix>input`, `<prefix>output` and

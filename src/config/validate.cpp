@@ -64,6 +64,16 @@ std::string provider_key(std::size_t i, const ProviderConfig& p) {
   return p.name.empty() ? fmt::format("providers[{}]", i) : fmt::format("providers[{}] ({})", i, p.name);
 }
 
+// Upstream shaping's limits (the TOML reader checks the same ranges; this covers every source).
+void validate_shaping(const ShapingLimits& l, const std::string& key) {
+  if (l.max_concurrent > 10'000) throw ConfigError(key + ".max_concurrent: must be from 0 (no limit) to 10000");
+  if (l.min_interval.count() < 0 || l.min_interval > std::chrono::hours(1))
+    throw ConfigError(key + ".min_interval_ms: must be a number of milliseconds up to an hour (0 = none)");
+  if (l.queue_max > 10'000) throw ConfigError(key + ".queue_max: must be from 0 (no queue) to 10000");
+  if (l.queue_timeout.count() < 1 || l.queue_timeout.count() > 600'000)
+    throw ConfigError(key + ".queue_timeout_ms: must be a number of milliseconds from 1 to 600000");
+}
+
 // One provider: its URL, keys and kind-specific options; fills base_url and api_keys.
 void validate_provider(ProviderConfig& p, const std::string& key) {
   if (p.base_url.empty()) p.base_url = std::string(default_base_url(p.kind));
@@ -103,6 +113,12 @@ void validate_provider(ProviderConfig& p, const std::string& key) {
       throw ConfigError(fmt::format("{}.signed_path: must start with '/'", key));
     if (p.zai.legacy_path.empty() || p.zai.legacy_path.front() != '/')
       throw ConfigError(fmt::format("{}.legacy_path: must start with '/'", key));
+  }
+  validate_shaping(p.shaping, key);
+  for (std::size_t i = 0; i < p.shaping_rules.size(); ++i) {
+    const std::string rule = fmt::format("{}.shaping[{}]", key, i);
+    if (p.shaping_rules[i].model.empty()) throw ConfigError(rule + ".model: a model name or glob is required");
+    validate_shaping(p.shaping_rules[i].limits, rule);
   }
 }
 

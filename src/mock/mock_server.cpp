@@ -98,10 +98,13 @@ struct MockServer::Impl {
 
   std::atomic<uint64_t> accepted{0}, closed{0}, requests{0}, aborted{0};
   std::atomic<int64_t> last_abort_ns{0};
+  // Requests being answered now, and the most seen at once (for shaping tests).
+  std::atomic<int64_t> playing{0}, max_playing{0};
 
   mutable std::mutex rec_mutex;
   std::string rec_body, rec_target, rec_method;
   std::vector<std::pair<std::string, std::string>> rec_headers;
+  std::vector<std::chrono::steady_clock::time_point> rec_times;  // when each request was read
 
   std::unique_ptr<ssl::context> tls_ctx;
   std::vector<std::unique_ptr<net::io_context>> iocs;
@@ -188,6 +191,7 @@ net::awaitable<void> MockServer::Impl::run_connection(tcp::socket sock) {
 void MockServer::Impl::record(const http::request<http::string_body>& req) {
   std::lock_guard<std::mutex> lock(rec_mutex);
   rec_body = req.body();
+  rec_times.push_back(std::chrono::steady_clock::now());
   rec_target.assign(req.target());
   rec_method.assign(req.method_string());
   rec_headers.clear();
@@ -234,7 +238,12 @@ net::awaitable<void> MockServer::Impl::serve(Stream& stream) {
     if (!opt.quiet && !opt.fast)
       fmt::print(stderr, "zgate-mock: {} {} -> {} {}\n", mr.method, mr.target, plan->status, plan->label);
 
+    const int64_t now_playing = playing.fetch_add(1, std::memory_order_relaxed) + 1;
+    for (int64_t m = max_playing.load(std::memory_order_relaxed);
+         now_playing > m && !max_playing.compare_exchange_weak(m, now_playing, std::memory_order_relaxed);) {
+    }
     outcome = co_await play(stream, *plan, req.keep_alive(), out, timer);
+    playing.fetch_sub(1, std::memory_order_relaxed);
     if (outcome != Outcome::keep) break;
   }
   auto& lowest = beast::get_lowest_layer(stream);
@@ -401,6 +410,11 @@ Stats MockServer::stats() const {
   st.connections_closed = s.closed.load(std::memory_order_relaxed);
   st.requests = s.requests.load(std::memory_order_relaxed);
   st.aborted_responses = s.aborted.load(std::memory_order_relaxed);
+  st.max_in_flight = s.max_playing.load(std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(s.rec_mutex);
+    st.request_times = s.rec_times;
+  }
   st.last_abort_at = std::chrono::steady_clock::time_point(
       std::chrono::steady_clock::duration(s.last_abort_ns.load(std::memory_order_relaxed)));
   return st;
@@ -413,6 +427,9 @@ void MockServer::reset_stats() {
   s.requests = 0;
   s.aborted = 0;
   s.last_abort_ns = 0;
+  s.max_playing = s.playing.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(s.rec_mutex);
+  s.rec_times.clear();
 }
 
 std::string MockServer::last_request_body() const {

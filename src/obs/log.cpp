@@ -209,6 +209,8 @@ void format_access(std::string& out, const AccessRecord& r, int64_t finished_ms,
     w.key("bytes_in").number(r.bytes_in).key("bytes_out").number(r.bytes_out);
     w.kv("error_type", r.error_type).kv("cost_usd", r.cost_usd).kv_bool("upstream_reused", r.upstream_reused);
     w.kv("attempts", int64_t{r.attempts}).kv("retries", r.retries);
+    us("queue_wait_us", r.queue_wait_us);
+    w.kv("queue_depth", int64_t{r.queue_depth});
     w.end_object();
     return;
   }
@@ -256,6 +258,8 @@ void format_access(std::string& out, const AccessRecord& r, int64_t finished_ms,
   n("upstream_reused", r.upstream_reused);
   n("attempts", r.attempts);
   s("retries", r.retries);
+  us("queue_wait_us", r.queue_wait_us);
+  n("queue_depth", r.queue_depth);
 }
 
 namespace {

@@ -124,6 +124,7 @@ constexpr double kOverhead[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 }  // namespace
 
 Metrics::Timings::Timings() : connect(kLatency), first_byte(kLatency), first_token(kLatency), total(kLatency) {}
+Metrics::QueueWait::QueueWait() : wait(kLatency) {}
 
 // ---- the aggregate --------------------------------------------------------------------------
 
@@ -168,6 +169,7 @@ void Metrics::consume(const AccessRecord& r, int64_t) {
     if (r.upstream_first_byte_us >= 0) t.first_byte.observe_us(r.upstream_first_byte_us);
     if (r.first_token_us >= 0) t.first_token.observe_us(r.first_token_us);
     if (r.total_us >= 0) t.total.observe_us(r.total_us);
+    if (r.queue_wait_us >= 0) series(queue_waits_, {r.provider, {}, 0}).wait.observe_us(r.queue_wait_us);
   }
   if (r.total_us >= 0) overhead_.observe_us(std::max<int64_t>(r.total_us - std::max<int64_t>(r.upstream_us, 0), 0));
 }
@@ -259,6 +261,14 @@ void Metrics::write(std::string& out) const {
       (t.*h.h).write(out, h.name, l);
     }
   }
+  prom::family(out, "zgate_upstream_queue_wait_seconds",
+               "Time requests of shaped providers waited for an upstream slot (queued, or for min_interval), "
+               "by provider.",
+               "histogram");
+  for (const auto& [k, q] : queue_waits_) {
+    labels(l, "provider", nullptr, k.a, {});
+    q.wait.write(out, "zgate_upstream_queue_wait_seconds", l);
+  }
   prom::family(out, "zgate_overhead_seconds",
                "zgate's own time per request: its duration minus the time spent in upstream exchanges and "
                "retry waits (includes reading the request body and writing the answer).",
@@ -313,6 +323,10 @@ void write_live(std::string& out, const LiveGauges& g, const ProcessStats& p) {
         g.chats_in_flight);
   gauge("zgate_streams_open", "Streams open now.", g.streams);
   gauge("zgate_downstream_connections", "Client connections open now.", g.connections);
+  gauge("zgate_upstream_queue_waiting", "Requests waiting now for an upstream slot or for their start (upstream shaping).",
+        g.queue_waiting);
+  counter("zgate_upstream_queue_refused_total",
+          "Requests answered 429 by upstream shaping (queue full or queue_timeout passed).", g.queue_refused);
   if (!g.pools.empty()) {
     prom::family(out, "zgate_upstream_pool_connections",
                  "Upstream connections per worker: idle in the pool, or in use by a request.", "gauge");

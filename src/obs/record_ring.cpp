@@ -1,5 +1,6 @@
 #include "zgate/obs/record_ring.hpp"
 
+#include <algorithm>
 #include <bit>
 
 namespace zgate::obs {
@@ -16,14 +17,16 @@ struct Header {
   uint32_t size;  // the whole record's bytes, or kWrap
   uint16_t len[kTexts];
   uint8_t stream, upstream_reused, attempts;  // attempts: at most RetryPolicy's 10
-  int32_t status;
+  int16_t status;                             // an HTTP status zgate sent (or 499)
+  uint16_t queue_depth;                       // at most shaping's queue_max (10000)
   int64_t finished_ms, connect_us, upstream_first_byte_us, first_token_us, total_us, upstream_us;
   int64_t prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens;
   uint64_t bytes_in, bytes_out;
   double cost_usd;
+  int64_t queue_wait_us;
 };
 static_assert(sizeof(Header) % 8 == 0);
-static_assert(sizeof(Header) == 136, "a record's fixed part stays about two cache lines");
+static_assert(sizeof(Header) == 144, "a record's fixed part stays about two cache lines");
 static_assert(RecordRing::kMaxText <= UINT16_MAX);
 
 constexpr std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
@@ -77,7 +80,7 @@ bool RecordRing::push(const AccessRecord& r, int64_t finished_ms) {
   for (unsigned i = 0; i < kTexts; ++i) h.len[i] = static_cast<uint16_t>(t.v[i].size());
   h.stream = r.stream;
   h.upstream_reused = r.upstream_reused;
-  h.status = r.status;
+  h.status = static_cast<int16_t>(std::clamp(r.status, 0, int{INT16_MAX}));
   h.attempts = static_cast<uint8_t>(r.attempts < 0 ? 0 : r.attempts > 255 ? 255 : r.attempts);
   h.finished_ms = finished_ms;
   h.connect_us = r.connect_us;
@@ -92,6 +95,8 @@ bool RecordRing::push(const AccessRecord& r, int64_t finished_ms) {
   h.bytes_in = r.bytes_in;
   h.bytes_out = r.bytes_out;
   h.cost_usd = r.cost_usd;
+  h.queue_depth = static_cast<uint16_t>(std::clamp(r.queue_depth, 0, int{UINT16_MAX}));
+  h.queue_wait_us = r.queue_wait_us;
   unsigned char* p = data_.get() + pos;
   std::memcpy(p, &h, sizeof h);
   p += sizeof h;
@@ -124,6 +129,8 @@ AccessRecord RecordRing::decode(std::size_t pos, int64_t& finished_ms) const {
   r.client_ip = v[client_ip];
   r.retries = v[retries];
   r.attempts = h.attempts;
+  r.queue_depth = h.queue_depth;
+  r.queue_wait_us = h.queue_wait_us;
   r.stream = h.stream != 0;
   r.upstream_reused = h.upstream_reused != 0;
   r.status = h.status;

@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS requests (
   first_token_us         INTEGER NOT NULL,  -- -1 = no token was sent
   upstream_first_byte_us INTEGER NOT NULL,  -- -1 = the upstream never answered
   attempts               INTEGER NOT NULL DEFAULT 1,   -- upstream attempts; 0 = not called
-  retries                TEXT NOT NULL DEFAULT ''      -- why earlier attempts failed, comma-separated
+  retries                TEXT NOT NULL DEFAULT '',     -- why earlier attempts failed, comma-separated
+  queue_wait_us          INTEGER NOT NULL DEFAULT -1,  -- upstream shaping's wait; -1 = not shaped
+  queue_depth            INTEGER NOT NULL DEFAULT 0    -- requests ahead at the upstream gate on arrival
 );
 -- Rows arrive in time order, so this index only ever grows at its end (cheap to keep); it serves
 -- time-range reports and the retention delete. An index on key_label would be updated at a
@@ -49,8 +51,9 @@ CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);
 
 // The schema's version (PRAGMA user_version): 1 had no attempts/retries columns; a store of
 // version 1 gains them (existing rows: 1 attempt, no retries). 3 added the hourly rollup
-// (obs/usage_rollup.hpp), built from the existing rows when an older store is opened.
-constexpr int kSchemaVersion = 3;
+// (obs/usage_rollup.hpp), built from the existing rows when an older store is opened. 4 added
+// upstream shaping's queue_wait_us and queue_depth (existing rows: -1, not shaped; 0).
+constexpr int kSchemaVersion = 4;
 
 // Rows rolled up per transaction: while migrating, and per checkpoint tick (a tick that finds
 // more goes on at once rather than waiting a second).
@@ -58,6 +61,10 @@ constexpr int64_t kRollupChunk = 100'000;
 constexpr const char* kMigrateFrom1 = R"sql(
 ALTER TABLE requests ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE requests ADD COLUMN retries TEXT NOT NULL DEFAULT '';
+)sql";
+constexpr const char* kMigrateFrom3 = R"sql(
+ALTER TABLE requests ADD COLUMN queue_wait_us INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE requests ADD COLUMN queue_depth INTEGER NOT NULL DEFAULT 0;
 )sql";
 
 // The row's columns, grouped by type; each names the record field it holds. Both the INSERT
@@ -79,8 +86,10 @@ constexpr Column<int64_t> kInt64Columns[] = {
     {"reasoning_tokens", &AccessRecord::reasoning_tokens}, {"cached_tokens", &AccessRecord::cached_tokens},
     {"total_us", &AccessRecord::total_us},             {"first_token_us", &AccessRecord::first_token_us},
     {"upstream_first_byte_us", &AccessRecord::upstream_first_byte_us},
+    {"queue_wait_us", &AccessRecord::queue_wait_us},
 };
-constexpr Column<int> kIntColumns[] = {{"status", &AccessRecord::status}, {"attempts", &AccessRecord::attempts}};
+constexpr Column<int> kIntColumns[] = {
+    {"status", &AccessRecord::status}, {"attempts", &AccessRecord::attempts}, {"queue_depth", &AccessRecord::queue_depth}};
 constexpr int kColumns =
     static_cast<int>(3 + std::size(kTextColumns) + std::size(kInt64Columns) + std::size(kIntColumns));
 
@@ -273,6 +282,7 @@ class UsageStore::Impl {
     }
     exec("BEGIN IMMEDIATE");
     if (version == 1) exec(kMigrateFrom1);
+    if (version >= 1 && version < 4) exec(kMigrateFrom3);
     exec(kSchema);
     std::string error;
     if (!obs::create_rollup_tables(db, error)) fail("cannot create the rollup: " + error);

@@ -141,6 +141,8 @@ net::awaitable<bool> metrics(Request& c, ResponseWriter& out) {
     live.capture_dropped = cs.dropped;
   }
   live.start_time_seconds = g.start_time;
+  live.queue_waiting = g.shaping->waiting();
+  live.queue_refused = g.shaping->refused();
   live.pools = co_await gather_pools(g);
   std::string body;
   body.reserve(32 * 1024);

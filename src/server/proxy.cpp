@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "proxy.hpp"
+#include "shaping.hpp"
 #include "zgate/front/openai/request.hpp"
 #include "zgate/obs/log.hpp"
 #include "zgate/policy/limit_store.hpp"
@@ -37,6 +38,36 @@ struct PolicySettle {
   const RequestInfo& info;
   policy::Ticket ticket;
 };
+
+// Waits at the upstream gate of `key` (the credential's index, -1 = the provider's only one) for
+// the request's upstream model, with the client watched. Nothing, with the slot in `pass`; or
+// what handle_chat returns when the request ended here: refused (answered 429), its client left
+// (recorded as 499), or the shutdown grace passed (answered).
+net::awaitable<std::optional<bool>> pass_gate(Request& c, ResponseWriter& out, ProviderRuntime& prt, int key,
+                                              const ShapingLimits& sl, GatePass& pass) {
+  c.info.upstream_begin();  // waiting on the upstream's account, not zgate's
+  GateEntry e = co_await c.conn.g.shaping->enter(GateKey{prt.cfg->name, key, c.info.upstream_model}, sl);
+  c.info.upstream_end();
+  c.info.queue_wait_us = std::max<int64_t>(c.info.queue_wait_us, 0) + e.wait_us;
+  c.info.queue_depth = std::max(c.info.queue_depth, static_cast<int>(e.depth));
+  if (e.kind == GateEntry::Kind::pass && !c.conn.dl.hung_up() && !c.conn.dl.aborted()) {
+    pass = std::move(e.pass);
+    co_return std::nullopt;
+  }
+  e.pass.release();
+  if (e.kind == GateEntry::Kind::refused) {
+    c.conn.dl.unwatch();
+    spdlog::debug("[{}] upstream {} queue: {}", c.info.request_id, prt.cfg->name, e.error.message);
+    co_return co_await out.send_error(e.error) && c.keep_alive;
+  }
+  if (c.cut_by_shutdown()) {
+    co_await out.send_error(shutdown_error());
+    co_return false;
+  }
+  c.conn.dl.unwatch();
+  c.info.note_client_gone(false);
+  co_return false;
+}
 }  // namespace
 
 net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
@@ -176,18 +207,29 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
     // unread) and, once the peer is gone, emits the cancellation at every tick until the
     // exchange ends, so a cancel that lands between two operations is not lost.
     c.conn.dl.watch(&c.conn.cancel->signal);
-    const bool may_backoff = attempt + 1 < policy.attempts && Clock::now() - c.info.t0 < policy.budget;
-    ++c.info.attempts;
+    // The key prepare() took goes back to its pool whatever ends the attempt, a wait at the
+    // gate below included.
     KeyLease lease;
     if (prep.key >= 0 && prt.keys) {
       lease.pool = prt.keys.get();
       lease.index = prep.key;
       lease.provider = prt.cfg;
     }
+    // Upstream shaping: wait for a slot of this credential and upstream model (docs/shaping.md).
+    // Providers without it touch no shared state here.
+    GatePass gate;
+    if (prt.cfg->shaped()) [[unlikely]] {
+      if (const ShapingLimits& sl = prt.cfg->shaping_for(target->upstream_model); sl.active()) {
+        if (auto ended = co_await pass_gate(c, out, prt, prep.key, sl, gate)) co_return *ended;
+      }
+    }
+    const bool may_backoff = attempt + 1 < policy.attempts && Clock::now() - c.info.t0 < policy.budget;
+    ++c.info.attempts;
     held.now = false;
     Next next = co_await exchange(c, out, creq, prt, prep, !identity_retried,
                                   may_backoff ? &held : nullptr, lease);
     lease.end();
+    gate.release();
     if (next == Next::backoff) {
       // Wait (still watching the client), unless the wait would end past the budget.
       const auto delay = held.now ? Clock::duration::zero() : backoff_delay(policy, attempt, held.retry_after);

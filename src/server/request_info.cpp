@@ -35,6 +35,8 @@ AccessRecord to_record(const RequestInfo& c, std::string_view method, std::strin
   r.client_ip = client_ip;
   r.attempts = c.attempts;
   r.retries = c.retries;
+  r.queue_wait_us = c.queue_wait_us;
+  r.queue_depth = c.queue_depth;
   return r;
 }
 
@@ -67,6 +69,7 @@ void server_timing(std::string& h, const RequestInfo& c) {
     timing(h, "upstream-connect", c.connect_us);
     if (c.upstream_first_byte_us >= 0) timing(h, "upstream-first-byte", c.upstream_first_byte_us);
   }
+  if (c.queue_wait_us > 0) timing(h, "upstream-queue", c.queue_wait_us);
   timing(h, "zgate", c.own_us());
   h += "\r\n";
 }

@@ -41,6 +41,10 @@ struct RequestInfo {
   int64_t upstream_us = -1, upstream_since_us = -1;
   int attempts = 0;      // upstream attempts made
   std::string retries;   // why the earlier ones failed
+  // Upstream shaping: time spent waiting at the gate (queued, or for min_interval), summed over
+  // attempts, microseconds (-1 = not shaped); the requests ahead on arrival (the most seen).
+  int64_t queue_wait_us = -1;
+  int queue_depth = 0;
   // Body capture (off unless [capture] is on and wants this key): the response bytes sent, cut
   // at capture_max.
   bool capture = false;

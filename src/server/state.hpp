@@ -22,6 +22,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "providers.hpp"
+#include "shaping.hpp"
 #include "zgate/alert/alert.hpp"
 #include "zgate/auth/auth.hpp"
 #include "zgate/config/config.hpp"
@@ -160,6 +161,9 @@ struct Gateway::Impl {
   std::unique_ptr<obs::Capture> capture;  // [capture] enabled only
   std::mutex reload_mu;                 // reloads one at a time
   std::shared_ptr<Generation> gen;      // the newest generation (under reload_mu)
+  // Upstream shaping's gates, shared by the workers and kept across reloads (a credential's
+  // running requests stay counted); declared before the workers so that it outlives them.
+  std::unique_ptr<ShapingStore> shaping = std::make_unique<LocalShapingStore>();
   std::vector<std::unique_ptr<Worker>> workers;
   net::io_context accept_ioc{1};
   tcp::acceptor acceptor;

@@ -44,7 +44,10 @@ std::string scrape_after(Harness& h, int records, Headers auth = {}) {
 }  // namespace
 
 TEST_CASE("metrics: known traffic is counted in the scrape") {
-  Harness h;
+  // A cap no request reaches: upstream shaping's series appear (for promtool) without waits.
+  GatewayOptions o;
+  o.tweak = [](Config& c) { c.providers[0].shaping.max_concurrent = 100; };
+  Harness h(o);
   // Two answers, a stream and an upstream error (a 429, tried three times).
   REQUIRE(h.post_chat(chat_body("one")).status == 200);
   REQUIRE(h.post_chat(chat_body("two")).status == 200);
@@ -63,6 +66,9 @@ TEST_CASE("metrics: known traffic is counted in the scrape") {
   CHECK(has_line(t, R"(zgate_request_duration_seconds_count{provider="default"} 4)"));
   CHECK(has_line(t, R"(zgate_time_to_first_token_seconds_count{provider="default"} 3)"));
   CHECK(has_line(t, "zgate_overhead_seconds_count 4"));
+  CHECK(has_line(t, R"(zgate_upstream_queue_wait_seconds_count{provider="default"} 4)"));
+  CHECK(has_line(t, "zgate_upstream_queue_waiting 0"));
+  CHECK(has_line(t, "zgate_upstream_queue_refused_total 0"));
   CHECK(has_line(t, "zgate_recorder_dropped_total 0"));
   CHECK(has_line(t, "zgate_admin_tails_open 0"));
   CHECK(has_line(t, "zgate_admin_tails_dropped_total 0"));

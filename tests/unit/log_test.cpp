@@ -115,6 +115,10 @@ TEST_CASE("log: one JSON access line per request with every field", "[unit][log]
   bool reused = true;
   REQUIRE(o["upstream_reused"].get_bool().get(reused) == simdjson::SUCCESS);
   CHECK_FALSE(reused);
+  REQUIRE(o["queue_wait_us"].is_null().get(is_null) == simdjson::SUCCESS);
+  CHECK(is_null);  // not shaped
+  REQUIRE(o["queue_depth"].get_int64().get(n) == simdjson::SUCCESS);
+  CHECK(n == 0);
 }
 
 TEST_CASE("log: text access lines are key=value with quoted values when needed", "[unit][log]") {

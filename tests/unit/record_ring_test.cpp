@@ -51,6 +51,8 @@ struct Owned {
     r.bytes_in = static_cast<uint64_t>(n) << 33;
     r.bytes_out = static_cast<uint64_t>(n) + 1;
     r.cost_usd = n * 0.125;
+    r.queue_wait_us = n % 3 ? -1 : int64_t{n} * 1'000'003;
+    r.queue_depth = n % 17;
   }
 };
 
@@ -80,9 +82,11 @@ void check_same(const AccessRecord& a, const AccessRecord& b) {
   CHECK(a.bytes_in == b.bytes_in);
   CHECK(a.bytes_out == b.bytes_out);
   CHECK(a.cost_usd == b.cost_usd);
+  CHECK(a.queue_wait_us == b.queue_wait_us);
+  CHECK(a.queue_depth == b.queue_depth);
 }
 
-constexpr std::size_t kHeader = 136;  // the fixed part of an encoded record
+constexpr std::size_t kHeader = 144;  // the fixed part of an encoded record
 
 std::size_t text_bytes(const AccessRecord& r) {
   return r.request_id.size() + r.key_label.size() + r.method.size() + r.path.size() + r.model.size() +

@@ -243,6 +243,21 @@ TEST_CASE("usage store: attempts and retries are stored", "[unit][usage]") {
   CHECK(row[1] == "http_429,upstream_connect_failed");
 }
 
+TEST_CASE("usage store: a row keeps upstream shaping's queue wait and depth", "[unit][usage][shaping]") {
+  TempDir dir;
+  Store store({dir.db()});
+  AccessRecord r = sample("req-queued", "ops", 3);
+  r.queue_wait_us = 125'000;
+  r.queue_depth = 4;
+  REQUIRE(store.record(r, now_ms()));
+  REQUIRE(store.record(sample("req-unshaped", "ops", 3), now_ms()));
+  store.flush();
+  CHECK(query_row(dir.db(), "SELECT queue_wait_us, queue_depth FROM requests WHERE request_id = 'req-queued'") ==
+        std::vector<std::string>{"125000", "4"});
+  CHECK(query_row(dir.db(), "SELECT queue_wait_us, queue_depth FROM requests WHERE request_id = 'req-unshaped'") ==
+        std::vector<std::string>{"-1", "0"});
+}
+
 TEST_CASE("usage store: a store of schema version 1 gains the new columns and keeps its rows", "[unit][usage]") {
   TempDir dir;
   {
@@ -271,7 +286,9 @@ TEST_CASE("usage store: a store of schema version 1 gains the new columns and ke
         std::vector<std::string>{"1", ""});
   CHECK(query_row(dir.db(), "SELECT attempts, retries FROM requests WHERE request_id = 'new'") ==
         std::vector<std::string>{"2", "http_503"});
-  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"3"});
+  CHECK(query_row(dir.db(), "SELECT queue_wait_us, queue_depth FROM requests WHERE request_id = 'old'") ==
+        std::vector<std::string>{"-1", "0"});
+  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"4"});
   // The old row was rolled up when the store was opened.
   CHECK(query_row(dir.db(), "SELECT requests, prompt_tokens FROM requests_hourly WHERE hour = 0") ==
         std::vector<std::string>{"1", "1"});

@@ -86,6 +86,26 @@ std::string_view default_base_url(ProviderKind k);
 // zgate's version, printed by --version.
 inline constexpr std::string_view kVersion = "0.1.0";
 
+// Upstream shaping (docs/shaping.md): per upstream credential and upstream model, at most
+// `max_concurrent` requests at once and request starts at least `min_interval` apart; requests
+// beyond that wait in a FIFO queue of at most `queue_max` for at most `queue_timeout`, and past
+// either bound are answered 429 rate_limit_exceeded. Zero max_concurrent and min_interval: off.
+struct ShapingLimits {
+  unsigned max_concurrent = 0;  // 0 = no limit
+  Millis min_interval{0};       // between request starts; 0 = none
+  std::size_t queue_max = 100;  // requests waiting; 0 = none wait (429 at once)
+  Millis queue_timeout{30'000}; // the longest wait
+  bool active() const { return max_concurrent > 0 || min_interval.count() > 0; }
+  friend bool operator==(const ShapingLimits&, const ShapingLimits&) = default;
+};
+
+// [[providers.shaping]]: other limits for the upstream models matching the shell glob `model`
+// (fields not given keep the provider's). The first matching rule wins.
+struct ShapingRule {
+  std::string model;
+  ShapingLimits limits;
+};
+
 struct ProviderConfig {
   std::string name;                    // referenced by model routes
   ProviderKind kind = ProviderKind::zhipu;
@@ -103,6 +123,12 @@ struct ProviderConfig {
   std::string ca_file;                 // extra CA bundle (PEM) trusted besides the system store
   bool verify_tls = true;
   std::map<std::string, std::string> headers;  // extra headers sent upstream
+  ShapingLimits shaping;                // upstream shaping of every model ...
+  std::vector<ShapingRule> shaping_rules;  // ... unless a rule matches the upstream model
+  // The shaping limits of `upstream_model`: the first matching rule's, else `shaping`.
+  const ShapingLimits& shaping_for(std::string_view upstream_model) const;
+  // True when some model of this provider is shaped.
+  bool shaped() const;
   ZaiWebOptions zai;                   // zai-web only
 };
 

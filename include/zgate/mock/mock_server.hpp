@@ -34,6 +34,9 @@ struct Stats {
   uint64_t requests = 0;
   uint64_t aborted_responses = 0;  // the peer went away before the response was complete
   std::chrono::steady_clock::time_point last_abort_at{};
+  int64_t max_in_flight = 0;  // the most requests being answered at once (since reset_stats)
+  // When each request was read in full, in order (not recorded in fast mode).
+  std::vector<std::chrono::steady_clock::time_point> request_times;
 };
 
 class MockServer {

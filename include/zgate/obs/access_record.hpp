@@ -24,6 +24,10 @@ struct AccessRecord {
   std::string_view client_ip;
   int attempts = 0;              // upstream attempts (retries + 1); 0 = the upstream was not called
   std::string_view retries;      // why each earlier attempt failed, comma-separated ("" = none)
+  // Upstream shaping: time waiting for the upstream gate (queued, or for min_interval between
+  // starts; part of upstream_us), -1 = the provider is not shaped; requests ahead on arrival.
+  int64_t queue_wait_us = -1;
+  int queue_depth = 0;
 };
 
 }  // namespace zgate

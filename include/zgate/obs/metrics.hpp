@@ -76,6 +76,9 @@ struct LiveGauges {
   bool capture = false;                                        // [capture] on
   uint64_t capture_written = 0, capture_dropped = 0;
   double start_time_seconds = 0;  // Unix time the process started
+  // Upstream shaping: requests waiting at a gate now, and refused (429) since the start.
+  int64_t queue_waiting = 0;
+  uint64_t queue_refused = 0;
 };
 
 // The standard process_* metrics, from /proc/self (ok = false elsewhere).
@@ -146,6 +149,11 @@ class Metrics final : public RecordConsumer {
   Family<Tokens> tokens_;
   Family<uint64_t> errors_;
   Family<Timings> timings_;
+  struct QueueWait {
+    QueueWait();
+    Histogram wait;
+  };
+  Family<QueueWait> queue_waits_;  // shaped providers only
   Histogram overhead_;
   uint64_t attempts_ = 0, retries_ = 0;
 
