@@ -94,6 +94,8 @@ std::string describe(const Config& c) {
     models += m.name;
     if (m.upstream_model != m.name || m.provider != c.default_provider)
       models += fmt::format(" -> {}/{}", m.provider, m.upstream_model);
+    for (std::size_t i = 0; i < m.fallbacks.size(); ++i) models += (i ? ", " : " (fallbacks: ") + m.fallbacks[i];
+    if (!m.fallbacks.empty()) models += ")";
   }
   line(out, "models ({}): {}", c.models.size(), models);
   std::string unpriced;

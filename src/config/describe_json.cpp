@@ -116,6 +116,9 @@ std::string describe_json(const Config& c) {
     w.kv("max_output_tokens", m.max_output_tokens);
     w.kv("price_input", m.price_input).kv("price_output", m.price_output);
     w.kv("price_cached_input", m.price_cached_input);
+    w.key("fallbacks").begin_array();
+    for (const auto& f : m.fallbacks) w.string(f);
+    w.end_array();
     w.end_object();
   }
   w.end_array();

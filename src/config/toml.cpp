@@ -375,6 +375,12 @@ void read_model(const Reader& r, ModelRoute& m, const toml::table& t, const std:
     else if (key == "web_search") m.web_search = r.boolean(v, path);
     else if (key == "vision") m.vision = r.boolean(v, path);
     else if (key == "max_output_tokens") m.max_output_tokens = r.non_negative(v, path);
+    else if (key == "fallbacks") {
+      const auto* a = v.as_array();
+      if (!a) r.fail(v, path, "must be an array of model names");
+      m.fallbacks.clear();
+      for (const auto& e : *a) m.fallbacks.push_back(r.str(e, path));
+    }
     else return price.take(r, key, v, path);
     return true;
   });

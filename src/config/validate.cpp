@@ -170,6 +170,22 @@ std::set<std::string> validate_models(Config& cfg) {
   return model_names;
 }
 
+// A route's fallbacks name other routes (configured or built in), each once.
+void validate_fallbacks(const Config& cfg, const std::set<std::string>& model_names) {
+  for (std::size_t i = 0; i < cfg.models.size(); ++i) {
+    const auto& m = cfg.models[i];
+    std::set<std::string_view> seen;
+    for (const auto& f : m.fallbacks) {
+      const std::string key = fmt::format("models[{}] ({}).fallbacks", i, m.name);
+      if (f == m.name) throw ConfigError(fmt::format("{}: '{}' is the route itself", key, f));
+      if (!model_names.contains(f))
+        throw ConfigError(fmt::format("{}: no model route named '{}' (a fallback names another [[models]] "
+                                      "entry or a built-in model)", key, f));
+      if (!seen.insert(f).second) throw ConfigError(fmt::format("{}: '{}' is listed twice", key, f));
+    }
+  }
+}
+
 // Providers without any route get their kind's built-in table. The default provider goes
 // first and keeps the bare names; a clash for another provider is published as
 // "<provider>/<name>" so every provider stays reachable.
@@ -280,6 +296,7 @@ void validate(Config& cfg) {
   validate_providers(cfg);
   std::set<std::string> model_names = validate_models(cfg);
   add_default_models(cfg, model_names);
+  validate_fallbacks(cfg, model_names);
   apply_prices(cfg);
   validate_client_keys(cfg);
   validate_log_and_limits(cfg);

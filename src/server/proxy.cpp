@@ -164,7 +164,7 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
     }
   }
 
-  const auto target = c.gen.router.find(creq.model);
+  std::optional<Router::Target> target = c.gen.router.find(creq.model);
   if (!target) {
     ApiError e = not_found("The model '" + creq.model + "' does not exist or is not served by this gateway; "
                            "GET /v1/models lists the available models.", "model_not_found");
@@ -174,13 +174,14 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   c.info.route = target->route;
   c.info.upstream_model = std::string(target->upstream_model);
   c.info.provider = target->provider->name;
-  ProviderRuntime& prt = c.gen.providers.runtime(*target->provider);
+  ProviderRuntime* prt = &c.gen.providers.runtime(*target->provider);
 
   // Per-key limits and budgets, before any upstream work.
   std::optional<PolicySettle> settle;
+  const bool budgeted = (rules && rules->policy.has_budget()) || pol.global().any();
   if (rules || pol.global().any()) {
     if (rules && !rules->model_allowed(creq.model)) co_return co_await out.send_error(policy::model_not_allowed(creq.model)) && c.keep_alive;
-    if (((rules && rules->policy.has_budget()) || pol.global().any()) && !target->route->priced())
+    if (budgeted && !target->route->priced())
       co_return co_await out.send_error(policy::model_not_priced(creq.model)) && c.keep_alive;
     policy::LimitStore& store = pol.store();
     settle.emplace(store, c.info);
@@ -194,13 +195,47 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   const RetryPolicy& policy = cfg.retry;
   bool identity_retried = false;
   Backoff held;
+  // Fallback routes: the requested route's list (its fallbacks' own lists are not followed).
+  const std::vector<std::string>& fallbacks = target->route->fallbacks;
+  std::size_t next_fallback = 0;
+  // After the current route failed (`why`), moves the request to the next fallback route; false
+  // when none is left, the retry budget has passed, or the client is gone. Under a budget an
+  // unpriced fallback is skipped: it would spend without being counted.
+  const auto fall_back = [&](std::string_view why) {
+    if (c.conn.dl.hung_up() || Clock::now() - c.info.t0 >= policy.budget) return false;
+    while (next_fallback < fallbacks.size()) {
+      auto next = c.gen.router.find(fallbacks[next_fallback++]);
+      if (!next || (budgeted && !next->route->priced())) continue;
+      spdlog::warn("[{}] route {} failed ({}); falling back to route {}", c.info.request_id, target->route->name, why,
+                   next->route->name);
+      if (!c.info.retries.empty()) c.info.retries += ',';
+      c.info.retries.append(why).append(",fallback=").append(next->route->name);
+      target = next;
+      c.info.route = target->route;
+      c.info.upstream_model = std::string(target->upstream_model);
+      c.info.provider = target->provider->name;
+      prt = &c.gen.providers.runtime(*target->provider);
+      identity_retried = false;
+      return true;
+    }
+    return false;
+  };
   for (int attempt = 0;; ++attempt) {
     PreparedRequest prep;
     Result<void> prepared;
-    if (!prt.dialect->prepare_now(creq, *target, c.wps, prep, prepared)) {
-      prepared = co_await prt.dialect->prepare(creq, *target, c.wps, c.conn.w.pool, prep);
+    if (!prt->dialect->prepare_now(creq, *target, c.wps, prep, prepared)) {
+      prepared = co_await prt->dialect->prepare(creq, *target, c.wps, c.conn.w.pool, prep);
     }
-    if (!prepared) co_return co_await out.send_error(prepared.error()) && c.keep_alive;
+    if (!prepared) {
+      // Every key resting or rejected, or the upstream unreachable while preparing: another
+      // route may do better.
+      const ApiError& e = prepared.error();
+      if ((e.status == 429 || e.status >= 500) && fall_back(e.code.empty() ? e.type : e.code)) {
+        attempt = -1;
+        continue;
+      }
+      co_return co_await out.send_error(e) && c.keep_alive;
+    }
     // The exchange runs while the client is watched: a client that leaves cancels the upstream
     // request at once, in every phase (its connection is closed, never pooled). The watchdog
     // polls the socket for a hang-up (it never consumes bytes, so a pipelined request stays
@@ -210,36 +245,43 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
     // The key prepare() took goes back to its pool whatever ends the attempt, a wait at the
     // gate below included.
     KeyLease lease;
-    if (prep.key >= 0 && prt.keys) {
-      lease.pool = prt.keys.get();
+    if (prep.key >= 0 && prt->keys) {
+      lease.pool = prt->keys.get();
       lease.index = prep.key;
-      lease.provider = prt.cfg;
+      lease.provider = prt->cfg;
     }
     // Upstream shaping: wait for a slot of this credential and upstream model (docs/shaping.md).
     // Providers without it touch no shared state here.
     GatePass gate;
-    if (prt.cfg->shaped()) [[unlikely]] {
-      if (const ShapingLimits& sl = prt.cfg->shaping_for(target->upstream_model); sl.active()) {
-        if (auto ended = co_await pass_gate(c, out, prt, prep.key, sl, gate)) co_return *ended;
+    if (prt->cfg->shaped()) [[unlikely]] {
+      if (const ShapingLimits& sl = prt->cfg->shaping_for(target->upstream_model); sl.active()) {
+        if (auto ended = co_await pass_gate(c, out, *prt, prep.key, sl, gate)) co_return *ended;
       }
     }
     const bool may_backoff = attempt + 1 < policy.attempts && Clock::now() - c.info.t0 < policy.budget;
+    // A failure is held (not answered) while this route may try again or a fallback remains.
+    const bool may_hold = may_backoff || next_fallback < fallbacks.size();
     ++c.info.attempts;
     held.now = false;
-    Next next = co_await exchange(c, out, creq, prt, prep, !identity_retried,
-                                  may_backoff ? &held : nullptr, lease);
+    Next next = co_await exchange(c, out, creq, *prt, prep, !identity_retried, may_hold ? &held : nullptr, lease);
     lease.end();
     gate.release();
     if (next == Next::backoff) {
-      // Wait (still watching the client), unless the wait would end past the budget.
+      // Wait (still watching the client), unless the wait would end past the budget; a route
+      // with no attempt left hands over to its next fallback, if any.
       const auto delay = held.now ? Clock::duration::zero() : backoff_delay(policy, attempt, held.retry_after);
-      if (Clock::now() + delay - c.info.t0 > policy.budget) {
+      if (!may_backoff || Clock::now() + delay - c.info.t0 > policy.budget) {
+        if (fall_back(held.reason)) {
+          c.conn.dl.unwatch();
+          attempt = -1;
+          continue;
+        }
         next = next_of(co_await out.send_error(held.error) && c.keep_alive);
       } else {
         if (!c.info.retries.empty()) c.info.retries += ',';
         c.info.retries += held.reason;
         spdlog::warn("[{}] upstream {} attempt {} of {} failed ({}); trying again in {} ms", c.info.request_id,
-                     prt.cfg->name, attempt + 1, policy.attempts, held.reason,
+                     prt->cfg->name, attempt + 1, policy.attempts, held.reason,
                      std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
         boost::system::error_code ec;
         if (delay > Clock::duration::zero()) {

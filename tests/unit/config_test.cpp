@@ -380,6 +380,57 @@ TEST_CASE("config: validate rejects a model routed to a missing provider", "[uni
   CHECK_THAT(error_of([&] { validate(c); }), Catch::Contains("models[0] (m).provider: no provider named 'nope'"));
 }
 
+namespace {
+Config two_providers() {
+  Config c;
+  c.allow_no_auth = true;
+  for (const char* name : {"p", "q"}) {
+    c.providers.push_back(ProviderConfig{});
+    c.providers.back().name = name;
+    c.providers.back().api_key = "k";
+  }
+  return c;
+}
+}  // namespace
+
+TEST_CASE("config: a route's fallbacks name other routes", "[unit][config][fallback]") {
+  set_env({});
+  Config c = two_providers();
+  apply_toml(c,
+             "[[models]]\nname = \"main\"\nprovider = \"p\"\nupstream_model = \"glm-4.6\"\n"
+             "fallbacks = [\"spare\", \"glm-4.5\"]\n"
+             "[[models]]\nname = \"spare\"\nprovider = \"q\"\nupstream_model = \"glm-4.6\"\n",
+             "m.toml");
+  ModelRoute builtin;
+  builtin.name = "glm-4.5";
+  builtin.provider = "p";
+  c.models.push_back(builtin);
+  validate(c);
+  REQUIRE(model(c, "main"));
+  CHECK(model(c, "main")->fallbacks == std::vector<std::string>{"spare", "glm-4.5"});
+  CHECK(model(c, "spare")->fallbacks.empty());
+  CHECK(describe(c).find("main -> p/glm-4.6 (fallbacks: spare, glm-4.5)") != std::string::npos);
+  CHECK(describe_json(c).find(R"("fallbacks":["spare","glm-4.5"])") != std::string::npos);
+}
+
+TEST_CASE("config: a fallback that is no route, the route itself or listed twice is refused", "[unit][config][fallback]") {
+  set_env({});
+  const auto refused = [](const char* fallbacks) {
+    Config c = two_providers();
+    apply_toml(c,
+               std::string("[[models]]\nname = \"main\"\nprovider = \"p\"\nfallbacks = ") + fallbacks +
+                   "\n[[models]]\nname = \"spare\"\nprovider = \"q\"\n",
+               "m.toml");
+    return error_of([&] { validate(c); });
+  };
+  CHECK_THAT(refused(R"(["nope"])"), Catch::Contains("models[0] (main).fallbacks: no model route named 'nope'"));
+  CHECK_THAT(refused(R"(["main"])"), Catch::Contains("models[0] (main).fallbacks: 'main' is the route itself"));
+  CHECK_THAT(refused(R"(["spare", "spare"])"), Catch::Contains("models[0] (main).fallbacks: 'spare' is listed twice"));
+  Config c = two_providers();
+  CHECK_THAT(error_of([&] { apply_toml(c, "[[models]]\nname = \"m\"\nfallbacks = \"spare\"\n", "m.toml"); }),
+             Catch::Contains("models[0].fallbacks: must be an array of model names"));
+}
+
 TEST_CASE("config: validate rejects an unknown default_provider", "[unit][config]") {
   Config c;
   c.allow_no_auth = true;

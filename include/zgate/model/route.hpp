@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace zgate {
 
@@ -26,6 +27,10 @@ struct ModelRoute {
   bool web_search = false;     // add the provider's web search
   bool vision = false;         // accepts image parts
   int64_t max_output_tokens = 0;  // clamp max_tokens (0 = no clamp)
+  // Other routes (their public names) tried in order when this one fails in a way another
+  // upstream may not (the upstream unreachable, 5xx, overloaded, every key resting) and nothing
+  // has been sent to the client yet. Only this route's list is followed, not theirs.
+  std::vector<std::string> fallbacks;
   // Prices in USD per million tokens, for the cost column of the access log; see price_source
   // (0 with a known source is free, 0 with PriceSource::unknown is unpriced).
   double price_input = 0, price_output = 0, price_cached_input = 0;
