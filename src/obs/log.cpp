@@ -211,6 +211,7 @@ void format_access(std::string& out, const AccessRecord& r, int64_t finished_ms,
     w.kv("attempts", int64_t{r.attempts}).kv("retries", r.retries);
     us("queue_wait_us", r.queue_wait_us);
     w.kv("queue_depth", int64_t{r.queue_depth});
+    w.kv_bool("usage_estimated", r.usage_estimated);
     w.end_object();
     return;
   }
@@ -260,6 +261,7 @@ void format_access(std::string& out, const AccessRecord& r, int64_t finished_ms,
   s("retries", r.retries);
   us("queue_wait_us", r.queue_wait_us);
   n("queue_depth", r.queue_depth);
+  n("usage_estimated", r.usage_estimated);
 }
 
 namespace {

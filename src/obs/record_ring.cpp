@@ -16,7 +16,7 @@ enum Text : unsigned {
 struct Header {
   uint32_t size;  // the whole record's bytes, or kWrap
   uint16_t len[kTexts];
-  uint8_t stream, upstream_reused, attempts;  // attempts: at most RetryPolicy's 10
+  uint8_t stream, upstream_reused, attempts, usage_estimated;  // attempts: at most RetryPolicy's 10
   int16_t status;                             // an HTTP status zgate sent (or 499)
   uint16_t queue_depth;                       // at most shaping's queue_max (10000)
   int64_t finished_ms, connect_us, upstream_first_byte_us, first_token_us, total_us, upstream_us;
@@ -97,6 +97,7 @@ bool RecordRing::push(const AccessRecord& r, int64_t finished_ms) {
   h.cost_usd = r.cost_usd;
   h.queue_depth = static_cast<uint16_t>(std::clamp(r.queue_depth, 0, int{UINT16_MAX}));
   h.queue_wait_us = r.queue_wait_us;
+  h.usage_estimated = r.usage_estimated ? 1 : 0;
   unsigned char* p = data_.get() + pos;
   std::memcpy(p, &h, sizeof h);
   p += sizeof h;
@@ -131,6 +132,7 @@ AccessRecord RecordRing::decode(std::size_t pos, int64_t& finished_ms) const {
   r.attempts = h.attempts;
   r.queue_depth = h.queue_depth;
   r.queue_wait_us = h.queue_wait_us;
+  r.usage_estimated = h.usage_estimated != 0;
   r.stream = h.stream != 0;
   r.upstream_reused = h.upstream_reused != 0;
   r.status = h.status;

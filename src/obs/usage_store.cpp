@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS requests (
   attempts               INTEGER NOT NULL DEFAULT 1,   -- upstream attempts; 0 = not called
   retries                TEXT NOT NULL DEFAULT '',     -- why earlier attempts failed, comma-separated
   queue_wait_us          INTEGER NOT NULL DEFAULT -1,  -- upstream shaping's wait; -1 = not shaped
-  queue_depth            INTEGER NOT NULL DEFAULT 0    -- requests ahead at the upstream gate on arrival
+  queue_depth            INTEGER NOT NULL DEFAULT 0,   -- requests ahead at the upstream gate on arrival
+  usage_estimated        INTEGER NOT NULL DEFAULT 0    -- 1 = tokens and cost are zgate's estimate
 );
 -- Rows arrive in time order, so this index only ever grows at its end (cheap to keep); it serves
 -- time-range reports and the retention delete. An index on key_label would be updated at a
@@ -52,8 +53,9 @@ CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);
 // The schema's version (PRAGMA user_version): 1 had no attempts/retries columns; a store of
 // version 1 gains them (existing rows: 1 attempt, no retries). 3 added the hourly rollup
 // (obs/usage_rollup.hpp), built from the existing rows when an older store is opened. 4 added
-// upstream shaping's queue_wait_us and queue_depth (existing rows: -1, not shaped; 0).
-constexpr int kSchemaVersion = 4;
+// upstream shaping's queue_wait_us and queue_depth (existing rows: -1, not shaped; 0). 5 added
+// usage_estimated (existing rows: 0, the upstream's own usage).
+constexpr int kSchemaVersion = 5;
 
 // Rows rolled up per transaction: while migrating, and per checkpoint tick (a tick that finds
 // more goes on at once rather than waiting a second).
@@ -66,10 +68,13 @@ constexpr const char* kMigrateFrom3 = R"sql(
 ALTER TABLE requests ADD COLUMN queue_wait_us INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE requests ADD COLUMN queue_depth INTEGER NOT NULL DEFAULT 0;
 )sql";
+constexpr const char* kMigrateFrom4 = R"sql(
+ALTER TABLE requests ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
+)sql";
 
 // The row's columns, grouped by type; each names the record field it holds. Both the INSERT
 // statement and the binding of a row follow these tables, so their orders cannot disagree.
-// Three more columns come first: ts_ms (the finish time), stream and cost_usd.
+// Four more columns come first: ts_ms (the finish time), stream, cost_usd and usage_estimated.
 template <class T>
 struct Column {
   const char* name;
@@ -91,14 +96,14 @@ constexpr Column<int64_t> kInt64Columns[] = {
 constexpr Column<int> kIntColumns[] = {
     {"status", &AccessRecord::status}, {"attempts", &AccessRecord::attempts}, {"queue_depth", &AccessRecord::queue_depth}};
 constexpr int kColumns =
-    static_cast<int>(3 + std::size(kTextColumns) + std::size(kInt64Columns) + std::size(kIntColumns));
+    static_cast<int>(4 + std::size(kTextColumns) + std::size(kInt64Columns) + std::size(kIntColumns));
 
 // Rows per multi-row INSERT: the statement overhead (step, halt, reset) is paid once per batch
 // of 32 rows; the rest of a pass is written one by one.
 constexpr int kRowsPerStatement = 32;
 
 std::string insert_sql(int rows) {
-  std::string sql = "INSERT INTO requests (ts_ms, stream, cost_usd";
+  std::string sql = "INSERT INTO requests (ts_ms, stream, cost_usd, usage_estimated";
   auto names = [&sql](const auto& columns) {
     for (const auto& c : columns) (sql += ", ") += c.name;
   };
@@ -283,6 +288,7 @@ class UsageStore::Impl {
     exec("BEGIN IMMEDIATE");
     if (version == 1) exec(kMigrateFrom1);
     if (version >= 1 && version < 4) exec(kMigrateFrom3);
+    if (version >= 1 && version < 5) exec(kMigrateFrom4);
     exec(kSchema);
     std::string error;
     if (!obs::create_rollup_tables(db, error)) fail("cannot create the rollup: " + error);
@@ -305,6 +311,7 @@ class UsageStore::Impl {
     sqlite3_bind_int64(st, ++col, p.ts_ms);
     sqlite3_bind_int(st, ++col, r.stream ? 1 : 0);
     sqlite3_bind_double(st, ++col, r.cost_usd);
+    sqlite3_bind_int(st, ++col, r.usage_estimated ? 1 : 0);
     for (const auto& c : kTextColumns) {
       const std::string_view v = r.*c.field;
       sqlite3_bind_text(st, ++col, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);

@@ -137,6 +137,18 @@ int64_t estimate_prompt_tokens(const ChatRequest& req) {
   return static_cast<int64_t>((bytes + 2) / 3 + 4 * req.messages.size());
 }
 
+int64_t estimate_text_tokens(int64_t bytes) { return bytes <= 0 ? 0 : (bytes + 2) / 3; }
+
+Usage estimated_usage(int64_t prompt_tokens, int64_t content_bytes, int64_t reasoning_bytes) {
+  Usage u;
+  u.present = true;
+  u.prompt_tokens = prompt_tokens;
+  u.reasoning_tokens = estimate_text_tokens(reasoning_bytes);
+  u.completion_tokens = estimate_text_tokens(content_bytes) + u.reasoning_tokens;
+  u.total_tokens = u.prompt_tokens + u.completion_tokens;
+  return u;
+}
+
 void RateHeaders::append(std::string& h) const {
   if (limit_requests > 0) {
     header(h, "x-ratelimit-limit-requests", limit_requests);

@@ -213,6 +213,7 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
     co_return next_of(co_await out.send_error(e) && c.keep_alive);
   }
 
+  c.info.upstream_ok = true;
   openai::StreamOptions so;
   so.model = creq.model;
   so.include_usage = creq.include_usage;
@@ -232,8 +233,8 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
   BufferedAnswer answer(so);
   const bool pumped = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer);
   c.info.upstream_end();
+  c.info.outcome = answer.agg.outcome();  // also when cut: the text seen is billed (estimate_usage)
   if (!pumped) co_return Next::close;
-  c.info.outcome = answer.agg.outcome();
   if (answer.agg.failed()) co_return next_of(co_await out.send_error(answer.agg.error()) && c.keep_alive);
   std::string json;
   json.reserve(1024);

@@ -22,7 +22,7 @@ constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 // A request admitted under a key's limits or a global budget: when it ends (however it ends),
 // its real tokens and cost replace the estimate and its concurrent slot is released. A request
 // that got an answer (200) without usage, such as a stream cut short before its usage came,
-// keeps the estimate; one that failed settles 0.
+// is charged the estimate of its usage (RequestInfo::estimate_usage); one that failed settles 0.
 struct PolicySettle {
   PolicySettle(policy::LimitStore& s, const RequestInfo& i) : store(s), info(i) {}
   ~PolicySettle() {
@@ -191,6 +191,13 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
       co_return co_await out.send_error(*refused) && c.keep_alive;
     }
   }
+
+  // Runs before the settle above: an answer without upstream usage is billed an estimate.
+  struct EstimateOnExit {
+    RequestInfo& info;
+    const ChatRequest& req;
+    ~EstimateOnExit() { info.estimate_usage(req); }
+  } estimate_on_exit{c.info, creq};
 
   const RetryPolicy& policy = cfg.retry;
   bool identity_retried = false;

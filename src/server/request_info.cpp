@@ -37,6 +37,7 @@ AccessRecord to_record(const RequestInfo& c, std::string_view method, std::strin
   r.retries = c.retries;
   r.queue_wait_us = c.queue_wait_us;
   r.queue_depth = c.queue_depth;
+  r.usage_estimated = c.usage_estimated;
   return r;
 }
 

@@ -29,10 +29,12 @@ struct RequestInfo {
   // Upstream timings, microseconds since the exchange started (-1 = not reached).
   int64_t connect_us = 0, upstream_first_byte_us = -1;
   bool upstream_reused = false;
+  bool upstream_ok = false;  // the upstream answered with a 200 head
   int64_t first_token_us = -1;
   uint64_t bytes_in = 0, bytes_out = 0;
   std::string error_type;  // "" = success
   openai::Outcome outcome;
+  bool usage_estimated = false;  // outcome.usage is zgate's estimate (see estimate_usage)
   bool chat = false;     // a chat request: its responses carry Server-Timing
   // The x-ratelimit-* headers of a chat request under a key with rate limits (none otherwise).
   policy::RateHeaders rate;
@@ -74,6 +76,16 @@ struct RequestInfo {
     int64_t up = upstream_us < 0 ? 0 : upstream_us;
     if (upstream_since_us >= 0) up += now - upstream_since_us;
     return now - up;
+  }
+  // A chat answer the upstream accepted (its head was 200, or it generated text) but reported
+  // no usage for, such as a stream cut short: bills an estimate from the request and the text
+  // seen (policy::estimated_usage). A request that failed before the upstream answered keeps 0.
+  void estimate_usage(const ChatRequest& req) {
+    if (outcome.usage.present || usage_estimated) return;
+    if (!outcome.saw_first_token && !upstream_ok) return;
+    outcome.usage = policy::estimated_usage(policy::estimate_prompt_tokens(req), outcome.content_bytes,
+                                            outcome.reasoning_bytes);
+    usage_estimated = true;
   }
   // The error the client got, for the record: its code, else its type.
   void note_error(const ApiError& e) { error_type = e.code.empty() ? e.type : e.code; }

@@ -119,6 +119,19 @@ TEST_CASE("log: one JSON access line per request with every field", "[unit][log]
   CHECK(is_null);  // not shaped
   REQUIRE(o["queue_depth"].get_int64().get(n) == simdjson::SUCCESS);
   CHECK(n == 0);
+  bool estimated = true;
+  REQUIRE(o["usage_estimated"].get_bool().get(estimated) == simdjson::SUCCESS);
+  CHECK_FALSE(estimated);
+}
+
+TEST_CASE("log: an estimated usage says so in both access line formats", "[unit][log]") {
+  auto r = sample();
+  r.usage_estimated = true;
+  std::string json, text;
+  format_access(json, r, kFinished, /*json=*/true);
+  format_access(text, r, kFinished, /*json=*/false);
+  CHECK_THAT(json, Catch::Contains("\"usage_estimated\":true"));
+  CHECK_THAT(text, Catch::EndsWith(" usage_estimated=true"));
 }
 
 TEST_CASE("log: text access lines are key=value with quoted values when needed", "[unit][log]") {

@@ -53,6 +53,7 @@ struct Owned {
     r.cost_usd = n * 0.125;
     r.queue_wait_us = n % 3 ? -1 : int64_t{n} * 1'000'003;
     r.queue_depth = n % 17;
+    r.usage_estimated = n % 2 == 1;
   }
 };
 
@@ -84,6 +85,7 @@ void check_same(const AccessRecord& a, const AccessRecord& b) {
   CHECK(a.cost_usd == b.cost_usd);
   CHECK(a.queue_wait_us == b.queue_wait_us);
   CHECK(a.queue_depth == b.queue_depth);
+  CHECK(a.usage_estimated == b.usage_estimated);
 }
 
 constexpr std::size_t kHeader = 144;  // the fixed part of an encoded record

@@ -258,6 +258,48 @@ TEST_CASE("usage store: a row keeps upstream shaping's queue wait and depth", "[
         std::vector<std::string>{"-1", "0"});
 }
 
+TEST_CASE("usage store: a row says whether its usage is an estimate", "[unit][usage]") {
+  TempDir dir;
+  Store store({dir.db()});
+  AccessRecord r = sample("req-cut", "ops", 3);
+  r.usage_estimated = true;
+  REQUIRE(store.record(r, now_ms()));
+  REQUIRE(store.record(sample("req-whole", "ops", 3), now_ms()));
+  store.flush();
+  CHECK(query_row(dir.db(), "SELECT usage_estimated FROM requests WHERE request_id = 'req-cut'") ==
+        std::vector<std::string>{"1"});
+  CHECK(query_row(dir.db(), "SELECT usage_estimated FROM requests WHERE request_id = 'req-whole'") ==
+        std::vector<std::string>{"0"});
+}
+
+TEST_CASE("usage store: a store of schema version 4 gains usage_estimated, 0 on its rows", "[unit][usage]") {
+  TempDir dir;
+  {
+    Store store({dir.db()});
+    REQUIRE(store.record(sample("old", "ops", 2), now_ms()));
+    store.flush();
+  }
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(dir.db().c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "ALTER TABLE requests DROP COLUMN usage_estimated; PRAGMA user_version = 4;", nullptr,
+                         nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    Store store({dir.db()});
+    AccessRecord r = sample("new", "ops", 2);
+    r.usage_estimated = true;
+    REQUIRE(store.record(r, now_ms()));
+    store.flush();
+  }
+  CHECK(query_row(dir.db(), "SELECT usage_estimated FROM requests WHERE request_id = 'old'") ==
+        std::vector<std::string>{"0"});
+  CHECK(query_row(dir.db(), "SELECT usage_estimated FROM requests WHERE request_id = 'new'") ==
+        std::vector<std::string>{"1"});
+  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"5"});
+}
+
 TEST_CASE("usage store: a store of schema version 1 gains the new columns and keeps its rows", "[unit][usage]") {
   TempDir dir;
   {
@@ -288,7 +330,9 @@ TEST_CASE("usage store: a store of schema version 1 gains the new columns and ke
         std::vector<std::string>{"2", "http_503"});
   CHECK(query_row(dir.db(), "SELECT queue_wait_us, queue_depth FROM requests WHERE request_id = 'old'") ==
         std::vector<std::string>{"-1", "0"});
-  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"4"});
+  CHECK(query_row(dir.db(), "SELECT usage_estimated FROM requests WHERE request_id = 'old'") ==
+        std::vector<std::string>{"0"});
+  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"5"});
   // The old row was rolled up when the store was opened.
   CHECK(query_row(dir.db(), "SELECT requests, prompt_tokens FROM requests_hourly WHERE hour = 0") ==
         std::vector<std::string>{"1", "1"});

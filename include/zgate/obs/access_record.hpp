@@ -28,6 +28,8 @@ struct AccessRecord {
   // starts; part of upstream_us), -1 = the provider is not shaped; requests ahead on arrival.
   int64_t queue_wait_us = -1;
   int queue_depth = 0;
+  // The tokens and cost are zgate's estimate: the upstream reported no usage (a stream cut short).
+  bool usage_estimated = false;
 };
 
 }  // namespace zgate

@@ -16,6 +16,7 @@
 
 #include "zgate/config/config.hpp"
 #include "zgate/core/error.hpp"
+#include "zgate/model/events.hpp"
 #include "zgate/model/request.hpp"
 
 namespace zgate::policy {
@@ -49,6 +50,12 @@ std::string duration(int64_t ms);
 // The prompt tokens a request is counted for before its usage is known: the bytes of every
 // message's text, reasoning, tool calls and tool definitions / 3, rounded up, plus 4 per message.
 int64_t estimate_prompt_tokens(const ChatRequest& req);
+// The same rule for generated text: `bytes` / 3, rounded up.
+int64_t estimate_text_tokens(int64_t bytes);
+// The usage billed for an answer the upstream never reported usage for (a stream cut short):
+// the prompt estimate, and the generated content (answer text, tool calls) and reasoning bytes
+// by the rule above; reasoning is part of the completion, as in the upstream's own usage.
+Usage estimated_usage(int64_t prompt_tokens, int64_t content_bytes, int64_t reasoning_bytes);
 
 // The OpenAI rate-limit headers of one response; a limit of 0 = that trio is not sent.
 struct RateHeaders {

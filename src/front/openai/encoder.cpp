@@ -101,6 +101,7 @@ void StreamEncoder::open_delta(bool content_follows) {
 void StreamEncoder::on_text(bool content, std::string_view key_open, std::string_view text) {
   if (text.empty()) return;
   outcome_.saw_first_token = true;
+  (content ? outcome_.content_bytes : outcome_.reasoning_bytes) += static_cast<int64_t>(text.size());
   open_delta(content);
   out_.append(key_open);
   json::append_escaped(out_, text);
@@ -146,6 +147,7 @@ void StreamEncoder::on_tool_call(const Event& e) {
   }
   if (!first && e.text.empty()) return;  // a continuation with nothing to add
   outcome_.saw_first_token = true;
+  outcome_.content_bytes += static_cast<int64_t>(e.name.size() + e.text.size());
   open_delta(false);
   out_.append("\"tool_calls\":[{\"index\":");
   append_int(out_, index);
@@ -218,16 +220,19 @@ void ResponseAggregator::on_event(const Event& e) {
     case EventType::reasoning:
       if (e.text.empty()) return;
       outcome_.saw_first_token = true;
+      outcome_.reasoning_bytes += static_cast<int64_t>(e.text.size());
       reasoning_.append(e.text);
       return;
     case EventType::content:
       if (e.text.empty()) return;
       outcome_.saw_first_token = true;
+      outcome_.content_bytes += static_cast<int64_t>(e.text.size());
       content_.append(e.text);
       return;
     case EventType::tool_call: {
       const int index = e.index < 0 ? 0 : e.index;
       outcome_.saw_first_token = true;
+      outcome_.content_bytes += static_cast<int64_t>(e.name.size() + e.text.size());
       // Calls kept sorted by index; a handful per answer, so a linear scan is the fast path.
       auto it = std::lower_bound(calls_.begin(), calls_.end(), index,
                                  [](const Call& c, int i) { return c.index < i; });

@@ -33,6 +33,10 @@ struct Outcome {
   bool error = false;
   std::string error_type;        // of the error event, if any
   int tool_calls = 0;
+  // Bytes of generated text seen, for an estimate when the upstream reports no usage: answer
+  // text plus tool-call names and arguments; reasoning text apart.
+  int64_t content_bytes = 0;
+  int64_t reasoning_bytes = 0;
 };
 
 class StreamEncoder final : public EventSink {

@@ -305,3 +305,26 @@ TEST_CASE("roles print as OpenAI values", "[unit][openai]") {
   CHECK(to_string(Role::assistant) == "assistant");
   CHECK(to_string(Role::tool) == "tool");
 }
+
+TEST_CASE("openai encoder: outcome counts the bytes of content, tool calls and reasoning apart", "[unit][openai]") {
+  std::string out;
+  openai::StreamEncoder enc(out, fixed_options());
+  enc.on_event(Event::start("x", "m", 1));
+  enc.on_event(Event::reasoning("think"));
+  enc.on_event(Event::content("Hello"));
+  enc.on_event(Event::content(""));
+  enc.on_event(Event::tool_call(0, "id", "fn", "{\"a\":1}"));
+  enc.on_event(Event::tool_call(0, "", "", "xy"));
+  CHECK(enc.outcome().reasoning_bytes == 5);
+  CHECK(enc.outcome().content_bytes == 5 + 2 + 7 + 2);
+}
+
+TEST_CASE("openai aggregator: outcome counts the bytes of content, tool calls and reasoning apart", "[unit][openai]") {
+  openai::ResponseAggregator agg(fixed_options());
+  agg.on_event(Event::reasoning("abc"));
+  agg.on_event(Event::content("Hel"));
+  agg.on_event(Event::content("lo"));
+  agg.on_event(Event::tool_call(0, "id", "fn", "{}"));
+  CHECK(agg.outcome().reasoning_bytes == 3);
+  CHECK(agg.outcome().content_bytes == 5 + 2 + 2);
+}
