@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "integration/gateway_harness.hpp"
 
 using namespace zgate;
@@ -51,13 +53,18 @@ GatewayOptions with_fallback(std::string primary_url) {
   return o;
 }
 
-// The access line of request `id` (bounded wait: the recorder hands lines over each pass).
+// The access line of request `id`. The worker records a request just after its response is
+// written, so the client may read the answer first: wait (bounded) for the record, flushing.
 std::string line_of(Harness& h, const std::string& id) {
-  h.gateway().flush_records();
-  for (const auto& l : access_lines().snapshot()) {
-    if (l.find("\"request_id\":\"" + id + "\"") != std::string::npos) return l;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    h.gateway().flush_records();
+    for (const auto& l : access_lines().snapshot()) {
+      if (l.find("\"request_id\":\"" + id + "\"") != std::string::npos) return l;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return {};
+    std::this_thread::sleep_for(10ms);
   }
-  return {};
 }
 
 HttpResult chat_with_id(Harness& h, const std::string& body, const std::string& id) {
