@@ -57,6 +57,32 @@ inline AccessLines& access_lines() {
   return a;
 }
 
+// A loopback port bound but not listening, held for the object's life: connections to it are
+// refused, and no other process can take the port meanwhile.
+class RefusingPort {
+ public:
+  RefusingPort() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      socklen_t len = sizeof a;
+      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+      port_ = ntohs(a.sin_port);
+    }
+  }
+  ~RefusingPort() { ::close(fd_); }
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+  uint16_t port() const { return port_; }  // 0 if it could not be bound
+  // A zhipu base URL on this port.
+  std::string v4_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/api/paas/v4"; }
+
+ private:
+  int fd_;
+  uint16_t port_ = 0;
+};
+
 struct GatewayOptions {
   std::function<void(Config&)> tweak;  // adjust the config before start
   mock::Options mock;

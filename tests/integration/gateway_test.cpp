@@ -221,18 +221,10 @@ TEST_CASE("an error after streaming began becomes an in-band error event, then [
 }
 
 TEST_CASE("unreachable upstream is a 502", "[integration]") {
-  // A port that is bound but not listening refuses connections, and nothing else can take it.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/api/paas/v4";
-  Harness h({[&](Config& c) { c.providers[0].base_url = url; }, {}});
+  const RefusingPort refusing;
+  REQUIRE(refusing.port() != 0);
+  Harness h({[&](Config& c) { c.providers[0].base_url = refusing.v4_url(); }, {}});
   auto r = h.post_chat(chat_body("x"));
-  ::close(fd);
   CHECK(r.status == 502);
   CHECK(r.body.find("upstream_connect_failed") != std::string::npos);
 }

@@ -3,10 +3,6 @@
 // repeat is answered as it is; the record names the route that answered and the way there.
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <thread>
 
 #include "integration/gateway_harness.hpp"
@@ -15,19 +11,6 @@ using namespace zgate;
 using namespace zgate::testing;
 
 namespace {
-
-// A loopback port nothing listens on (bound, then closed): connections to it are refused.
-uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // The "default" provider (the mock) keeps its built-in routes; route "main" goes to provider
 // "primary" at `primary_url` (empty: the mock too) and falls back to the built-in glm-4.5.
@@ -75,7 +58,8 @@ HttpResult chat_with_id(Harness& h, const std::string& body, const std::string& 
 
 TEST_CASE("fallback: a route whose upstream refuses connections is answered by its fallback",
           "[integration][fallback]") {
-  Harness h(with_fallback("http://127.0.0.1:" + std::to_string(closed_port()) + "/api/paas/v4"));
+  const RefusingPort refusing;
+  Harness h(with_fallback(refusing.v4_url()));
   const auto r = chat_with_id(h, chat_body("hello", false, "", "main"), "fb-refused");
   REQUIRE(r.status == 200);
   CHECK(r.body.find("\"model\":\"main\"") != std::string::npos);  // the client's name stays
@@ -89,7 +73,8 @@ TEST_CASE("fallback: a route whose upstream refuses connections is answered by i
 }
 
 TEST_CASE("fallback: a stream is served by the fallback too", "[integration][fallback]") {
-  Harness h(with_fallback("http://127.0.0.1:" + std::to_string(closed_port()) + "/api/paas/v4"));
+  const RefusingPort refusing;
+  Harness h(with_fallback(refusing.v4_url()));
   const auto r = h.post_chat(chat_body("hello", true, "", "main"));
   REQUIRE(r.status == 200);
   const auto events = sse_data(r.body);
@@ -120,7 +105,8 @@ TEST_CASE("fallback: an error another upstream would repeat (a bad request) is a
 }
 
 TEST_CASE("fallback: under a budget an unpriced fallback is skipped", "[integration][fallback]") {
-  GatewayOptions o = with_fallback("http://127.0.0.1:" + std::to_string(closed_port()) + "/api/paas/v4");
+  const RefusingPort refusing;
+  GatewayOptions o = with_fallback(refusing.v4_url());
   o.tweak = [base = o.tweak](Config& c) {
     base(c);
     c.models.back().price_source = PriceSource::route;  // "main" itself is priced (free)
