@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -192,10 +193,14 @@ TEST_CASE("log: the async logger writes access lines raw and app lines as JSON",
 }
 
 namespace {
+// The file's complete lines: a line the logger is still writing (no newline yet) is not one, so
+// a reader racing the writer never counts half a line.
 std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
+  const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  for (std::size_t start = 0, nl; (nl = all.find('\n', start)) != std::string::npos; start = nl + 1)
+    lines.push_back(all.substr(start, nl - start));
   return lines;
 }
 }  // namespace
