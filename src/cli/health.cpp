@@ -15,32 +15,18 @@
 #include <cstring>
 #include <iostream>
 
+#include "zgate/core/text.hpp"
+
 namespace zgate::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
-  return s;
-}
-
-std::optional<uint16_t> parse_port(std::string_view s) {
-  s = trim(s);
-  if (s.empty() || s.size() > 5) return std::nullopt;
-  unsigned v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (v == 0 || v > 65535) return std::nullopt;
-  return static_cast<uint16_t>(v);
-}
+std::optional<uint16_t> parse_port(std::string_view s) { return text::parse_port(text::trim(s)); }
 
 // "host:port" or "[v6]:port", as zgate's own --listen takes it.
 bool parse_listen(std::string_view s, HealthTarget& t, std::string& error) {
-  s = trim(s);
+  s = text::trim(s);
   std::string_view h, p;
   if (!s.empty() && s.front() == '[') {
     const auto close = s.find(']');

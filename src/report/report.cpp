@@ -10,6 +10,8 @@
 
 #include <sqlite3.h>
 
+#include "zgate/core/text.hpp"
+
 namespace zgate::report {
 namespace {
 
@@ -19,12 +21,6 @@ constexpr std::pair<std::string_view, Dim> kDims[] = {
     {"model", Dim::model}, {"key", Dim::key},       {"provider", Dim::provider}, {"day", Dim::day},
     {"hour", Dim::hour},   {"status", Dim::status}, {"error", Dim::error},
 };
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
@@ -190,7 +186,7 @@ std::string_view dim_name(Dim d) {
 bool parse_dims(std::string_view list, std::vector<Dim>& out, std::string& error) {
   while (!list.empty()) {
     const size_t comma = list.find(',');
-    const std::string_view item = trim(list.substr(0, comma));
+    const std::string_view item = zgate::text::trim(list.substr(0, comma));
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
     if (item.empty()) continue;
     auto it = std::find_if(std::begin(kDims), std::end(kDims), [&](const auto& p) { return p.first == item; });
@@ -204,7 +200,7 @@ bool parse_dims(std::string_view list, std::vector<Dim>& out, std::string& error
 }
 
 bool parse_duration(std::string_view text, int64_t& ms, std::string& error) {
-  text = trim(text);
+  text = zgate::text::trim(text);
   int64_t n = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   const std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
@@ -224,7 +220,7 @@ bool parse_duration(std::string_view text, int64_t& ms, std::string& error) {
 }
 
 bool parse_time(std::string_view text, int64_t now_ms, int64_t& ms, std::string& error) {
-  text = trim(text);
+  text = zgate::text::trim(text);
   if (!text.empty() && text.back() >= 'a' && text.back() <= 'z') {  // relative: "24h"
     int64_t d = 0;
     if (!parse_duration(text, d, error)) return false;
