@@ -7,6 +7,7 @@
 
 #include "zgate/auth/auth.hpp"
 #include "zgate/config/config.hpp"
+#include "config_helpers.hpp"
 #include "zgate/config/default_models.hpp"
 #include "zgate/core/secret.hpp"
 #include "zgate/route/router.hpp"
@@ -15,29 +16,8 @@ using namespace zgate;
 
 namespace {
 
-const char* no_env(const char*) { return nullptr; }
-
-// A zhipu provider "z" (with a key) and the TOML `text` on top, validated.
-Config load_toml(const std::string& text) {
-  Config c;
-  c.allow_no_auth = true;
-  ProviderConfig p;
-  p.name = "z";
-  p.api_key = "up-key";
-  c.providers.push_back(p);
-  apply_toml(c, text, "t.toml", &no_env);
-  validate(c);
-  return c;
-}
-
-std::string error_of(const std::string& text) {
-  try {
-    load_toml(text);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no ConfigError)";
-}
+Config load_toml(const std::string& text) { return test::load_toml(text, /*allow_no_auth=*/true); }
+std::string error_of(const std::string& text) { return test::config_error(load_toml, text); }
 
 const ModelRoute& route(const Config& c, std::string_view name) {
   for (const auto& m : c.models) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "zgate/config/config.hpp"
+#include "../config_helpers.hpp"
 
 using namespace zgate;
 
@@ -29,14 +30,7 @@ Config parse(std::string_view alerts) {
   return c;
 }
 
-std::string error_of(std::string_view alerts) {
-  try {
-    parse(alerts);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no ConfigError)";
-}
+std::string error_of(std::string_view alerts) { return test::config_error(parse, alerts); }
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "zgate/config/config.hpp"
+#include "../config_helpers.hpp"
 #include "zgate/policy/limit_store.hpp"
 #include "zgate/policy/policy.hpp"
 
@@ -13,27 +14,8 @@ using namespace zgate::policy;
 
 namespace {
 
-const char* no_env(const char*) { return nullptr; }
-
-Config load_toml(const std::string& text) {
-  Config c;
-  ProviderConfig p;
-  p.name = "z";
-  p.api_key = "up-key";
-  c.providers.push_back(p);
-  apply_toml(c, text, "t.toml", &no_env);
-  validate(c);
-  return c;
-}
-
-std::string error_of(const std::string& text) {
-  try {
-    load_toml(text);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no ConfigError)";
-}
+Config load_toml(const std::string& text) { return test::load_toml(text); }
+std::string error_of(const std::string& text) { return test::config_error(load_toml, text); }
 
 // 2026-12-03T10:00:00Z, the start of a minute, hour and day.
 constexpr int64_t kT0 = 1796292000000;
