@@ -19,43 +19,10 @@
 #include "zgate/json/writer.hpp"
 #include "zgate/obs/metrics.hpp"
 #include "zgate/obs/ticker.hpp"
+#include "window.hpp"
 
 namespace zgate::alert {
 namespace {
-
-// Latency histogram: bucket 0 is under 1 ms, bucket i >= 1 ends at 1.1^i ms; the last one is
-// open. 150 buckets reach past 10 minutes, each within 10% of the values it holds.
-constexpr int kLatencyBuckets = 150;
-constexpr double kBucketRatio = 1.1;
-// A window is kept in at most this many slots (one per second, or coarser for long windows).
-constexpr int64_t kMaxSlots = 600;
-
-int latency_bucket(int64_t us) {
-  const double ms = static_cast<double>(us) / 1000.0;
-  if (ms < 1) return 0;
-  const int b = 1 + static_cast<int>(std::floor(std::log(ms) / std::log(kBucketRatio)));
-  return std::clamp(b, 1, kLatencyBuckets - 1);
-}
-double bucket_upper_ms(int b) { return b == 0 ? 1.0 : std::pow(kBucketRatio, b); }
-
-// What an error is for error_rate: the upstream or zgate failed the request (5xx), it was
-// rate limited (429), or a stream that began ended with an in-band error. Client mistakes
-// (other 4xx) and a client that left (499) are not errors.
-bool is_error(const AccessRecord& r) {
-  if (r.status >= 500 || r.status == 429) return true;
-  return r.status >= 200 && r.status < 300 && !r.error_type.empty() && r.error_type != "client_write_timeout";
-}
-
-// An upstream failure for upstream_failures: the upstream was called and the request still
-// failed, not because of the client.
-bool is_upstream_failure(const AccessRecord& r) {
-  if (r.attempts <= 0 || r.error_type.empty()) return false;
-  if (r.status == 499) return false;
-  return r.error_type != "client_closed_request" && r.error_type != "client_write_timeout" &&
-         r.error_type != "client_read_failed" && r.error_type != "server_shutting_down";
-}
-
-bool is_chat(const AccessRecord& r) { return r.path.ends_with("/chat/completions"); }
 
 std::string percent(double f) { return fmt::format("{:.4g}%", f * 100); }
 
@@ -65,53 +32,9 @@ std::string host_name() {
   return buf;
 }
 
-// A rule's window as slots: `step` seconds each, `n` of them.
-struct Slots {
-  int64_t step = 1, n = 1;
-  explicit Slots(std::chrono::seconds window) {
-    const int64_t w = std::max<int64_t>(window.count(), 1);
-    step = (w + kMaxSlots - 1) / kMaxSlots;
-    n = (w + step - 1) / step;
-  }
-};
-
-struct Slot {
-  int64_t idx = -1;  // the slot's number (Unix seconds / step); -1 = empty
-  uint64_t count = 0, errors = 0;
-  int64_t latency_sum_us = 0;
-};
-
 }  // namespace
 
 std::string_view to_string(State s) { return s == State::firing ? "firing" : "resolved"; }
-
-// Counters of one rule, fed by the recorder thread, read by the alert thread (under Impl::mu).
-struct RuleData {
-  const AlertRule rule;
-  Slots slots;
-  std::vector<Slot> ring;
-  std::vector<uint32_t> hist;  // p95 rules: kLatencyBuckets per slot
-  uint64_t run = 0;            // upstream_failures: failures in a row
-  int64_t seen_drops = -1;     // recorder_drops: the cumulative count at the last evaluation
-  explicit RuleData(AlertRule r) : rule(std::move(r)), slots(rule.window) {
-    ring.resize(static_cast<std::size_t>(slots.n));
-    if (rule.kind == AlertKind::latency && rule.stat == "p95")
-      hist.assign(static_cast<std::size_t>(slots.n) * kLatencyBuckets, 0);
-  }
-  Slot& slot_at(int64_t unix_s) {
-    const int64_t idx = unix_s / slots.step;
-    const std::size_t pos = static_cast<std::size_t>(idx % slots.n);
-    Slot& s = ring[pos];
-    if (s.idx != idx) {
-      s = Slot{idx};
-      if (!hist.empty()) std::fill_n(hist.begin() + static_cast<std::ptrdiff_t>(pos) * kLatencyBuckets, kLatencyBuckets, 0u);
-    }
-    return s;
-  }
-  bool matches(const AccessRecord& r) const {
-    return (rule.key.empty() || r.key_label == rule.key) && (rule.model.empty() || r.model == rule.model);
-  }
-};
 
 class Engine::Impl {
  public:
