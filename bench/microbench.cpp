@@ -19,6 +19,7 @@
 
 #include "zgate/config/config.hpp"
 #include "zgate/json/writer.hpp"
+#include "zgate/obs/log.hpp"
 #include "zgate/sse/parser.hpp"
 #include "zgate/model/request.hpp"
 #include "zgate/model/events.hpp"
@@ -572,6 +573,43 @@ void BM_PolicyNoLimits(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(pol.find("bench"));
 }
 BENCHMARK(BM_PolicyNoLimits);
+
+// One access line formatted (JSON or key=value text): what the recorder thread does per
+// request for the access log, and for the live tail (JSON, once per request and subscriber set).
+void BM_AccessFormat(benchmark::State& state) {
+  AccessRecord r;
+  r.request_id = "chatcmpl-7f3a9c1e5b2d4e6f8a0b1c2d";
+  r.key_label = "team-research";
+  r.client_ip = "10.12.0.31";
+  r.method = "POST";
+  r.path = "/v1/chat/completions";
+  r.model = r.upstream_model = "glm-4.6";
+  r.provider = "zhipu";
+  r.stream = true;
+  r.status = 200;
+  r.connect_us = 1200;
+  r.upstream_first_byte_us = 180000;
+  r.first_token_us = 640000;
+  r.total_us = 4200000;
+  r.prompt_tokens = 1480;
+  r.completion_tokens = 712;
+  r.reasoning_tokens = 388;
+  r.bytes_in = 6144;
+  r.bytes_out = 18230;
+  r.cost_usd = 0.0021376;
+  r.attempts = 1;
+  const bool json = state.range(0) != 0;
+  std::string out;
+  out.reserve(1024);
+  int64_t ms = 1796292000000;
+  for (auto _ : state) {
+    out.clear();
+    format_access(out, r, ++ms, json);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_AccessFormat)->Arg(1)->Arg(0)->ArgName("json");
 
 }  // namespace
 

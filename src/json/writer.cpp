@@ -23,7 +23,17 @@ constexpr std::array<unsigned char, 256> make_table() {
 }
 constexpr auto kEscape = make_table();
 
-void escape_one(std::string& out, unsigned char c) {
+// Where escaped text goes: a std::string, or a raw buffer sized beforehand (write_escaped).
+struct PtrOut {
+  char* p;
+  void append(const char* s, std::size_t n) {
+    std::memcpy(p, s, n);
+    p += n;
+  }
+};
+
+template <typename Out>
+void escape_one(Out& out, unsigned char c) {
   switch (c) {
     case '"': out.append("\\\"", 2); return;
     case '\\': out.append("\\\\", 2); return;
@@ -73,7 +83,9 @@ Writer& Writer::key(Key k) {
   return *this;
 }
 
-void append_escaped(std::string& out, std::string_view s) {
+namespace {
+template <typename Out>
+void escape_into(Out& out, std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
   std::size_t run = 0;  // start of the pending clean run
@@ -105,6 +117,16 @@ void append_escaped(std::string& out, std::string_view s) {
     }
   }
   out.append(s.data() + run, n - run);
+}
+
+}  // namespace
+
+void append_escaped(std::string& out, std::string_view s) { escape_into(out, s); }
+
+char* write_escaped(char* out, std::string_view s) {
+  PtrOut o{out};
+  escape_into(o, s);
+  return o.p;
 }
 
 void append_string(std::string& out, std::string_view s) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 
@@ -92,36 +94,6 @@ void stop_current() {
   g_state.pool.reset();  // drains the queue, then joins the logging thread
 }
 
-// "2024-05-01T12:00:00.123Z" for Unix time `ms`; the date-time part is cached per second and
-// per thread.
-void append_timestamp(std::string& out, int64_t ms) {
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  thread_local std::time_t cached_secs = -1;
-  thread_local char cached[24];
-  if (secs != cached_secs) {
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
-    cached_secs = secs;
-  }
-  out.append(cached);
-  fmt::format_to(std::back_inserter(out), ".{:03}Z", static_cast<int>(ms % 1000));
-}
-
-// key=value text: values are bare when safe, else JSON-quoted.
-void text_value(std::string& out, std::string_view v) {
-  bool bare = !v.empty();
-  for (char c : v) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= ' ' || c == '"' || c == '=' || c == '\\' || u >= 0x7f) {
-      bare = false;
-      break;
-    }
-  }
-  if (bare) out.append(v);
-  else json::append_string(out, v);
-}
-
 }  // namespace
 
 void init_logging(const LogConfig& cfg, bool debug) {
@@ -185,83 +157,216 @@ bool access_log_enabled() {
          (g_has_sink.load(std::memory_order_acquire) || g_access_raw.load(std::memory_order_acquire) != nullptr);
 }
 
+namespace {
+
+// One access line written into room sized beforehand: the fixed text, every number at its widest
+// and every string at its worst (escaped, 6 bytes a byte), so no field checks capacity or grows
+// the string. The recorder thread does this per request for the access log and the live tail; a
+// general JSON writer spent most of a line's time on per-field capacity checks and separators.
+class Line {
+ public:
+  Line(std::string& out, std::size_t string_bytes) : out_(out), start_(out.size()) {
+    out_.resize(start_ + kFixed + 6 * string_bytes);
+    p_ = out_.data() + start_;
+  }
+  ~Line() { out_.resize(static_cast<std::size_t>(p_ - out_.data())); }
+  Line(const Line&) = delete;
+  Line& operator=(const Line&) = delete;
+
+  void lit(std::string_view s) {
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  void json_str(std::string_view s) {
+    *p_++ = '"';
+    p_ = json::write_escaped(p_, s);
+    *p_++ = '"';
+  }
+  // key=value text: bare when safe, else JSON-quoted.
+  void text_str(std::string_view s) {
+    bool bare = !s.empty();
+    for (char c : s) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u <= ' ' || c == '"' || c == '=' || c == '\\' || u >= 0x7f) {
+        bare = false;
+        break;
+      }
+    }
+    if (bare) lit(s);
+    else json_str(s);
+  }
+  void num(int64_t v) {
+    const fmt::format_int f(v);
+    lit({f.data(), f.size()});
+  }
+  void num(uint64_t v) {
+    const fmt::format_int f(v);
+    lit({f.data(), f.size()});
+  }
+  // A duration in microseconds, or `none` when it was not measured (-1).
+  void us(int64_t v, std::string_view none) {
+    if (v < 0) lit(none);
+    else num(v);
+  }
+  void dbl(double v) {
+    if (std::isfinite(v)) p_ = fmt::format_to(p_, "{}", v);
+    else lit("null");
+  }
+  void boolean(bool v) { lit(v ? std::string_view("true") : std::string_view("false")); }
+  // "2024-05-01T12:00:00.123Z" for Unix time `ms`; the date-time part is cached per second and
+  // per thread.
+  void timestamp(int64_t ms) {
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    thread_local std::time_t cached_secs = -1;
+    thread_local char cached[24];
+    if (secs != cached_secs) {
+      std::tm tm{};
+      gmtime_r(&secs, &tm);
+      std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+      cached_secs = secs;
+    }
+    lit(cached);
+    const int milli = static_cast<int>(ms % 1000);
+    const char frac[5] = {'.', static_cast<char>('0' + milli / 100), static_cast<char>('0' + milli / 10 % 10),
+                          static_cast<char>('0' + milli % 10), 'Z'};
+    lit({frac, sizeof frac});
+  }
+
+ private:
+  // The keys and separators of either format, numbers at 24 characters each, quotes.
+  static constexpr std::size_t kFixed = 2048;
+  std::string& out_;
+  const std::size_t start_;
+  char* p_ = nullptr;
+};
+
+}  // namespace
+
 void format_access(std::string& out, const AccessRecord& r, int64_t finished_ms, bool json) {
+  const std::size_t strings = r.request_id.size() + r.key_label.size() + r.client_ip.size() + r.method.size() +
+                              r.path.size() + r.model.size() + r.upstream_model.size() + r.provider.size() +
+                              r.error_type.size() + r.retries.size();
+  Line l(out, strings);
   if (json) {
-    json::Writer w(out);
-    w.begin_object();
-    thread_local std::string ts;
-    ts.clear();
-    append_timestamp(ts, finished_ms);
-    w.kv("ts", ts).kv("level", "info").kv("msg", "request");
-    w.kv("request_id", r.request_id).kv("key", r.key_label).kv("client_ip", r.client_ip);
-    w.kv("method", r.method).kv("path", r.path).kv("model", r.model).kv("upstream_model", r.upstream_model);
-    w.kv("provider", r.provider).kv_bool("stream", r.stream).kv("status", r.status);
-    auto us = [&w](json::Key k, int64_t v) {
-      if (v < 0) w.key(k).null();
-      else w.kv(k, v);
-    };
-    us("connect_us", r.connect_us);
-    us("upstream_first_byte_us", r.upstream_first_byte_us);
-    us("first_token_us", r.first_token_us);
-    us("total_us", r.total_us);
-    w.kv("prompt_tokens", r.prompt_tokens).kv("completion_tokens", r.completion_tokens);
-    w.kv("reasoning_tokens", r.reasoning_tokens).kv("cached_tokens", r.cached_tokens);
-    w.key("bytes_in").number(r.bytes_in).key("bytes_out").number(r.bytes_out);
-    w.kv("error_type", r.error_type).kv("cost_usd", r.cost_usd).kv_bool("upstream_reused", r.upstream_reused);
-    w.kv("attempts", int64_t{r.attempts}).kv("retries", r.retries);
-    us("queue_wait_us", r.queue_wait_us);
-    w.kv("queue_depth", int64_t{r.queue_depth});
-    w.kv_bool("usage_estimated", r.usage_estimated);
-    w.end_object();
+    l.lit(R"({"ts":")");
+    l.timestamp(finished_ms);
+    l.lit(R"(","level":"info","msg":"request","request_id":)");
+    l.json_str(r.request_id);
+    l.lit(R"(,"key":)");
+    l.json_str(r.key_label);
+    l.lit(R"(,"client_ip":)");
+    l.json_str(r.client_ip);
+    l.lit(R"(,"method":)");
+    l.json_str(r.method);
+    l.lit(R"(,"path":)");
+    l.json_str(r.path);
+    l.lit(R"(,"model":)");
+    l.json_str(r.model);
+    l.lit(R"(,"upstream_model":)");
+    l.json_str(r.upstream_model);
+    l.lit(R"(,"provider":)");
+    l.json_str(r.provider);
+    l.lit(R"(,"stream":)");
+    l.boolean(r.stream);
+    l.lit(R"(,"status":)");
+    l.num(int64_t{r.status});
+    l.lit(R"(,"connect_us":)");
+    l.us(r.connect_us, "null");
+    l.lit(R"(,"upstream_first_byte_us":)");
+    l.us(r.upstream_first_byte_us, "null");
+    l.lit(R"(,"first_token_us":)");
+    l.us(r.first_token_us, "null");
+    l.lit(R"(,"total_us":)");
+    l.us(r.total_us, "null");
+    l.lit(R"(,"prompt_tokens":)");
+    l.num(r.prompt_tokens);
+    l.lit(R"(,"completion_tokens":)");
+    l.num(r.completion_tokens);
+    l.lit(R"(,"reasoning_tokens":)");
+    l.num(r.reasoning_tokens);
+    l.lit(R"(,"cached_tokens":)");
+    l.num(r.cached_tokens);
+    l.lit(R"(,"bytes_in":)");
+    l.num(r.bytes_in);
+    l.lit(R"(,"bytes_out":)");
+    l.num(r.bytes_out);
+    l.lit(R"(,"error_type":)");
+    l.json_str(r.error_type);
+    l.lit(R"(,"cost_usd":)");
+    l.dbl(r.cost_usd);
+    l.lit(R"(,"upstream_reused":)");
+    l.boolean(r.upstream_reused);
+    l.lit(R"(,"attempts":)");
+    l.num(int64_t{r.attempts});
+    l.lit(R"(,"retries":)");
+    l.json_str(r.retries);
+    l.lit(R"(,"queue_wait_us":)");
+    l.us(r.queue_wait_us, "null");
+    l.lit(R"(,"queue_depth":)");
+    l.num(int64_t{r.queue_depth});
+    l.lit(R"(,"usage_estimated":)");
+    l.boolean(r.usage_estimated);
+    l.lit("}");
     return;
   }
-  out.append("ts=");
-  append_timestamp(out, finished_ms);
-  out.append(" level=info msg=request");
-  auto s = [&out](std::string_view k, std::string_view v) {
-    out.push_back(' ');
-    out.append(k);
-    out.push_back('=');
-    text_value(out, v);
-  };
-  auto n = [&out](std::string_view k, auto v) { fmt::format_to(std::back_inserter(out), " {}={}", k, v); };
-  auto us = [&out, &n](std::string_view k, int64_t v) {
-    if (v < 0) {
-      out.push_back(' ');
-      out.append(k);
-      out.append("=-");
-    } else {
-      n(k, v);
-    }
-  };
-  s("request_id", r.request_id);
-  s("key", r.key_label);
-  s("client_ip", r.client_ip);
-  s("method", r.method);
-  s("path", r.path);
-  s("model", r.model);
-  s("upstream_model", r.upstream_model);
-  s("provider", r.provider);
-  n("stream", r.stream);
-  n("status", r.status);
-  us("connect_us", r.connect_us);
-  us("upstream_first_byte_us", r.upstream_first_byte_us);
-  us("first_token_us", r.first_token_us);
-  us("total_us", r.total_us);
-  n("prompt_tokens", r.prompt_tokens);
-  n("completion_tokens", r.completion_tokens);
-  n("reasoning_tokens", r.reasoning_tokens);
-  n("cached_tokens", r.cached_tokens);
-  n("bytes_in", r.bytes_in);
-  n("bytes_out", r.bytes_out);
-  s("error_type", r.error_type);
-  n("cost_usd", r.cost_usd);
-  n("upstream_reused", r.upstream_reused);
-  n("attempts", r.attempts);
-  s("retries", r.retries);
-  us("queue_wait_us", r.queue_wait_us);
-  n("queue_depth", r.queue_depth);
-  n("usage_estimated", r.usage_estimated);
+  l.lit("ts=");
+  l.timestamp(finished_ms);
+  l.lit(" level=info msg=request request_id=");
+  l.text_str(r.request_id);
+  l.lit(" key=");
+  l.text_str(r.key_label);
+  l.lit(" client_ip=");
+  l.text_str(r.client_ip);
+  l.lit(" method=");
+  l.text_str(r.method);
+  l.lit(" path=");
+  l.text_str(r.path);
+  l.lit(" model=");
+  l.text_str(r.model);
+  l.lit(" upstream_model=");
+  l.text_str(r.upstream_model);
+  l.lit(" provider=");
+  l.text_str(r.provider);
+  l.lit(" stream=");
+  l.boolean(r.stream);
+  l.lit(" status=");
+  l.num(int64_t{r.status});
+  l.lit(" connect_us=");
+  l.us(r.connect_us, "-");
+  l.lit(" upstream_first_byte_us=");
+  l.us(r.upstream_first_byte_us, "-");
+  l.lit(" first_token_us=");
+  l.us(r.first_token_us, "-");
+  l.lit(" total_us=");
+  l.us(r.total_us, "-");
+  l.lit(" prompt_tokens=");
+  l.num(r.prompt_tokens);
+  l.lit(" completion_tokens=");
+  l.num(r.completion_tokens);
+  l.lit(" reasoning_tokens=");
+  l.num(r.reasoning_tokens);
+  l.lit(" cached_tokens=");
+  l.num(r.cached_tokens);
+  l.lit(" bytes_in=");
+  l.num(r.bytes_in);
+  l.lit(" bytes_out=");
+  l.num(r.bytes_out);
+  l.lit(" error_type=");
+  l.text_str(r.error_type);
+  l.lit(" cost_usd=");
+  l.dbl(r.cost_usd);
+  l.lit(" upstream_reused=");
+  l.boolean(r.upstream_reused);
+  l.lit(" attempts=");
+  l.num(int64_t{r.attempts});
+  l.lit(" retries=");
+  l.text_str(r.retries);
+  l.lit(" queue_wait_us=");
+  l.us(r.queue_wait_us, "-");
+  l.lit(" queue_depth=");
+  l.num(int64_t{r.queue_depth});
+  l.lit(" usage_estimated=");
+  l.boolean(r.usage_estimated);
 }
 
 namespace {

@@ -135,6 +135,35 @@ TEST_CASE("log: an estimated usage says so in both access line formats", "[unit]
   CHECK_THAT(text, Catch::EndsWith(" usage_estimated=true"));
 }
 
+TEST_CASE("log: an access line with long values that all need escaping is whole and valid JSON", "[unit][log]") {
+  // Every byte of these values escapes to six (control characters): the line's room is sized
+  // for the worst case, and what was in the buffer before the line stays.
+  const std::string path(70000, '\x01'), retries(5000, '"');
+  auto r = sample();
+  r.path = path;
+  r.retries = retries;
+  r.error_type = "x\ny";
+  std::string out = "before|";
+  format_access(out, r, kFinished, /*json=*/true);
+  REQUIRE_THAT(out, Catch::StartsWith("before|{\"ts\":") && Catch::EndsWith("\"usage_estimated\":false}"));
+  const std::string line = out.substr(7);
+  std::string buf;
+  auto doc = json::thread_parser().iterate(json::pad(line, buf));
+  simdjson::ondemand::object o;
+  REQUIRE(doc.get_object().get(o) == simdjson::SUCCESS);
+  std::string_view s;
+  REQUIRE(o["path"].get_string().get(s) == simdjson::SUCCESS);
+  CHECK(s == path);
+  REQUIRE(o["error_type"].get_string().get(s) == simdjson::SUCCESS);
+  CHECK(s == "x\ny");
+  REQUIRE(o["retries"].get_string().get(s) == simdjson::SUCCESS);
+  CHECK(s == retries);
+  std::string text;
+  format_access(text, r, kFinished, /*json=*/false);
+  CHECK_THAT(text, Catch::Contains(" error_type=\"x\\ny\" ") && Catch::EndsWith(" usage_estimated=false"));
+  CHECK(text.size() > 6 * path.size());
+}
+
 TEST_CASE("log: text access lines are key=value with quoted values when needed", "[unit][log]") {
   auto r = sample();
   r.error_type = "upstream error";

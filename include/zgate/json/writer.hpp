@@ -13,6 +13,8 @@ namespace zgate::json {
 // Appends `s` JSON-escaped (without quotes) to `out`. Control characters become \u00XX,
 // '"' and '\\' are escaped, and U+2028/U+2029 are escaped so the output is safe in JS.
 void append_escaped(std::string& out, std::string_view s);
+// The same into a raw buffer with room for 6 * s.size() bytes; returns the end of what it wrote.
+char* write_escaped(char* out, std::string_view s);
 // Appends `s` as a quoted JSON string.
 void append_string(std::string& out, std::string_view s);
 
