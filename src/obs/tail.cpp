@@ -6,37 +6,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "zgate/core/encoding.hpp"
 #include "zgate/obs/log.hpp"
 
 namespace zgate::obs {
 namespace {
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded: '+' is a space, %XX a byte; nullopt for a broken escape.
-std::optional<std::string> form_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      const int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
 
 class HubConsumer final : public RecordConsumer {
  public:
@@ -68,7 +42,7 @@ Result<TailFilter> parse_tail_filter(std::string_view query) {
     if (pair.empty()) continue;
     const std::size_t eq = pair.find('=');
     const std::string_view name = pair.substr(0, eq);
-    const auto value = form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    const auto value = encoding::form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
     if (!value) return bad_request("The query parameter '" + std::string(name) + "' has a broken %-escape.", std::string(name));
     if (name == "key") {
       f.key = *value;

@@ -3,30 +3,15 @@
 
 #include "zgate/report/report.hpp"
 
+#include "zgate/core/encoding.hpp"
+
 namespace zgate::report {
 namespace {
 
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
+// A broken %-escape is kept as it was written (the filters then match nothing).
 std::string decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
+  auto d = encoding::form_decode(s);
+  return d ? std::move(*d) : std::string(s);
 }
 
 ApiError bad_param(const std::string& name, const std::string& why) {

@@ -15,6 +15,10 @@ std::optional<std::string> base64_decode(std::string_view text);
 void append_base64url(std::string& out, std::string_view bytes);
 std::string base64url_encode(std::string_view bytes);
 
+// application/x-www-form-urlencoded (query strings): '+' is a space, %XX a byte; nullopt for a
+// broken escape ('%' not followed by two hex digits).
+std::optional<std::string> form_decode(std::string_view s);
+
 // Lower-case hex, two digits per byte.
 std::string hex_encode(std::string_view bytes);
 

@@ -57,6 +57,14 @@ TEST_CASE("encoding: base64 round trips every tail length (RFC 4648 vectors)", "
   CHECK(encoding::hex_encode("\x01\xab") == "01ab");
 }
 
+TEST_CASE("encoding: form_decode turns + into a space and %XX into a byte, and refuses a broken escape", "[core][encoding]") {
+  CHECK(encoding::form_decode("a+b%20c%2Fd%e4%B8%ad") == std::optional<std::string>("a b c/d\xe4\xb8\xad"));
+  CHECK(encoding::form_decode("") == std::optional<std::string>(""));
+  CHECK_FALSE(encoding::form_decode("50%"));
+  CHECK_FALSE(encoding::form_decode("%4"));
+  CHECK_FALSE(encoding::form_decode("%zz"));
+}
+
 TEST_CASE("ids: random hex and version-4 UUIDs have the right shape", "[core][ids]") {
   const std::string h = ids::random_hex(29);
   CHECK(h.size() == 29);
