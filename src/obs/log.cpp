@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -185,9 +186,8 @@ class Line {
   // key=value text: bare when safe, else JSON-quoted.
   void text_str(std::string_view s) {
     bool bare = !s.empty();
-    for (char c : s) {
-      const auto u = static_cast<unsigned char>(c);
-      if (u <= ' ' || c == '"' || c == '=' || c == '\\' || u >= 0x7f) {
+    for (const char c : s) {
+      if (kQuote[static_cast<unsigned char>(c)]) {
         bare = false;
         break;
       }
@@ -233,11 +233,97 @@ class Line {
   }
 
  private:
+  // Bytes that make a text value quoted: space and controls, '"', '=', '\\', DEL and non-ASCII.
+  static constexpr auto kQuote = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c) t[c] = c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f;
+    return t;
+  }();
   // The keys and separators of either format, numbers at 24 characters each, quotes.
   static constexpr std::size_t kFixed = 2048;
   std::string& out_;
   const std::size_t start_;
   char* p_ = nullptr;
+};
+
+}  // namespace
+
+namespace {
+
+// Each field of an access line once, in order; the format is the emitter's.
+template <typename Emit>
+void access_fields(Emit& e, const AccessRecord& r) {
+  e.str("request_id", r.request_id);
+  e.str("key", r.key_label);
+  e.str("client_ip", r.client_ip);
+  e.str("method", r.method);
+  e.str("path", r.path);
+  e.str("model", r.model);
+  e.str("upstream_model", r.upstream_model);
+  e.str("provider", r.provider);
+  e.boolean("stream", r.stream);
+  e.num("status", int64_t{r.status});
+  e.us("connect_us", r.connect_us);
+  e.us("upstream_first_byte_us", r.upstream_first_byte_us);
+  e.us("first_token_us", r.first_token_us);
+  e.us("total_us", r.total_us);
+  e.num("prompt_tokens", r.prompt_tokens);
+  e.num("completion_tokens", r.completion_tokens);
+  e.num("reasoning_tokens", r.reasoning_tokens);
+  e.num("cached_tokens", r.cached_tokens);
+  e.num("bytes_in", r.bytes_in);
+  e.num("bytes_out", r.bytes_out);
+  e.str("error_type", r.error_type);
+  e.dbl("cost_usd", r.cost_usd);
+  e.boolean("upstream_reused", r.upstream_reused);
+  e.num("attempts", int64_t{r.attempts});
+  e.str("retries", r.retries);
+  e.us("queue_wait_us", r.queue_wait_us);
+  e.num("queue_depth", int64_t{r.queue_depth});
+  e.boolean("usage_estimated", r.usage_estimated);
+}
+
+// ,"name":value (JSON; a duration not measured is null).
+struct JsonEmit {
+  Line& l;
+  // The name's length is known at compile time, so its copy is a few moves, not a call.
+  template <std::size_t N>
+  void key(const char (&k)[N]) {
+    l.lit(",\"");
+    l.lit({k, N - 1});
+    l.lit("\":");
+  }
+  template <std::size_t N>
+  void str(const char (&k)[N], std::string_view v) { key(k); l.json_str(v); }
+  template <std::size_t N, typename Int>
+  void num(const char (&k)[N], Int v) { key(k); l.num(v); }
+  template <std::size_t N>
+  void us(const char (&k)[N], int64_t v) { key(k); l.us(v, "null"); }
+  template <std::size_t N>
+  void dbl(const char (&k)[N], double v) { key(k); l.dbl(v); }
+  template <std::size_t N>
+  void boolean(const char (&k)[N], bool v) { key(k); l.boolean(v); }
+};
+
+// " name=value" (text; values bare when safe, else JSON-quoted; a duration not measured is -).
+struct TextEmit {
+  Line& l;
+  template <std::size_t N>
+  void key(const char (&k)[N]) {
+    l.lit(" ");
+    l.lit({k, N - 1});
+    l.lit("=");
+  }
+  template <std::size_t N>
+  void str(const char (&k)[N], std::string_view v) { key(k); l.text_str(v); }
+  template <std::size_t N, typename Int>
+  void num(const char (&k)[N], Int v) { key(k); l.num(v); }
+  template <std::size_t N>
+  void us(const char (&k)[N], int64_t v) { key(k); l.us(v, "-"); }
+  template <std::size_t N>
+  void dbl(const char (&k)[N], double v) { key(k); l.dbl(v); }
+  template <std::size_t N>
+  void boolean(const char (&k)[N], bool v) { key(k); l.boolean(v); }
 };
 
 }  // namespace
@@ -250,123 +336,17 @@ void format_access(std::string& out, const AccessRecord& r, int64_t finished_ms,
   if (json) {
     l.lit(R"({"ts":")");
     l.timestamp(finished_ms);
-    l.lit(R"(","level":"info","msg":"request","request_id":)");
-    l.json_str(r.request_id);
-    l.lit(R"(,"key":)");
-    l.json_str(r.key_label);
-    l.lit(R"(,"client_ip":)");
-    l.json_str(r.client_ip);
-    l.lit(R"(,"method":)");
-    l.json_str(r.method);
-    l.lit(R"(,"path":)");
-    l.json_str(r.path);
-    l.lit(R"(,"model":)");
-    l.json_str(r.model);
-    l.lit(R"(,"upstream_model":)");
-    l.json_str(r.upstream_model);
-    l.lit(R"(,"provider":)");
-    l.json_str(r.provider);
-    l.lit(R"(,"stream":)");
-    l.boolean(r.stream);
-    l.lit(R"(,"status":)");
-    l.num(int64_t{r.status});
-    l.lit(R"(,"connect_us":)");
-    l.us(r.connect_us, "null");
-    l.lit(R"(,"upstream_first_byte_us":)");
-    l.us(r.upstream_first_byte_us, "null");
-    l.lit(R"(,"first_token_us":)");
-    l.us(r.first_token_us, "null");
-    l.lit(R"(,"total_us":)");
-    l.us(r.total_us, "null");
-    l.lit(R"(,"prompt_tokens":)");
-    l.num(r.prompt_tokens);
-    l.lit(R"(,"completion_tokens":)");
-    l.num(r.completion_tokens);
-    l.lit(R"(,"reasoning_tokens":)");
-    l.num(r.reasoning_tokens);
-    l.lit(R"(,"cached_tokens":)");
-    l.num(r.cached_tokens);
-    l.lit(R"(,"bytes_in":)");
-    l.num(r.bytes_in);
-    l.lit(R"(,"bytes_out":)");
-    l.num(r.bytes_out);
-    l.lit(R"(,"error_type":)");
-    l.json_str(r.error_type);
-    l.lit(R"(,"cost_usd":)");
-    l.dbl(r.cost_usd);
-    l.lit(R"(,"upstream_reused":)");
-    l.boolean(r.upstream_reused);
-    l.lit(R"(,"attempts":)");
-    l.num(int64_t{r.attempts});
-    l.lit(R"(,"retries":)");
-    l.json_str(r.retries);
-    l.lit(R"(,"queue_wait_us":)");
-    l.us(r.queue_wait_us, "null");
-    l.lit(R"(,"queue_depth":)");
-    l.num(int64_t{r.queue_depth});
-    l.lit(R"(,"usage_estimated":)");
-    l.boolean(r.usage_estimated);
+    l.lit(R"(","level":"info","msg":"request")");
+    JsonEmit e{l};
+    access_fields(e, r);
     l.lit("}");
-    return;
+  } else {
+    l.lit("ts=");
+    l.timestamp(finished_ms);
+    l.lit(" level=info msg=request");
+    TextEmit e{l};
+    access_fields(e, r);
   }
-  l.lit("ts=");
-  l.timestamp(finished_ms);
-  l.lit(" level=info msg=request request_id=");
-  l.text_str(r.request_id);
-  l.lit(" key=");
-  l.text_str(r.key_label);
-  l.lit(" client_ip=");
-  l.text_str(r.client_ip);
-  l.lit(" method=");
-  l.text_str(r.method);
-  l.lit(" path=");
-  l.text_str(r.path);
-  l.lit(" model=");
-  l.text_str(r.model);
-  l.lit(" upstream_model=");
-  l.text_str(r.upstream_model);
-  l.lit(" provider=");
-  l.text_str(r.provider);
-  l.lit(" stream=");
-  l.boolean(r.stream);
-  l.lit(" status=");
-  l.num(int64_t{r.status});
-  l.lit(" connect_us=");
-  l.us(r.connect_us, "-");
-  l.lit(" upstream_first_byte_us=");
-  l.us(r.upstream_first_byte_us, "-");
-  l.lit(" first_token_us=");
-  l.us(r.first_token_us, "-");
-  l.lit(" total_us=");
-  l.us(r.total_us, "-");
-  l.lit(" prompt_tokens=");
-  l.num(r.prompt_tokens);
-  l.lit(" completion_tokens=");
-  l.num(r.completion_tokens);
-  l.lit(" reasoning_tokens=");
-  l.num(r.reasoning_tokens);
-  l.lit(" cached_tokens=");
-  l.num(r.cached_tokens);
-  l.lit(" bytes_in=");
-  l.num(r.bytes_in);
-  l.lit(" bytes_out=");
-  l.num(r.bytes_out);
-  l.lit(" error_type=");
-  l.text_str(r.error_type);
-  l.lit(" cost_usd=");
-  l.dbl(r.cost_usd);
-  l.lit(" upstream_reused=");
-  l.boolean(r.upstream_reused);
-  l.lit(" attempts=");
-  l.num(int64_t{r.attempts});
-  l.lit(" retries=");
-  l.text_str(r.retries);
-  l.lit(" queue_wait_us=");
-  l.us(r.queue_wait_us, "-");
-  l.lit(" queue_depth=");
-  l.num(int64_t{r.queue_depth});
-  l.lit(" usage_estimated=");
-  l.boolean(r.usage_estimated);
 }
 
 namespace {
