@@ -65,7 +65,10 @@ std::string describe(const Config& c) {
     std::string keys_shown = shown(p.api_key);
     if (p.api_keys.size() > 1) {
       keys_shown.clear();
-      for (const auto& k : p.api_keys) keys_shown += (keys_shown.empty() ? "" : ",") + shown(k);
+      for (const auto& k : p.api_keys) {
+        if (!keys_shown.empty()) keys_shown += ',';
+        keys_shown += shown(k);
+      }
       keys_shown = fmt::format("[{}] ({}, cooldown {} ms, quota cooldown {} ms)", keys_shown, p.key_strategy,
                                p.key_cooldown.count(), p.key_quota_cooldown.count());
     }

@@ -160,9 +160,9 @@ void to_origin_form(std::string& target) {
   if (scheme == 0) return;
   const std::size_t path = t.find_first_of("/?", scheme);
   if (path == std::string_view::npos) {
-    target = "/";
+    target.assign(1, '/');  // not = "/": GCC 12 at -O3 warns (-Wrestrict, wrongly) on that
   } else if (t[path] == '?') {
-    target.replace(0, path, "/");
+    target.replace(0, path, 1, '/');
   } else {
     target.erase(0, path);
   }

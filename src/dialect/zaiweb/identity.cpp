@@ -30,7 +30,7 @@ UpstreamRequest profile_request(const ZaiWebOptions& opts, std::string_view toke
 UpstreamRequest landing_page_request(const ZaiWebOptions& opts) {
   UpstreamRequest r;
   r.method = "GET";
-  r.target = "/";
+  r.target.assign(1, '/');  // not = "/": GCC 12 at -O3 warns (-Wrestrict, wrongly) on that
   const std::string_view ua = user_agent_of(opts);
   r.headers.emplace_back("User-Agent", std::string(ua));
   r.headers.emplace_back("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");

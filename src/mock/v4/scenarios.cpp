@@ -55,10 +55,20 @@ PlanPtr answer_plan(const Build& b, const Answer& a, const char* label) {
   return p;
 }
 
+// `text` after a newline when `newline` (GLM's thinking answers begin with one). Built by
+// appending: GCC 12 at -O3 warns (-Wrestrict, wrongly) on "\n" + text.
+std::string after_newline(bool newline, std::string_view text) {
+  std::string s;
+  s.reserve(text.size() + 1);
+  if (newline) s.push_back('\n');
+  s.append(text);
+  return s;
+}
+
 Answer default_answer(const Build& b) {
   Answer a;
-  if (b.rq.thinking) a.reasoning = "\n" + reasoning_text(b.rq.last_user_text, ' ');
-  a.content = (b.rq.thinking ? "\n" : "") + echo_text(b.rq.last_user_text);
+  if (b.rq.thinking) a.reasoning = after_newline(true, reasoning_text(b.rq.last_user_text, ' '));
+  a.content = after_newline(b.rq.thinking, echo_text(b.rq.last_user_text));
   return a;
 }
 
@@ -164,12 +174,12 @@ PlanPtr build_plan(Build& b) {
     return p;
   }
   if (name == "reasoning" || name == "format2026") {
-    a.reasoning = "\n" + reasoning_text(b.rq.last_user_text, ' ');
-    a.content = "\n" + echo_text(b.rq.last_user_text);
+    a.reasoning = after_newline(true, reasoning_text(b.rq.last_user_text, ' '));
+    a.content = after_newline(true, echo_text(b.rq.last_user_text));
     return answer_plan(b, a, name == "reasoning" ? "reasoning" : "format2026");
   }
   if (name == "tool_result") {
-    a.content = (b.rq.thinking ? "\n" : "") + tool_result_text(b.rq.last_tool_content);
+    a.content = after_newline(b.rq.thinking, tool_result_text(b.rq.last_tool_content));
     return answer_plan(b, a, "tool_result");
   }
   if (name == "tools" || name == "tools_parallel" || name == "tool_stream" || name == "tool_stream_repeat" ||
