@@ -261,7 +261,7 @@ test('SIGTERM with 50 streams open: each ends with [DONE] and one access line, a
   const dir = mkdtempSync(join(tmpdir(), 'zgate-term-'));
   const file = join(dir, 'zgate.toml');
   writeFileSync(file, '[timeouts]\nshutdown_grace_ms = 500\n');
-  const gw = await startGateway(gatewayEnv({ ZGATE_CONFIG: file }));
+  const gw = await startGateway(gatewayEnv({ ZGATE_CONFIG: file, ZGATE_LOG_FORMAT: 'json' }));
   const out = watchOutput(gw.child);
   try {
     const streams = await Promise.all(Array.from({ length: 50 }, (_, i) => openStream(gw.port, `term50-${i}`)));
@@ -275,7 +275,7 @@ test('SIGTERM with 50 streams open: each ends with [DONE] and one access line, a
     const r = await exited(gw.child, 15000);
     assert.deepEqual(r, { code: 0, signal: null }, out.text());
     for (let i = 0; i < 50; ++i) {
-      const lines = out.text().split('\n').filter((l) => l.includes(`"term50-${i}"`));
+      const lines = out.text().split('\n').filter((l) => l.includes(`"request_id":"term50-${i}"`));
       assert.equal(lines.length, 1, `term50-${i}: ${lines.length} access lines`);
     }
   } finally {
