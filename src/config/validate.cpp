@@ -79,9 +79,15 @@ void validate_provider(ProviderConfig& p, const std::string& key) {
   if (p.base_url.empty()) p.base_url = std::string(default_base_url(p.kind));
   if (!parse_url(p.base_url))
     throw ConfigError(fmt::format("{}.base_url: '{}' is not an http(s)://host[:port][/path] URL", key, p.base_url));
+  if (p.kind == ProviderKind::zai_web && !p.api_keys.empty()) {
+    // The generic upstream keys (ZGATE_UPSTREAM_KEY, --upstream-key, api_keys) of a zai-web
+    // provider are its tokens.
+    for (const auto& k : p.api_keys) {
+      if (std::find(p.tokens.begin(), p.tokens.end(), k) == p.tokens.end()) p.tokens.push_back(k);
+    }
+    p.api_keys.clear();
+  }
   if (!p.api_keys.empty()) {
-    if (p.kind != ProviderKind::zhipu)
-      throw ConfigError(fmt::format("{}.api_keys: only zhipu providers rotate several API keys (a zai-web provider takes tokens)", key));
     if (!p.api_key.empty() && p.api_key != p.api_keys.front() &&
         std::find(p.api_keys.begin(), p.api_keys.end(), p.api_key) == p.api_keys.end()) {
       p.api_keys.insert(p.api_keys.begin(), p.api_key);  // api_key and api_keys: all of them
@@ -119,11 +125,10 @@ void validate_provider(ProviderConfig& p, const std::string& key) {
                                     p.zai.thinking_mode));
     // The generic upstream key (--upstream-key / ZGATE_UPSTREAM_KEY) is the zai-web token.
     if (p.zai.token.empty() && !p.api_key.empty()) p.zai.token = p.api_key;
-    // token and tokens: all of them, token first; the first is the one a lone token request uses.
+    // token and tokens: all of them, token first. Configured tokens win over guest_per_conversation
+    // (as a single token always did).
     ZaiWebOptions& z = p.zai;
     if (!p.tokens.empty()) {
-      if (z.guest_per_conversation)
-        throw ConfigError(fmt::format("{}.tokens: guest_per_conversation uses guest tokens; give one or the other", key));
       for (std::size_t i = 0; i < p.tokens.size(); ++i) {
         if (p.tokens[i].empty()) throw ConfigError(fmt::format("{}.tokens[{}]: must not be empty", key, i));
       }

@@ -791,19 +791,22 @@ tokens_env = "TOKS"
   CHECK(described.find("t1") == std::string::npos);  // fingerprints only
 }
 
-TEST_CASE("config: tokens belong to zai-web providers and exclude guest_per_conversation", "[unit][config]") {
-  auto with = [](const std::string& provider) {
-    Config c;
-    c.allow_no_auth = true;
-    apply_toml(c, "[[providers]]\nname = \"p\"\n" + provider, "t.toml");
-    return error_of([&] { validate(c); });
-  };
-  CHECK(with("kind = \"zhipu\"\ntokens = [\"t1\"]\n").find("providers[0] (p).tokens: only zai-web providers") !=
-        std::string::npos);
-  CHECK(with("kind = \"zai-web\"\ntokens = [\"t1\"]\nguest_per_conversation = true\n").find("tokens: guest_per_conversation") !=
-        std::string::npos);
-  CHECK(with("kind = \"zai-web\"\napi_keys = [\"t1\", \"t2\"]\n").find("a zai-web provider takes tokens") !=
-        std::string::npos);
+TEST_CASE("config: tokens belong to zai-web providers", "[unit][config]") {
+  Config c;
+  c.allow_no_auth = true;
+  apply_toml(c, "[[providers]]\nname = \"p\"\nkind = \"zhipu\"\ntokens = [\"t1\"]\n", "t.toml");
+  CHECK(error_of([&] { validate(c); }).find("providers[0] (p).tokens: only zai-web providers") != std::string::npos);
+}
+
+TEST_CASE("config: a zai-web provider's upstream keys from the environment are its tokens", "[unit][config]") {
+  set_env({{"ZGATE_API_KEYS", "sk-client-key-0000000000001"},
+           {"ZGATE_PROVIDER", "zai-web"},
+           {"ZGATE_UPSTREAM_KEY", "tok-one,tok-two"}});
+  const auto c = load({});
+  REQUIRE(c->providers.size() == 1);
+  CHECK(c->providers[0].tokens == std::vector<std::string>{"tok-one", "tok-two"});
+  CHECK(c->providers[0].zai.token == "tok-one");
+  CHECK(c->providers[0].api_keys.size() <= 1);  // no zhipu key pool for a zai-web provider
 }
 
 TEST_CASE("config: [health] thresholds from TOML, checked", "[unit][config]") {
