@@ -383,7 +383,7 @@ net::awaitable<bool> handle(Request& c) {
   if (!e) {
     keep = co_await out.send_error(not_found("Unknown path '" + std::string(path) +
                                              (c.conn.metrics_only
-                                                  ? "'. This address (metrics_listen) serves GET /metrics and /health."
+                                                  ? "'. This address (metrics_listen) serves GET /metrics, /health and /health/upstream."
                                                   : "'. zgate serves POST /v1/chat/completions and GET /v1/models."),
                                              "unknown_url")) &&
            c.keep_alive;
