@@ -113,6 +113,7 @@ std::vector<std::string> config_secrets(const Config& c) {
     for (const auto& k : p.api_keys) add(k);
     for (const auto& [name, value] : p.headers) add(value);
     add(p.zai.token);
+    for (const auto& t : p.tokens) add(t);
     add(p.zai.signing_secret);
   }
   for (const auto& a : c.alerts) add(a.webhook);  // webhook URLs often embed a token

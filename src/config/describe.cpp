@@ -76,6 +76,8 @@ std::string describe(const Config& c) {
          to_string(p.kind), p.base_url, keys_shown, p.jwt, p.verify_tls,
          p.ca_file.empty() ? "" : " ca_file=", p.ca_file);
     for (const auto& [h, v] : p.headers) line(out, "  header {}: {}", h, shown(v));
+    if (p.health_check_interval.count() > 0)
+      line(out, "  health check: every {} s, model {}", p.health_check_interval.count(), p.health_check_model);
     auto shaping = [&out](std::string_view what, const ShapingLimits& l) {
       line(out, "  shaping {}: max_concurrent={} min_interval={} ms queue_max={} queue_timeout={} ms", what,
            l.max_concurrent, l.min_interval.count(), l.queue_max, l.queue_timeout.count());
@@ -83,9 +85,16 @@ std::string describe(const Config& c) {
     if (p.shaping.active()) shaping("(every model)", p.shaping);
     for (const auto& rule : p.shaping_rules) shaping(rule.model, rule.limits);
     if (p.kind == ProviderKind::zai_web) {
+      std::string tokens_shown = p.zai.token.empty() ? std::string("(guest)") : mask_secret(p.zai.token);
+      if (p.tokens.size() > 1) {
+        tokens_shown.clear();
+        for (const auto& t : p.tokens) tokens_shown += (tokens_shown.empty() ? "" : ",") + mask_secret(t);
+        tokens_shown = fmt::format("[{}] ({}, cooldown {} ms, quota cooldown {} ms)", tokens_shown, p.key_strategy,
+                                   p.key_cooldown.count(), p.key_quota_cooldown.count());
+      }
       line(out, "  zai-web: token={} guest_per_conversation={} signing_secret={} fe_version={}{} thinking_mode={} "
            "function_calling={} signed_path={} legacy_path={}{}{}",
-           p.zai.token.empty() ? "(guest)" : mask_secret(p.zai.token), p.zai.guest_per_conversation,
+           tokens_shown, p.zai.guest_per_conversation,
            shown(p.zai.signing_secret), p.zai.fe_version, p.zai.refresh_fe_version ? " (refreshed at start)" : "",
            p.zai.thinking_mode, p.zai.function_calling, p.zai.signed_path, p.zai.legacy_path,
            p.zai.user_agent.empty() ? "" : " user_agent=", p.zai.user_agent);
@@ -145,6 +154,8 @@ std::string describe(const Config& c) {
        l.max_streams ? std::to_string(l.max_streams) : std::string("unlimited"));
   line(out, "retry: {} attempt(s) in all, backoff {}..{} ms with full jitter, within {} ms", c.retry.attempts,
        c.retry.base_delay.count(), c.retry.max_delay.count(), c.retry.budget.count());
+  line(out, "upstream health: window {} s, down after {} consecutive failures, degraded from error rate {}",
+       c.health.window.count() / 1000, c.health.down_after_failures, c.health.degraded_error_rate);
   line(out, "log: level {} format {} access_log {} to {} (queue {}); cors origin {}; data dir {}", c.log.level,
        c.log.format, c.log.access_log, c.log.file.empty() ? "stderr" : c.log.file, c.log.queue_size,
        c.cors_origin, c.data_dir);

@@ -70,6 +70,8 @@ std::string describe_json(const Config& c) {
     ms(w, "key_cooldown_ms", p.key_cooldown);
     ms(w, "key_quota_cooldown_ms", p.key_quota_cooldown);
     w.kv_bool("jwt", p.jwt).kv("ca_file", p.ca_file).kv_bool("verify_tls", p.verify_tls);
+    w.kv("health_check_interval_s", static_cast<int64_t>(p.health_check_interval.count()));
+    w.kv("health_check_model", p.health_check_model);
     // Extra headers often carry credentials: their names are shown, their values masked.
     w.key("headers").begin_object();
     for (const auto& [name, value] : p.headers) w.key_escaped(name).string(mask_secret(value));
@@ -93,6 +95,9 @@ std::string describe_json(const Config& c) {
       const ZaiWebOptions& z = p.zai;
       w.key("zai").begin_object();
       secret(w, "token", z.token);
+      w.key("tokens").begin_array();
+      for (const auto& t : p.tokens) w.string(mask_secret(t));
+      w.end_array();
       w.kv_bool("guest_per_conversation", z.guest_per_conversation);
       secret(w, "signing_secret", z.signing_secret);
       w.kv("fe_version", z.fe_version).kv_bool("refresh_fe_version", z.refresh_fe_version);
@@ -144,6 +149,11 @@ std::string describe_json(const Config& c) {
   ms(w, "base_delay_ms", c.retry.base_delay);
   ms(w, "max_delay_ms", c.retry.max_delay);
   ms(w, "budget_ms", c.retry.budget);
+  w.end_object();
+  w.key("health").begin_object();
+  w.kv("window_s", static_cast<int64_t>(c.health.window.count() / 1000));
+  w.kv("down_after_failures", c.health.down_after_failures);
+  w.kv("degraded_error_rate", c.health.degraded_error_rate);
   w.end_object();
   w.key("log").begin_object();
   w.kv("level", c.log.level).kv_bool("access_log", c.log.access_log).kv("format", c.log.format);

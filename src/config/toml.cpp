@@ -300,6 +300,10 @@ void read_provider(const Reader& r, ProviderConfig& p, const toml::table& t, con
       p.key_cooldown = Millis(r.integer(v, path, 0, 86'400'000, "a number of milliseconds up to a day"));
     } else if (key == "key_quota_cooldown_ms") {
       p.key_quota_cooldown = Millis(r.integer(v, path, 0, 86'400'000, "a number of milliseconds up to a day"));
+    } else if (key == "health_check_interval_s") {
+      p.health_check_interval = std::chrono::seconds(r.integer(v, path, 0, 86'400, "a number of seconds up to a day (0 = off)"));
+    } else if (key == "health_check_model") {
+      p.health_check_model = r.str(v, path);
     } else if (key == "jwt") {
       p.jwt = r.boolean(v, path);
     } else if (key == "ca_file") {
@@ -313,6 +317,15 @@ void read_provider(const Reader& r, ProviderConfig& p, const toml::table& t, con
       });
     } else if (key == "token" || key == "token_env") {
       z.token = r.secret(key, "token", v, path, have_token);
+    } else if (key == "tokens" || key == "tokens_env") {
+      // A list of tokens, or an environment variable holding them comma-separated.
+      if (key == "tokens") {
+        const auto* a = v.as_array();
+        if (!a) r.fail(v, path, "must be an array of strings");
+        for (std::size_t j = 0; j < a->size(); ++j) p.tokens.push_back(std::string(text::trim(r.str((*a)[j], fmt::format("{}[{}]", path, j)))));
+      } else {
+        p.tokens = text::split_list(r.env_secret(v, path));
+      }
     } else if (key == "signing_secret" || key == "signing_secret_env") {
       z.signing_secret = r.secret(key, "signing_secret", v, path, have_secret, /*trim_literal=*/false);
     } else if (key == "guest_per_conversation") {
@@ -444,6 +457,26 @@ void read_retry(const Reader& r, const toml::node& n, Config& cfg) {
       p.max_delay = Millis(r.integer(v, path, 0, 600'000, "a number of milliseconds from 0 to 600000"));
     } else if (key == "budget_ms") {
       p.budget = Millis(r.integer(v, path, 0, 3'600'000, "a number of milliseconds from 0 to 3600000"));
+    } else {
+      return false;
+    }
+    return true;
+  });
+}
+
+void read_health(const Reader& r, const toml::node& n, Config& cfg) {
+  auto& h = cfg.health;
+  r.each(r.table(n, "health"), "health", [&](std::string_view key, const toml::node& v, const std::string& path) {
+    if (key == "window_s") {
+      h.window = std::chrono::seconds(r.integer(v, path, 10, 3600, "a number of seconds from 10 to 3600"));
+    } else if (key == "down_after_failures") {
+      h.down_after_failures = static_cast<int>(r.integer(v, path, 1, 1000, "an integer from 1 to 1000"));
+    } else if (key == "degraded_error_rate") {
+      std::optional<double> d;
+      if (auto f = v.value_exact<double>()) d = *f;
+      else if (auto i = v.value_exact<int64_t>()) d = static_cast<double>(*i);
+      if (!d || !(*d > 0 && *d <= 1)) r.fail(v, path, "must be a number above 0 and at most 1");
+      h.degraded_error_rate = *d;
     } else {
       return false;
     }
@@ -678,6 +711,8 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
       read_limits(r, v, cfg);
     } else if (key == "retry") {
       read_retry(r, v, cfg);
+    } else if (key == "health") {
+      read_health(r, v, cfg);
     } else if (key == "log") {
       level_set = read_log(r, v, cfg);
     } else if (key == "capture") {

@@ -79,9 +79,15 @@ void validate_provider(ProviderConfig& p, const std::string& key) {
   if (p.base_url.empty()) p.base_url = std::string(default_base_url(p.kind));
   if (!parse_url(p.base_url))
     throw ConfigError(fmt::format("{}.base_url: '{}' is not an http(s)://host[:port][/path] URL", key, p.base_url));
+  if (p.kind == ProviderKind::zai_web && !p.api_keys.empty()) {
+    // The generic upstream keys (ZGATE_UPSTREAM_KEY, --upstream-key, api_keys) of a zai-web
+    // provider are its tokens.
+    for (const auto& k : p.api_keys) {
+      if (std::find(p.tokens.begin(), p.tokens.end(), k) == p.tokens.end()) p.tokens.push_back(k);
+    }
+    p.api_keys.clear();
+  }
   if (!p.api_keys.empty()) {
-    if (p.kind != ProviderKind::zhipu)
-      throw ConfigError(fmt::format("{}.api_keys: only zhipu providers rotate several keys", key));
     if (!p.api_key.empty() && p.api_key != p.api_keys.front() &&
         std::find(p.api_keys.begin(), p.api_keys.end(), p.api_key) == p.api_keys.end()) {
       p.api_keys.insert(p.api_keys.begin(), p.api_key);  // api_key and api_keys: all of them
@@ -90,6 +96,16 @@ void validate_provider(ProviderConfig& p, const std::string& key) {
   } else if (!p.api_key.empty()) {
     p.api_keys = {p.api_key};
   }
+  if (p.health_check_interval.count() < 0 || p.health_check_interval > std::chrono::hours(24))
+    throw ConfigError(fmt::format("{}.health_check_interval_s: must be from 0 (off) to 86400", key));
+  if (p.health_check_interval.count() > 0) {
+    if (p.kind != ProviderKind::zhipu)
+      throw ConfigError(fmt::format("{}.health_check_interval_s: only zhipu providers are checked actively", key));
+    if (p.health_check_model.empty())
+      throw ConfigError(fmt::format("{}.health_check_model: the upstream model the health check asks is required", key));
+  }
+  if (!p.tokens.empty() && p.kind != ProviderKind::zai_web)
+    throw ConfigError(fmt::format("{}.tokens: only zai-web providers take tokens (a zhipu provider: api_keys)", key));
   if (p.jwt) {
     if (p.kind != ProviderKind::zhipu) throw ConfigError(fmt::format("{}.jwt: only zhipu providers sign JWTs", key));
     if (p.api_keys.empty()) throw ConfigError(fmt::format("{}.jwt: the api_key must have the form <id>.<secret>", key));
@@ -109,6 +125,19 @@ void validate_provider(ProviderConfig& p, const std::string& key) {
                                     p.zai.thinking_mode));
     // The generic upstream key (--upstream-key / ZGATE_UPSTREAM_KEY) is the zai-web token.
     if (p.zai.token.empty() && !p.api_key.empty()) p.zai.token = p.api_key;
+    // token and tokens: all of them, token first. Configured tokens win over guest_per_conversation
+    // (as a single token always did).
+    ZaiWebOptions& z = p.zai;
+    if (!p.tokens.empty()) {
+      for (std::size_t i = 0; i < p.tokens.size(); ++i) {
+        if (p.tokens[i].empty()) throw ConfigError(fmt::format("{}.tokens[{}]: must not be empty", key, i));
+      }
+      if (!z.token.empty() && std::find(p.tokens.begin(), p.tokens.end(), z.token) == p.tokens.end())
+        p.tokens.insert(p.tokens.begin(), z.token);
+      z.token = p.tokens.front();
+    } else if (!z.token.empty()) {
+      p.tokens = {z.token};
+    }
     if (p.zai.signed_path.empty() || p.zai.signed_path.front() != '/')
       throw ConfigError(fmt::format("{}.signed_path: must start with '/'", key));
     if (p.zai.legacy_path.empty() || p.zai.legacy_path.front() != '/')
@@ -301,6 +330,13 @@ void validate(Config& cfg) {
   validate_client_keys(cfg);
   validate_log_and_limits(cfg);
   validate_alerts(cfg);
+  // [health] (the TOML reader checks the same ranges; this covers every source).
+  const HealthSettings& h = cfg.health;
+  if (h.window < std::chrono::seconds(10) || h.window > std::chrono::hours(1))
+    throw ConfigError("health.window_s: must be from 10 to 3600 seconds");
+  if (h.down_after_failures < 1) throw ConfigError("health.down_after_failures: must be at least 1");
+  if (!(h.degraded_error_rate > 0 && h.degraded_error_rate <= 1))
+    throw ConfigError("health.degraded_error_rate: must be above 0 and at most 1");
 }
 
 }  // namespace zgate

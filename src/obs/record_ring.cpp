@@ -7,7 +7,7 @@ namespace zgate::obs {
 namespace {
 
 enum Text : unsigned {
-  request_id, key_label, method, path, model, upstream_model, provider, error_type, client_ip, retries, kTexts
+  request_id, key_label, method, path, model, upstream_model, provider, error_type, client_ip, retries, upstream_trail, kTexts
 };
 
 // A record in the ring: this header, then its texts back to back, padded to 8 bytes. Every
@@ -26,7 +26,7 @@ struct Header {
   int64_t queue_wait_us;
 };
 static_assert(sizeof(Header) % 8 == 0);
-static_assert(sizeof(Header) == 144, "a record's fixed part stays about two cache lines");
+static_assert(sizeof(Header) == 152, "a record's fixed part stays about two cache lines");
 static_assert(RecordRing::kMaxText <= UINT16_MAX);
 
 constexpr std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
@@ -36,7 +36,7 @@ struct Texts {
   std::size_t total = 0;
   explicit Texts(const AccessRecord& r)
       : v{r.request_id, r.key_label,  r.method,     r.path,     r.model,
-          r.upstream_model, r.provider, r.error_type, r.client_ip, r.retries} {
+          r.upstream_model, r.provider, r.error_type, r.client_ip, r.retries, r.upstream_trail} {
     for (auto& s : v) {
       s = utf8_prefix(s, RecordRing::kMaxText);
       total += s.size();
@@ -129,6 +129,7 @@ AccessRecord RecordRing::decode(std::size_t pos, int64_t& finished_ms) const {
   r.error_type = v[error_type];
   r.client_ip = v[client_ip];
   r.retries = v[retries];
+  r.upstream_trail = v[upstream_trail];
   r.attempts = h.attempts;
   r.queue_depth = h.queue_depth;
   r.queue_wait_us = h.queue_wait_us;

@@ -96,4 +96,15 @@ bool LocalCredentialPool::other_usable(int index, Clock::time_point now) const {
   return false;
 }
 
+CredentialPool::KeyState LocalCredentialPool::state(int index, Clock::time_point now) const {
+  KeyState s;
+  if (index < 0 || static_cast<std::size_t>(index) >= keys_.size()) return s;
+  const Key& k = keys_[static_cast<std::size_t>(index)];
+  s.rejected = k.rejected.load(std::memory_order_relaxed);
+  const int64_t left = k.cooling_until.load(std::memory_order_relaxed) - ns(now);
+  if (left > 0) s.resting = std::chrono::ceil<std::chrono::milliseconds>(std::chrono::nanoseconds(left));
+  if (strategy_ == KeyStrategy::least_loaded && keys_.size() > 1) s.in_flight = k.in_flight.load(std::memory_order_relaxed);
+  return s;
+}
+
 }  // namespace zgate

@@ -146,6 +146,8 @@ class ZaiWebDialect final : public Dialect {
       z_->auth = zaiweb::auth_from_token(o.token);
       z_->have = true;
     }
+    // Configured tokens: the provider's pool picks one per request (none: a guest identity).
+    for (const auto& t : prt.cfg->tokens) tokens_.push_back(zaiweb::auth_from_token(t));
   }
   bool prepare_now(ChatRequest&, const Router::Target&, ProviderWorkerState&, PreparedRequest&, Result<void>&) override {
     return false;
@@ -183,6 +185,7 @@ class ZaiWebDialect final : public Dialect {
  private:
   ProviderRuntime& prt_;
   std::shared_ptr<ZaiWebShared> z_;
+  std::vector<zaiweb::AuthInfo> tokens_;  // per configured token, in the pool's order
 };
 
 net::awaitable<Result<void>> ZaiWebDialect::prepare(ChatRequest& req, const Router::Target& target,
@@ -190,7 +193,26 @@ net::awaitable<Result<void>> ZaiWebDialect::prepare(ChatRequest& req, const Rout
   const ProviderRuntime& prt = prt_;
   co_await zai_refresh_fe_version(prt, *z_, pool);
   zaiweb::AuthInfo auth;
-  if (auto err = co_await zai_identity(prt, *z_, pool, auth)) co_return std::move(*err);
+  // A token taken from the pool goes back unjudged when preparing fails (an upload, say); once
+  // prepared, the proxy's lease hands it back with the attempt's result.
+  struct Unlease {
+    CredentialPool* pool = nullptr;
+    int index = -1;
+    ~Unlease() {
+      if (pool) pool->release(index, CredentialPool::Outcome::ok, {}, CredentialPool::Clock::now());
+    }
+  } unlease;
+  if (prt.keys && !tokens_.empty()) {
+    // A configured token from the pool: one that is resting (429) or was rejected is skipped.
+    const auto pick = prt.keys->acquire(CredentialPool::Clock::now());
+    if (pick.index < 0) co_return no_usable_credential(prt, pick);
+    out.key = pick.index;
+    unlease.pool = prt.keys.get();
+    unlease.index = pick.index;
+    auth = tokens_[static_cast<std::size_t>(pick.index) % tokens_.size()];
+  } else if (auto err = co_await zai_identity(prt, *z_, pool, auth)) {
+    co_return std::move(*err);
+  }
   ZaiWebOptions opts = prt.cfg->zai;
   {
     std::lock_guard lock(z_->mu);
@@ -226,6 +248,7 @@ net::awaitable<Result<void>> ZaiWebDialect::prepare(ChatRequest& req, const Rout
   for (const auto& [k, v] : prt.cfg->headers) out.request.headers.emplace_back(k, v);
   out.decoder = std::make_unique<zaiweb::StreamDecoder>(zaiweb::decoder_options(req, opts, ctx, req.model));
   out.identity = auth.token;
+  unlease.pool = nullptr;
   co_return Result<void>{};
 }
 

@@ -7,6 +7,8 @@
 #include "zgate/auth/jwt.hpp"
 #include "zgate/dialect/zhipu/request.hpp"
 #include "zgate/dialect/zhipu/response.hpp"
+#include "zgate/json/writer.hpp"
+#include "zgate/obs/upstream_health.hpp"
 
 namespace zgate {
 namespace {
@@ -14,22 +16,6 @@ namespace {
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// Every key of the provider is cooling down (429 with Retry-After set to the soonest recovery)
-// or was rejected by the upstream (502).
-ApiError no_usable_key(const ProviderRuntime& prt, const CredentialPool::Pick& pick) {
-  if (pick.all_rejected) {
-    return bad_gateway("The upstream rejected every API key of provider '" + prt.cfg->name +
-                           "'; zgate's operator must replace them (the log names the failures).",
-                       "upstream_auth_failed");
-  }
-  const auto secs = std::max<int64_t>(1, (pick.retry_after.count() + 999) / 1000);
-  ApiError e = too_many_requests("Every upstream API key of provider '" + prt.cfg->name +
-                                     "' is rate limited; the first is usable again in " + std::to_string(secs) + " s.",
-                                 static_cast<int>(secs));
-  e.source = ErrorSource::upstream;
-  return e;
 }
 
 class ZhipuDialect final : public Dialect {
@@ -61,7 +47,7 @@ class ZhipuDialect final : public Dialect {
     out.request = zhipu::make_upstream_request(prt_.base_path, std::move(body), req.stream);
     if (prt_.keys) {
       const auto pick = prt_.keys->acquire(CredentialPool::Clock::now());
-      if (pick.index < 0) return no_usable_key(prt_, pick);
+      if (pick.index < 0) return no_usable_credential(prt_, pick);
       out.key = pick.index;
       const auto k = static_cast<std::size_t>(pick.index);
       if (auto& jwt = ws.jwt[prt_.index][k]) {
@@ -81,6 +67,45 @@ class ZhipuDialect final : public Dialect {
 };
 
 }  // namespace
+
+boost::asio::awaitable<HealthProbe> zhipu_health_probe(ProviderRuntime& prt, ProviderWorkerState& ws,
+                                                       upstream::Pool& pool, int key) {
+  std::string body = R"({"model":)";
+  json::append_string(body, prt.cfg->health_check_model);
+  body += R"(,"messages":[{"role":"user","content":"ping"}],"max_tokens":1,"stream":false})";
+  UpstreamRequest req = zhipu::make_upstream_request(prt.base_path, std::move(body), false);
+  if (key >= 0 && static_cast<std::size_t>(key) < prt.bearers.size()) {
+    const auto k = static_cast<std::size_t>(key);
+    if (auto& jwt = ws.jwt[prt.index][k]) {
+      req.headers.emplace_back("Authorization", "Bearer " + std::string(jwt->bearer(now_ms())));
+    } else {
+      req.headers.emplace_back("Authorization", prt.bearers[k]);
+    }
+  } else if (!prt.bearer.empty()) {
+    req.headers.emplace_back("Authorization", prt.bearer);
+  }
+  for (const auto& [k, v] : prt.cfg->headers) req.headers.emplace_back(k, v);
+  upstream::Exchange ex(pool, prt.tls.get(), prt.endpoint, *prt.timeouts, *prt.limits);
+  HealthProbe out;
+  upstream::Failure f = co_await ex.start(req);
+  std::string answer;
+  if (f == upstream::Failure::none) f = co_await ex.read_all(answer);
+  switch (f) {
+    case upstream::Failure::none: break;
+    case upstream::Failure::connect: out.reason = "upstream_connect_failed"; co_return out;
+    case upstream::Failure::tls: out.reason = "upstream_tls_failed"; co_return out;
+    case upstream::Failure::timeout: out.reason = "upstream_timeout"; co_return out;
+    case upstream::Failure::closed: out.reason = "upstream_closed"; co_return out;
+    default: out.reason = "upstream_protocol_error"; co_return out;
+  }
+  const int status = ex.status();
+  ex.release();
+  const ApiError e = status == 200 ? ApiError{} : zhipu::map_error(status, answer);
+  out.ok = status == 200 || obs::classify_outcome(e.status, e.code.empty() ? e.type : e.code) ==
+                                obs::AttemptResult::ok;
+  if (!out.ok) out.reason = "http_" + std::to_string(status);
+  co_return out;
+}
 
 std::unique_ptr<Dialect> make_zhipu_dialect(ProviderRuntime& prt) { return std::make_unique<ZhipuDialect>(prt); }
 

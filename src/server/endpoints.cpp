@@ -9,7 +9,9 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "proxy.hpp"
+#include "zgate/core/secret.hpp"
 #include "zgate/obs/metrics.hpp"
+#include "zgate/obs/upstream_health.hpp"
 #include "zgate/obs/usage_store.hpp"
 #include "zgate/obs/tail.hpp"
 
@@ -104,6 +106,56 @@ net::awaitable<std::vector<obs::LiveGauges::Pool>> gather_pools(Gateway::Impl& g
   co_return st->pools;
 }
 
+// Every provider's credentials as the upstream health shows them: a number and a fingerprint
+// (as the logs name them), never the key; the pool's state read now.
+std::vector<obs::CredentialInfo> upstream_credentials(Generation& gen) {
+  std::vector<obs::CredentialInfo> out;
+  const auto now = CredentialPool::Clock::now();
+  for (ProviderRuntime& rt : gen.providers.all()) {
+    const ProviderConfig& p = *rt.cfg;
+    const std::vector<std::string>& secrets = p.kind == ProviderKind::zai_web ? p.tokens : p.api_keys;
+    obs::CredentialInfo base;
+    base.provider = p.name;
+    base.kind = std::string(to_string(p.kind));
+    if (!rt.keys) {
+      base.label = p.kind == ProviderKind::zai_web && p.zai.token.empty() ? "guest" : secrets.empty() ? "none" : "1";
+      if (!secrets.empty()) base.fingerprint = mask_secret(secrets.front());
+      out.push_back(std::move(base));
+      continue;
+    }
+    for (std::size_t i = 0; i < rt.keys->size(); ++i) {
+      obs::CredentialInfo c = base;
+      c.index = static_cast<int>(i);
+      c.label = std::to_string(i + 1);
+      if (i < secrets.size()) c.fingerprint = mask_secret(secrets[i]);
+      const CredentialPool::KeyState st = rt.keys->state(c.index, now);
+      c.rejected = st.rejected;
+      c.resting_ms = st.resting.count();
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// GET /health/upstream: the passive health of every provider and credential. Like /metrics it
+// needs the admin key when one is configured, and is open otherwise (it shows key numbers and
+// fingerprints, never a key).
+net::awaitable<bool> upstream_health(Request& c, ResponseWriter& out) {
+  if (c.req.method != http::verb::get) {
+    co_return co_await out.send_error(method_not_allowed("Use GET for /health/upstream.")) && c.keep_alive;
+  }
+  if (!c.cfg.admin_key.empty()) {
+    if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
+  }
+  std::string body = obs::health_json(*c.conn.g.health, upstream_credentials(c.gen), c.cfg.health, unix_ms());
+  co_return co_await out.send(200, std::move(body), "application/json") && c.keep_alive;
+}
+
 // Prometheus metrics. With an admin key configured, only that key may scrape; without one
 // /metrics is open (like /health), so keep it off public networks then (metrics_listen).
 net::awaitable<bool> metrics(Request& c, ResponseWriter& out) {
@@ -147,6 +199,7 @@ net::awaitable<bool> metrics(Request& c, ResponseWriter& out) {
   std::string body;
   body.reserve(32 * 1024);
   g.metrics->write(body);
+  obs::write_health_metrics(body, *g.health, upstream_credentials(c.gen), c.cfg.health, unix_ms());
   obs::write_live(body, live, obs::read_process_stats());
   if (g.alerts) g.alerts->write_metrics(body);
   co_return co_await out.send(200, std::move(body), obs::prom::kContentType) && c.keep_alive;
@@ -273,6 +326,7 @@ constexpr std::array kEndpoints{
     Endpoint{"/models", false, http::verb::get, true, models},
     Endpoint{"/v1/models/", true, http::verb::get, true, model},
     Endpoint{"/health", false, http::verb::unknown, false, health},
+    Endpoint{"/health/upstream", false, http::verb::get, false, upstream_health},
     Endpoint{"/healthz", false, http::verb::unknown, false, health},
     Endpoint{"/ready", false, http::verb::unknown, false, ready},
     Endpoint{"/readyz", false, http::verb::unknown, false, ready},
@@ -329,7 +383,7 @@ net::awaitable<bool> handle(Request& c) {
   if (!e) {
     keep = co_await out.send_error(not_found("Unknown path '" + std::string(path) +
                                              (c.conn.metrics_only
-                                                  ? "'. This address (metrics_listen) serves GET /metrics and /health."
+                                                  ? "'. This address (metrics_listen) serves GET /metrics, /health and /health/upstream."
                                                   : "'. zgate serves POST /v1/chat/completions and GET /v1/models."),
                                              "unknown_url")) &&
            c.keep_alive;

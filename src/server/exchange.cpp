@@ -192,20 +192,23 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
       co_return Next::close;
     }
     if (bf == Failure::cancelled) co_return Next::close;
+    // What the head said, read before the connection goes back to the pool (release() forgets it).
+    const int retry_after = ex.retry_after();
+    const std::string content_type(ex.content_type());
     if (bf == Failure::none) ex.release();
     spdlog::debug("[{}] upstream {} answered HTTP {}: {}", c.info.request_id, prt.cfg->name, status,
                   std::string_view(body).substr(0, 512));
     const bool retry = prt.dialect->on_upstream_error(prep, status, body);
     if (retry && may_retry) co_return Next::retry;
-    ApiError e = prt.dialect->map_error(status, ex.content_type(), body);
-    judge_key(lease, e, ex.retry_after());
+    ApiError e = prt.dialect->map_error(status, content_type, body);
+    judge_key(lease, e, retry_after);
     // A failure of this key, with another key usable: try that one at once.
     const bool other_key = lease.result != CredentialPool::Outcome::ok &&
                            lease.pool->other_usable(lease.index, CredentialPool::Clock::now());
     if ((e.retryable || other_key) && backoff) {
       backoff->reason = "http_" + std::to_string(status);
       if (lease.pool && lease.pool->size() > 1) backoff->reason += "@key" + std::to_string(lease.index + 1);
-      backoff->retry_after = ex.retry_after();
+      backoff->retry_after = retry_after;
       backoff->now = other_key;
       backoff->error = std::move(e);
       co_return Next::backoff;

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <future>
+#include <map>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -19,6 +20,7 @@
 #include "state.hpp"
 #include "zgate/obs/log.hpp"
 #include "zgate/obs/metrics.hpp"
+#include "zgate/obs/upstream_health.hpp"
 #include "zgate/obs/usage_store.hpp"
 #include "zgate/policy/limit_store.hpp"
 #include "zgate/report/report.hpp"
@@ -69,6 +71,38 @@ net::awaitable<void> sweep_loop(Worker& w, std::function<void()> housekeeping) {
     if (ec) co_return;
     w.pool.sweep();
     if (housekeeping) housekeeping();
+  }
+}
+
+// The active upstream health check (providers with health_check_interval_s, zhipu only): on one
+// worker, each due provider's keys are asked in turn, with the worker's current generation, and
+// the results go to the upstream health as attempts of those keys. Nothing is recorded or billed.
+net::awaitable<void> health_check_loop(Gateway::Impl& g, Worker& w) {
+  net::steady_timer t(w.ioc);
+  std::map<std::string, Clock::time_point, std::less<>> next_due;  // by provider name
+  for (;;) {
+    if (g.stopping.load()) co_return;
+    const std::shared_ptr<WorkerGeneration> wg = w.current;
+    for (ProviderRuntime& rt : wg->gen->providers.all()) {
+      const ProviderConfig& p = *rt.cfg;
+      if (p.health_check_interval.count() <= 0 || p.kind != ProviderKind::zhipu) continue;
+      auto due = next_due.find(p.name);
+      if (due != next_due.end() && Clock::now() < due->second) continue;
+      next_due[p.name] = Clock::now() + p.health_check_interval;
+      const int keys = rt.keys ? static_cast<int>(rt.keys->size()) : 0;
+      for (int k = keys > 0 ? 0 : -1; k < keys; ++k) {
+        const HealthProbe r = co_await zhipu_health_probe(rt, wg->providers, w.pool, k);
+        if (g.stopping.load()) co_return;
+        const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+        g.health->add(p.name, k, r.ok, r.reason, ms);
+        if (!r.ok) spdlog::warn("upstream {} key #{}: health check failed ({})", p.name, k + 1, r.reason);
+      }
+    }
+    t.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await t.async_wait(nothrow);
+    if (ec) co_return;
   }
 }
 
@@ -181,6 +215,11 @@ uint16_t Gateway::start() {
     g.metrics = m.get();
     consumers.push_back(std::move(m));
   }
+  {
+    auto h = std::make_unique<obs::UpstreamHealth>();
+    g.health = h.get();
+    consumers.push_back(std::move(h));
+  }
   if (access_log_enabled()) consumers.push_back(make_access_log_writer());
   if (cfg.usage_store) {
     UsageStoreOptions uo;
@@ -237,6 +276,7 @@ uint16_t Gateway::start() {
   for (std::size_t i = 0; i < g.workers.size(); ++i) {
     Worker& w = *g.workers[i];
     net::co_spawn(w.ioc, sweep_loop(w, g.housekeeping), net::detached);
+    if (i == 0) net::co_spawn(w.ioc, health_check_loop(g, w), net::detached);
     w.thread = std::thread([&w] { w.ioc.run(); });
     // Named for top -H, perf and gdb (at most 15 characters).
     pthread_setname_np(w.thread.native_handle(), ("zgate-worker-" + std::to_string(i)).substr(0, 15).c_str());

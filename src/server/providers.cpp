@@ -35,9 +35,12 @@ void Providers::init(const Config& cfg) {
     rt.base_path = url ? url->path : std::string();
     if (!p.api_key.empty()) rt.bearer = "Bearer " + p.api_key;
     for (const auto& k : p.api_keys) rt.bearers.push_back("Bearer " + k);
-    if (p.kind == ProviderKind::zhipu && !p.api_keys.empty()) {
+    // The credentials requests rotate among: a zhipu provider's API keys, a zai-web provider's
+    // tokens (a zai-web provider without tokens signs in as a guest: nothing to rotate).
+    const std::vector<std::string>& creds = p.kind == ProviderKind::zai_web ? p.tokens : p.api_keys;
+    if (!creds.empty()) {
       rt.keys = std::make_shared<LocalCredentialPool>(
-          p.api_keys.size(), p.key_strategy == "least_loaded" ? KeyStrategy::least_loaded : KeyStrategy::round_robin);
+          creds.size(), p.key_strategy == "least_loaded" ? KeyStrategy::least_loaded : KeyStrategy::round_robin);
     }
     rt.timeouts = &cfg.timeouts;
     rt.limits = &cfg.limits;
@@ -48,6 +51,22 @@ void Providers::init(const Config& cfg) {
       if (d.kind == rt.cfg->kind) rt.dialect = d.make(rt);
     }
   }
+}
+
+ApiError no_usable_credential(const ProviderRuntime& prt, const CredentialPool::Pick& pick) {
+  const bool zai = prt.cfg->kind == ProviderKind::zai_web;
+  if (pick.all_rejected) {
+    return bad_gateway(std::string("The upstream rejected every ") + (zai ? "token" : "API key") + " of provider '" +
+                           prt.cfg->name + "'; zgate's operator must replace them (the log names the failures).",
+                       "upstream_auth_failed");
+  }
+  const auto secs = std::max<int64_t>(1, (pick.retry_after.count() + 999) / 1000);
+  ApiError e = too_many_requests(std::string("Every upstream ") + (zai ? "token" : "API key") + " of provider '" +
+                                     prt.cfg->name + "' is rate limited; the first is usable again in " +
+                                     std::to_string(secs) + " s.",
+                                 static_cast<int>(secs));
+  e.source = ErrorSource::upstream;
+  return e;
 }
 
 ProviderRuntime& Providers::runtime(const ProviderConfig& p) {

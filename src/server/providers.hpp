@@ -66,7 +66,7 @@ struct ProviderRuntime {
   std::string base_path;                           // path part of base_url, no trailing slash
   std::string bearer;                              // "Bearer <key>" of the first key (static keys)
   std::vector<std::string> bearers;                // "Bearer <key>" per key of cfg->api_keys
-  std::shared_ptr<CredentialPool> keys;            // which key a request uses (zhipu)
+  std::shared_ptr<CredentialPool> keys;            // which key (zhipu) or token (zai-web) a request uses
   std::unique_ptr<Dialect> dialect;
   const Timeouts* timeouts = nullptr;
   const Limits* limits = nullptr;
@@ -91,6 +91,21 @@ class ProviderWorkerState {
   // Per provider index, per key: the JWT signer of an id.secret key; null = a static key.
   std::vector<std::vector<std::unique_ptr<ZhipuJwt>>> jwt;
 };
+
+// Every credential of the provider is cooling down (429 with Retry-After set to the soonest
+// recovery) or was rejected by the upstream (502).
+ApiError no_usable_credential(const ProviderRuntime& prt, const CredentialPool::Pick& pick);
+
+// The active health check of one credential of a zhipu provider (`key`: its index in the pool,
+// -1 = the provider's only key or none): a one-token chat request to health_check_model. `ok`
+// when the upstream answered (a refusal of the request itself, such as an unknown model, counts
+// as answered); else `reason` says why it failed, as the upstream health names failures.
+struct HealthProbe {
+  bool ok = false;
+  std::string reason;
+};
+boost::asio::awaitable<HealthProbe> zhipu_health_probe(ProviderRuntime& prt, ProviderWorkerState& ws,
+                                                       upstream::Pool& pool, int key);
 
 // The dialects, one file each. `prt` outlives its Dialect (both belong to one generation).
 std::unique_ptr<Dialect> make_zhipu_dialect(ProviderRuntime& prt);

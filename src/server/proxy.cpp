@@ -269,10 +269,17 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
     // A failure is held (not answered) while this route may try again or a fallback remains.
     const bool may_hold = may_backoff || next_fallback < fallbacks.size();
     ++c.info.attempts;
+    // For the upstream health: which provider and credential this attempt used, and below why it
+    // failed when another attempt follows (the last attempt's outcome is the record's).
+    std::string& trail = c.info.upstream_trail;
+    if (!trail.empty()) trail += '\n';
+    trail.append(prt->cfg->name).append(1, '\t').append(std::to_string(prep.key));
     held.now = false;
     Next next = co_await exchange(c, out, creq, *prt, prep, !identity_retried, may_hold ? &held : nullptr, lease);
     lease.end();
     gate.release();
+    if (next == Next::backoff) trail.append(1, '\t').append(held.reason);
+    if (next == Next::retry) trail.append("\tupstream_identity_rejected");
     if (next == Next::backoff) {
       // Wait (still watching the client), unless the wait would end past the budget; a route
       // with no attempt left hands over to its next fallback, if any.

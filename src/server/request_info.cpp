@@ -35,6 +35,7 @@ AccessRecord to_record(const RequestInfo& c, std::string_view method, std::strin
   r.client_ip = client_ip;
   r.attempts = c.attempts;
   r.retries = c.retries;
+  r.upstream_trail = c.upstream_trail;
   r.queue_wait_us = c.queue_wait_us;
   r.queue_depth = c.queue_depth;
   r.usage_estimated = c.usage_estimated;

@@ -43,6 +43,7 @@ struct RequestInfo {
   int64_t upstream_us = -1, upstream_since_us = -1;
   int attempts = 0;      // upstream attempts made
   std::string retries;   // why the earlier ones failed
+  std::string upstream_trail;  // each attempt's provider and credential (AccessRecord::upstream_trail)
   // Upstream shaping: time spent waiting at the gate (queued, or for min_interval), summed over
   // attempts, microseconds (-1 = not shaped); the requests ahead on arrival (the most seen).
   int64_t queue_wait_us = -1;

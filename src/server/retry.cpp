@@ -12,8 +12,11 @@ namespace zgate {
 void KeyLease::end() {
   if (!pool || index < 0) return;
   if (pool->release(index, result, cooldown, CredentialPool::Clock::now())) {
-    spdlog::error("upstream {} rejected its API key #{} ({}): it leaves the rotation until zgate is reloaded",
-                  provider->name, index + 1, mask_secret(provider->api_keys[static_cast<std::size_t>(index)]));
+    const bool zai = provider->kind == ProviderKind::zai_web;
+    const std::vector<std::string>& secrets = zai ? provider->tokens : provider->api_keys;
+    const auto i = static_cast<std::size_t>(index);
+    spdlog::error("upstream {} rejected its {} #{} ({}): it leaves the rotation until zgate is reloaded",
+                  provider->name, zai ? "token" : "API key", index + 1, i < secrets.size() ? mask_secret(secrets[i]) : "");
   }
   pool = nullptr;
 }
@@ -21,7 +24,8 @@ void KeyLease::end() {
 void judge_key(KeyLease& lease, const ApiError& e, int retry_after_s) {
   if (!lease.pool) return;
   using R = CredentialPool::Outcome;
-  if (e.status == 401 && e.source == ErrorSource::upstream) {
+  // zai-web answers a revoked token with a 502 upstream_auth_failed.
+  if ((e.status == 401 && e.source == ErrorSource::upstream) || e.code == "upstream_auth_failed") {
     lease.result = R::rejected;
   } else if (e.status == 429 && e.retryable) {
     lease.result = R::rate_limited;

@@ -41,6 +41,7 @@ namespace zgate {
 
 namespace obs {
 class Metrics;
+class UpstreamHealth;
 }
 class UsageStore;
 
@@ -156,6 +157,7 @@ struct Gateway::Impl {
   // store (the last two when on). Always there: the metrics need every record.
   std::unique_ptr<obs::Recorder> recorder;
   obs::Metrics* metrics = nullptr;  // a consumer of `recorder`, which owns it
+  obs::UpstreamHealth* health = nullptr;  // likewise (GET /health/upstream, zgate_upstream_*)
   UsageStore* usage = nullptr;      // likewise; null when the usage store is off
   double start_time = 0;            // Unix time, seconds (process_start_time_seconds)
   std::unique_ptr<obs::Capture> capture;  // [capture] enabled only

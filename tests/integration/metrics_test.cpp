@@ -238,7 +238,15 @@ TEST_CASE("metrics: an open stream is counted in the gauges without any admissio
   CHECK(has_line(t, "zgate_streams_open 1"));
   CHECK(has_line(t, "zgate_chat_requests_in_flight 1"));
   client.join();
-  const std::string after = h.get("/metrics").body;
+  // The client has the whole stream a moment before its worker leaves the request: scrape
+  // until the gauges are back (bounded: 5 s).
+  std::string after;
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  do {
+    after = h.get("/metrics").body;
+    if (has_line(after, "zgate_streams_open 0") && has_line(after, "zgate_chat_requests_in_flight 0")) break;
+    std::this_thread::sleep_for(5ms);
+  } while (std::chrono::steady_clock::now() < until);
   CHECK(has_line(after, "zgate_streams_open 0"));
   CHECK(has_line(after, "zgate_chat_requests_in_flight 0"));
 }

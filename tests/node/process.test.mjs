@@ -234,6 +234,56 @@ test('SIGTERM drains and exits 0', async () => {
   assert.match(out.text(), /zgate stopped/);
 });
 
+// Opens a slow stream; resolves once its first bytes arrived, with `rest`: the whole body.
+function openStream(port, id) {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ model: 'glm-4.5', stream: true,
+      messages: [{ role: 'user', content: '[scenario:slow chunks=400 delay_ms=25]' }] });
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions', agent: false,
+      headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json', 'X-Request-Id': id } }, (res) => {
+      let text = '';
+      let started = false;
+      const rest = new Promise((done) => {
+        res.on('data', (d) => {
+          text += d.toString();
+          if (!started) { started = true; resolve({ status: res.statusCode, rest }); }
+        });
+        res.on('end', () => done(text));
+        res.on('error', () => done(text));
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('SIGTERM with 50 streams open: each ends with [DONE] and one access line, and zgate exits 0', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zgate-term-'));
+  const file = join(dir, 'zgate.toml');
+  writeFileSync(file, '[timeouts]\nshutdown_grace_ms = 500\n');
+  const gw = await startGateway(gatewayEnv({ ZGATE_CONFIG: file, ZGATE_LOG_FORMAT: 'json' }));
+  const out = watchOutput(gw.child);
+  try {
+    const streams = await Promise.all(Array.from({ length: 50 }, (_, i) => openStream(gw.port, `term50-${i}`)));
+    for (const s of streams) assert.equal(s.status, 200);
+    gw.child.kill('SIGTERM');
+    const bodies = await Promise.all(streams.map((s) => s.rest));
+    for (const b of bodies) {
+      assert.match(b, /data: \[DONE\]/);
+      assert.match(b, /server_shutting_down/);  // cut at the end of the grace, in band
+    }
+    const r = await exited(gw.child, 15000);
+    assert.deepEqual(r, { code: 0, signal: null }, out.text());
+    for (let i = 0; i < 50; ++i) {
+      const lines = out.text().split('\n').filter((l) => l.includes(`"request_id":"term50-${i}"`));
+      assert.equal(lines.length, 1, `term50-${i}: ${lines.length} access lines`);
+    }
+  } finally {
+    await stop(gw.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a Node client still uploading a large body gets the 401, not EPIPE or a reset', async () => {
   const gw = await startGateway(gatewayEnv());
   try {

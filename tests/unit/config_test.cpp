@@ -764,3 +764,62 @@ TEST_CASE("config: log.access_file, access_max_size and access_keep from TOML, t
            {"ZGATE_ACCESS_LOG_FILE", "/tmp/a.log"}});
   CHECK(load({})->log.access_file == "/tmp/a.log");
 }
+
+TEST_CASE("config: a zai-web provider's tokens from TOML, token first", "[unit][config]") {
+  set_env({{"TOKS", "t3, t4"}});
+  Config c;
+  apply_toml(c, R"(
+[[api_keys]]
+key = "sk-client-key-0000000000001"
+[[providers]]
+name = "w"
+kind = "zai-web"
+token = "t0"
+tokens = ["t1", "t2"]
+key_strategy = "least_loaded"
+[[providers]]
+name = "e"
+kind = "zai-web"
+tokens_env = "TOKS"
+)", "t.toml", &fake_env);
+  validate(c);
+  CHECK(c.providers[0].tokens == std::vector<std::string>{"t0", "t1", "t2"});
+  CHECK(c.providers[0].zai.token == "t0");
+  CHECK(c.providers[1].tokens == std::vector<std::string>{"t3", "t4"});
+  CHECK(c.providers[1].zai.token == "t3");
+  const std::string described = describe(c);
+  CHECK(described.find("t1") == std::string::npos);  // fingerprints only
+}
+
+TEST_CASE("config: tokens belong to zai-web providers", "[unit][config]") {
+  Config c;
+  c.allow_no_auth = true;
+  apply_toml(c, "[[providers]]\nname = \"p\"\nkind = \"zhipu\"\ntokens = [\"t1\"]\n", "t.toml");
+  CHECK(error_of([&] { validate(c); }).find("providers[0] (p).tokens: only zai-web providers") != std::string::npos);
+}
+
+TEST_CASE("config: a zai-web provider's upstream keys from the environment are its tokens", "[unit][config]") {
+  set_env({{"ZGATE_API_KEYS", "sk-client-key-0000000000001"},
+           {"ZGATE_PROVIDER", "zai-web"},
+           {"ZGATE_UPSTREAM_KEY", "tok-one,tok-two"}});
+  const auto c = load({});
+  REQUIRE(c->providers.size() == 1);
+  CHECK(c->providers[0].tokens == std::vector<std::string>{"tok-one", "tok-two"});
+  CHECK(c->providers[0].zai.token == "tok-one");
+  CHECK(c->providers[0].api_keys.size() <= 1);  // no zhipu key pool for a zai-web provider
+}
+
+TEST_CASE("config: [health] thresholds from TOML, checked", "[unit][config]") {
+  Config c;
+  apply_toml(c, "[health]\nwindow_s = 60\ndown_after_failures = 3\ndegraded_error_rate = 0.5\n", "t.toml");
+  CHECK(c.health.window == Millis(60'000));
+  CHECK(c.health.down_after_failures == 3);
+  CHECK(c.health.degraded_error_rate == 0.5);
+  Config bad;
+  CHECK(error_of([&] { apply_toml(bad, "[health]\nwindow_s = 5\n", "t.toml"); }).find("health.window_s") !=
+        std::string::npos);
+  CHECK(error_of([&] { apply_toml(bad, "[health]\ndegraded_error_rate = 0\n", "t.toml"); }).find("above 0") !=
+        std::string::npos);
+  CHECK(error_of([&] { apply_toml(bad, "[health]\nwindow = 5\n", "t.toml"); }).find("health.window") !=
+        std::string::npos);
+}

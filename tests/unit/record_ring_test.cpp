@@ -68,6 +68,7 @@ void check_same(const AccessRecord& a, const AccessRecord& b) {
   CHECK(a.error_type == b.error_type);
   CHECK(a.client_ip == b.client_ip);
   CHECK(a.retries == b.retries);
+  CHECK(a.upstream_trail == b.upstream_trail);
   CHECK(a.attempts == b.attempts);
   CHECK(a.stream == b.stream);
   CHECK(a.upstream_reused == b.upstream_reused);
@@ -88,7 +89,7 @@ void check_same(const AccessRecord& a, const AccessRecord& b) {
   CHECK(a.usage_estimated == b.usage_estimated);
 }
 
-constexpr std::size_t kHeader = 144;  // the fixed part of an encoded record
+constexpr std::size_t kHeader = 152;  // the fixed part of an encoded record
 
 std::size_t text_bytes(const AccessRecord& r) {
   return r.request_id.size() + r.key_label.size() + r.method.size() + r.path.size() + r.model.size() +
@@ -241,6 +242,20 @@ TEST_CASE("record ring: attempts and retry reasons come back", "[unit][ring]") {
   int n = 0;
   ring.release(ring.read([&](const AccessRecord& r, int64_t) {
     check_same(r, o.r);
+    ++n;
+  }));
+  CHECK(n == 1);
+}
+
+TEST_CASE("record ring: the upstream trail comes back", "[unit][ring]") {
+  Owned o(5, 3);
+  o.r.attempts = 2;
+  o.r.upstream_trail = "zhipu\t0\thttp_429@key1\nzhipu\t1";
+  RecordRing ring(RecordRing::kMinBytes);
+  REQUIRE(ring.push(o.r, 7));
+  int n = 0;
+  ring.release(ring.read([&](const AccessRecord& r, int64_t) {
+    CHECK(r.upstream_trail == "zhipu\t0\thttp_429@key1\nzhipu\t1");
     ++n;
   }));
   CHECK(n == 1);

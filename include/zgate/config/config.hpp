@@ -76,6 +76,14 @@ struct RetryPolicy {
   Millis budget{15'000};
 };
 
+// [health]: how the passive upstream health (GET /health/upstream, zgate_upstream_* metrics)
+// judges each provider and credential from the results of recent requests.
+struct HealthSettings {
+  Millis window{300'000};          // results counted for the error rate
+  int down_after_failures = 5;     // consecutive failed attempts that make a credential "down"
+  double degraded_error_rate = 0.2;  // error rate in the window from which it is "degraded"
+};
+
 enum class ProviderKind : unsigned char { zhipu, zai_web };
 
 // "zhipu" / "zai-web": the spelling used in config files, flags and /v1/models owned_by.
@@ -116,9 +124,18 @@ struct ProviderConfig {
   // key_cooldown; key_quota_cooldown for a spent balance or quota); one the upstream rejects
   // (401, codes 1000-1004) leaves the rotation.
   std::vector<std::string> api_keys;
+  // zai-web: every configured token (`tokens` / `tokens_env`, with zai.token first when both
+  // are given); validate() fills it from zai.token when only that is given. Requests rotate
+  // among them like a zhipu provider's api_keys (key_strategy and the cooldowns apply).
+  std::vector<std::string> tokens;
   std::string key_strategy = "round_robin";  // round_robin | least_loaded
   std::chrono::milliseconds key_cooldown{1'000};
   std::chrono::milliseconds key_quota_cooldown{600'000};
+  // The active health check (zhipu only; off by default, as it costs tokens): every interval, a
+  // one-token request to health_check_model with each key, its result counted in the upstream
+  // health like a client's attempt. 0 = off.
+  std::chrono::seconds health_check_interval{0};
+  std::string health_check_model;
   bool jwt = false;                    // sign an HS256 JWT from an id.secret key
   std::string ca_file;                 // extra CA bundle (PEM) trusted besides the system store
   bool verify_tls = true;
@@ -272,6 +289,7 @@ struct Config {
   Timeouts timeouts;
   Limits limits;
   RetryPolicy retry;
+  HealthSettings health;
   LogConfig log;
   CaptureConfig capture;
   std::vector<AlertRule> alerts;

@@ -30,6 +30,11 @@ struct AccessRecord {
   int queue_depth = 0;
   // The tokens and cost are zgate's estimate: the upstream reported no usage (a stream cut short).
   bool usage_estimated = false;
+  // The provider and credential of each upstream attempt, for the upstream health: one line per
+  // attempt, "<provider>\t<key index, -1 = the provider's only identity>[\t<why it failed>]".
+  // The last line without a reason is the attempt whose outcome is this record's status and
+  // error_type. Empty = the upstream was not called.
+  std::string_view upstream_trail;
 };
 
 }  // namespace zgate

@@ -28,6 +28,12 @@ class CredentialPool {
     std::chrono::milliseconds retry_after{0}; // with index -1: until the soonest cooldown ends
     bool all_rejected = false;                // with index -1: every key was rejected
   };
+  // What the pool says of one key now (GET /health/upstream reads it).
+  struct KeyState {
+    bool rejected = false;                    // out of rotation
+    std::chrono::milliseconds resting{0};     // > 0: cooling down for this much longer
+    int in_flight = -1;                       // requests using it; -1 = not counted (round robin)
+  };
   virtual ~CredentialPool() = default;
   // Chooses a usable key (not cooling down, not rejected) for one request.
   virtual Pick acquire(Clock::time_point now) = 0;
@@ -38,6 +44,7 @@ class CredentialPool {
   // True when a key other than `index` is usable now.
   virtual bool other_usable(int index, Clock::time_point now) const = 0;
   virtual std::size_t size() const = 0;
+  virtual KeyState state(int index, Clock::time_point now) const = 0;
 };
 
 class LocalCredentialPool final : public CredentialPool {
@@ -47,6 +54,7 @@ class LocalCredentialPool final : public CredentialPool {
   bool release(int index, Outcome r, std::chrono::milliseconds cooldown, Clock::time_point now) override;
   bool other_usable(int index, Clock::time_point now) const override;
   std::size_t size() const override { return keys_.size(); }
+  KeyState state(int index, Clock::time_point now) const override;
 
  private:
   struct alignas(64) Key {  // one cache line each: workers update different keys' counters
