@@ -34,7 +34,7 @@ struct AccessRecord {
   // attempt, "<provider>\t<key index, -1 = the provider's only identity>[\t<why it failed>]".
   // The last line without a reason is the attempt whose outcome is this record's status and
   // error_type. Empty = the upstream was not called.
-  std::string_view upstream_trail;
+  std::string_view upstream_trail = {};
 };
 
 }  // namespace zgate
