@@ -166,11 +166,23 @@ namespace {
 // general JSON writer spent most of a line's time on per-field capacity checks and separators.
 class Line {
  public:
-  Line(std::string& out, std::size_t string_bytes) : out_(out), start_(out.size()) {
-    out_.resize(start_ + kFixed + 6 * string_bytes);
-    p_ = out_.data() + start_;
+  // Into a buffer on the stack when the worst case fits (then one append), else into `out`
+  // grown by the worst case and cut back to what was written.
+  Line(std::string& out, std::size_t string_bytes) : out_(out) {
+    const std::size_t need = kFixed + 6 * string_bytes;
+    if (need <= sizeof stack_) {
+      p_ = stack_;
+    } else {
+      start_ = out_.size();
+      out_.resize(start_ + need);
+      p_ = out_.data() + start_;
+      in_out_ = true;
+    }
   }
-  ~Line() { out_.resize(static_cast<std::size_t>(p_ - out_.data())); }
+  ~Line() {
+    if (in_out_) out_.resize(static_cast<std::size_t>(p_ - out_.data()));
+    else out_.append(stack_, static_cast<std::size_t>(p_ - stack_));
+  }
   Line(const Line&) = delete;
   Line& operator=(const Line&) = delete;
 
@@ -242,8 +254,10 @@ class Line {
   // The keys and separators of either format, numbers at 24 characters each, quotes.
   static constexpr std::size_t kFixed = 2048;
   std::string& out_;
-  const std::size_t start_;
+  std::size_t start_ = 0;
+  bool in_out_ = false;
   char* p_ = nullptr;
+  char stack_[4096];
 };
 
 }  // namespace
