@@ -7,6 +7,12 @@
 //                   stalled streams (a gap above --stall-ms) and missing chunks.
 //   --mode latency  sequential non-stream requests on one keep-alive connection; p50/p99/p99.9
 //                   of the full request latency after a warm-up.
+//   --idle N        (stream mode) also N idle keep-alive connections: each sends one non-stream
+//                   request before the streams start, reads the answer, then stays open and
+//                   silent until the end; the result counts those the server closed meanwhile.
+//   --settle S      (stream mode) S seconds without traffic once the idle connections are up,
+//                   before the streams' connections open, so that a script sampling the server
+//                   sees it with only those (the result gives the wall-clock times).
 //
 // Plain POSIX sockets and epoll (one epoll per thread, 1-2 threads): the client shares a small
 // machine with the processes it measures, so it stays as cheap as possible. Everything is
@@ -68,6 +74,8 @@ struct Options {
   double stall_ms = -1;      // gap above this = a stall (-1 = 5 x delay, at least 50 ms)
   int requests = 5000;       // latency: measured requests
   int warmup_requests = 500; // latency: warm-up requests
+  int idle = 0;              // stream: idle keep-alive connections held open alongside
+  double settle = 0;         // stream: seconds of quiet after the idle connections are up
   bool quiet = false;
 };
 
@@ -78,7 +86,7 @@ struct Options {
                "  [--path /v1/chat/completions] [--header 'Name: value']... [--model M] [--body JSON]\n"
                "  [--chunks 64 --delay-ms 20] [--connections N] [--threads 1|2] [--duration S]\n"
                "  [--warmup-streams N] [--stagger S] [--timeout S] [--expect-chunks N] [--stall-ms MS]\n"
-               "  [--requests N] [--warmup-requests N] [--quiet]\n");
+               "  [--requests N] [--warmup-requests N] [--idle N] [--settle S] [--quiet]\n");
   std::exit(2);
 }
 
@@ -109,6 +117,8 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--stall-ms") o.stall_ms = std::atof(val());
     else if (a == "--requests") o.requests = std::atoi(val());
     else if (a == "--warmup-requests") o.warmup_requests = std::atoi(val());
+    else if (a == "--idle") o.idle = std::max(0, std::atoi(val()));
+    else if (a == "--settle") o.settle = std::clamp(std::atof(val()), 0.0, 60.0);
     else if (a == "--quiet") o.quiet = true;
     else if (a == "--help" || a == "-h") usage(nullptr);
     else usage(("unknown option " + std::string(a)).c_str());
@@ -746,11 +756,104 @@ class StreamWorker {
                       std::greater<>> due_;  // (time, connection): streams waiting to start
 };
 
+// ---- idle keep-alive connections ---------------------------------------------------------------
+
+// Connections that made one non-stream request and then stay open without a word: what a server
+// keeps for each keep-alive client between requests.
+struct IdleSet {
+  std::vector<int> fds;
+  uint64_t failed = 0;  // could not connect or got no complete 200 answer
+
+  // Opens `n` connections in batches, one request each; bounded by `deadline`.
+  void open(const Options& o, const sockaddr_storage& ss, socklen_t sl, int n, int64_t deadline) {
+    const std::string req = build_request(o, false);
+    const int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct Pending {
+      int fd;
+      std::size_t sent = 0;
+      HttpReader rd;
+    };
+    constexpr int kBatch = 256;
+    char buf[16384];
+    for (int base = 0; base < n && now_us() < deadline; base += kBatch) {
+      std::vector<Pending> batch;
+      for (int i = base; i < std::min(n, base + kBatch); ++i) {
+        const int fd = open_socket(ss, sl, true);
+        if (fd < 0) {
+          ++failed;
+          continue;
+        }
+        batch.push_back(Pending{fd});
+      }
+      for (std::size_t k = 0; k < batch.size(); ++k) {
+        epoll_event ev{};
+        ev.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP;
+        ev.data.u64 = k;
+        epoll_ctl(ep, EPOLL_CTL_ADD, batch[k].fd, &ev);
+      }
+      std::size_t left = batch.size();
+      while (left > 0 && now_us() < deadline) {
+        epoll_event evs[256];
+        const int m = epoll_wait(ep, evs, 256, 100);
+        for (int e = 0; e < m; ++e) {
+          Pending& p = batch[evs[e].data.u64];
+          if (p.fd < 0) continue;
+          bool bad = false;
+          while (p.sent < req.size()) {
+            const ssize_t w = ::send(p.fd, req.data() + p.sent, req.size() - p.sent, MSG_NOSIGNAL);
+            if (w > 0) p.sent += static_cast<std::size_t>(w);
+            else { bad = !(w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOTCONN)); break; }
+          }
+          while (!bad && p.sent == req.size() && !p.rd.done()) {
+            const ssize_t r = ::recv(p.fd, buf, sizeof buf, 0);
+            if (r > 0) p.rd.feed(buf, static_cast<std::size_t>(r), [](std::string_view) {});
+            else { bad = !(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)); break; }
+            if (p.rd.failed()) bad = true;
+          }
+          if (bad || (p.rd.done() && (p.rd.status != 200 || p.rd.close))) {
+            epoll_ctl(ep, EPOLL_CTL_DEL, p.fd, nullptr);
+            ::close(p.fd);
+            p.fd = -1;
+            ++failed;
+            --left;
+          } else if (p.rd.done()) {
+            epoll_ctl(ep, EPOLL_CTL_DEL, p.fd, nullptr);
+            fds.push_back(p.fd);
+            p.fd = -1;
+            --left;
+          } else if (p.sent == req.size()) {
+            epoll_event ev{};
+            ev.events = EPOLLIN | EPOLLRDHUP;
+            ev.data.u64 = evs[e].data.u64;
+            epoll_ctl(ep, EPOLL_CTL_MOD, p.fd, &ev);
+          }
+        }
+      }
+      for (auto& p : batch)
+        if (p.fd >= 0) ::close(p.fd), ++failed;
+    }
+    ::close(ep);
+  }
+
+  // Connections still open (not closed by the server, no bytes pending); closes them all.
+  uint64_t close_all() {
+    uint64_t open = 0;
+    for (int fd : fds) {
+      char c;
+      const ssize_t r = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ++open;
+      ::close(fd);
+    }
+    fds.clear();
+    return open;
+  }
+};
+
 int run_stream(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
-  if (rl.rlim_cur < static_cast<rlim_t>(o.connections) + 64) {
-    rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, static_cast<rlim_t>(o.connections) + 64);
+  if (rl.rlim_cur < static_cast<rlim_t>(o.connections + o.idle) + 64) {
+    rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, static_cast<rlim_t>(o.connections + o.idle) + 64);
     setrlimit(RLIMIT_NOFILE, &rl);
   }
   std::vector<std::unique_ptr<StreamWorker>> workers;
@@ -759,6 +862,17 @@ int run_stream(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
     const int n = o.connections / o.threads + (w < o.connections % o.threads ? 1 : 0);
     workers.push_back(std::make_unique<StreamWorker>(o, ss, sl, n, w, o.threads, win));
   }
+  // Idle keep-alive connections first (each with its one request behind it), then the streams'.
+  IdleSet idle;
+  if (o.idle > 0) idle.open(o, ss, sl, o.idle, now_us() + static_cast<int64_t>(std::min(o.timeout, 60.0) * 1e6));
+  const std::size_t idle_up = idle.fds.size();
+  auto unix_ms = [] {
+    return static_cast<long long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+  };
+  const long long idle_ready_unix_ms = unix_ms();
+  if (o.settle > 0) std::this_thread::sleep_for(std::chrono::duration<double>(o.settle));
   // Connect phase (not measured).
   const int64_t connect_deadline = now_us() + static_cast<int64_t>(std::min(o.timeout, 30.0) * 1e6);
   std::vector<int> up(workers.size(), 0);
@@ -770,8 +884,13 @@ int run_stream(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
   }
   int connected = 0;
   for (int u : up) connected += u;
+  const long long conns_ready_unix_ms = unix_ms();
 
   const int64_t t0 = now_us() + 20'000;
+  // Wall-clock time of t0, so that a script sampling the server can tell when the load began.
+  const int64_t t0_unix_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
+      20;
   win.total = o.warmup_streams > 0 ? connected : 0;
   win.duration_us = static_cast<int64_t>(o.duration * 1e6);
   // Warm-up: the staggered first starts plus the streams themselves, bounded by --timeout.
@@ -786,6 +905,7 @@ int run_stream(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
   }
   const double wall = static_cast<double>(now_us() - w0) / 1e6;
   const double cpu = cpu_seconds() - cpu0;
+  const uint64_t idle_open = idle.close_all();
 
   StreamStats s;
   for (auto& w : workers) {
@@ -822,6 +942,9 @@ int run_stream(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
                 warmup_s);
     std::printf("  gap  us: p50 %.0f  p99 %.0f  p99.9 %.0f  max %u\n", pct(s.gap_us, 50), pct(s.gap_us, 99),
                 pct(s.gap_us, 99.9), s.max_gap_us);
+    if (o.idle > 0)
+      std::printf("  idle keep-alive connections: %zu/%d up (%llu failed), %llu still open at the end\n", idle_up, o.idle,
+                  (unsigned long long)idle.failed, (unsigned long long)idle_open);
     std::printf("  stalled streams %llu (gaps over threshold %llu); client CPU %.0f%% of %d thread(s)%s\n",
                 (unsigned long long)s.stalled_streams, (unsigned long long)s.stall_gaps, cpu_pct, o.threads,
                 saturated ? "  [LOAD GENERATOR SATURATED]" : "");
@@ -830,14 +953,18 @@ int run_stream(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
       "RESULT mode=stream conns=%d connected=%d started=%llu counted=%llu completed=%llu incomplete=%llu errors=%llu "
       "http_errors=%llu chunks=%llu expected=%llu missing=%llu extra=%llu events=%llu stalled=%llu stall_gaps=%llu "
       "ttft_p50=%.0f ttft_p99=%.0f ttft_max=%.0f gap_p50=%.0f gap_p99=%.0f gap_p999=%.0f gap_max=%u "
-      "client_cpu=%.0f saturated=%d connect_failures=%llu cold_ttft_p50=%.0f cold_ttft_p99=%.0f warmup_s=%.2f\n",
+      "client_cpu=%.0f saturated=%d connect_failures=%llu cold_ttft_p50=%.0f cold_ttft_p99=%.0f warmup_s=%.2f "
+      "gap_p90=%.0f idle=%d idle_up=%zu idle_failed=%llu idle_open_at_end=%llu t0_unix_ms=%lld stagger_s=%.2f "
+      "idle_ready_unix_ms=%lld conns_ready_unix_ms=%lld\n",
       o.connections, connected, (unsigned long long)s.started, (unsigned long long)s.counted,
       (unsigned long long)s.completed, (unsigned long long)s.incomplete, (unsigned long long)s.errors,
       (unsigned long long)s.http_errors, (unsigned long long)s.chunks, (unsigned long long)expected,
       (unsigned long long)s.missing, (unsigned long long)s.extra, (unsigned long long)s.events,
       (unsigned long long)s.stalled_streams, (unsigned long long)s.stall_gaps, pct(s.ttft_us, 50), pct(s.ttft_us, 99),
       ttft_max, pct(s.gap_us, 50), pct(s.gap_us, 99), pct(s.gap_us, 99.9), s.max_gap_us, cpu_pct, saturated ? 1 : 0,
-      (unsigned long long)s.connect_failures, pct(s.cold_ttft_us, 50), pct(s.cold_ttft_us, 99), warmup_s);
+      (unsigned long long)s.connect_failures, pct(s.cold_ttft_us, 50), pct(s.cold_ttft_us, 99), warmup_s,
+      pct(s.gap_us, 90), o.idle, idle_up, (unsigned long long)idle.failed, (unsigned long long)idle_open,
+      (long long)t0_unix_ms, o.stagger, idle_ready_unix_ms, conns_ready_unix_ms);
   return s.counted > 0 ? 0 : 1;
 }
 

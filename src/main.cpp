@@ -21,6 +21,7 @@
 #include "zgate/config/config.hpp"
 #include "zgate/mock/mock_server.hpp"
 #include "zgate/obs/log.hpp"
+#include "zgate/obs/ticker.hpp"
 #include "zgate/server/gateway.hpp"
 
 namespace {
@@ -149,6 +150,8 @@ int main(int argc, char** argv) {
   }
 
   try {
+    zgate::obs::set_background_priority(loaded->background_priority == "nice" ? zgate::obs::BackgroundPriority::nice
+                                                                                : zgate::obs::BackgroundPriority::idle);
     zgate::init_logging(loaded->log, loaded->debug);
   } catch (const std::exception& e) {  // a log file that cannot be opened
     std::cerr << "zgate: cannot start logging: " << e.what() << "\n";

@@ -374,8 +374,7 @@ void Engine::start() {
   if (g.ticker || g.stopping.load()) return;
   g.webhook_thread = std::thread([&g] {
     pthread_setname_np(pthread_self(), "zgate-webhook");
-    const int base = getpriority(PRIO_PROCESS, 0);
-    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(base + obs::Ticker::kBackgroundNice, 19));
+    obs::lower_this_thread();
     g.webhook_loop();
   });
   g.ticker = std::make_unique<obs::Ticker>("zgate-alert", g.opts.settings.interval, [&g] { g.evaluate(); });

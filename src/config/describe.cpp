@@ -159,6 +159,7 @@ std::string describe(const Config& c) {
   line(out, "log: level {} format {} access_log {} to {} (queue {}); cors origin {}; data dir {}", c.log.level,
        c.log.format, c.log.access_log, c.log.file.empty() ? "stderr" : c.log.file, c.log.queue_size,
        c.cors_origin, c.data_dir);
+  line(out, "background threads: {}", c.background_priority == "nice" ? "nice +5" : "SCHED_IDLE (idle)");
   line(out, "usage store: {}", !c.usage_store ? std::string("off")
                                : fmt::format("{} (retention {})", usage_db_path(c),
                                              c.usage_retention_days > 0

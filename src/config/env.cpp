@@ -81,6 +81,12 @@ void apply_env(Config& cfg, const Env& env) {
     if (!n) throw ConfigError(fmt::format("environment ZGATE_WORKERS: '{}' is not a non-negative integer", *v));
     cfg.workers = *n;
   }
+  if (auto v = env.get("ZGATE_BACKGROUND_PRIORITY")) {
+    const std::string s(text::trim(*v));
+    if (s != "idle" && s != "nice")
+      throw ConfigError(fmt::format("environment ZGATE_BACKGROUND_PRIORITY: '{}' is not \"idle\" or \"nice\"", *v));
+    cfg.background_priority = s;
+  }
   // ZGATE_API_KEYS wins over the single API_KEY of the original deployment.
   if (auto v = env.get("ZGATE_API_KEYS")) {
     int counter = 0;

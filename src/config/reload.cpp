@@ -12,6 +12,7 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   check(a.metrics_listen_host != b.metrics_listen_host || a.metrics_listen_port != b.metrics_listen_port,
         "metrics_listen");
   check(a.workers != b.workers, "workers");
+  check(a.background_priority != b.background_priority, "background_priority");
   check(a.log.level != b.log.level || a.debug != b.debug, "log.level");
   check(a.log.format != b.log.format, "log.format");
   check(a.log.file != b.log.file, "log.file");

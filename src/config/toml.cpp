@@ -668,6 +668,10 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
       if (auto err = parse_listen(s, cfg.metrics_listen_host, cfg.metrics_listen_port); !err.empty()) r.fail(v, path, err);
     } else if (key == "workers") {
       cfg.workers = static_cast<unsigned>(r.integer(v, path, 0, 1024, "an integer from 0 (= hardware threads) to 1024"));
+    } else if (key == "background_priority") {
+      cfg.background_priority = r.str(v, path);
+      if (cfg.background_priority != "idle" && cfg.background_priority != "nice")
+        r.fail(v, path, "must be \"idle\" or \"nice\"");
     } else if (key == "allow_no_auth") {
       cfg.allow_no_auth = r.boolean(v, path);
     } else if (key == "admin_key" || key == "admin_key_env") {

@@ -19,6 +19,7 @@
 
 #include "zgate/json/writer.hpp"
 #include "zgate/obs/log_file.hpp"
+#include "zgate/obs/ticker.hpp"
 
 namespace zgate {
 namespace {
@@ -120,7 +121,10 @@ void init_logging(const LogConfig& cfg, bool debug) {
   }
 
   g_state.pool = std::make_shared<spdlog::details::thread_pool>(
-      std::max<std::size_t>(cfg.queue_size, 16), 1, [] { pthread_setname_np(pthread_self(), "zgate-log"); });
+      std::max<std::size_t>(cfg.queue_size, 16), 1, [] {
+        pthread_setname_np(pthread_self(), "zgate-log");
+        obs::lower_this_thread();
+      });
   // overrun_oldest: a full queue drops the oldest line instead of blocking a worker.
   g_state.app = std::make_shared<spdlog::async_logger>("zgate", sink, g_state.pool,
                                                        spdlog::async_overflow_policy::overrun_oldest);

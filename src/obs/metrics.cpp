@@ -347,6 +347,10 @@ void write_live(std::string& out, const LiveGauges& g, const ProcessStats& p) {
           g.recorded);
   counter("zgate_recorder_dropped_total",
           "Finished requests lost to a full recorder ring (missing from the log, store and these metrics).", g.dropped);
+  counter("zgate_recorder_worker_passes_total",
+          "Recorder passes a worker ran itself because the background recorder thread had not run (SCHED_IDLE "
+          "starved by busy workers).",
+          g.recorder_worker_passes);
   if (g.usage_store) {
     counter("zgate_usage_store_rows_written_total", "Rows committed to the usage store.", g.usage_written);
     counter("zgate_usage_store_rows_failed_total", "Rows lost to a failed usage store write.", g.usage_failed);

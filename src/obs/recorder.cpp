@@ -14,14 +14,27 @@
 namespace zgate::obs {
 namespace {
 std::atomic<uint64_t> g_next_id{1};
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 }  // namespace
 
 class Recorder::Impl {
  public:
-  Impl(std::vector<std::unique_ptr<RecordConsumer>> c, RecorderOptions o) : consumers(std::move(c)), opts(o) {}
+  Impl(std::vector<std::unique_ptr<RecordConsumer>> c, RecorderOptions o) : consumers(std::move(c)), opts(o) {
+    // Last: the thread starts calling pass() as soon as it is built.
+    if (opts.start_thread) {
+      ticker.emplace("zgate-recorder", opts.flush_every, [this] {
+        pass();
+        warn_dropped(false);
+      });
+    }
+  }
 
   ~Impl() {
-    ticker.stop();
+    if (ticker) ticker->stop();
     pass();
     warn_dropped(true);
   }
@@ -29,17 +42,44 @@ class Recorder::Impl {
   bool record(const AccessRecord& r, int64_t finished_ms) {
     RecordRing& ring = thread_ring();
     if (!ring.push(r, finished_ms)) {
-      dropped.fetch_add(1, std::memory_order_relaxed);
-      return false;
+      // Full while the recorder thread has not run for max_lag (it is starved, or stuck in a
+      // pass): wait for its pass and run one here, rather than lose the record.
+      if (!opts.worker_fallback || !lagging() || (help(/*wait=*/true), !ring.push(r, finished_ms))) {
+        dropped.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      }
     }
-    // Half full: wake the recorder thread early, so a burst drains before the ring fills.
-    if (ring.used() > ring.capacity() / 2) ticker.wake();
+    // Half full: wake the recorder thread early, so a burst drains before the ring fills; if it
+    // has not run for max_lag, drain here unless it is in a pass right now.
+    if (ring.used() > ring.capacity() / 2) {
+      if (ticker) ticker->wake();
+      if (opts.worker_fallback && lagging()) help(/*wait=*/false);
+    }
     return true;
+  }
+
+  // No pass has finished for max_lag (read only when a ring is half full).
+  bool lagging() const {
+    return steady_ns() - last_pass_ns.load(std::memory_order_relaxed) >=
+           std::chrono::duration_cast<std::chrono::nanoseconds>(opts.max_lag).count();
+  }
+
+  // The fallback: a pass on the recording thread. Without `wait`, only if no pass is running.
+  void help(bool wait) {
+    std::unique_lock passing(pass_mu, std::defer_lock);
+    if (wait) passing.lock();
+    else if (!passing.try_lock()) return;
+    worker_passes.fetch_add(1, std::memory_order_relaxed);
+    pass_locked();
   }
 
   // Hands every ring's records to the consumers, then frees their space. One pass at a time.
   void pass() {
     std::lock_guard passing(pass_mu);
+    pass_locked();
+  }
+
+  void pass_locked() {
     {
       std::lock_guard lock(rings_mu);
       snapshot.clear();
@@ -47,7 +87,10 @@ class Recorder::Impl {
     }
     bool any = false;
     for (RecordRing* ring : snapshot) any = any || ring->used() > 0;
-    if (!any) return;
+    if (!any) {
+      last_pass_ns.store(steady_ns(), std::memory_order_relaxed);
+      return;
+    }
     positions.resize(snapshot.size());
     uint64_t n = 0;
     for (auto& c : consumers) c->begin();
@@ -61,9 +104,10 @@ class Recorder::Impl {
     // Only now: the consumers may have kept views into the rings until end().
     for (std::size_t i = 0; i < snapshot.size(); ++i) snapshot[i]->release(positions[i]);
     recorded.fetch_add(n, std::memory_order_relaxed);
+    last_pass_ns.store(steady_ns(), std::memory_order_relaxed);
   }
 
-  std::atomic<uint64_t> recorded{0}, dropped{0};
+  std::atomic<uint64_t> recorded{0}, dropped{0}, worker_passes{0};
 
  private:
   RecordRing& thread_ring() {
@@ -103,11 +147,8 @@ class Recorder::Impl {
   std::vector<uint64_t> positions;     // likewise
   uint64_t warned = 0;    // drops reported so far (the recorder thread, then the destructor)
   std::optional<std::chrono::steady_clock::time_point> warned_at;
-  // Last: it starts calling pass() as soon as it is built.
-  Ticker ticker{"zgate-recorder", opts.flush_every, [this] {
-                  pass();
-                  warn_dropped(false);
-                }};
+  std::atomic<int64_t> last_pass_ns{steady_ns()};  // when the last pass finished
+  std::optional<Ticker> ticker;
 };
 
 std::size_t ring_bytes_for(unsigned workers) {
@@ -125,7 +166,8 @@ bool Recorder::record(const AccessRecord& r, int64_t finished_ms) { return impl_
 void Recorder::flush() { impl_->pass(); }
 
 RecorderStats Recorder::stats() const {
-  return {impl_->recorded.load(std::memory_order_relaxed), impl_->dropped.load(std::memory_order_relaxed)};
+  return {impl_->recorded.load(std::memory_order_relaxed), impl_->dropped.load(std::memory_order_relaxed),
+          impl_->worker_passes.load(std::memory_order_relaxed)};
 }
 
 }  // namespace zgate::obs

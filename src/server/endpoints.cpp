@@ -176,6 +176,7 @@ net::awaitable<bool> metrics(Request& c, ResponseWriter& out) {
   const obs::RecorderStats rs = g.recorder->stats();
   live.recorded = rs.recorded;
   live.dropped = rs.dropped;
+  live.recorder_worker_passes = rs.worker_passes;
   if (g.usage) {
     const UsageStoreStats us = g.usage->stats();
     live.usage_store = true;

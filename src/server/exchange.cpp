@@ -42,9 +42,12 @@ class Answer {
 
 class StreamAnswer final : public Answer {
  public:
+  // Room for a typical chunk or two: the buffer is held for the stream's whole life (it grows
+  // for a larger chunk, once), and most open streams are silent most of the time.
   StreamAnswer(Request& c, ResponseWriter& w, const openai::StreamOptions& so) : c_(c), w_(w), enc_(out_, so) {
-    out_.reserve(4096);
+    out_.reserve(kChunkReserve);
   }
+  static constexpr std::size_t kChunkReserve = 512;
   EventSink& sink() override { return enc_; }
   void fail(const ApiError& e) override { enc_.fail(e); }
   bool ended() const override { return enc_.finished(); }
@@ -146,7 +149,7 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
 }  // namespace
 
 net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest& creq, ProviderRuntime& prt,
-                              const PreparedRequest& prep, bool may_retry, Backoff* backoff,
+                              PreparedRequest& prep, bool may_retry, Backoff* backoff,
                               KeyLease& lease) {
   const Config& cfg = c.cfg;
   upstream::Exchange ex(c.conn.w.pool, prt.tls.get(), prt.endpoint, cfg.timeouts, cfg.limits);
@@ -221,6 +224,8 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
   so.model = creq.model;
   so.include_usage = creq.include_usage;
   if (creq.stream) {
+    // Sent and answered 200: no retry will resend it, and a stream may stay open for minutes.
+    std::string().swap(prep.request.body);
     if (!co_await out.start_stream()) co_return Next::close;
     StreamAnswer answer(c, out, so);
     if (cfg.timeouts.stream_heartbeat.count() > 0) c.conn.dl.heartbeat(cfg.timeouts.stream_heartbeat, kHeartbeatChunk);

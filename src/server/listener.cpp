@@ -208,6 +208,9 @@ uint16_t Gateway::start() {
   const Config& cfg = *g.cfg;
   g.gen = std::make_shared<Generation>(g.cfg, 1, g.limits);
   const unsigned n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+  // Before any background thread starts (main sets it earlier still, for the log writer).
+  obs::set_background_priority(cfg.background_priority == "nice" ? obs::BackgroundPriority::nice
+                                                                 : obs::BackgroundPriority::idle);
   std::vector<std::unique_ptr<obs::RecordConsumer>> consumers;
   {
     auto m = std::make_unique<obs::Metrics>();
@@ -254,6 +257,9 @@ uint16_t Gateway::start() {
   }
   obs::RecorderOptions ro;
   ro.ring_bytes = obs::ring_bytes_for(n);
+  // At SCHED_IDLE the recorder thread may not run while the workers keep the CPUs busy: a
+  // worker whose ring fills then drains the rings itself rather than drop records.
+  ro.worker_fallback = cfg.background_priority != "nice";
   g.recorder = std::make_unique<obs::Recorder>(std::move(consumers), ro);
   g.start_time = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   for (unsigned i = 0; i < n; ++i) {

@@ -83,6 +83,11 @@ bool parse_request_head(RequestParser& p, beast::flat_buffer& buf, RequestHead& 
   return true;
 }
 
+namespace {
+// A connection's read buffer larger than this after a request is released.
+constexpr std::size_t kKeepReadCapacity = 16 * 1024;
+}  // namespace
+
 net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std::shared_ptr<ConnCancel> cancel,
                              bool metrics_only) {
   // Errors as values even after a cancel: cleanup and the access log still run.
@@ -153,6 +158,12 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
       break;
     }
     first = false;
+    // After a large request, what it needed is not kept for the connection's idle life (a
+    // keep-alive connection may wait minutes for its next request): the read buffer once it
+    // holds no bytes, and the request body (which the next request's parser would release too
+    // late, after the wait).
+    if (buf.size() == 0 && buf.capacity() > kKeepReadCapacity) buf = beast::flat_buffer();
+    if (req.body.capacity() > RequestHead::kKeepBodyCapacity) std::string().swap(req.body);
   }
   if (linger) co_await linger_close(sock, dl, buf, *wg->gen->cfg);
   sock.shutdown(tcp::socket::shutdown_send, ec);

@@ -123,12 +123,11 @@ struct WorkerCount {
 struct AdminQueries {
   static constexpr int kMaxQueries = 4;
   AdminQueries() {
-    // Named for top -H and perf; nice +5 like the other background threads, so a long report
-    // yields the core to the workers.
+    // Named for top -H and perf; background priority like the other background threads, so a
+    // long report yields the core to the workers.
     net::post(pool, [] {
       pthread_setname_np(pthread_self(), "zgate-admin");
-      const int base = getpriority(PRIO_PROCESS, 0);
-      setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(base + obs::Ticker::kBackgroundNice, 19));
+      obs::lower_this_thread();
     });
   }
   net::thread_pool pool{1};

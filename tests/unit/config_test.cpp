@@ -586,6 +586,28 @@ TEST_CASE("config: a negative usage retention names the key", "[unit][config]") 
   CHECK(msg == "z.toml:1: usage_retention_days: must be a number of days from 0 (= keep every row) to 36500");
 }
 
+TEST_CASE("config: background_priority is idle by default, nice from TOML or the environment, restart-only",
+          "[unit][config]") {
+  set_env({{"ZGATE_API_KEYS", "sk-a-0123456789"}});
+  auto d = load({});
+  CHECK(d->background_priority == "idle");
+  CHECK(describe(*d).find("background threads: SCHED_IDLE (idle)") != std::string::npos);
+  set_env({{"ZGATE_API_KEYS", "sk-a-0123456789"}, {"ZGATE_BACKGROUND_PRIORITY", "nice"}});
+  CHECK(load({})->background_priority == "nice");
+  Config c;
+  apply_toml(c, "background_priority = \"nice\"\n", "z.toml");
+  CHECK(c.background_priority == "nice");
+  Config next = *d;
+  next.background_priority = "nice";
+  CHECK(restart_only_changes(*d, next) == std::vector<std::string>{"background_priority"});
+}
+
+TEST_CASE("config: a background_priority other than idle or nice names the key", "[unit][config]") {
+  Config c;
+  const auto msg = error_of([&] { apply_toml(c, "background_priority = \"low\"\n", "z.toml"); });
+  CHECK(msg == "z.toml:1: background_priority: must be \"idle\" or \"nice\"");
+}
+
 TEST_CASE("config: restart_only_changes names what a reload cannot change", "[unit][config]") {
   Config a;
   Config b = a;

@@ -1,6 +1,7 @@
 // The recorder: records from any thread reach every consumer in order, on the recorder thread
 // without a flush; a pass is begin/consume.../end with views valid until end; a full ring
-// drops (counted) instead of blocking; the destructor hands over what is left.
+// drops (counted) instead of blocking; the destructor hands over what is left; a recorder thread
+// that cannot run (SCHED_IDLE behind busy workers) loses nothing: the recording thread drains.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -165,7 +166,9 @@ TEST_CASE("recorder: a full ring drops and counts instead of blocking", "[unit][
   auto gate = std::make_unique<Gate>();
   Gate& g = *gate;
   Seen seen;
-  obs::Recorder r(consumers(std::move(gate), std::make_unique<Collect>(seen)), {obs::RecordRing::kMinBytes, 1h});
+  // Without the fallback (background_priority = "nice"), whose full ring waits instead.
+  obs::Recorder r(consumers(std::move(gate), std::make_unique<Collect>(seen)),
+                  {.ring_bytes = obs::RecordRing::kMinBytes, .flush_every = 1h, .worker_fallback = false});
   REQUIRE(r.record(rec("first"), 0));
   std::thread flusher([&r] { r.flush(); });  // stuck in the gate until opened
   REQUIRE(g.wait_entered());
@@ -180,6 +183,67 @@ TEST_CASE("recorder: a full ring drops and counts instead of blocking", "[unit][
   flusher.join();
   r.flush();
   CHECK(seen.size() == static_cast<std::size_t>(1 + accepted));
+}
+
+namespace {
+// More records than the smallest ring holds three times over, with no recorder thread: only
+// the fallback can make room.
+constexpr int kOverfill = 3;
+int overfill_count() {
+  return static_cast<int>(kOverfill * obs::RecordRing::kMinBytes / obs::RecordRing::encoded_size(rec(std::string(1000, 'z'))));
+}
+}  // namespace
+
+TEST_CASE("recorder: a recorder thread that does not run loses nothing: the recording thread drains its ring",
+          "[unit][recorder]") {
+  Seen seen;
+  obs::Recorder r(consumers(std::make_unique<Collect>(seen)), {.ring_bytes = obs::RecordRing::kMinBytes,
+                                                               .flush_every = 1h,
+                                                               .worker_fallback = true,
+                                                               .max_lag = 0ms,
+                                                               .start_thread = false});
+  const std::string big(1000, 'z');
+  const int n = overfill_count();
+  int refused = 0;
+  for (int i = 0; i < n; ++i) refused += r.record(rec(big), 0) ? 0 : 1;
+  CHECK(refused == 0);
+  CHECK(r.stats().dropped == 0);
+  CHECK(r.stats().worker_passes > 0);
+  r.flush();
+  CHECK(seen.size() == static_cast<std::size_t>(n));
+}
+
+TEST_CASE("recorder: without the fallback, a recorder thread that does not run drops (counted) once the ring is full",
+          "[unit][recorder]") {
+  Seen seen;
+  obs::Recorder r(consumers(std::make_unique<Collect>(seen)), {.ring_bytes = obs::RecordRing::kMinBytes,
+                                                               .flush_every = 1h,
+                                                               .worker_fallback = false,
+                                                               .max_lag = 0ms,
+                                                               .start_thread = false});
+  const std::string big(1000, 'z');
+  const int n = overfill_count();
+  for (int i = 0; i < n; ++i) r.record(rec(big), 0);
+  CHECK(r.stats().dropped > 0);
+  CHECK(r.stats().worker_passes == 0);
+  r.flush();
+  CHECK(seen.size() + r.stats().dropped == static_cast<std::size_t>(n));
+}
+
+TEST_CASE("recorder: the fallback waits for max_lag: a recorder that ran recently is left to do its work",
+          "[unit][recorder]") {
+  Seen seen;
+  obs::Recorder r(consumers(std::make_unique<Collect>(seen)), {.ring_bytes = obs::RecordRing::kMinBytes,
+                                                               .flush_every = 1h,
+                                                               .worker_fallback = true,
+                                                               .max_lag = 1h,
+                                                               .start_thread = false});
+  const std::string big(1000, 'z');
+  // Past half the ring: a lagging recorder would be helped here.
+  const std::size_t half = obs::RecordRing::kMinBytes / 2 / obs::RecordRing::encoded_size(rec(big)) + 1;
+  for (std::size_t i = 0; i < half; ++i) REQUIRE(r.record(rec(big), 0));
+  CHECK(r.stats().worker_passes == 0);
+  CHECK(seen.size() == 0);
 }
 
 TEST_CASE("recorder: the destructor hands over what is still queued", "[unit][recorder]") {

@@ -70,6 +70,7 @@ struct LiveGauges {
   };
   std::vector<Pool> pools;  // per worker; empty = not gathered
   uint64_t recorded = 0, dropped = 0;
+  uint64_t recorder_worker_passes = 0;  // the recorder's no-loss fallback (obs/recorder.hpp)
   bool usage_store = false;
   uint64_t usage_written = 0, usage_failed = 0;
   uint64_t tails_open = 0, tail_lines = 0, tails_dropped = 0;  // the admin live tail

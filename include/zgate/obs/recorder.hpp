@@ -32,6 +32,16 @@ class RecordConsumer {
 struct RecorderOptions {
   std::size_t ring_bytes = 2 * 1024 * 1024;      // per recording thread
   std::chrono::milliseconds flush_every{100};    // how often the rings are drained
+  // The no-loss fallback for a recorder thread that cannot run (SCHED_IDLE on CPUs the workers
+  // keep busy): when a ring passes half full and the recorder has not finished a pass for
+  // `max_lag`, the recording thread runs the pass itself (formatting, SQLite) before it goes
+  // on. A record then waits at most about `max_lag` (or until its ring is half full) to be
+  // handed over, and a full ring stays what it was before: a disk or consumer too slow for the
+  // load. Off = a starved recorder drops records once the ring is full (counted).
+  bool worker_fallback = true;
+  std::chrono::milliseconds max_lag{500};
+  // Tests: no recorder thread at all (passes run only from flush() and the fallback).
+  bool start_thread = true;
 };
 
 // Ring size per worker for `workers` workers: an 8 MiB budget shared among them, in powers of two,
@@ -42,6 +52,7 @@ std::size_t ring_bytes_for(unsigned workers);
 struct RecorderStats {
   uint64_t recorded = 0;  // records handed to the consumers
   uint64_t dropped = 0;   // records lost to a full ring
+  uint64_t worker_passes = 0;  // passes a recording thread ran itself (the fallback)
 };
 
 class Recorder {

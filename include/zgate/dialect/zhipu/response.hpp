@@ -30,8 +30,9 @@ FinishReason map_finish_reason(std::string_view v4);
 
 class V4StreamDecoder final : public StreamDecoder {
  public:
-  // Reserves the payload buffer once, so typical chunks never grow it.
-  V4StreamDecoder() { buf_.reserve(4096); }
+  // Room for a typical chunk's payload (it grows once for a larger one): one decoder lives as
+  // long as its stream, and a server holds thousands of mostly silent streams.
+  V4StreamDecoder() { buf_.reserve(512); }
   void on_data(std::string_view data, std::string_view event_name, EventSink& sink) override;
   // True after [DONE], or after an error event (nothing more can be sent downstream).
   bool done() const override { return done_; }
