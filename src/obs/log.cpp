@@ -212,6 +212,7 @@ void format_access(std::string& out, const AccessRecord& r, int64_t finished_ms,
     us("queue_wait_us", r.queue_wait_us);
     w.kv("queue_depth", int64_t{r.queue_depth});
     w.kv_bool("usage_estimated", r.usage_estimated);
+    if (!r.cache.empty()) w.kv("cache", r.cache).kv("cost_saved_usd", r.cost_saved_usd);
     w.end_object();
     return;
   }
@@ -262,6 +263,10 @@ void format_access(std::string& out, const AccessRecord& r, int64_t finished_ms,
   us("queue_wait_us", r.queue_wait_us);
   n("queue_depth", r.queue_depth);
   n("usage_estimated", r.usage_estimated);
+  if (!r.cache.empty()) {
+    s("cache", r.cache);
+    n("cost_saved_usd", r.cost_saved_usd);
+  }
 }
 
 namespace {

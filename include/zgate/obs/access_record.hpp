@@ -30,6 +30,12 @@ struct AccessRecord {
   int queue_depth = 0;
   // The tokens and cost are zgate's estimate: the upstream reported no usage (a stream cut short).
   bool usage_estimated = false;
+  // The response cache: "" (off for this request), "hit", "miss", "bypass", or "coalesced" (the
+  // answer of an identical request in flight); cache_hit is 1 for hit and coalesced, whose
+  // tokens and cost are then 0 and cost_saved_usd what the upstream would have charged.
+  std::string_view cache{};
+  int cache_hit = 0;
+  double cost_saved_usd = 0;
 };
 
 }  // namespace zgate
