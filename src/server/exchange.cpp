@@ -2,6 +2,7 @@
 // through the dialect's decoder into the client's answer (a stream or one JSON body).
 #include <spdlog/spdlog.h>
 
+#include "cache.hpp"
 #include "proxy.hpp"
 #include "zgate/front/openai/encoder.hpp"
 #include "zgate/sse/parser.hpp"
@@ -74,12 +75,33 @@ class BufferedAnswer final : public Answer {
   openai::ResponseAggregator agg;
 };
 
+// The answer's events to the client's encoder and to the cache's recorder.
+// (and to the requests waiting on this one's flight, when it leads one).
+class Tee final : public EventSink {
+ public:
+  Tee(EventSink& a, EventSink& b, cache::Flight* f) : a_(a), b_(b), f_(f) {}
+  void on_event(const Event& e) override {
+    b_.on_event(e);
+    if (f_) f_->publish(e);
+    a_.on_event(e);
+  }
+
+ private:
+  EventSink& a_;
+  EventSink& b_;
+  cache::Flight* f_;
+};
+
 // Reads the upstream body and feeds it through the dialect into `a`, flushing after each read so
 // that nothing that could stream is held. Once the client has its whole answer the rest of the
 // upstream body is drained, so the upstream connection can be reused. False when the client
 // left (or a write to it failed): nothing more is sent.
-net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, StreamDecoder* dec, Answer& a) {
-  EventSink& sink = a.sink();
+net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, StreamDecoder* dec, Answer& a,
+                          cache::EntryBuilder* rec) {
+  std::optional<Tee> tee;
+  cache::Flight* flight = rec && c.cache ? c.cache->flight.get() : nullptr;
+  if (rec) tee.emplace(a.sink(), *rec, flight);
+  EventSink& sink = rec ? static_cast<EventSink&>(*tee) : a.sink();
   auto fail = [&](const ApiError& e) {
     c.info.note_error(e);
     a.fail(e);
@@ -135,6 +157,7 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
       }
     }
     if (complete) continue;  // draining
+    if (flight) flight->notify();
     Step s = a.flush(end);
     if (s == Step::pending) s = co_await a.flush_rest();
     if (s == Step::failed) co_return false;
@@ -214,6 +237,11 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
   }
 
   c.info.upstream_ok = true;
+  // The answer's events recorded for the cache (only when it may store this answer).
+  std::optional<cache::EntryBuilder> rec;
+  if (c.cache && c.cache->write && c.info.route == c.cache->route) [[unlikely]] {
+    rec.emplace([&info = c.info] { return info.micros(); }, cfg.cache.max_entry_bytes);
+  }
   openai::StreamOptions so;
   so.model = creq.model;
   so.include_usage = creq.include_usage;
@@ -221,17 +249,21 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
     if (!co_await out.start_stream()) co_return Next::close;
     StreamAnswer answer(c, out, so);
     if (cfg.timeouts.stream_heartbeat.count() > 0) c.conn.dl.heartbeat(cfg.timeouts.stream_heartbeat, kHeartbeatChunk);
-    const bool ok = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer);
+    const bool ok = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer, rec ? &*rec : nullptr);
     c.info.upstream_end();
     c.conn.dl.heartbeat({});
     c.info.outcome = answer.outcome();
     // An error the upstream sent in-band reached the client as an error event: say so.
     if (c.info.error_type.empty() && c.info.outcome.error) c.info.error_type = c.info.outcome.error_type;
+    if (rec && ok && c.info.status == 200) {
+      c.cache->flight_complete = rec->complete();
+      store_answer(c, *rec);
+    }
     co_return next_of(ok && c.keep_alive);
   }
 
   BufferedAnswer answer(so);
-  const bool pumped = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer);
+  const bool pumped = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer, rec ? &*rec : nullptr);
   c.info.upstream_end();
   c.info.outcome = answer.agg.outcome();  // also when cut: the text seen is billed (estimate_usage)
   if (!pumped) co_return Next::close;
@@ -240,7 +272,10 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
   json.reserve(1024);
   answer.agg.write(json);
   if (c.info.first_token_us < 0 && c.info.outcome.saw_first_token) c.info.first_token_us = c.info.micros();
-  co_return next_of(co_await out.send(200, std::move(json), "application/json") && c.keep_alive);
+  const bool sent = co_await out.send(200, std::move(json), "application/json");
+  if (rec) c.cache->flight_complete = rec->complete() && !answer.agg.failed();
+  if (rec && sent) store_answer(c, *rec);
+  co_return next_of(sent && c.keep_alive);
 }
 
 }  // namespace zgate
