@@ -29,8 +29,8 @@ struct Stats {
 // What DELETE /admin/cache removes: everything (both empty), the entries of one public model,
 // and/or those whose key (hex) or client key label starts with `prefix`.
 struct Filter {
-  std::string model;
-  std::string prefix;
+  std::string model{};
+  std::string prefix{};
   bool matches(const Key& k, const Entry& e) const;
 };
 

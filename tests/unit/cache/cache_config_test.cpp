@@ -59,8 +59,14 @@ cache = true
 label = "b"
 key = "sk-bbbbbbbbbbbbbbbbbbbb"
 
+[[providers]]
+name = "p"
+kind = "zhipu"
+api_key = "upstream-key"
+
 [[models]]
 name = "m"
+provider = "p"
 cache = false
 )", "test.toml", no_env);
   CHECK(c.cache.enabled);

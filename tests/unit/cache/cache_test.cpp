@@ -328,3 +328,54 @@ TEST_CASE("cache disk: entries survive a restart, expired ones are dropped", "[c
   CHECK(disk_stats(path, 1000).entries == 0);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("cache flight: waiters read the leader's events as they come and are woken", "[cache]") {
+  Flights flights;
+  bool leader = false;
+  const Key k = key_n(7);
+  auto f = flights.join_or_lead(k, leader);
+  CHECK(leader);
+  bool second_leads = true;
+  auto g = flights.join_or_lead(k, second_leads);
+  CHECK_FALSE(second_leads);
+  CHECK(g == f);
+  int wakes = 0;
+  const uint64_t id = g->subscribe([&] { ++wakes; });
+  CHECK(f->waiters() == 1);
+  std::string out;
+  openai::StreamOptions so;
+  so.id = "chatcmpl-x";
+  so.model = "glm";
+  so.created = 1;
+  openai::StreamEncoder enc(out, so);
+  std::size_t next = 0;
+  f->publish(Event::start("up", "glm-4", 1));
+  f->publish(Event::content("Hel"));
+  f->notify();
+  CHECK(wakes == 1);
+  CHECK(g->read(next, enc) == Flight::State::running);
+  CHECK(out.find("Hel") != std::string::npos);
+  f->publish(Event::content("lo"));
+  f->publish(Event::finished(FinishReason::stop));
+  f->end(true);
+  CHECK(wakes == 2);
+  CHECK(g->read(next, enc) == Flight::State::done);
+  CHECK(out.find("\"lo\"") != std::string::npos);
+  g->unsubscribe(id);
+  CHECK(f->waiters() == 0);
+  flights.remove(k, f);
+  CHECK(flights.size() == 0);
+  auto h2 = flights.join_or_lead(k, leader);
+  CHECK(leader);  // a new flight after the first ended
+  CHECK(h2 != f);
+}
+
+TEST_CASE("cache flight: a failed flight tells its waiters", "[cache]") {
+  Flight f;
+  f.publish(Event::content("partial"));
+  f.end(false);
+  std::string out;
+  openai::StreamEncoder enc(out, openai::StreamOptions{});
+  std::size_t next = 0;
+  CHECK(f.read(next, enc) == Flight::State::failed);
+}
