@@ -83,6 +83,13 @@ void Flights::remove(const Key& k, const std::shared_ptr<Flight>& f) {
   if (auto it = map_.find(k); it != map_.end() && it->second == f) map_.erase(it);
 }
 
+std::size_t Flights::waiters() const {
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  for (const auto& [k, f] : map_) n += f->waiters();
+  return n;
+}
+
 std::size_t Flights::size() const {
   std::lock_guard lock(mu_);
   return map_.size();

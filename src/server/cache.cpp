@@ -274,6 +274,8 @@ net::awaitable<bool> admin_cache(Request& c, ResponseWriter& out) {
     w.key("entries").number(st.entries).key("bytes").number(st.bytes).key("max_bytes").number(st.max_bytes);
     w.key("hits").number(st.hits).key("misses").number(st.misses).key("inserts").number(st.inserts);
     w.key("evictions").number(st.evictions).key("expirations").number(st.expirations);
+    w.key("flights").number(static_cast<uint64_t>(g.flights.size()));
+    w.key("waiting").number(static_cast<uint64_t>(g.flights.waiters()));
     w.kv_bool("disk", g.cache_disk != nullptr);
     if (g.cache_disk) w.kv("disk_file", cache_db_path(*g.cfg)).key("disk_dropped").number(g.cache_disk->dropped());
     w.end_object();

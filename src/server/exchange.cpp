@@ -112,6 +112,7 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
     if (!dec->done()) dec->on_data(e.data, e.event, sink);
   };
   bool complete = false;  // the client has its whole answer
+  bool client_gone = false;  // the client left; the answer goes on for a flight's waiters
   for (bool reading = true; reading;) {
     std::string_view piece;
     std::string body;
@@ -158,12 +159,21 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
     }
     if (complete) continue;  // draining
     if (flight) flight->notify();
-    Step s = a.flush(end);
-    if (s == Step::pending) s = co_await a.flush_rest();
-    if (s == Step::failed) co_return false;
+    if (!client_gone) {
+      Step s = a.flush(end);
+      if (s == Step::pending) s = co_await a.flush_rest();
+      if (s == Step::failed) {
+        // The client of a request leading a flight left: the upstream answer goes on for the
+        // requests waiting on it, and stops when none is left.
+        if (!flight || flight->waiters() == 0) co_return false;
+        client_gone = true;
+      }
+    } else if (flight->waiters() == 0) {
+      co_return false;
+    }
     complete = end;
   }
-  co_return true;
+  co_return !client_gone;
 }
 
 }  // namespace
@@ -255,10 +265,8 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
     c.info.outcome = answer.outcome();
     // An error the upstream sent in-band reached the client as an error event: say so.
     if (c.info.error_type.empty() && c.info.outcome.error) c.info.error_type = c.info.outcome.error_type;
-    if (rec && ok && c.info.status == 200) {
-      c.cache->flight_complete = rec->complete();
-      store_answer(c, *rec);
-    }
+    if (rec) c.cache->flight_complete = rec->complete();
+    if (rec && ok && c.info.status == 200) store_answer(c, *rec);
     co_return next_of(ok && c.keep_alive);
   }
 

@@ -284,7 +284,10 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
     // polls the socket for a hang-up (it never consumes bytes, so a pipelined request stays
     // unread) and, once the peer is gone, emits the cancellation at every tick until the
     // exchange ends, so a cancel that lands between two operations is not lost.
-    c.conn.dl.watch(&c.conn.cancel->signal);
+    // A request leading a coalescing flight is not watched: when its client leaves, the upstream
+    // answer goes on for the requests waiting on the flight (pump() notices the client at its
+    // next write and stops once no waiter is left).
+    if (!cache_plan || !cache_plan->flight) c.conn.dl.watch(&c.conn.cancel->signal);
     // The key prepare() took goes back to its pool whatever ends the attempt, a wait at the
     // gate below included.
     KeyLease lease;

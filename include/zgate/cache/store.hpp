@@ -186,6 +186,8 @@ class Flights {
   // The leader is done with `f` (later requests start a flight of their own).
   void remove(const Key& k, const std::shared_ptr<Flight>& f);
   std::size_t size() const;
+  // Requests waiting on a flight, in all.
+  std::size_t waiters() const;
 
  private:
   mutable std::mutex mu_;

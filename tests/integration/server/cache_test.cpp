@@ -391,3 +391,37 @@ TEST_CASE("cache: when the leading request's upstream fails, waiters go upstream
   for (const auto& r : results) CHECK(r.status >= 500);
   CHECK(upstream_calls(h) == 3);
 }
+
+TEST_CASE("cache: when the leading request's client leaves, the upstream answer goes on for the waiters",
+          "[integration][cache][coalesce]") {
+  Harness h({[](Config& c) {
+               cache_on(c);
+               c.admin_key = "admin-secret-key-0001";
+             },
+             {}});
+  const Headers admin{{"Authorization", "Bearer admin-secret-key-0001"}};
+  // Twelve content events 60 ms apart.
+  const std::string body = det("[scenario:slow chunks=12 delay_ms=60] leader leaves", true);
+  RawConn leader(h.port());
+  REQUIRE(leader.connected());
+  REQUIRE(leader.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                      std::string(kClientKey) + "\r\nContent-Type: application/json\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n" + body));
+  REQUIRE(leader.read_until("\"content\":\"", 5s).find("X-Cache: MISS") != std::string::npos);
+  HttpResult waiter;
+  std::thread t([&] { waiter = h.post_chat(body); });
+  // Once the second request waits on the flight, the leader's client hangs up.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (h.get("/admin/cache", admin).body.find("\"waiting\":1") == std::string::npos) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(5ms);
+  }
+  leader.close();
+  t.join();
+  CHECK(waiter.status == 200);
+  CHECK(waiter.complete);
+  CHECK_THAT(waiter.body, Catch::Contains("[DONE]"));
+  CHECK(sse_data(waiter.body).size() >= 12);
+  CHECK(upstream_calls(h) == 1);
+  CHECK(waiter.header("X-Cache") == "HIT");
+}
