@@ -243,6 +243,7 @@ net::awaitable<std::optional<bool>> serve_waiter(Request& c, ResponseWriter& out
   co_return ok && c.keep_alive;
 }
 
+namespace {
 void store_answer(Request& c, cache::EntryBuilder& b) {
   CachePlan* plan = c.cache;
   if (!plan || !plan->write || !b.complete() || c.info.route != plan->route || !c.info.error_type.empty()) return;
@@ -257,6 +258,19 @@ void store_answer(Request& c, cache::EntryBuilder& b) {
   e->cost_usd = cost_usd(*plan->route, e->usage);
   if (e->bytes() > cc.max_entry_bytes) return;
   c.conn.g.cache->put(plan->key, std::move(e));
+}
+}  // namespace
+
+void finish_cache(Request& c, cache::EntryBuilder& b, bool client_left) {
+  CachePlan* plan = c.cache;
+  if (!plan || plan->finished) return;
+  plan->finished = true;
+  plan->flight_complete = b.complete();
+  if (!client_left && (c.info.status == 200 || c.info.status == 0)) store_answer(c, b);
+  if (plan->flight) {
+    c.conn.g.flights.remove(plan->key, plan->flight);
+    plan->flight->end(plan->flight_complete);
+  }
 }
 
 net::awaitable<bool> admin_cache(Request& c, ResponseWriter& out) {

@@ -22,6 +22,7 @@ struct CachePlan {
   // Coalescing: the flight this request leads (its answer's events are published to it).
   std::shared_ptr<cache::Flight> flight;
   bool flight_complete = false;  // the leader's answer was whole
+  bool finished = false;         // finish_cache() ran
 };
 
 // Waits on the flight an identical request leads and answers from its events as they come
@@ -39,8 +40,10 @@ std::optional<CachePlan> plan_cache(Request& c, const ChatRequest& creq, const R
 // connection.
 net::awaitable<bool> serve_hit(Request& c, ResponseWriter& out, const ChatRequest& creq, const cache::Entry& e);
 
-// A complete answer the builder recorded: stored under the plan's key when it qualifies.
-void store_answer(Request& c, cache::EntryBuilder& b);
+// The answer the builder recorded has ended (before its last bytes go to the client): stored
+// under the plan's key when it is complete and the client is still there, and the flight this
+// request leads ended (complete or failed) and removed. Once per request.
+void finish_cache(Request& c, cache::EntryBuilder& b, bool client_left = false);
 
 // GET /admin/cache (the store's figures) and DELETE /admin/cache[?model=...&key_prefix=...].
 net::awaitable<bool> admin_cache(Request& c, ResponseWriter& out);

@@ -159,6 +159,9 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
     }
     if (complete) continue;  // draining
     if (flight) flight->notify();
+    // The answer is whole (or failed): stored and the flight ended before the client's last
+    // bytes, so a request sent once this client has its answer finds the entry, not the flight.
+    if (end && rec) finish_cache(c, *rec, client_gone);
     if (!client_gone) {
       Step s = a.flush(end);
       if (s == Step::pending) s = co_await a.flush_rest();
@@ -265,8 +268,7 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
     c.info.outcome = answer.outcome();
     // An error the upstream sent in-band reached the client as an error event: say so.
     if (c.info.error_type.empty() && c.info.outcome.error) c.info.error_type = c.info.outcome.error_type;
-    if (rec) c.cache->flight_complete = rec->complete();
-    if (rec && ok && c.info.status == 200) store_answer(c, *rec);
+    if (rec) finish_cache(c, *rec, !ok);  // when pump() did not (the client left)
     co_return next_of(ok && c.keep_alive);
   }
 
@@ -274,15 +276,17 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
   const bool pumped = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer, rec ? &*rec : nullptr);
   c.info.upstream_end();
   c.info.outcome = answer.agg.outcome();  // also when cut: the text seen is billed (estimate_usage)
-  if (!pumped) co_return Next::close;
+  if (!pumped) {
+    if (rec) finish_cache(c, *rec, /*client_left=*/true);
+    co_return Next::close;
+  }
   if (answer.agg.failed()) co_return next_of(co_await out.send_error(answer.agg.error()) && c.keep_alive);
   std::string json;
   json.reserve(1024);
   answer.agg.write(json);
   if (c.info.first_token_us < 0 && c.info.outcome.saw_first_token) c.info.first_token_us = c.info.micros();
+  if (rec) finish_cache(c, *rec);
   const bool sent = co_await out.send(200, std::move(json), "application/json");
-  if (rec) c.cache->flight_complete = rec->complete() && !answer.agg.failed();
-  if (rec && sent) store_answer(c, *rec);
   co_return next_of(sent && c.keep_alive);
 }
 
