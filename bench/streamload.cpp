@@ -771,7 +771,7 @@ struct IdleSet {
     struct Pending {
       int fd;
       std::size_t sent = 0;
-      HttpReader rd;
+      HttpReader rd = {};
     };
     constexpr int kBatch = 256;
     char buf[16384];

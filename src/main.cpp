@@ -17,6 +17,7 @@
 
 #include "zgate/cli/health.hpp"
 #include "zgate/cli/stats.hpp"
+#include "zgate/cli/cache.hpp"
 #include "zgate/cli/keys.hpp"
 #include "zgate/config/config.hpp"
 #include "zgate/mock/mock_server.hpp"
@@ -125,6 +126,8 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "health") return zgate::cli::run_health(argc, argv);
   // `zgate stats`: reports over the usage store (and `zgate stats prune`); nothing else starts.
   if (argc > 1 && std::string_view(argv[1]) == "stats") return zgate::cli::run_stats(argc, argv);
+  // `zgate cache stats|clear`: the response cache's disk copy; nothing else starts.
+  if (argc > 1 && std::string_view(argv[1]) == "cache") return zgate::cli::run_cache(argc, argv);
   // `zgate keys new|hash`: client keys and their [[api_keys]] entries; nothing else starts.
   if (argc > 1 && std::string_view(argv[1]) == "keys") return zgate::cli::run_keys(argc, argv);
   // A write to a closed pipe (the log reader went away, a client socket written with a plain

@@ -200,7 +200,10 @@ std::string format_report(const report::Report& r, bool color) {
   out += fmt::format("  {}  prompt {}  completion {}  reasoning {}  cached {}\n", st.dim("tokens        "),
                      grouped(t.prompt_tokens), grouped(t.completion_tokens), grouped(t.reasoning_tokens),
                      grouped(t.cached_tokens));
-  out += fmt::format("  {}  {}\n\n", st.dim("cost          "), money(t.cost_usd));
+  out += fmt::format("  {}  {}\n", st.dim("cost          "), money(t.cost_usd));
+  if (t.cache_hits > 0)
+    out += fmt::format("  {}  {} hits, {} saved\n", st.dim("cache         "), grouped(t.cache_hits), money(t.cost_saved_usd));
+  out += "\n";
   out += st.bold("Latency (ms)") + "\n";
   {
     const auto c = latency_cells(t);

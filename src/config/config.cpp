@@ -94,6 +94,12 @@ std::shared_ptr<const Config> load_config(int argc, const char* const* argv, Env
   return cfg;
 }
 
+std::string cache_db_path(const Config& c) {
+  std::string p = c.data_dir;
+  if (!p.empty() && p.back() != '/') p += '/';
+  return p + "cache.db";
+}
+
 std::string capture_path(const Config& c) {
   if (!c.capture.file.empty()) return c.capture.file;
   std::string p = c.data_dir.empty() ? std::string(".") : c.data_dir;

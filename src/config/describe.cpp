@@ -50,11 +50,21 @@ std::string describe(const Config& c) {
     if (p.budget_hour_usd > 0) add(fmt::format("${}/hour", p.budget_hour_usd));
     if (p.budget_day_usd > 0) add(fmt::format("${}/day", p.budget_day_usd));
     if (p.budget_month_usd > 0) add(fmt::format("${}/month", p.budget_month_usd));
+    if (p.cache >= 0) add(p.cache ? "cache on" : "cache off");
     if (!lim.empty()) line(out, "  key {}: {}", k.label, lim);
   }
   if (c.budget.any())
     line(out, "global budget (USD): hour {} day {} month {} (0 = none)", c.budget.hour_usd, c.budget.day_usd,
          c.budget.month_usd);
+  {
+    std::size_t routes_on = 0;
+    for (const auto& m : c.models) routes_on += m.cache.value_or(false) ? 1 : 0;
+    if (c.cache.enabled || routes_on > 0)
+      line(out, "cache: {} (routes turning it on: {}), scope {}, ttl {} s, {} MiB in memory{}, {}{}", c.cache.enabled ? "on" : "off",
+           routes_on, c.cache.scope, c.cache.ttl.count(), c.cache.max_bytes / (1024 * 1024),
+           c.cache.disk ? ", on disk" : "", c.cache.deterministic_only ? "deterministic requests only" : "all requests",
+           c.cache.replay == "paced" ? fmt::format(", paced replay x{}", c.cache.replay_speed) : std::string());
+  }
   if (!c.metrics_listen_host.empty()) {
     const bool v6 = c.metrics_listen_host.find(':') != std::string::npos;
     line(out, "metrics: also served on {}{}{}:{} (/metrics, /health)", v6 ? "[" : "", c.metrics_listen_host,

@@ -29,6 +29,7 @@ void policy(json::Writer& w, const KeyPolicy& p) {
   usd("budget_hour_usd", p.budget_hour_usd);
   usd("budget_day_usd", p.budget_day_usd);
   usd("budget_month_usd", p.budget_month_usd);
+  if (p.cache >= 0) w.kv_bool("cache", p.cache == 1);
 }
 
 }  // namespace
@@ -120,6 +121,7 @@ std::string describe_json(const Config& c) {
     else w.null();
     w.kv_bool("web_search", m.web_search).kv_bool("vision", m.vision);
     w.kv("max_output_tokens", m.max_output_tokens);
+    if (m.cache) w.kv_bool("cache", *m.cache);
     w.kv("price_input", m.price_input).kv("price_output", m.price_output);
     w.kv("price_cached_input", m.price_cached_input);
     w.key("fallbacks").begin_array();
@@ -162,6 +164,16 @@ std::string describe_json(const Config& c) {
   w.key("access_max_size").number(c.log.access_max_size);
   size(w, "access_keep", c.log.access_keep);
   size(w, "queue_size", c.log.queue_size);
+  w.end_object();
+  w.key("cache").begin_object();
+  w.kv_bool("enabled", c.cache.enabled).kv("scope", c.cache.scope);
+  w.kv("ttl_s", static_cast<int64_t>(c.cache.ttl.count()));
+  size(w, "max_bytes", c.cache.max_bytes);
+  size(w, "max_entry_bytes", c.cache.max_entry_bytes);
+  w.kv_bool("disk", c.cache.disk).kv("file", cache_db_path(c));
+  w.kv_bool("deterministic_only", c.cache.deterministic_only).kv("replay", c.cache.replay);
+  w.kv("replay_speed", c.cache.replay_speed);
+  ms(w, "replay_max_delay_ms", c.cache.replay_max_delay);
   w.end_object();
   w.key("capture").begin_object();
   w.kv_bool("enabled", c.capture.enabled);

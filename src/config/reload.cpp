@@ -33,6 +33,9 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
   check(a.limits.max_connections != b.limits.max_connections, "limits.max_connections");
   check(a.limits.tail_buffer != b.limits.tail_buffer, "limits.tail_buffer");
   check(a.demo != b.demo, "demo");
+  // The cache store (memory and disk) is built once; its size bound and every request-time
+  // setting follow a reload.
+  check(a.cache.disk != b.cache.disk, "cache.disk");
   // The alert engine keeps its rules' state (what is firing) from start to stop.
   bool alerts_differ = a.alerts.size() != b.alerts.size() || a.alerting.interval != b.alerting.interval ||
                        a.alerting.webhook_timeout != b.alerting.webhook_timeout ||

@@ -161,6 +161,8 @@ bool read_policy_field(const Reader& r, KeyPolicy& p, std::string_view key, cons
     p.budget_day_usd = usd(r, v, path);
   } else if (key == "budget_month_usd") {
     p.budget_month_usd = usd(r, v, path);
+  } else if (key == "cache") {
+    p.cache = r.boolean(v, path) ? 1 : 0;
   } else {
     return false;
   }
@@ -387,6 +389,7 @@ void read_model(const Reader& r, ModelRoute& m, const toml::table& t, const std:
     else if (key == "thinking") m.thinking = r.boolean(v, path);
     else if (key == "web_search") m.web_search = r.boolean(v, path);
     else if (key == "vision") m.vision = r.boolean(v, path);
+    else if (key == "cache") m.cache = r.boolean(v, path);
     else if (key == "max_output_tokens") m.max_output_tokens = r.non_negative(v, path);
     else if (key == "fallbacks") {
       const auto* a = v.as_array();
@@ -520,6 +523,45 @@ void read_capture(const Reader& r, const toml::node& n, Config& cfg) {
           static_cast<std::size_t>(r.integer(v, path, 1, 64 * 1024 * 1024, "a number of bytes from 1 to 64 MiB"));
     } else if (key == "file") {
       cfg.capture.file = r.str(v, path);
+    } else {
+      return false;
+    }
+    return true;
+  });
+}
+
+std::optional<double> number_of(const toml::node& n);
+
+void read_cache(const Reader& r, const toml::node& n, Config& cfg) {
+  CacheConfig& c = cfg.cache;
+  r.each(r.table(n, "cache"), "cache", [&](std::string_view key, const toml::node& v, const std::string& path) {
+    if (key == "enabled") {
+      c.enabled = r.boolean(v, path);
+    } else if (key == "scope") {
+      c.scope = r.str(v, path);
+      if (c.scope != "shared" && c.scope != "key") r.fail(v, path, "must be \"shared\" or \"key\"");
+    } else if (key == "ttl_s") {
+      c.ttl = std::chrono::seconds(r.integer(v, path, 1, 365LL * 86400, "a number of seconds from 1 to 31536000"));
+    } else if (key == "max_bytes") {
+      c.max_bytes = static_cast<std::size_t>(
+          r.integer(v, path, 1024 * 1024, int64_t{1} << 40, "a number of bytes from 1 MiB to 1 TiB"));
+    } else if (key == "max_entry_bytes") {
+      c.max_entry_bytes = static_cast<std::size_t>(
+          r.integer(v, path, 1024, 1024LL * 1024 * 1024, "a number of bytes from 1 KiB to 1 GiB"));
+    } else if (key == "disk") {
+      c.disk = r.boolean(v, path);
+    } else if (key == "deterministic_only") {
+      c.deterministic_only = r.boolean(v, path);
+    } else if (key == "replay") {
+      c.replay = r.str(v, path);
+      if (c.replay != "instant" && c.replay != "paced") r.fail(v, path, "must be \"instant\" or \"paced\"");
+    } else if (key == "replay_speed") {
+      auto d = number_of(v);
+      if (!d || !(*d >= 0.01 && *d <= 1000)) r.fail(v, path, "must be a number from 0.01 to 1000");
+      c.replay_speed = *d;
+    } else if (key == "replay_max_delay_ms") {
+      c.replay_max_delay =
+          std::chrono::milliseconds(r.integer(v, path, 0, 3'600'000, "a number of milliseconds from 0 (no cap) to 3600000"));
     } else {
       return false;
     }
@@ -721,6 +763,8 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
       level_set = read_log(r, v, cfg);
     } else if (key == "capture") {
       read_capture(r, v, cfg);
+    } else if (key == "cache") {
+      read_cache(r, v, cfg);
     } else if (key == "alerts") {
       cfg.alerts = read_named_tables<AlertRule>(r, v, "alerts", "alert", read_alert);
     } else if (key == "alerting") {

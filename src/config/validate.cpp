@@ -252,6 +252,7 @@ void resolve_policy(KeyPolicy& p, const KeyPolicy& d) {
   pick(p.budget_hour_usd, d.budget_hour_usd);
   pick(p.budget_day_usd, d.budget_day_usd);
   pick(p.budget_month_usd, d.budget_month_usd);
+  if (p.cache < 0) p.cache = d.cache;  // -1 stays: follow the route / [cache]
 }
 
 void validate_client_keys(Config& cfg) {

@@ -299,6 +299,10 @@ void access_fields(Emit& e, const AccessRecord& r) {
   e.us("queue_wait_us", r.queue_wait_us);
   e.num("queue_depth", int64_t{r.queue_depth});
   e.boolean("usage_estimated", r.usage_estimated);
+  if (!r.cache.empty()) {  // only when the response cache was consulted
+    e.str("cache", r.cache);
+    e.dbl("cost_saved_usd", r.cost_saved_usd);
+  }
 }
 
 // ,"name":value (JSON; a duration not measured is null).
@@ -349,7 +353,7 @@ struct TextEmit {
 void format_access(std::string& out, const AccessRecord& r, int64_t finished_ms, bool json) {
   const std::size_t strings = r.request_id.size() + r.key_label.size() + r.client_ip.size() + r.method.size() +
                               r.path.size() + r.model.size() + r.upstream_model.size() + r.provider.size() +
-                              r.error_type.size() + r.retries.size();
+                              r.error_type.size() + r.retries.size() + r.cache.size();
   Line l(out, strings);
   if (json) {
     l.lit(R"({"ts":")");

@@ -157,6 +157,17 @@ void Metrics::consume(const AccessRecord& r, int64_t) {
     t.cost_usd += r.cost_usd;
   }
 
+  if (!r.cache.empty()) {
+    if (r.cache_hit) {
+      ++cache_hits_;
+      cache_saved_usd_ += r.cost_saved_usd;
+    } else if (r.cache == "bypass") {
+      ++cache_bypass_;
+    } else {
+      ++cache_misses_;
+    }
+  }
+
   if (r.attempts > 0) {
     attempts_ += static_cast<uint64_t>(r.attempts);
     retries_ += static_cast<uint64_t>(r.attempts - 1);
@@ -237,6 +248,16 @@ void Metrics::write(std::string& out) const {
   prom::family(out, "zgate_upstream_retries_total", "Upstream attempts that were retries of an earlier failed one.",
                "counter");
   prom::sample(out, "zgate_upstream_retries_total", "", retries_);
+  prom::family(out, "zgate_cache_hits_total", "Chat requests answered from the response cache (hits and coalesced).",
+               "counter");
+  prom::sample(out, "zgate_cache_hits_total", "", cache_hits_);
+  prom::family(out, "zgate_cache_misses_total", "Cacheable chat requests that went to the upstream.", "counter");
+  prom::sample(out, "zgate_cache_misses_total", "", cache_misses_);
+  prom::family(out, "zgate_cache_bypass_total",
+               "Chat requests the cache could have served but was told not to (header, temperature).", "counter");
+  prom::sample(out, "zgate_cache_bypass_total", "", cache_bypass_);
+  prom::family(out, "zgate_cache_saved_usd_total", "What the cache hits would have cost upstream, USD.", "counter");
+  prom::sample(out, "zgate_cache_saved_usd_total", "", cache_saved_usd_);
 
   struct Hist {
     const char* name;

@@ -16,15 +16,24 @@ enum Text : unsigned {
 struct Header {
   uint32_t size;  // the whole record's bytes, or kWrap
   uint16_t len[kTexts];
-  uint8_t stream, upstream_reused, attempts, usage_estimated;  // attempts: at most RetryPolicy's 10
+  // attempts: at most RetryPolicy's 10; flags: bit 0 usage_estimated, bits 1-3 the cache outcome
+  uint8_t stream, upstream_reused, attempts, flags;
   int16_t status;                             // an HTTP status zgate sent (or 499)
   uint16_t queue_depth;                       // at most shaping's queue_max (10000)
   int64_t finished_ms, connect_us, upstream_first_byte_us, first_token_us, total_us, upstream_us;
   int64_t prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens;
   uint64_t bytes_in, bytes_out;
-  double cost_usd;
+  double cost_usd;  // a cache hit (cost 0): the cost it saved
   int64_t queue_wait_us;
 };
+
+// The cache outcome as a number (AccessRecord::cache holds one of these names).
+constexpr std::string_view kCacheOutcomes[] = {"", "hit", "miss", "bypass", "coalesced"};
+uint8_t cache_code(std::string_view s) {
+  for (uint8_t i = 1; i < std::size(kCacheOutcomes); ++i)
+    if (kCacheOutcomes[i] == s) return i;
+  return 0;
+}
 static_assert(sizeof(Header) % 8 == 0);
 static_assert(sizeof(Header) == 152, "a record's fixed part stays about two cache lines");
 static_assert(RecordRing::kMaxText <= UINT16_MAX);
@@ -94,10 +103,10 @@ bool RecordRing::push(const AccessRecord& r, int64_t finished_ms) {
   h.cached_tokens = r.cached_tokens;
   h.bytes_in = r.bytes_in;
   h.bytes_out = r.bytes_out;
-  h.cost_usd = r.cost_usd;
+  h.cost_usd = r.cache_hit ? r.cost_saved_usd : r.cost_usd;
   h.queue_depth = static_cast<uint16_t>(std::clamp(r.queue_depth, 0, int{UINT16_MAX}));
   h.queue_wait_us = r.queue_wait_us;
-  h.usage_estimated = r.usage_estimated ? 1 : 0;
+  h.flags = static_cast<uint8_t>((r.usage_estimated ? 1 : 0) | (cache_code(r.cache) << 1) | (r.cache_hit ? 16 : 0));
   unsigned char* p = data_.get() + pos;
   std::memcpy(p, &h, sizeof h);
   p += sizeof h;
@@ -133,7 +142,9 @@ AccessRecord RecordRing::decode(std::size_t pos, int64_t& finished_ms) const {
   r.attempts = h.attempts;
   r.queue_depth = h.queue_depth;
   r.queue_wait_us = h.queue_wait_us;
-  r.usage_estimated = h.usage_estimated != 0;
+  r.usage_estimated = (h.flags & 1) != 0;
+  r.cache = kCacheOutcomes[std::min<std::size_t>((h.flags >> 1) & 7, std::size(kCacheOutcomes) - 1)];
+  r.cache_hit = (h.flags & 16) ? 1 : 0;
   r.stream = h.stream != 0;
   r.upstream_reused = h.upstream_reused != 0;
   r.status = h.status;
@@ -148,7 +159,8 @@ AccessRecord RecordRing::decode(std::size_t pos, int64_t& finished_ms) const {
   r.cached_tokens = h.cached_tokens;
   r.bytes_in = h.bytes_in;
   r.bytes_out = h.bytes_out;
-  r.cost_usd = h.cost_usd;
+  r.cost_usd = r.cache_hit ? 0.0 : h.cost_usd;
+  r.cost_saved_usd = r.cache_hit ? h.cost_usd : 0.0;
   finished_ms = h.finished_ms;
   return r;
 }

@@ -41,7 +41,9 @@ CREATE TABLE IF NOT EXISTS requests (
   retries                TEXT NOT NULL DEFAULT '',     -- why earlier attempts failed, comma-separated
   queue_wait_us          INTEGER NOT NULL DEFAULT -1,  -- upstream shaping's wait; -1 = not shaped
   queue_depth            INTEGER NOT NULL DEFAULT 0,   -- requests ahead at the upstream gate on arrival
-  usage_estimated        INTEGER NOT NULL DEFAULT 0    -- 1 = tokens and cost are zgate's estimate
+  usage_estimated        INTEGER NOT NULL DEFAULT 0,   -- 1 = tokens and cost are zgate's estimate
+  cache_hit              INTEGER NOT NULL DEFAULT 0,   -- 1 = answered from the response cache
+  cost_saved_usd         REAL NOT NULL DEFAULT 0       -- a cache hit: what the answer cost when stored
 );
 -- Rows arrive in time order, so this index only ever grows at its end (cheap to keep); it serves
 -- time-range reports and the retention delete. An index on key_label would be updated at a
@@ -54,8 +56,9 @@ CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts_ms);
 // version 1 gains them (existing rows: 1 attempt, no retries). 3 added the hourly rollup
 // (obs/usage_rollup.hpp), built from the existing rows when an older store is opened. 4 added
 // upstream shaping's queue_wait_us and queue_depth (existing rows: -1, not shaped; 0). 5 added
-// usage_estimated (existing rows: 0, the upstream's own usage).
-constexpr int kSchemaVersion = 5;
+// usage_estimated (existing rows: 0, the upstream's own usage). 6 added the response cache's
+// cache_hit and cost_saved_usd (existing rows: 0, 0).
+constexpr int kSchemaVersion = 6;
 
 // Rows rolled up per transaction: while migrating, and per checkpoint tick (a tick that finds
 // more goes on at once rather than waiting a second).
@@ -71,10 +74,15 @@ ALTER TABLE requests ADD COLUMN queue_depth INTEGER NOT NULL DEFAULT 0;
 constexpr const char* kMigrateFrom4 = R"sql(
 ALTER TABLE requests ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
 )sql";
+constexpr const char* kMigrateFrom5 = R"sql(
+ALTER TABLE requests ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN cost_saved_usd REAL NOT NULL DEFAULT 0;
+)sql";
 
 // The row's columns, grouped by type; each names the record field it holds. Both the INSERT
 // statement and the binding of a row follow these tables, so their orders cannot disagree.
-// Four more columns come first: ts_ms (the finish time), stream, cost_usd and usage_estimated.
+// Five more columns come first: ts_ms (the finish time), stream, cost_usd, usage_estimated and
+// cost_saved_usd.
 template <class T>
 struct Column {
   const char* name;
@@ -94,16 +102,17 @@ constexpr Column<int64_t> kInt64Columns[] = {
     {"queue_wait_us", &AccessRecord::queue_wait_us},
 };
 constexpr Column<int> kIntColumns[] = {
-    {"status", &AccessRecord::status}, {"attempts", &AccessRecord::attempts}, {"queue_depth", &AccessRecord::queue_depth}};
+    {"status", &AccessRecord::status}, {"attempts", &AccessRecord::attempts}, {"queue_depth", &AccessRecord::queue_depth},
+    {"cache_hit", &AccessRecord::cache_hit}};
 constexpr int kColumns =
-    static_cast<int>(4 + std::size(kTextColumns) + std::size(kInt64Columns) + std::size(kIntColumns));
+    static_cast<int>(5 + std::size(kTextColumns) + std::size(kInt64Columns) + std::size(kIntColumns));
 
 // Rows per multi-row INSERT: the statement overhead (step, halt, reset) is paid once per batch
 // of 32 rows; the rest of a pass is written one by one.
 constexpr int kRowsPerStatement = 32;
 
 std::string insert_sql(int rows) {
-  std::string sql = "INSERT INTO requests (ts_ms, stream, cost_usd, usage_estimated";
+  std::string sql = "INSERT INTO requests (ts_ms, stream, cost_usd, usage_estimated, cost_saved_usd";
   auto names = [&sql](const auto& columns) {
     for (const auto& c : columns) (sql += ", ") += c.name;
   };
@@ -289,6 +298,7 @@ class UsageStore::Impl {
     if (version == 1) exec(kMigrateFrom1);
     if (version >= 1 && version < 4) exec(kMigrateFrom3);
     if (version >= 1 && version < 5) exec(kMigrateFrom4);
+    if (version >= 1 && version < 6) exec(kMigrateFrom5);
     exec(kSchema);
     std::string error;
     if (!obs::create_rollup_tables(db, error)) fail("cannot create the rollup: " + error);
@@ -312,6 +322,7 @@ class UsageStore::Impl {
     sqlite3_bind_int(st, ++col, r.stream ? 1 : 0);
     sqlite3_bind_double(st, ++col, r.cost_usd);
     sqlite3_bind_int(st, ++col, r.usage_estimated ? 1 : 0);
+    sqlite3_bind_double(st, ++col, r.cost_saved_usd);
     for (const auto& c : kTextColumns) {
       const std::string_view v = r.*c.field;
       sqlite3_bind_text(st, ++col, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);

@@ -38,6 +38,8 @@ void totals(json::Writer& w, const Totals& t) {
   w.kv("reasoning_tokens", t.reasoning_tokens);
   w.kv("cached_tokens", t.cached_tokens);
   w.kv("cost_usd", t.cost_usd);
+  w.kv("cache_hits", t.cache_hits);
+  w.kv("cost_saved_usd", t.cost_saved_usd);
   w.key("latency_ms").begin_object();
   w.key("first_token");
   latency(w, t.first_token);

@@ -393,6 +393,23 @@ bool Store::usage(const Filter& f, const std::vector<Dim>& by, Report& out, std:
     return fail();
   }
   agg.finish(f);
+  // The response cache's hits and saved cost, over the raw rows (the hourly rollup does not
+  // keep them); a store older than the cache's columns has none.
+  Stmt col(db, "SELECT 1 FROM pragma_table_info('requests') WHERE name = 'cache_hit'");
+  if (col && sqlite3_step(col.st) == SQLITE_ROW) {
+    Stmt st(db,
+            "SELECT count(*), coalesce(sum(cost_saved_usd), 0) FROM requests WHERE cache_hit = 1 AND ts_ms >= ?1 "
+            "AND ts_ms < ?2 AND (?3 = '' OR key_label = ?3) AND (?4 = '' OR model = ?4)");
+    if (!st) return fail();
+    sqlite3_bind_int64(st.st, 1, since);
+    sqlite3_bind_int64(st.st, 2, until);
+    st.text(3, f.key);
+    st.text(4, f.model);
+    if (sqlite3_step(st.st) == SQLITE_ROW) {
+      out.totals.cache_hits = sqlite3_column_int64(st.st, 0);
+      out.totals.cost_saved_usd = sqlite3_column_double(st.st, 1);
+    }
+  }
   return true;
 }
 

@@ -40,6 +40,7 @@ struct Conn {
 enum class Step : unsigned char { done, failed, pending };
 
 class ResponseWriter;
+struct CachePlan;
 
 // One request: its connection, the configuration generation it runs in, what is learned about
 // it (for the record), and its response.
@@ -54,6 +55,7 @@ struct Request {
   ProviderWorkerState& wps;  // this worker's provider state for `gen`
   RequestInfo info;
   bool keep_alive = true;    // what the response announces (false: the connection closes after it)
+  CachePlan* cache = nullptr;  // the response cache's plan, when it is on for this request
 
   // True when the request's pending operation was cancelled because the shutdown grace passed
   // (not because the client left): it is then answered with shutdown_error(), and nothing

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "cache.hpp"
 #include "proxy.hpp"
 #include "zgate/core/secret.hpp"
 #include "zgate/obs/metrics.hpp"
@@ -23,7 +24,7 @@ using Handler = net::awaitable<bool> (*)(Request&, ResponseWriter&);
 struct Endpoint {
   std::string_view path;
   bool prefix;           // `path` is a prefix (e.g. "/v1/models/" + id)
-  http::verb method;     // the one method served (others get 405)
+  http::verb method;     // the one method served (others get 405); unknown: the handler checks
   bool recorded;         // goes to the access log and usage store
   Handler handler;
 };
@@ -201,6 +202,7 @@ net::awaitable<bool> metrics(Request& c, ResponseWriter& out) {
   body.reserve(32 * 1024);
   g.metrics->write(body);
   obs::write_health_metrics(body, *g.health, upstream_credentials(c.gen), c.cfg.health, unix_ms());
+  write_cache_metrics(body, *g.cache);
   obs::write_live(body, live, obs::read_process_stats());
   if (g.alerts) g.alerts->write_metrics(body);
   co_return co_await out.send(200, std::move(body), obs::prom::kContentType) && c.keep_alive;
@@ -339,6 +341,7 @@ constexpr std::array kEndpoints{
     Endpoint{"/admin/keys", false, http::verb::get, true, admin_keys},
     Endpoint{"/admin/requests/stream", false, http::verb::get, false, requests_stream},
     Endpoint{"/admin/reload", false, http::verb::post, true, admin_reload},
+    Endpoint{"/admin/cache", false, http::verb::unknown, true, admin_cache},
 };
 
 const Endpoint* find_endpoint(std::string_view path) {
@@ -388,7 +391,7 @@ net::awaitable<bool> handle(Request& c) {
                                                   : "'. zgate serves POST /v1/chat/completions and GET /v1/models."),
                                              "unknown_url")) &&
            c.keep_alive;
-  } else if (req.method != e->method) {
+  } else if (e->method != http::verb::unknown && req.method != e->method) {
     keep = co_await out.send_error(method_not_allowed(
                "Use " + std::string(http::to_string(e->method)) + " for " + std::string(path) + ".")) &&
            c.keep_alive;

@@ -2,6 +2,7 @@
 // through the dialect's decoder into the client's answer (a stream or one JSON body).
 #include <spdlog/spdlog.h>
 
+#include "cache.hpp"
 #include "proxy.hpp"
 #include "zgate/front/openai/encoder.hpp"
 #include "zgate/sse/parser.hpp"
@@ -77,12 +78,33 @@ class BufferedAnswer final : public Answer {
   openai::ResponseAggregator agg;
 };
 
+// The answer's events to the client's encoder and to the cache's recorder.
+// (and to the requests waiting on this one's flight, when it leads one).
+class Tee final : public EventSink {
+ public:
+  Tee(EventSink& a, EventSink& b, cache::Flight* f) : a_(a), b_(b), f_(f) {}
+  void on_event(const Event& e) override {
+    b_.on_event(e);
+    if (f_) f_->publish(e);
+    a_.on_event(e);
+  }
+
+ private:
+  EventSink& a_;
+  EventSink& b_;
+  cache::Flight* f_;
+};
+
 // Reads the upstream body and feeds it through the dialect into `a`, flushing after each read so
 // that nothing that could stream is held. Once the client has its whole answer the rest of the
 // upstream body is drained, so the upstream connection can be reused. False when the client
 // left (or a write to it failed): nothing more is sent.
-net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, StreamDecoder* dec, Answer& a) {
-  EventSink& sink = a.sink();
+net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, StreamDecoder* dec, Answer& a,
+                          cache::EntryBuilder* rec) {
+  std::optional<Tee> tee;
+  cache::Flight* flight = rec && c.cache ? c.cache->flight.get() : nullptr;
+  if (rec) tee.emplace(a.sink(), *rec, flight);
+  EventSink& sink = rec ? static_cast<EventSink&>(*tee) : a.sink();
   auto fail = [&](const ApiError& e) {
     c.info.note_error(e);
     a.fail(e);
@@ -93,6 +115,7 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
     if (!dec->done()) dec->on_data(e.data, e.event, sink);
   };
   bool complete = false;  // the client has its whole answer
+  bool client_gone = false;  // the client left; the answer goes on for a flight's waiters
   for (bool reading = true; reading;) {
     std::string_view piece;
     std::string body;
@@ -138,12 +161,25 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
       }
     }
     if (complete) continue;  // draining
-    Step s = a.flush(end);
-    if (s == Step::pending) s = co_await a.flush_rest();
-    if (s == Step::failed) co_return false;
+    if (flight) flight->notify();
+    // The answer is whole (or failed): stored and the flight ended before the client's last
+    // bytes, so a request sent once this client has its answer finds the entry, not the flight.
+    if (end && rec) finish_cache(c, *rec, client_gone);
+    if (!client_gone) {
+      Step s = a.flush(end);
+      if (s == Step::pending) s = co_await a.flush_rest();
+      if (s == Step::failed) {
+        // The client of a request leading a flight left: the upstream answer goes on for the
+        // requests waiting on it, and stops when none is left.
+        if (!flight || flight->waiters() == 0) co_return false;
+        client_gone = true;
+      }
+    } else if (flight->waiters() == 0) {
+      co_return false;
+    }
     complete = end;
   }
-  co_return true;
+  co_return !client_gone;
 }
 
 }  // namespace
@@ -220,6 +256,11 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
   }
 
   c.info.upstream_ok = true;
+  // The answer's events recorded for the cache (only when it may store this answer).
+  std::optional<cache::EntryBuilder> rec;
+  if (c.cache && c.cache->write && c.info.route == c.cache->route) [[unlikely]] {
+    rec.emplace([&info = c.info] { return info.micros(); }, cfg.cache.max_entry_bytes);
+  }
   openai::StreamOptions so;
   so.model = creq.model;
   so.include_usage = creq.include_usage;
@@ -229,26 +270,32 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
     if (!co_await out.start_stream()) co_return Next::close;
     StreamAnswer answer(c, out, so);
     if (cfg.timeouts.stream_heartbeat.count() > 0) c.conn.dl.heartbeat(cfg.timeouts.stream_heartbeat, kHeartbeatChunk);
-    const bool ok = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer);
+    const bool ok = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer, rec ? &*rec : nullptr);
     c.info.upstream_end();
     c.conn.dl.heartbeat({});
     c.info.outcome = answer.outcome();
     // An error the upstream sent in-band reached the client as an error event: say so.
     if (c.info.error_type.empty() && c.info.outcome.error) c.info.error_type = c.info.outcome.error_type;
+    if (rec) finish_cache(c, *rec, !ok);  // when pump() did not (the client left)
     co_return next_of(ok && c.keep_alive);
   }
 
   BufferedAnswer answer(so);
-  const bool pumped = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer);
+  const bool pumped = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer, rec ? &*rec : nullptr);
   c.info.upstream_end();
   c.info.outcome = answer.agg.outcome();  // also when cut: the text seen is billed (estimate_usage)
-  if (!pumped) co_return Next::close;
+  if (!pumped) {
+    if (rec) finish_cache(c, *rec, /*client_left=*/true);
+    co_return Next::close;
+  }
   if (answer.agg.failed()) co_return next_of(co_await out.send_error(answer.agg.error()) && c.keep_alive);
   std::string json;
   json.reserve(1024);
   answer.agg.write(json);
   if (c.info.first_token_us < 0 && c.info.outcome.saw_first_token) c.info.first_token_us = c.info.micros();
-  co_return next_of(co_await out.send(200, std::move(json), "application/json") && c.keep_alive);
+  if (rec) finish_cache(c, *rec);
+  const bool sent = co_await out.send(200, std::move(json), "application/json");
+  co_return next_of(sent && c.keep_alive);
 }
 
 }  // namespace zgate

@@ -2,6 +2,7 @@
 // round-robin to them, and the process lifecycle (start, reload, drain and stop, signals).
 #include <pthread.h>
 
+#include <filesystem>
 #include <future>
 #include <map>
 
@@ -188,6 +189,31 @@ void restore_limits(Gateway::Impl& g, const Config& cfg) {
                keys.size(), all.spent_month, ms);
 }
 
+// The response cache's store; its disk copy (<data_dir>/cache.db, loaded at once) when [cache]
+// disk is on and some route or key uses the cache. A disk store that cannot be opened leaves the
+// cache in memory only.
+void open_cache(Gateway::Impl& g, const Config& cfg) {
+  if (cfg.cache.disk && !cfg.data_dir.empty() && g.gen->cache_rules.wanted) {
+    const std::string path = cache_db_path(cfg);
+    try {
+      std::error_code ec;
+      std::filesystem::create_directories(cfg.data_dir, ec);
+      g.cache_disk = std::make_unique<cache::DiskCache>(path);
+    } catch (const std::exception& e) {
+      spdlog::warn("cache: {}; the cache stays in memory only", e.what());
+    }
+  }
+  g.cache = std::make_unique<cache::LocalCacheStore>(cfg.cache.max_bytes, g.cache_disk.get());
+  if (g.cache_disk) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::size_t n = g.cache_disk->load(
+        *g.cache, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    spdlog::info("cache: {} entr{} loaded from {} in {} ms", n, n == 1 ? "y" : "ies", cache_db_path(cfg), ms);
+  }
+}
+
 std::vector<std::string> model_names(const Config& cfg) {
   std::vector<std::string> names;
   for (const auto& m : cfg.models) names.push_back(m.name);
@@ -233,6 +259,7 @@ uint16_t Gateway::start() {
     consumers.push_back(std::move(u));
     restore_limits(g, cfg);
   }
+  open_cache(g, cfg);
   if (cfg.capture.enabled) {
     g.capture = std::make_unique<obs::Capture>(cfg.capture, config_secrets(cfg), capture_path(cfg));
     spdlog::warn("body capture is on: request and response bodies go to {}", capture_path(cfg));
@@ -408,6 +435,7 @@ Gateway::ReloadResult Gateway::reload(std::shared_ptr<const Config> next) {
   }
   g.gen = gen;
   g.metrics->set_models(model_names(*next));
+  g.cache->set_max_bytes(next->cache.max_bytes);
   if (g.metrics_worker) {
     net::post(g.metrics_worker->ioc, [wp = g.metrics_worker.get(), wg = std::make_shared<WorkerGeneration>(gen)]() mutable {
       wp->current = std::move(wg);

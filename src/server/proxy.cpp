@@ -8,6 +8,7 @@
 #include <boost/beast/http/read.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cache.hpp"
 #include "proxy.hpp"
 #include "shaping.hpp"
 #include "zgate/front/openai/request.hpp"
@@ -28,7 +29,7 @@ struct PolicySettle {
   ~PolicySettle() {
     const Usage& u = info.outcome.usage;
     int64_t tokens = u.prompt_tokens + u.completion_tokens;
-    if (tokens == 0 && info.status == 200) tokens = ticket.estimate;
+    if (tokens == 0 && info.status == 200 && !info.cache_hit) tokens = ticket.estimate;
     const double cost = info.route ? cost_usd(*info.route, u) : 0.0;
     store.settle(ticket, tokens, cost, store.now_ms());
   }
@@ -199,6 +200,41 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
     ~EstimateOnExit() { info.estimate_usage(req); }
   } estimate_on_exit{c.info, creq};
 
+  // The response cache, after the per-key policy (a hit counts as a request, with no tokens)
+  // and before any upstream work. Off for the route and key (and no X-Zgate-Cache), it costs a
+  // test here.
+  std::optional<CachePlan> cache_plan;
+  if (c.gen.cache_rules.wanted || !req.zgate_cache.empty()) [[unlikely]] {
+    cache_plan = plan_cache(c, creq, *target);
+    if (cache_plan) {
+      c.cache = &*cache_plan;
+      if (cache_plan->read) {
+        if (auto hit = c.conn.g.cache->get(cache_plan->key, unix_ms())) co_return co_await serve_hit(c, out, creq, *hit);
+      }
+      // Coalescing: an identical request in flight answers this one too. When its answer
+      // fails before this one got anything, this request goes upstream (leading a new flight).
+      for (int tries = 0; cache_plan->write && tries < 3; ++tries) {
+        bool leader = false;
+        auto f = c.conn.g.flights.join_or_lead(cache_plan->key, leader);
+        if (leader) {
+          cache_plan->flight = std::move(f);
+          break;
+        }
+        if (auto served = co_await serve_waiter(c, out, creq, std::move(f))) co_return *served;
+      }
+    }
+  }
+  // The flight this request leads ends with it, however it ends.
+  struct FlightEnd {
+    Gateway::Impl& g;
+    std::optional<CachePlan>& plan;
+    ~FlightEnd() {
+      if (!plan || !plan->flight) return;
+      g.flights.remove(plan->key, plan->flight);
+      plan->flight->end(plan->flight_complete);
+    }
+  } flight_end{c.conn.g, cache_plan};
+
   const RetryPolicy& policy = cfg.retry;
   bool identity_retried = false;
   Backoff held;
@@ -248,7 +284,10 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
     // polls the socket for a hang-up (it never consumes bytes, so a pipelined request stays
     // unread) and, once the peer is gone, emits the cancellation at every tick until the
     // exchange ends, so a cancel that lands between two operations is not lost.
-    c.conn.dl.watch(&c.conn.cancel->signal);
+    // A request leading a coalescing flight is not watched: when its client leaves, the upstream
+    // answer goes on for the requests waiting on the flight (pump() notices the client at its
+    // next write and stops once no waiter is left).
+    if (!cache_plan || !cache_plan->flight) c.conn.dl.watch(&c.conn.cancel->signal);
     // The key prepare() took goes back to its pool whatever ends the attempt, a wait at the
     // gate below included.
     KeyLease lease;

@@ -29,6 +29,8 @@ struct RequestHead {
   int version = 11;  // 10 or 11
   std::string method_string, target, authorization, api_key, request_id, expect, cors_request_headers;
   std::string transfer_encoding;  // every Transfer-Encoding field line, joined by ", "
+  // The response cache's request fields: every Cache-Control line joined by ", "; X-Zgate-Cache.
+  std::string cache_control, zgate_cache;
   int hosts = 0;                  // Host field lines seen
   std::string body;
   // Set when the head is well-formed HTTP but must be refused (RFC 9112 MUSTs Beast does not
@@ -41,7 +43,8 @@ struct RequestHead {
     hosts = 0;
     reject_status = 0;
     for (std::string* s : {&method_string, &target, &authorization, &api_key, &request_id, &expect,
-                           &cors_request_headers, &transfer_encoding, &body, &reject_reason}) {
+                           &cors_request_headers, &transfer_encoding, &body, &reject_reason, &cache_control,
+                           &zgate_cache}) {
       s->clear();
     }
     // A large request body does not pin its buffer for the life of a keep-alive connection.
@@ -76,6 +79,10 @@ class RequestParser final : public http::basic_parser<true> {
       case http::field::expect: keep_first(h_.expect, value, seen_expect_); return;
       case http::field::access_control_request_headers: keep_first(h_.cors_request_headers, value, seen_cors_); return;
       case http::field::host: ++h_.hosts; return;
+      case http::field::cache_control:
+        if (!h_.cache_control.empty()) h_.cache_control.append(", ");
+        h_.cache_control.append(value);
+        return;
       case http::field::transfer_encoding:
         seen_te_ = true;
         if (!h_.transfer_encoding.empty()) h_.transfer_encoding.append(", ");
@@ -84,6 +91,7 @@ class RequestParser final : public http::basic_parser<true> {
       case http::field::unknown:
         if (text::iequals(name, "x-api-key")) keep_first(h_.api_key, value, seen_key_);
         else if (text::iequals(name, "x-request-id")) keep_first(h_.request_id, value, seen_id_);
+        else if (text::iequals(name, "x-zgate-cache")) keep_first(h_.zgate_cache, value, seen_zcache_);
         return;
       default: return;
     }
@@ -129,7 +137,8 @@ class RequestParser final : public http::basic_parser<true> {
   void on_finish_impl(ec_t&) override {}
 
   RequestHead& h_;
-  bool seen_auth_ = false, seen_expect_ = false, seen_cors_ = false, seen_key_ = false, seen_id_ = false;
+  bool seen_auth_ = false, seen_expect_ = false, seen_cors_ = false, seen_key_ = false, seen_id_ = false,
+       seen_zcache_ = false;
   bool seen_te_ = false;
 };
 

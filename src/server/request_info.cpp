@@ -39,6 +39,9 @@ AccessRecord to_record(const RequestInfo& c, std::string_view method, std::strin
   r.queue_wait_us = c.queue_wait_us;
   r.queue_depth = c.queue_depth;
   r.usage_estimated = c.usage_estimated;
+  r.cache = c.cache;
+  r.cache_hit = c.cache_hit ? 1 : 0;
+  r.cost_saved_usd = c.cost_saved_usd;
   return r;
 }
 

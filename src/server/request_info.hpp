@@ -35,6 +35,11 @@ struct RequestInfo {
   std::string error_type;  // "" = success
   openai::Outcome outcome;
   bool usage_estimated = false;  // outcome.usage is zgate's estimate (see estimate_usage)
+  // The response cache (AccessRecord::cache): "" = off for this request; a hit (or a coalesced
+  // waiter) has no upstream usage and saved cost_saved_usd.
+  std::string_view cache;
+  bool cache_hit = false;
+  double cost_saved_usd = 0;
   bool chat = false;     // a chat request: its responses carry Server-Timing
   // The x-ratelimit-* headers of a chat request under a key with rate limits (none otherwise).
   policy::RateHeaders rate;
@@ -82,7 +87,7 @@ struct RequestInfo {
   // no usage for, such as a stream cut short: bills an estimate from the request and the text
   // seen (policy::estimated_usage). A request that failed before the upstream answered keeps 0.
   void estimate_usage(const ChatRequest& req) {
-    if (outcome.usage.present || usage_estimated) return;
+    if (outcome.usage.present || usage_estimated || cache_hit) return;
     if (!outcome.saw_first_token && !upstream_ok) return;
     outcome.usage = policy::estimated_usage(policy::estimate_prompt_tokens(req), outcome.content_bytes,
                                             outcome.reasoning_bytes);

@@ -22,14 +22,19 @@ void ResponseWriter::begin(int status) {
   if (!r_.cfg.cors_origin.empty()) {
     h1::field(h, "Access-Control-Allow-Origin", r_.cfg.cors_origin);
     h1::field(h, "Access-Control-Expose-Headers",
-              r_.info.rate.any() ? std::string_view("X-Request-Id, Server-Timing, x-ratelimit-limit-requests, "
+              r_.info.rate.any() ? std::string_view("X-Request-Id, Server-Timing, X-Cache, x-ratelimit-limit-requests, "
                                                     "x-ratelimit-remaining-requests, x-ratelimit-reset-requests, "
                                                     "x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, "
                                                     "x-ratelimit-reset-tokens")
-                                 : std::string_view("X-Request-Id, Server-Timing"));
+                                 : std::string_view("X-Request-Id, Server-Timing, X-Cache"));
   }
   if (r_.info.chat) server_timing(h, r_.info);
   if (r_.info.rate.any()) r_.info.rate.append(h);
+  if (!r_.info.cache.empty()) {
+    h1::field(h, "X-Cache", r_.info.cache_hit ? std::string_view("HIT")
+                            : r_.info.cache == "bypass" ? std::string_view("BYPASS")
+                                                        : std::string_view("MISS"));
+  }
   if (!r_.keep_alive) h1::field(h, "Connection", "close");
   r_.info.status = status;
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "providers.hpp"
 #include "shaping.hpp"
 #include "zgate/alert/alert.hpp"
+#include "zgate/cache/store.hpp"
 #include "zgate/auth/auth.hpp"
 #include "zgate/config/config.hpp"
 #include "zgate/io/watchdog.hpp"
@@ -49,6 +51,21 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
+// The response cache's settings of the routes and keys of one configuration.
+struct CacheRules {
+  explicit CacheRules(const Config& cfg) {
+    wanted = cfg.cache.enabled || cfg.key_defaults.cache == 1;
+    for (const auto& m : cfg.models) wanted = wanted || m.cache.value_or(false);
+    for (const auto& k : cfg.api_keys) {
+      if (k.policy.cache >= 0) keys.emplace(k.label, k.policy.cache == 1);
+      wanted = wanted || k.policy.cache == 1;
+    }
+  }
+  // Some route or key turns the cache on, or [cache] enabled does.
+  bool wanted = false;
+  std::map<std::string, bool, std::less<>> keys;  // client keys with a `cache` of their own
+};
+
 // Everything derived from one configuration: routes, client keys, providers. A reload builds a
 // new generation and hands it to every worker; a request keeps the generation it started with
 // until it ends, so a reload never changes a request midway.
@@ -58,6 +75,7 @@ struct Generation {
         router(*cfg),
         auth(cfg->api_keys, cfg->allow_no_auth, cfg->admin_key),
         policies(*cfg, limits),
+        cache_rules(*cfg),
         id(n) {
     providers.init(*cfg);
   }
@@ -66,6 +84,7 @@ struct Generation {
   Authenticator auth;
   policy::Policies policies;  // per-key limits and budgets, counted in Gateway::Impl::limits
   Providers providers;
+  CacheRules cache_rules;
   uint64_t id;
 };
 
@@ -165,6 +184,11 @@ struct Gateway::Impl {
   // Upstream shaping's gates, shared by the workers and kept across reloads (a credential's
   // running requests stay counted); declared before the workers so that it outlives them.
   std::unique_ptr<ShapingStore> shaping = std::make_unique<LocalShapingStore>();
+  // The response cache (docs/cache.md): the disk copy (when on), then the memory store written
+  // through to it; both kept across reloads. The store is always there (empty when unused).
+  std::unique_ptr<cache::DiskCache> cache_disk;
+  std::unique_ptr<cache::LocalCacheStore> cache;
+  cache::Flights flights;  // coalescing: identical cacheable requests in flight
   std::vector<std::unique_ptr<Worker>> workers;
   net::io_context accept_ioc{1};
   tcp::acceptor acceptor;

@@ -8,7 +8,7 @@ if(NOT ROOT)
 endif()
 # module directory (under src/ and include/zgate/) = rank
 set(layers
-  core=0 json=1 sse=2 h1=2 model=3 front/openai=4 dialect/zhipu=4 dialect/zaiweb=4
+  core=0 json=1 sse=2 h1=2 model=3 front/openai=4 dialect/zhipu=4 dialect/zaiweb=4 cache=4
   config=5 auth=6 route=6 policy=6 obs=7 report=8 alert=8 io=9 upstream=10 server=11 mock=11 cli=11)
 set(first_io_rank 9)
 

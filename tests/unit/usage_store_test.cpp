@@ -282,7 +282,8 @@ TEST_CASE("usage store: a store of schema version 4 gains usage_estimated, 0 on 
   {
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open_v2(dir.db().c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db, "ALTER TABLE requests DROP COLUMN usage_estimated; PRAGMA user_version = 4;", nullptr,
+    REQUIRE(sqlite3_exec(db, "ALTER TABLE requests DROP COLUMN usage_estimated; ALTER TABLE requests DROP COLUMN cache_hit; "
+                             "ALTER TABLE requests DROP COLUMN cost_saved_usd; PRAGMA user_version = 4;", nullptr,
                          nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
@@ -297,7 +298,7 @@ TEST_CASE("usage store: a store of schema version 4 gains usage_estimated, 0 on 
         std::vector<std::string>{"0"});
   CHECK(query_row(dir.db(), "SELECT usage_estimated FROM requests WHERE request_id = 'new'") ==
         std::vector<std::string>{"1"});
-  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"5"});
+  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"6"});
 }
 
 TEST_CASE("usage store: a store of schema version 1 gains the new columns and keeps its rows", "[unit][usage]") {
@@ -332,7 +333,9 @@ TEST_CASE("usage store: a store of schema version 1 gains the new columns and ke
         std::vector<std::string>{"-1", "0"});
   CHECK(query_row(dir.db(), "SELECT usage_estimated FROM requests WHERE request_id = 'old'") ==
         std::vector<std::string>{"0"});
-  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"5"});
+  CHECK(query_row(dir.db(), "SELECT cache_hit, cost_saved_usd FROM requests WHERE request_id = 'old'") ==
+        std::vector<std::string>{"0", "0.0"});
+  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"6"});
   // The old row was rolled up when the store was opened.
   CHECK(query_row(dir.db(), "SELECT requests, prompt_tokens FROM requests_hourly WHERE hour = 0") ==
         std::vector<std::string>{"1", "1"});

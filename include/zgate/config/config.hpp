@@ -165,6 +165,7 @@ struct KeyPolicy {
   double budget_hour_usd = -1;      // calendar windows in UTC
   double budget_day_usd = -1;
   double budget_month_usd = -1;
+  int cache = -1;                   // the response cache for this key: 1 on, 0 off, -1 = follow the route / [cache]
 
   bool has_budget() const { return budget_hour_usd > 0 || budget_day_usd > 0 || budget_month_usd > 0; }
 };
@@ -217,6 +218,21 @@ struct CaptureConfig {
   std::vector<std::string> keys;        // client key labels to capture; empty = all
   std::size_t max_bytes = 64 * 1024;    // per body
   std::string file;                     // empty = <data_dir>/capture.jsonl
+};
+
+// The response cache ([cache], docs/cache.md). `enabled` is the default of every route and key;
+// `cache = true/false` on a route ([[models]]) or a key ([[api_keys]], [key_defaults]) overrides it.
+struct CacheConfig {
+  bool enabled = false;
+  std::string scope = "shared";              // shared | key (the client key label is part of the cache key)
+  std::chrono::seconds ttl{86400};
+  std::size_t max_bytes = 256ull * 1024 * 1024;  // memory bound of all entries
+  std::size_t max_entry_bytes = 4ull * 1024 * 1024;
+  bool disk = true;                          // <data_dir>/cache.db, loaded at start
+  bool deterministic_only = true;            // only temperature 0 / do_sample false
+  std::string replay = "instant";            // instant | paced (stream hits)
+  double replay_speed = 1.0;                 // paced: recorded gaps divided by this
+  std::chrono::milliseconds replay_max_delay{1000};  // paced: cap of one gap
 };
 
 // An alert rule ([[alerts]], docs/alerts.md): a condition over the finished requests (or the
@@ -296,6 +312,7 @@ struct Config {
   HealthSettings health;
   LogConfig log;
   CaptureConfig capture;
+  CacheConfig cache;
   std::vector<AlertRule> alerts;
   AlertingConfig alerting;
   std::string data_dir = "./data";
@@ -348,6 +365,8 @@ std::string describe_json(const Config& cfg);
 
 // Where the usage store lives: <data_dir>/usage.db.
 std::string usage_db_path(const Config& cfg);
+// Where the response cache's disk copy lives: <data_dir>/cache.db.
+std::string cache_db_path(const Config& cfg);
 // Where captured bodies go: capture.file, else <data_dir>/capture.jsonl.
 std::string capture_path(const Config& cfg);
 // Every secret the configuration holds (client keys, the admin key, upstream keys, zai-web

@@ -31,6 +31,8 @@ struct ModelRoute {
   // upstream may not (the upstream unreachable, 5xx, overloaded, every key resting) and nothing
   // has been sent to the client yet. Only this route's list is followed, not theirs.
   std::vector<std::string> fallbacks;
+  // The response cache for this route: true / false override [cache] enabled; unset = follow it.
+  std::optional<bool> cache;
   // Prices in USD per million tokens, for the cost column of the access log; see price_source
   // (0 with a known source is free, 0 with PriceSource::unknown is unpriced).
   double price_input = 0, price_output = 0, price_cached_input = 0;

@@ -35,6 +35,12 @@ struct AccessRecord {
   // The last line without a reason is the attempt whose outcome is this record's status and
   // error_type. Empty = the upstream was not called.
   std::string_view upstream_trail = {};
+  // The response cache: "" (off for this request), "hit", "miss", "bypass", or "coalesced" (the
+  // answer of an identical request in flight); cache_hit is 1 for hit and coalesced, whose
+  // tokens and cost are then 0 and cost_saved_usd what the upstream would have charged.
+  std::string_view cache{};
+  int cache_hit = 0;
+  double cost_saved_usd = 0;
 };
 
 }  // namespace zgate

@@ -157,6 +157,10 @@ class Metrics final : public RecordConsumer {
   Family<QueueWait> queue_waits_;  // shaped providers only
   Histogram overhead_;
   uint64_t attempts_ = 0, retries_ = 0;
+  // The response cache: requests answered from it (hits and coalesced waiters), sent upstream
+  // while it was on (misses), and let past it (bypass); the cost the hits saved.
+  uint64_t cache_hits_ = 0, cache_misses_ = 0, cache_bypass_ = 0;
+  double cache_saved_usd_ = 0;
 
  public:
   Metrics(const Metrics&) = delete;

@@ -48,6 +48,10 @@ struct Totals {
   std::map<int, int64_t> by_status;
   int64_t prompt_tokens = 0, completion_tokens = 0, reasoning_tokens = 0, cached_tokens = 0;
   double cost_usd = 0;
+  // The response cache (report totals only, not per group): requests answered from it and the
+  // cost they saved.
+  int64_t cache_hits = 0;
+  double cost_saved_usd = 0;
   obs::LatencyHistogram first_token;  // requests that sent a token
   obs::LatencyHistogram total;
   int64_t errors() const { return requests - successes; }

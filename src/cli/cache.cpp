@@ -1,0 +1,89 @@
+// `zgate cache stats|clear` over the cache's disk copy.
+#include "zgate/cli/cache.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "zgate/cache/store.hpp"
+
+namespace zgate::cli {
+namespace {
+
+std::string cache_path(const std::string& db, const std::string& data_dir) {
+  if (!db.empty()) return db;
+  std::string dir = data_dir;
+  if (dir.empty()) {
+    const char* env = std::getenv("ZGATE_DATA_DIR");
+    dir = env && *env ? env : "./data";
+  }
+  if (dir.back() != '/') dir += '/';
+  return dir + "cache.db";
+}
+
+}  // namespace
+
+int run_cache(int argc, char** argv) {
+  CLI::App app{"zgate cache: the response cache's disk copy", "zgate cache"};
+  app.require_subcommand(1);
+  std::string db, data_dir, model;
+  bool as_json = false;
+  auto* stats = app.add_subcommand("stats", "entries and bytes on disk, by model");
+  stats->add_flag("--json", as_json, "print as JSON");
+  auto* clear = app.add_subcommand("clear", "delete the entries on disk (a running zgate keeps its memory copy)");
+  clear->add_option("--model", model, "only the entries of this model");
+  for (auto* sub : {stats, clear}) {
+    sub->add_option("--db", db, "the cache file (default <data dir>/cache.db)");
+    sub->add_option("--data-dir", data_dir, "the data directory (default ZGATE_DATA_DIR, else ./data)");
+  }
+  try {
+    app.parse(argc - 1, argv + 1);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "zgate cache: " << e.what() << "\n";
+    return 2;
+  }
+  const std::string path = cache_path(db, data_dir);
+  if (!std::filesystem::exists(path)) {
+    std::cerr << "zgate cache: no cache file at " << path << "\n";
+    return 1;
+  }
+  try {
+    if (clear->parsed()) {
+      const int64_t n = cache::disk_clear(path, model);
+      std::cout << "deleted " << n << " entr" << (n == 1 ? "y" : "ies") << " from " << path << "\n";
+      return 0;
+    }
+    const int64_t now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    const cache::DiskStats st = cache::disk_stats(path, now);
+    if (as_json) {
+      std::string out = fmt::format(R"({{"file":"{}","entries":{},"bytes":{},"expired":{},"models":[)", path,
+                                    st.entries, st.bytes, st.expired);
+      bool first = true;
+      for (const auto& [m, n] : st.by_model) {
+        out += fmt::format(R"({}{{"model":"{}","entries":{}}})", first ? "" : ",", m, n);
+        first = false;
+      }
+      out += "]}\n";
+      std::cout << out;
+      return 0;
+    }
+    std::cout << fmt::format("{}: {} entries, {:.1f} MiB ({} expired, dropped at the next start)\n", path, st.entries,
+                             static_cast<double>(st.bytes) / (1024.0 * 1024.0), st.expired);
+    for (const auto& [m, n] : st.by_model) std::cout << fmt::format("  {:<32} {}\n", m, n);
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "zgate cache: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace zgate::cli
