@@ -10,7 +10,7 @@
 
 namespace zgate::obs {
 namespace {
-std::atomic<BackgroundPriority> g_priority{BackgroundPriority::idle};
+std::atomic<BackgroundPriority> g_priority{BackgroundPriority::nice};
 }  // namespace
 
 void set_background_priority(BackgroundPriority p) { g_priority.store(p, std::memory_order_relaxed); }

@@ -586,19 +586,19 @@ TEST_CASE("config: a negative usage retention names the key", "[unit][config]") 
   CHECK(msg == "z.toml:1: usage_retention_days: must be a number of days from 0 (= keep every row) to 36500");
 }
 
-TEST_CASE("config: background_priority is idle by default, nice from TOML or the environment, restart-only",
+TEST_CASE("config: background_priority is nice by default, idle from TOML or the environment, restart-only",
           "[unit][config]") {
   set_env({{"ZGATE_API_KEYS", "sk-a-0123456789"}});
   auto d = load({});
-  CHECK(d->background_priority == "idle");
-  CHECK(describe(*d).find("background threads: SCHED_IDLE (idle)") != std::string::npos);
-  set_env({{"ZGATE_API_KEYS", "sk-a-0123456789"}, {"ZGATE_BACKGROUND_PRIORITY", "nice"}});
-  CHECK(load({})->background_priority == "nice");
+  CHECK(d->background_priority == "nice");
+  CHECK(describe(*d).find("background threads: nice +5") != std::string::npos);
+  set_env({{"ZGATE_API_KEYS", "sk-a-0123456789"}, {"ZGATE_BACKGROUND_PRIORITY", "idle"}});
+  CHECK(load({})->background_priority == "idle");
   Config c;
-  apply_toml(c, "background_priority = \"nice\"\n", "z.toml");
-  CHECK(c.background_priority == "nice");
+  apply_toml(c, "background_priority = \"idle\"\n", "z.toml");
+  CHECK(c.background_priority == "idle");
   Config next = *d;
-  next.background_priority = "nice";
+  next.background_priority = "idle";
   CHECK(restart_only_changes(*d, next) == std::vector<std::string>{"background_priority"});
 }
 

@@ -70,7 +70,7 @@ TEST_CASE("ticker: background priority nice runs the thread at nice +5 relative 
   });
   t.wake();
   for (int i = 0; i < 1000 && nice == -100; ++i) std::this_thread::sleep_for(10ms);
-  zgate::obs::set_background_priority(zgate::obs::BackgroundPriority::idle);  // the default, for later tests
+  zgate::obs::set_background_priority(zgate::obs::BackgroundPriority::nice);  // the default, for later tests
   CHECK(nice == std::min(base + Ticker::kBackgroundNice, 19));
   CHECK(policy == SCHED_OTHER);
   CHECK(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())) == base);  // the caller's is unchanged

@@ -287,7 +287,7 @@ struct Config {
   // How background threads (recorder, checkpoints, alerts, webhooks, admin queries, the log
   // writer) yield to the workers: "idle" (SCHED_IDLE, with the recorder's no-loss fallback) or
   // "nice" (nice +5, the earlier behaviour). Restart-only.
-  std::string background_priority = "idle";
+  std::string background_priority = "nice";
   std::vector<ApiKey> api_keys;
   // Defaults for the policy fields a key does not set ([key_defaults]), and the spend budgets
   // of all requests together ([budget]; 0 = no limit, calendar windows in UTC).
