@@ -9,21 +9,13 @@
 #include <filesystem>
 #include <iostream>
 
+#include "data_file.hpp"
 #include "zgate/cache/store.hpp"
 
 namespace zgate::cli {
 namespace {
 
-std::string cache_path(const std::string& db, const std::string& data_dir) {
-  if (!db.empty()) return db;
-  std::string dir = data_dir;
-  if (dir.empty()) {
-    const char* env = std::getenv("ZGATE_DATA_DIR");
-    dir = env && *env ? env : "./data";
-  }
-  if (dir.back() != '/') dir += '/';
-  return dir + "cache.db";
-}
+std::string cache_path(const std::string& db, const std::string& data_dir) { return data_file(db, data_dir, "cache.db"); }
 
 }  // namespace
 

@@ -10,6 +10,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "data_file.hpp"
+
 namespace zgate::cli {
 namespace {
 
@@ -161,16 +163,7 @@ int64_t now_ms() {
       .count();
 }
 
-std::string db_path(const std::string& db, const std::string& data_dir) {
-  if (!db.empty()) return db;
-  std::string dir = data_dir;
-  if (dir.empty()) {
-    const char* env = std::getenv("ZGATE_DATA_DIR");
-    dir = env && *env ? env : "./data";
-  }
-  if (dir.back() != '/') dir += '/';
-  return dir + "usage.db";
-}
+std::string db_path(const std::string& db, const std::string& data_dir) { return data_file(db, data_dir, "usage.db"); }
 
 }  // namespace
 

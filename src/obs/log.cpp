@@ -305,43 +305,28 @@ void access_fields(Emit& e, const AccessRecord& r) {
   }
 }
 
-// ,"name":value (JSON; a duration not measured is null).
-struct JsonEmit {
-  Line& l;
-  // The name's length is known at compile time, so its copy is a few moves, not a call.
-  template <std::size_t N>
-  void key(const char (&k)[N]) {
-    l.lit(",\"");
-    l.lit({k, N - 1});
-    l.lit("\":");
-  }
-  template <std::size_t N>
-  void str(const char (&k)[N], std::string_view v) { key(k); l.json_str(v); }
-  template <std::size_t N, typename Int>
-  void num(const char (&k)[N], Int v) { key(k); l.num(v); }
-  template <std::size_t N>
-  void us(const char (&k)[N], int64_t v) { key(k); l.us(v, "null"); }
-  template <std::size_t N>
-  void dbl(const char (&k)[N], double v) { key(k); l.dbl(v); }
-  template <std::size_t N>
-  void boolean(const char (&k)[N], bool v) { key(k); l.boolean(v); }
-};
-
-// " name=value" (text; values bare when safe, else JSON-quoted; a duration not measured is -).
-struct TextEmit {
+// One field: ,"name":value in JSON (a duration not measured is null), or " name=value" in text
+// (values bare when safe, else JSON-quoted; a duration not measured is -). The name's length is
+// known at compile time, so its copy is a few moves, not a call.
+template <bool Json>
+struct Emit {
   Line& l;
   template <std::size_t N>
   void key(const char (&k)[N]) {
-    l.lit(" ");
+    l.lit(Json ? std::string_view(",\"") : std::string_view(" "));
     l.lit({k, N - 1});
-    l.lit("=");
+    l.lit(Json ? std::string_view("\":") : std::string_view("="));
   }
   template <std::size_t N>
-  void str(const char (&k)[N], std::string_view v) { key(k); l.text_str(v); }
+  void str(const char (&k)[N], std::string_view v) {
+    key(k);
+    if constexpr (Json) l.json_str(v);
+    else l.text_str(v);
+  }
   template <std::size_t N, typename Int>
   void num(const char (&k)[N], Int v) { key(k); l.num(v); }
   template <std::size_t N>
-  void us(const char (&k)[N], int64_t v) { key(k); l.us(v, "-"); }
+  void us(const char (&k)[N], int64_t v) { key(k); l.us(v, Json ? "null" : "-"); }
   template <std::size_t N>
   void dbl(const char (&k)[N], double v) { key(k); l.dbl(v); }
   template <std::size_t N>
@@ -359,14 +344,14 @@ void format_access(std::string& out, const AccessRecord& r, int64_t finished_ms,
     l.lit(R"({"ts":")");
     l.timestamp(finished_ms);
     l.lit(R"(","level":"info","msg":"request")");
-    JsonEmit e{l};
+    Emit<true> e{l};
     access_fields(e, r);
     l.lit("}");
   } else {
     l.lit("ts=");
     l.timestamp(finished_ms);
     l.lit(" level=info msg=request");
-    TextEmit e{l};
+    Emit<false> e{l};
     access_fields(e, r);
   }
 }
