@@ -286,7 +286,7 @@ struct Config {
   unsigned workers = 0;  // 0 = hardware threads
   // How background threads (recorder, checkpoints, alerts, webhooks, admin queries, the log
   // writer) yield to the workers: "idle" (SCHED_IDLE, with the recorder's no-loss fallback) or
-  // "nice" (nice +5, the earlier behaviour). Restart-only.
+  // "nice" (nice +5, the default). Restart-only.
   std::string background_priority = "nice";
   std::vector<ApiKey> api_keys;
   // Defaults for the policy fields a key does not set ([key_defaults]), and the spend budgets

@@ -18,7 +18,8 @@ namespace zgate::obs {
 //         rings itself when they fill and the recorder thread has not run for a while), so no
 //         record is lost to it.
 //   nice: nice +5 relative to the process: background threads get a smaller but fair share of
-//         a contended CPU (zgate's behaviour before `idle`).
+//         a contended CPU (the default: under a load that keeps every CPU busy, `idle` starves
+//         the recorder into large, late passes).
 enum class BackgroundPriority { idle, nice };
 
 // Process-wide; set at start, before the background threads start (a restart-only setting).
