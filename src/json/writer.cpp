@@ -27,6 +27,7 @@ constexpr auto kEscape = make_table();
 struct PtrOut {
   char* p;
   void append(const char* s, std::size_t n) {
+    if (n == 0) return;  // an empty view's data() may be null, which memcpy must not get
     std::memcpy(p, s, n);
     p += n;
   }
