@@ -28,19 +28,8 @@ int run_cache(int argc, char** argv) {
   stats->add_flag("--json", as_json, "print as JSON");
   auto* clear = app.add_subcommand("clear", "delete the entries on disk (a running zgate keeps its memory copy)");
   clear->add_option("--model", model, "only the entries of this model");
-  for (auto* sub : {stats, clear}) {
-    sub->add_option("--db", db, "the cache file (default <data dir>/cache.db)");
-    sub->add_option("--data-dir", data_dir, "the data directory (default ZGATE_DATA_DIR, else ./data)");
-  }
-  try {
-    app.parse(argc - 1, argv + 1);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "zgate cache: " << e.what() << "\n";
-    return 2;
-  }
+  for (auto* sub : {stats, clear}) add_data_file_options(*sub, db, data_dir, "the cache file", "cache.db");
+  if (auto status = parse_args(app, argc, argv, "zgate cache")) return *status;
   const std::string path = cache_path(db, data_dir);
   if (!std::filesystem::exists(path)) {
     std::cerr << "zgate cache: no cache file at " << path << "\n";

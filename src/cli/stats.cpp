@@ -238,8 +238,7 @@ int run_stats(int argc, char** argv) {
   std::string db, data_dir, since, until, key, model, older_than;
   std::vector<std::string> by;
   bool as_json = false, as_csv = false;
-  app.add_option("--db", db, "the usage store (default <data dir>/usage.db)");
-  app.add_option("--data-dir", data_dir, "the data directory (default ZGATE_DATA_DIR, else ./data)");
+  add_data_file_options(app, db, data_dir, "the usage store", "usage.db");
   app.add_option("--since", since, "from: a UTC date/time (2026-12-01, 2026-12-01T10:00) or a duration back (24h, 7d)");
   app.add_option("--until", until, "until (exclusive), same forms as --since");
   app.add_option("--key", key, "only this client key label");
@@ -249,16 +248,8 @@ int run_stats(int argc, char** argv) {
   app.add_flag("--csv", as_csv, "print the breakdown as CSV")->excludes(json_flag);
   auto* prune = app.add_subcommand("prune", "delete rows older than a duration");
   prune->add_option("--older-than", older_than, "e.g. 30d, 12h")->required();
-  prune->add_option("--db", db, "the usage store (default <data dir>/usage.db)");
-  prune->add_option("--data-dir", data_dir, "the data directory (default ZGATE_DATA_DIR, else ./data)");
-  try {
-    app.parse(argc - 1, argv + 1);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    return usage_error(e.what());
-  }
+  add_data_file_options(*prune, db, data_dir, "the usage store", "usage.db");
+  if (auto status = parse_args(app, argc, argv, "zgate stats")) return *status;
   const int64_t now = now_ms();
   std::string error;
   const std::string path = db_path(db, data_dir);
