@@ -38,6 +38,24 @@ static_assert(sizeof(Header) % 8 == 0);
 static_assert(sizeof(Header) == 152, "a record's fixed part stays about two cache lines");
 static_assert(RecordRing::kMaxText <= UINT16_MAX);
 
+// The durations, token counts and byte counts a Header keeps as they are, between a Header and
+// an AccessRecord either way (the same names in both).
+template <class To, class From>
+inline void copy_measures(To& to, const From& from) {
+  to.connect_us = from.connect_us;
+  to.upstream_first_byte_us = from.upstream_first_byte_us;
+  to.first_token_us = from.first_token_us;
+  to.total_us = from.total_us;
+  to.upstream_us = from.upstream_us;
+  to.queue_wait_us = from.queue_wait_us;
+  to.prompt_tokens = from.prompt_tokens;
+  to.completion_tokens = from.completion_tokens;
+  to.reasoning_tokens = from.reasoning_tokens;
+  to.cached_tokens = from.cached_tokens;
+  to.bytes_in = from.bytes_in;
+  to.bytes_out = from.bytes_out;
+}
+
 constexpr std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
 
 struct Texts {
@@ -92,20 +110,9 @@ bool RecordRing::push(const AccessRecord& r, int64_t finished_ms) {
   h.status = static_cast<int16_t>(std::clamp(r.status, 0, int{INT16_MAX}));
   h.attempts = static_cast<uint8_t>(r.attempts < 0 ? 0 : r.attempts > 255 ? 255 : r.attempts);
   h.finished_ms = finished_ms;
-  h.connect_us = r.connect_us;
-  h.upstream_first_byte_us = r.upstream_first_byte_us;
-  h.first_token_us = r.first_token_us;
-  h.total_us = r.total_us;
-  h.upstream_us = r.upstream_us;
-  h.prompt_tokens = r.prompt_tokens;
-  h.completion_tokens = r.completion_tokens;
-  h.reasoning_tokens = r.reasoning_tokens;
-  h.cached_tokens = r.cached_tokens;
-  h.bytes_in = r.bytes_in;
-  h.bytes_out = r.bytes_out;
+  copy_measures(h, r);
   h.cost_usd = r.cache_hit ? r.cost_saved_usd : r.cost_usd;
   h.queue_depth = static_cast<uint16_t>(std::clamp(r.queue_depth, 0, int{UINT16_MAX}));
-  h.queue_wait_us = r.queue_wait_us;
   h.flags = static_cast<uint8_t>((r.usage_estimated ? 1 : 0) | (cache_code(r.cache) << 1) | (r.cache_hit ? 16 : 0));
   unsigned char* p = data_.get() + pos;
   std::memcpy(p, &h, sizeof h);
@@ -141,24 +148,13 @@ AccessRecord RecordRing::decode(std::size_t pos, int64_t& finished_ms) const {
   r.upstream_trail = v[upstream_trail];
   r.attempts = h.attempts;
   r.queue_depth = h.queue_depth;
-  r.queue_wait_us = h.queue_wait_us;
   r.usage_estimated = (h.flags & 1) != 0;
   r.cache = kCacheOutcomes[std::min<std::size_t>((h.flags >> 1) & 7, std::size(kCacheOutcomes) - 1)];
   r.cache_hit = (h.flags & 16) ? 1 : 0;
   r.stream = h.stream != 0;
   r.upstream_reused = h.upstream_reused != 0;
   r.status = h.status;
-  r.connect_us = h.connect_us;
-  r.upstream_first_byte_us = h.upstream_first_byte_us;
-  r.first_token_us = h.first_token_us;
-  r.total_us = h.total_us;
-  r.upstream_us = h.upstream_us;
-  r.prompt_tokens = h.prompt_tokens;
-  r.completion_tokens = h.completion_tokens;
-  r.reasoning_tokens = h.reasoning_tokens;
-  r.cached_tokens = h.cached_tokens;
-  r.bytes_in = h.bytes_in;
-  r.bytes_out = h.bytes_out;
+  copy_measures(r, h);
   r.cost_usd = r.cache_hit ? 0.0 : h.cost_usd;
   r.cost_saved_usd = r.cache_hit ? h.cost_usd : 0.0;
   finished_ms = h.finished_ms;
