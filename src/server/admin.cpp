@@ -74,33 +74,42 @@ std::string_view query_string(const Request& c) {
   return q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
 }
 
-}  // namespace
-
-// The admin key first: parameters are checked only for the operator.
-net::awaitable<bool> admin_usage(Request& c, ResponseWriter& out) {
+// A report over the usage store: the admin key first (parameters are checked only for the
+// operator), then the query string read by `parse` (report::usage_query, requests_query), then
+// `answer(store, parsed query, body, error)` on the admin query thread.
+template <class Parse, class Respond>
+net::awaitable<bool> admin_report(Request& c, ResponseWriter& out, const Parse& parse, const Respond& answer) {
   if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
-  auto parsed = report::usage_query(query_string(c), now_ms());
+  auto parsed = parse(query_string(c), now_ms());
   if (!parsed) co_return co_await out.send_error(parsed.error()) && c.keep_alive;
-  const auto query = [uq = std::move(*parsed)](report::Store& s, std::string& body, std::string& error) {
-    report::Report r;
-    if (!s.usage(uq.filter, uq.by, r, error)) return false;
-    body = report::to_json(r);
-    return true;
+  const auto query = [q = std::move(*parsed), answer](report::Store& s, std::string& body, std::string& error) {
+    return answer(s, q, body, error);
   };
   co_return co_await run_admin_query(c, out, query);
 }
 
+}  // namespace
+
+net::awaitable<bool> admin_usage(Request& c, ResponseWriter& out) {
+  co_return co_await admin_report(
+      c, out, report::usage_query,
+      [](report::Store& s, const report::UsageQuery& uq, std::string& body, std::string& error) {
+        report::Report r;
+        if (!s.usage(uq.filter, uq.by, r, error)) return false;
+        body = report::to_json(r);
+        return true;
+      });
+}
+
 net::awaitable<bool> admin_requests(Request& c, ResponseWriter& out) {
-  if (auto auth = authenticate_admin(c); !auth) co_return co_await out.send_error(auth.error()) && c.keep_alive;
-  auto parsed = report::requests_query(query_string(c), now_ms());
-  if (!parsed) co_return co_await out.send_error(parsed.error()) && c.keep_alive;
-  const auto query = [rf = std::move(*parsed)](report::Store& s, std::string& body, std::string& error) {
-    report::RequestPage page;
-    if (!s.requests(rf, page, error)) return false;
-    body = report::to_json(page);
-    return true;
-  };
-  co_return co_await run_admin_query(c, out, query);
+  co_return co_await admin_report(
+      c, out, report::requests_query,
+      [](report::Store& s, const report::RequestFilter& rf, std::string& body, std::string& error) {
+        report::RequestPage page;
+        if (!s.requests(rf, page, error)) return false;
+        body = report::to_json(page);
+        return true;
+      });
 }
 
 // POST /admin/reload: what SIGHUP does, answered. The configuration is read again (files are
