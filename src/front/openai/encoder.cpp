@@ -41,6 +41,13 @@ void write_usage(json::Writer& w, const Usage& u) {
   w.end_object();
 }
 
+// Generated text seen: the first token is out, and its bytes count as answer (content and tool
+// calls) or reasoning, for the estimate when the upstream reports no usage.
+inline void count_text(Outcome& o, bool content, std::size_t bytes) {
+  o.saw_first_token = true;
+  (content ? o.content_bytes : o.reasoning_bytes) += static_cast<int64_t>(bytes);
+}
+
 }  // namespace
 
 std::string new_completion_id() { return random_alnum_id("chatcmpl-", 24); }
@@ -100,8 +107,7 @@ void StreamEncoder::open_delta(bool content_follows) {
 
 void StreamEncoder::on_text(bool content, std::string_view key_open, std::string_view text) {
   if (text.empty()) return;
-  outcome_.saw_first_token = true;
-  (content ? outcome_.content_bytes : outcome_.reasoning_bytes) += static_cast<int64_t>(text.size());
+  count_text(outcome_, content, text.size());
   open_delta(content);
   out_.append(key_open);
   json::append_escaped(out_, text);
@@ -146,8 +152,7 @@ void StreamEncoder::on_tool_call(const Event& e) {
     first = !e.id.empty() || !e.name.empty();  // untracked: a fragment naming its call opens it
   }
   if (!first && e.text.empty()) return;  // a continuation with nothing to add
-  outcome_.saw_first_token = true;
-  outcome_.content_bytes += static_cast<int64_t>(e.name.size() + e.text.size());
+  count_text(outcome_, true, e.name.size() + e.text.size());
   open_delta(false);
   out_.append("\"tool_calls\":[{\"index\":");
   append_int(out_, index);
@@ -218,21 +223,16 @@ void ResponseAggregator::on_event(const Event& e) {
       if (created_ == 0) created_ = e.created;
       return;
     case EventType::reasoning:
+    case EventType::content: {
       if (e.text.empty()) return;
-      outcome_.saw_first_token = true;
-      outcome_.reasoning_bytes += static_cast<int64_t>(e.text.size());
-      reasoning_.append(e.text);
+      const bool content = e.type == EventType::content;
+      count_text(outcome_, content, e.text.size());
+      (content ? content_ : reasoning_).append(e.text);
       return;
-    case EventType::content:
-      if (e.text.empty()) return;
-      outcome_.saw_first_token = true;
-      outcome_.content_bytes += static_cast<int64_t>(e.text.size());
-      content_.append(e.text);
-      return;
+    }
     case EventType::tool_call: {
       const int index = e.index < 0 ? 0 : e.index;
-      outcome_.saw_first_token = true;
-      outcome_.content_bytes += static_cast<int64_t>(e.name.size() + e.text.size());
+      count_text(outcome_, true, e.name.size() + e.text.size());
       // Calls kept sorted by index; a handful per answer, so a linear scan is the fast path.
       auto it = std::lower_bound(calls_.begin(), calls_.end(), index,
                                  [](const Call& c, int i) { return c.index < i; });
