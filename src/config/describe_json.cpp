@@ -10,6 +10,13 @@ namespace {
 // A secret as its fingerprint ("" when not set), never any of its characters.
 void secret(json::Writer& w, json::Key k, std::string_view s) { w.kv(k, mask_secret(s)); }
 
+// A list of secrets (a provider's keys or tokens), each masked.
+void secrets(json::Writer& w, json::Key k, const std::vector<std::string>& list) {
+  w.key(k).begin_array();
+  for (const auto& s : list) w.string(mask_secret(s));
+  w.end_array();
+}
+
 void ms(json::Writer& w, json::Key k, Millis v) { w.kv(k, static_cast<int64_t>(v.count())); }
 
 void size(json::Writer& w, json::Key k, std::size_t v) { w.key(k).number(static_cast<uint64_t>(v)); }
@@ -65,9 +72,7 @@ std::string describe_json(const Config& c) {
     w.begin_object();
     w.kv("name", p.name).kv("kind", to_string(p.kind)).kv("base_url", p.base_url);
     secret(w, "api_key", p.api_key);
-    w.key("api_keys").begin_array();
-    for (const auto& k : p.api_keys) w.string(mask_secret(k));
-    w.end_array();
+    secrets(w, "api_keys", p.api_keys);
     w.kv("key_strategy", p.key_strategy);
     ms(w, "key_cooldown_ms", p.key_cooldown);
     ms(w, "key_quota_cooldown_ms", p.key_quota_cooldown);
@@ -97,9 +102,7 @@ std::string describe_json(const Config& c) {
       const ZaiWebOptions& z = p.zai;
       w.key("zai").begin_object();
       secret(w, "token", z.token);
-      w.key("tokens").begin_array();
-      for (const auto& t : p.tokens) w.string(mask_secret(t));
-      w.end_array();
+      secrets(w, "tokens", p.tokens);
       w.kv_bool("guest_per_conversation", z.guest_per_conversation);
       secret(w, "signing_secret", z.signing_secret);
       w.kv("fe_version", z.fe_version).kv_bool("refresh_fe_version", z.refresh_fe_version);
