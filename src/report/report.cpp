@@ -44,6 +44,13 @@ struct Stmt {
   void text(int i, std::string_view v) {
     sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   }
+  // The usage queries' parameters: the range [?1, ?2) and the filters on key (?3) and model (?4).
+  void range(int64_t from, int64_t until, const Filter& f) {
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, until);
+    text(3, f.key);
+    text(4, f.model);
+  }
 };
 
 std::string col_text(sqlite3_stmt* st, int col) {
@@ -335,10 +342,7 @@ bool Store::usage(const Filter& f, const std::vector<Dim>& by, Report& out, std:
             "reasoning_tokens, cached_tokens, cost_usd, total_hist, first_token_hist FROM requests_hourly "
             "WHERE hour >= ?1 AND hour < ?2 AND (?3 = '' OR key_label = ?3) AND (?4 = '' OR model = ?4)");
     if (!st) return fail();
-    sqlite3_bind_int64(st.st, 1, h_lo);
-    sqlite3_bind_int64(st.st, 2, h_hi);
-    st.text(3, f.key);
-    st.text(4, f.model);
+    st.range(h_lo, h_hi, f);
     int rc;
     while ((rc = sqlite3_step(st.st)) == SQLITE_ROW) {
       const Aggregator::Row r{sqlite3_column_int64(st.st, 0), col_view(st.st, 1), col_view(st.st, 2),
@@ -366,10 +370,7 @@ bool Store::usage(const Filter& f, const std::vector<Dim>& by, Report& out, std:
                             where + " AND (?3 = '' OR key_label = ?3) AND (?4 = '' OR model = ?4)";
     Stmt st(db, sql.c_str());
     if (!st) return false;
-    sqlite3_bind_int64(st.st, 1, a);
-    sqlite3_bind_int64(st.st, 2, b);
-    st.text(3, f.key);
-    st.text(4, f.model);
+    st.range(a, b, f);
     sqlite3_bind_int64(st.st, 5, watermark);
     int rc;
     while ((rc = sqlite3_step(st.st)) == SQLITE_ROW) {
@@ -401,10 +402,7 @@ bool Store::usage(const Filter& f, const std::vector<Dim>& by, Report& out, std:
             "SELECT count(*), coalesce(sum(cost_saved_usd), 0) FROM requests WHERE cache_hit = 1 AND ts_ms >= ?1 "
             "AND ts_ms < ?2 AND (?3 = '' OR key_label = ?3) AND (?4 = '' OR model = ?4)");
     if (!st) return fail();
-    sqlite3_bind_int64(st.st, 1, since);
-    sqlite3_bind_int64(st.st, 2, until);
-    st.text(3, f.key);
-    st.text(4, f.model);
+    st.range(since, until, f);
     if (sqlite3_step(st.st) == SQLITE_ROW) {
       out.totals.cache_hits = sqlite3_column_int64(st.st, 0);
       out.totals.cost_saved_usd = sqlite3_column_double(st.st, 1);
