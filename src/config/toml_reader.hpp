@@ -3,10 +3,14 @@
 // key's path) and the readers of its tables, one file per group: toml.cpp (the top level and
 // the small tables), toml_clients.cpp (client keys, their defaults, the global budget),
 // toml_upstream.cpp (providers, models, prices), toml_alerts.cpp. Internal to src/config.
+#include <chrono>
 #include <functional>
+#include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -111,6 +115,91 @@ class Reader {
   Env env_;
 };
 
+// An integer setting's bounds, and how the error describes them ("an integer from 1 to 10").
+struct Range {
+  int64_t min, max;
+  std::string_view what;
+};
+inline constexpr Range kPositive{1, INT64_MAX, "a positive integer"};
+inline constexpr Range kNonNegative{0, INT64_MAX, "a non-negative integer"};
+// A number of seconds read into a field of milliseconds.
+inline constexpr std::type_identity<std::chrono::seconds> kSeconds{};
+// The kind of a double setting that holds a USD amount (see usd()).
+inline constexpr struct Usd {} kUsd;
+
+// One key of a table and the field it is read into: a string (any, one of two values, or one
+// `valid` accepts, else the error `why`), a boolean (or an optional one), an integer within a Range (into any integer
+// or duration field), or a USD amount. Tables list their plain keys as Settings and read the
+// rest themselves (read_table).
+class Setting {
+ public:
+  Setting(std::string_view key, std::string* to) : key_(key), to_(to), read_(&read_string) {}
+  Setting(std::string_view key, std::string* to, std::array<std::string_view, 2> one_of, std::string_view why)
+      : key_(key), to_(to), read_(&read_string), one_of_(one_of), why_(why) {}
+  Setting(std::string_view key, std::string* to, bool (*valid)(std::string_view), std::string_view why)
+      : key_(key), to_(to), read_(&read_string), valid_(valid), why_(why) {}
+  Setting(std::string_view key, bool* to) : key_(key), to_(to), read_(&read_boolean<bool>) {}
+  Setting(std::string_view key, std::optional<bool>* to) : key_(key), to_(to), read_(&read_boolean<std::optional<bool>>) {}
+  // `Unit`: what the number counts when the field is a duration of another unit (kSeconds).
+  template <class T, class Unit = T>
+  Setting(std::string_view key, T* to, Range range, std::type_identity<Unit> = {})
+      : key_(key), to_(to), read_(&read_integer<T, Unit>), range_(range) {}
+  Setting(std::string_view key, double* to, Usd) : key_(key), to_(to), read_(&read_usd) {}
+
+  std::string_view key() const { return key_; }
+  void read(const Reader& r, const toml::node& n, std::string_view path) const { read_(*this, r, n, path); }
+
+ private:
+  using ReadFn = void (*)(const Setting&, const Reader&, const toml::node&, std::string_view);
+  static void read_string(const Setting& s, const Reader& r, const toml::node& n, std::string_view path) {
+    auto& to = *static_cast<std::string*>(s.to_);
+    to = r.str(n, path);
+    const bool ok = s.valid_ ? s.valid_(to) : s.one_of_[0].empty() || to == s.one_of_[0] || to == s.one_of_[1];
+    if (!ok) r.fail(n, path, s.why_);
+  }
+  template <class T>
+  static void read_boolean(const Setting& s, const Reader& r, const toml::node& n, std::string_view path) {
+    *static_cast<T*>(s.to_) = r.boolean(n, path);
+  }
+  template <class T, class Unit>
+  static void read_integer(const Setting& s, const Reader& r, const toml::node& n, std::string_view path) {
+    *static_cast<T*>(s.to_) = T(Unit(r.integer(n, path, s.range_.min, s.range_.max, s.range_.what)));
+  }
+  static void read_usd(const Setting& s, const Reader& r, const toml::node& n, std::string_view path);
+
+  std::string_view key_;
+  void* to_;
+  ReadFn read_;
+  Range range_{};
+  std::array<std::string_view, 2> one_of_{};
+  bool (*valid_)(std::string_view) = nullptr;
+  std::string_view why_;
+};
+
+using OnKey = std::function<bool(std::string_view, const toml::node&, const std::string&)>;
+
+// Reads `key` if one of `settings` names it; false when none does.
+inline bool read_setting(const Reader& r, std::span<const Setting> settings, std::string_view key,
+                         const toml::node& n, std::string_view path) {
+  for (const Setting& s : settings) {
+    if (s.key() == key) {
+      s.read(r, n, path);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Reads the table `t` at `prefix`: its keys named by `settings` into their fields, any other
+// by `rest`, which returns false for a key it does not know either (no `rest`: none).
+inline void read_table(const Reader& r, const toml::table& t, std::string_view prefix,
+                       std::initializer_list<Setting> settings, const OnKey& rest = nullptr) {
+  const std::span<const Setting> known(settings.begin(), settings.size());
+  r.each(t, prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
+    return read_setting(r, known, key, v, path) || (rest && rest(key, v, path));
+  });
+}
+
 // The array of tables [[`table`]], one T each, read by `read_one(r, item, its table, its path)`.
 // Every item needs a `name`, unique within the array (`what` names the kind in the error).
 template <class T, class ReadOne>
@@ -138,6 +227,19 @@ inline double usd(const Reader& r, const toml::node& n, std::string_view path) {
   else if (auto i = n.value_exact<int64_t>()) v = static_cast<double>(*i);
   if (!v || !(*v >= 0) || *v > 1e12) r.fail(n, path, "must be a non-negative number of USD (0 = no limit)");
   return *v;
+}
+
+inline void Setting::read_usd(const Setting& s, const Reader& r, const toml::node& n, std::string_view path) {
+  *static_cast<double*>(s.to_) = usd(r, n, path);
+}
+
+// An array of strings (`why`: the error when it is not an array), replacing `into`.
+inline void read_strings(const Reader& r, const toml::node& n, std::string_view path, std::string_view why,
+                         std::vector<std::string>& into) {
+  const auto* a = n.as_array();
+  if (!a) r.fail(n, path, why);
+  into.clear();
+  for (const auto& e : *a) into.push_back(r.str(e, path));
 }
 
 // A number given as a TOML integer or float.

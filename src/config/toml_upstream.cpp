@@ -7,22 +7,26 @@ namespace zgate::config_detail {
 
 namespace {
 
-// One upstream shaping field (max_concurrent, min_interval_ms, queue_max, queue_timeout_ms) into
-// `l`; false when `key` is none of them.
-bool read_shaping_field(const Reader& r, ShapingLimits& l, std::string_view key, const toml::node& v,
-                        const std::string& path) {
-  if (key == "max_concurrent") {
-    l.max_concurrent = static_cast<unsigned>(r.integer(v, path, 0, 10'000, "an integer from 0 (no limit) to 10000"));
-  } else if (key == "min_interval_ms") {
-    l.min_interval = Millis(r.integer(v, path, 0, 3'600'000, "a number of milliseconds up to an hour (0 = none)"));
-  } else if (key == "queue_max") {
-    l.queue_max = static_cast<std::size_t>(r.integer(v, path, 0, 10'000, "an integer from 0 (no queue) to 10000"));
-  } else if (key == "queue_timeout_ms") {
-    l.queue_timeout = Millis(r.integer(v, path, 1, 600'000, "a number of milliseconds from 1 to 600000"));
-  } else {
-    return false;
+// The upstream shaping fields of a provider or of one of its [[providers.shaping]] rules.
+std::array<Setting, 4> shaping_settings(ShapingLimits& l) {
+  return {{{"max_concurrent", &l.max_concurrent, {0, 10'000, "an integer from 0 (no limit) to 10000"}},
+           {"min_interval_ms", &l.min_interval, {0, 3'600'000, "a number of milliseconds up to an hour (0 = none)"}},
+           {"queue_max", &l.queue_max, {0, 10'000, "an integer from 0 (no queue) to 10000"}},
+           {"queue_timeout_ms", &l.queue_timeout, {1, 600'000, "a number of milliseconds from 1 to 600000"}}}};
+}
+
+// A list of secrets: an array of strings under `key` (each trimmed, added to `into`), or under
+// `key`_env an environment variable holding them comma-separated (replacing `into`).
+void read_secret_list(const Reader& r, std::string_view key, std::string_view list_key, const toml::node& v,
+                      const std::string& path, std::vector<std::string>& into) {
+  if (key != list_key) {
+    into = text::split_list(r.env_secret(v, path));
+    return;
   }
-  return true;
+  const auto* a = v.as_array();
+  if (!a) r.fail(v, path, "must be an array of strings");
+  for (std::size_t j = 0; j < a->size(); ++j)
+    into.push_back(std::string(text::trim(r.str((*a)[j], fmt::format("{}[{}]", path, j)))));
 }
 
 // [[providers.shaping]]: each rule starts from the provider's own limits (read first).
@@ -38,7 +42,7 @@ void read_shaping_rules(const Reader& r, ProviderConfig& p, const toml::node& n,
         if (rule.model.empty()) r.fail(v, path, "must be a non-empty model name or glob");
         return true;
       }
-      return read_shaping_field(r, rule.limits, key, v, path);
+      return read_setting(r, shaping_settings(rule.limits), key, v, path);
     });
     if (rule.model.empty()) r.fail(*arr[i].as_table(), item + ".model", "is required (a glob over upstream model ids)");
     p.shaping_rules.push_back(std::move(rule));
@@ -51,91 +55,57 @@ void read_provider(const Reader& r, ProviderConfig& p, const toml::table& t, con
   bool have_key = false, have_token = false, have_secret = false;
   const toml::node* shaping = nullptr;
   std::string shaping_path;
-  r.each(t, prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
-    auto& z = p.zai;
-    if (read_shaping_field(r, p.shaping, key, v, path)) return true;
-    if (key == "shaping") {  // read once the provider's own limits are known
-      shaping = &v;
-      shaping_path = path;
-      return true;
-    }
-    if (key == "name") {
-      p.name = r.str(v, path);
-    } else if (key == "kind") {
-      auto k = parse_kind(r.str(v, path));
-      if (!k) r.fail(v, path, "must be \"zhipu\" or \"zai-web\"");
-      p.kind = *k;
-    } else if (key == "base_url") {
-      p.base_url = r.str(v, path);
-    } else if (key == "api_key" || key == "api_key_env") {
-      p.api_key = r.secret(key, "api_key", v, path, have_key);
-    } else if (key == "api_keys" || key == "api_keys_env") {
-      // A list of keys, or an environment variable holding them comma-separated.
-      if (key == "api_keys") {
-        const auto* a = v.as_array();
-        if (!a) r.fail(v, path, "must be an array of strings");
-        for (std::size_t j = 0; j < a->size(); ++j) p.api_keys.push_back(std::string(text::trim(r.str((*a)[j], fmt::format("{}[{}]", path, j)))));
-      } else {
-        p.api_keys = text::split_list(r.env_secret(v, path));
-      }
-    } else if (key == "key_strategy") {
-      p.key_strategy = r.str(v, path);
-      if (p.key_strategy != "round_robin" && p.key_strategy != "least_loaded")
-        r.fail(v, path, "must be round_robin or least_loaded");
-    } else if (key == "key_cooldown_ms") {
-      p.key_cooldown = Millis(r.integer(v, path, 0, 86'400'000, "a number of milliseconds up to a day"));
-    } else if (key == "key_quota_cooldown_ms") {
-      p.key_quota_cooldown = Millis(r.integer(v, path, 0, 86'400'000, "a number of milliseconds up to a day"));
-    } else if (key == "health_check_interval_s") {
-      p.health_check_interval = std::chrono::seconds(r.integer(v, path, 0, 86'400, "a number of seconds up to a day (0 = off)"));
-    } else if (key == "health_check_model") {
-      p.health_check_model = r.str(v, path);
-    } else if (key == "jwt") {
-      p.jwt = r.boolean(v, path);
-    } else if (key == "ca_file") {
-      p.ca_file = r.str(v, path);
-    } else if (key == "verify_tls") {
-      p.verify_tls = r.boolean(v, path);
-    } else if (key == "headers") {
-      r.each(r.table(v, path), path, [&](std::string_view h, const toml::node& hv, const std::string& hpath) {
-        p.headers[std::string(h)] = r.str(hv, hpath);
+  auto& z = p.zai;
+  const auto limits = shaping_settings(p.shaping);
+  read_table(
+      r, t, prefix,
+      {{"name", &p.name},
+       {"base_url", &p.base_url},
+       {"key_strategy", &p.key_strategy, {"round_robin", "least_loaded"}, "must be round_robin or least_loaded"},
+       {"key_cooldown_ms", &p.key_cooldown, {0, 86'400'000, "a number of milliseconds up to a day"}},
+       {"key_quota_cooldown_ms", &p.key_quota_cooldown, {0, 86'400'000, "a number of milliseconds up to a day"}},
+       {"health_check_interval_s", &p.health_check_interval, {0, 86'400, "a number of seconds up to a day (0 = off)"}},
+       {"health_check_model", &p.health_check_model},
+       {"jwt", &p.jwt},
+       {"ca_file", &p.ca_file},
+       {"verify_tls", &p.verify_tls},
+       {"guest_per_conversation", &z.guest_per_conversation},
+       {"fe_version", &z.fe_version},
+       {"refresh_fe_version", &z.refresh_fe_version},
+       {"signed_path", &z.signed_path},
+       {"legacy_path", &z.legacy_path},
+       {"thinking_mode", &z.thinking_mode, valid_thinking_mode, "must be reasoning, think_tags or strip"},
+       {"user_agent", &z.user_agent},
+       {"function_calling", &z.function_calling}},
+      [&](std::string_view key, const toml::node& v, const std::string& path) {
+        if (read_setting(r, limits, key, v, path)) return true;
+        if (key == "shaping") {  // read once the provider's own limits are known
+          shaping = &v;
+          shaping_path = path;
+        } else if (key == "kind") {
+          auto k = parse_kind(r.str(v, path));
+          if (!k) r.fail(v, path, "must be \"zhipu\" or \"zai-web\"");
+          p.kind = *k;
+        } else if (key == "api_key" || key == "api_key_env") {
+          p.api_key = r.secret(key, "api_key", v, path, have_key);
+        } else if (key == "api_keys" || key == "api_keys_env") {
+          read_secret_list(r, key, "api_keys", v, path, p.api_keys);
+        } else if (key == "headers") {
+          r.each(r.table(v, path), path, [&](std::string_view h, const toml::node& hv, const std::string& hpath) {
+            p.headers[std::string(h)] = r.str(hv, hpath);
+            return true;
+          });
+        } else if (key == "token" || key == "token_env") {
+          z.token = r.secret(key, "token", v, path, have_token);
+        } else if (key == "tokens" || key == "tokens_env") {
+          read_secret_list(r, key, "tokens", v, path, p.tokens);
+        } else if (key == "signing_secret" || key == "signing_secret_env") {
+          z.signing_secret = r.secret(key, "signing_secret", v, path, have_secret, /*trim_literal=*/false);
+        } else {
+          return false;
+        }
         return true;
       });
-    } else if (key == "token" || key == "token_env") {
-      z.token = r.secret(key, "token", v, path, have_token);
-    } else if (key == "tokens" || key == "tokens_env") {
-      // A list of tokens, or an environment variable holding them comma-separated.
-      if (key == "tokens") {
-        const auto* a = v.as_array();
-        if (!a) r.fail(v, path, "must be an array of strings");
-        for (std::size_t j = 0; j < a->size(); ++j) p.tokens.push_back(std::string(text::trim(r.str((*a)[j], fmt::format("{}[{}]", path, j)))));
-      } else {
-        p.tokens = text::split_list(r.env_secret(v, path));
-      }
-    } else if (key == "signing_secret" || key == "signing_secret_env") {
-      z.signing_secret = r.secret(key, "signing_secret", v, path, have_secret, /*trim_literal=*/false);
-    } else if (key == "guest_per_conversation") {
-      z.guest_per_conversation = r.boolean(v, path);
-    } else if (key == "fe_version") {
-      z.fe_version = r.str(v, path);
-    } else if (key == "refresh_fe_version") {
-      z.refresh_fe_version = r.boolean(v, path);
-    } else if (key == "signed_path") {
-      z.signed_path = r.str(v, path);
-    } else if (key == "legacy_path") {
-      z.legacy_path = r.str(v, path);
-    } else if (key == "thinking_mode") {
-      z.thinking_mode = r.str(v, path);
-      if (!valid_thinking_mode(z.thinking_mode)) r.fail(v, path, "must be reasoning, think_tags or strip");
-    } else if (key == "user_agent") {
-      z.user_agent = r.str(v, path);
-    } else if (key == "function_calling") {
-      z.function_calling = r.boolean(v, path);
-    } else {
-      return false;
-    }
-    return true;
-  });
   if (shaping) read_shaping_rules(r, p, *shaping, shaping_path);
 }
 
@@ -170,24 +140,20 @@ struct PriceFields {
 
 void read_model(const Reader& r, ModelRoute& m, const toml::table& t, const std::string& prefix) {
   PriceFields price{"price_"};
-  r.each(t, prefix, [&](std::string_view key, const toml::node& v, const std::string& path) {
-    if (key == "name") m.name = r.str(v, path);
-    else if (key == "provider") m.provider = r.str(v, path);
-    else if (key == "upstream_model") m.upstream_model = r.str(v, path);
-    else if (key == "thinking") m.thinking = r.boolean(v, path);
-    else if (key == "web_search") m.web_search = r.boolean(v, path);
-    else if (key == "vision") m.vision = r.boolean(v, path);
-    else if (key == "cache") m.cache = r.boolean(v, path);
-    else if (key == "max_output_tokens") m.max_output_tokens = r.non_negative(v, path);
-    else if (key == "fallbacks") {
-      const auto* a = v.as_array();
-      if (!a) r.fail(v, path, "must be an array of model names");
-      m.fallbacks.clear();
-      for (const auto& e : *a) m.fallbacks.push_back(r.str(e, path));
-    }
-    else return price.take(r, key, v, path);
-    return true;
-  });
+  read_table(r, t, prefix,
+             {{"name", &m.name},
+              {"provider", &m.provider},
+              {"upstream_model", &m.upstream_model},
+              {"thinking", &m.thinking},
+              {"web_search", &m.web_search},
+              {"vision", &m.vision},
+              {"cache", &m.cache},
+              {"max_output_tokens", &m.max_output_tokens, kNonNegative}},
+             [&](std::string_view key, const toml::node& v, const std::string& path) {
+               if (key != "fallbacks") return price.take(r, key, v, path);
+               read_strings(r, v, path, "must be an array of model names", m.fallbacks);
+               return true;
+             });
   if (price.given()) m.set_price(price.get(r, t, prefix), PriceSource::route);
 }
 
