@@ -52,8 +52,14 @@ ApiError make(int status, std::string type, std::string code, std::string messag
   return e;
 }
 
+// What an upstream refusal said: its detail (message), business code and error code.
+struct Said {
+  std::string_view detail, code, error_code;
+};
+
 struct Found {
   std::string detail, code, error_code;
+  Said said() const { return {detail, code, error_code}; }
 };
 
 // Zeeeepa's order: code and message/msg/detail/error at the top, then inside error, detail, data.
@@ -107,26 +113,30 @@ std::string html_title(std::string_view html) {
   return clip(html.substr(a + 7, b - a - 7), 120);
 }
 
-bool is_captcha(std::string_view detail, std::string_view error_code) {
-  return icontains(error_code, "CAPTCHA") || icontains(detail, "captcha") || detail.find("人机验证") != std::string_view::npos;
+bool is_captcha(const Said& s) {
+  return icontains(s.error_code, "CAPTCHA") || icontains(s.detail, "captcha") ||
+         s.detail.find("人机验证") != std::string_view::npos;
 }
-bool is_signature(std::string_view detail) {
-  return icontains(detail, "signature") || detail.find("签名") != std::string_view::npos;
+bool is_signature(const Said& s) {
+  return icontains(s.detail, "signature") || s.detail.find("签名") != std::string_view::npos;
 }
-bool is_outdated(std::string_view detail, std::string_view code) {
-  return code == "426" || icontains(detail, "outdated") || icontains(detail, "new version") ||
-         detail.find("版本") != std::string_view::npos || detail.find("客户端校验") != std::string_view::npos;
+bool is_outdated(const Said& s) {
+  const std::string_view d = s.detail;
+  return s.code == "426" || icontains(d, "outdated") || icontains(d, "new version") ||
+         d.find("版本") != std::string_view::npos || d.find("客户端校验") != std::string_view::npos;
 }
-bool is_model_level(std::string_view detail) {
-  return icontains(detail, "not available for current user") || icontains(detail, "user level");
+bool is_model_level(const Said& s) {
+  return icontains(s.detail, "not available for current user") || icontains(s.detail, "user level");
 }
-bool is_auth(std::string_view detail, std::string_view code) {
-  return code == "401" || icontains(detail, "unauthorized") || icontains(detail, "token expired") ||
-         icontains(detail, "invalid token") || icontains(detail, "token is invalid") || detail == "expired";
+bool is_auth(const Said& s) {
+  const std::string_view d = s.detail;
+  return s.code == "401" || icontains(d, "unauthorized") || icontains(d, "token expired") ||
+         icontains(d, "invalid token") || icontains(d, "token is invalid") || d == "expired";
 }
-bool is_busy(std::string_view detail, std::string_view code) {
-  return code == "429" || icontains(detail, "concurren") || icontains(detail, "too many") ||
-         detail.find("并发") != std::string_view::npos || detail.find("频繁") != std::string_view::npos;
+bool is_busy(const Said& s) {
+  const std::string_view d = s.detail;
+  return s.code == "429" || icontains(d, "concurren") || icontains(d, "too many") ||
+         d.find("并发") != std::string_view::npos || d.find("频繁") != std::string_view::npos;
 }
 
 // `d` as ` (“d”)`-style context: `before` + quoted d + `after`, or nothing when d is empty.
@@ -137,7 +147,7 @@ std::string quoted(std::string_view before, std::string_view d, std::string_view
 // One known refusal: how it is recognised and what the client is told. `d` is the clipped
 // detail, `code` the business code as sent.
 struct Known {
-  bool (*matches)(std::string_view detail, std::string_view code, std::string_view error_code);
+  bool (*matches)(const Said&);
   int status;
   std::string_view type, code;
   std::string (*message)(std::string_view d, std::string_view code);
@@ -146,8 +156,7 @@ struct Known {
 };
 
 constexpr Known kKnown[] = {
-    {[](std::string_view detail, std::string_view, std::string_view error_code) { return is_captcha(detail, error_code); },
-     403, "permission_error", "upstream_captcha_required",
+    {is_captcha, 403, "permission_error", "upstream_captcha_required",
      [](std::string_view d, std::string_view) {
        return fmt::format("chat.z.ai demands a captcha (human verification) before it answers this identity{}. "
                           "zgate does not solve captchas: retry later, use a logged-in token that is not "
@@ -155,8 +164,7 @@ constexpr Known kKnown[] = {
                           quoted(" (", d, ")"));
      },
      0, false},
-    {[](std::string_view detail, std::string_view, std::string_view) { return is_signature(detail); },
-     502, "upstream_error", "upstream_signature_rejected",
+    {is_signature, 502, "upstream_error", "upstream_signature_rejected",
      [](std::string_view d, std::string_view) {
        return fmt::format("chat.z.ai rejected the request signature (\"{}\"). The signing secret or algorithm is "
                           "out of date, or this machine's clock is off by more than 5 minutes: check "
@@ -164,8 +172,7 @@ constexpr Known kKnown[] = {
                           d);
      },
      0, false},
-    {[](std::string_view detail, std::string_view code, std::string_view) { return is_outdated(detail, code); },
-     502, "upstream_error", "upstream_client_outdated",
+    {is_outdated, 502, "upstream_error", "upstream_client_outdated",
      [](std::string_view d, std::string_view code) {
        return fmt::format("chat.z.ai rejected zgate's client version or verification (code {}: \"{}\"). Set "
                           "zai_web.fe_version to the current prod-fe-x.y.z of https://chat.z.ai/ (or enable "
@@ -173,8 +180,7 @@ constexpr Known kKnown[] = {
                           code.empty() ? "426" : code, d);
      },
      0, false},
-    {[](std::string_view detail, std::string_view, std::string_view) { return is_model_level(detail); },
-     403, "permission_error", "model_not_available",
+    {is_model_level, 403, "permission_error", "model_not_available",
      [](std::string_view d, std::string_view) {
        return fmt::format("chat.z.ai does not offer this model to the current identity (\"{}\"). Guests cannot "
                           "use GLM-5 and later: configure a logged-in token (zai_web.token) or choose an "
@@ -182,8 +188,7 @@ constexpr Known kKnown[] = {
                           d);
      },
      0, false},
-    {[](std::string_view detail, std::string_view code, std::string_view) { return is_auth(detail, code); },
-     502, "upstream_error", "upstream_auth_failed",
+    {is_auth, 502, "upstream_error", "upstream_auth_failed",
      [](std::string_view d, std::string_view) {
        return fmt::format("chat.z.ai rejected the upstream token ({}). A guest token is fetched again "
                           "automatically; a configured zai_web.token has expired or was revoked: sign in "
@@ -191,8 +196,7 @@ constexpr Known kKnown[] = {
                           d.empty() ? std::string("401") : fmt::format("\"{}\"", d));
      },
      0, false},
-    {[](std::string_view detail, std::string_view code, std::string_view) { return is_busy(detail, code); },
-     429, "rate_limit_error", "rate_limit_exceeded",
+    {is_busy, 429, "rate_limit_error", "rate_limit_exceeded",
      [](std::string_view d, std::string_view) {
        return fmt::format("chat.z.ai reports too many concurrent requests for this identity (\"{}\"). "
                           "Retry in a few seconds; one token serves a limited number of parallel answers.",
@@ -202,10 +206,10 @@ constexpr Known kKnown[] = {
 };
 
 // The known refusals, whatever transport they came in; nullopt for anything else.
-std::optional<ApiError> known(std::string_view detail, std::string_view code, std::string_view error_code) {
+std::optional<ApiError> known(const Said& s) {
   for (const Known& k : kKnown) {
-    if (!k.matches(detail, code, error_code)) continue;
-    ApiError e = make(k.status, std::string(k.type), std::string(k.code), k.message(clip(detail), code), k.retry_after);
+    if (!k.matches(s)) continue;
+    ApiError e = make(k.status, std::string(k.type), std::string(k.code), k.message(clip(s.detail), s.code), k.retry_after);
     e.retryable = k.retryable;
     return e;
   }
@@ -221,7 +225,7 @@ ApiError upstream(std::string code, std::string message) {
 
 ApiError classify_stream_error(std::string_view detail, std::string_view code, std::string_view error_code,
                                bool after_content) {
-  if (auto e = known(detail, code, error_code)) return *std::move(e);
+  if (auto e = known({detail, code, error_code})) return *std::move(e);
   const std::string d = clip(detail);
   const std::string c = code.empty() ? std::string(error_code) : std::string(code);
   if (c == "INTERNAL_ERROR" || icontains(code, "internal")) {
@@ -264,8 +268,8 @@ ApiError classify_http_error(int status, std::string_view content_type, std::str
   if (status == 401 && f.code.empty()) f.code = "401";
   if (status == 429 && f.code.empty()) f.code = "429";
   if (status == 426 && f.code.empty()) f.code = "426";
-  if (auto e = known(f.detail, f.code, f.error_code)) return *std::move(e);
-  if (status == 401) return *known("", "401", "");
+  if (auto e = known(f.said())) return *std::move(e);
+  if (status == 401) return *known({"", "401", ""});
   const std::string d = f.detail.empty() ? (html ? html_title(body) : std::string()) : clip(f.detail);
   if (status == 200) {
     return upstream("upstream_error",
@@ -298,8 +302,9 @@ bool is_auth_failure(int status, std::string_view body) {
   if (status == 401) return true;
   Found f;
   if (!parse_json_error(body, f)) return false;
-  if (is_captcha(f.detail, f.error_code) || is_model_level(f.detail) || is_signature(f.detail)) return false;
-  return is_auth(f.detail, f.code);
+  const Said s = f.said();
+  if (is_captcha(s) || is_model_level(s) || is_signature(s)) return false;
+  return is_auth(s);
 }
 
 bool is_auth_failure(const ApiError& e) { return e.code == "upstream_auth_failed"; }
