@@ -18,7 +18,8 @@ void read_timeouts(const Reader& r, const toml::node& n, Config& cfg) {
   auto& t = cfg.timeouts;
   const auto positive = positive_timeouts(t);
   read_table(r, r.table(n, "timeouts"), "timeouts",
-             {{"drain_delay_ms", &t.drain_delay, kNonNegative}, {"stream_heartbeat_ms", &t.stream_heartbeat, kNonNegative}},
+             {{"drain_delay_ms", &t.drain_delay, kNonNegative},
+              {"stream_heartbeat_ms", &t.stream_heartbeat, kNonNegative}},
              [&](std::string_view key, const toml::node& v, const std::string& path) {
                return r.set_positive(positive, key, v, path);
              });
@@ -81,7 +82,8 @@ void read_cache(const Reader& r, const toml::node& n, Config& cfg) {
               {"scope", &c.scope, {"shared", "key"}, "must be \"shared\" or \"key\""},
               {"ttl_s", &c.ttl, {1, 365LL * 86400, "a number of seconds from 1 to 31536000"}},
               {"max_bytes", &c.max_bytes, {1024 * 1024, int64_t{1} << 40, "a number of bytes from 1 MiB to 1 TiB"}},
-              {"max_entry_bytes", &c.max_entry_bytes, {1024, 1024LL * 1024 * 1024, "a number of bytes from 1 KiB to 1 GiB"}},
+              {"max_entry_bytes", &c.max_entry_bytes,
+               {1024, 1024LL * 1024 * 1024, "a number of bytes from 1 KiB to 1 GiB"}},
               {"disk", &c.disk},
               {"deterministic_only", &c.deterministic_only},
               {"replay", &c.replay, {"instant", "paced"}, "must be \"instant\" or \"paced\""},

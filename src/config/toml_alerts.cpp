@@ -20,7 +20,8 @@ void read_alert(const Reader& r, AlertRule& a, const toml::table& t, const std::
              [&](std::string_view key, const toml::node& v, const std::string& path) {
                if (key == "kind") {
                  const auto k = parse_alert_kind(r.str(v, path));
-                 if (!k) r.fail(v, path, "must be error_rate, latency, requests, budget, upstream_failures or recorder_drops");
+                 if (!k)
+                   r.fail(v, path, "must be error_rate, latency, requests, budget, upstream_failures or recorder_drops");
                  a.kind = *k;
                  have_kind = true;
                } else if (key == "threshold") {
@@ -33,7 +34,8 @@ void read_alert(const Reader& r, AlertRule& a, const toml::table& t, const std::
                  if (a.webhook.empty()) r.fail(v, path, "must not be empty");
                } else if (key == "format") {
                  const auto f = parse_alert_format(r.str(v, path));
-                 if (!f || *f == AlertFormat::custom) r.fail(v, path, "must be json, slack, feishu or dingtalk (or give template)");
+                 if (!f || *f == AlertFormat::custom)
+                   r.fail(v, path, "must be json, slack, feishu or dingtalk (or give template)");
                  if (a.format == AlertFormat::custom) r.fail(v, path, "give either format or template, not both");
                  a.format = *f;
                  have_format = true;
@@ -56,7 +58,8 @@ void read_alerting(const Reader& r, const toml::node& n, Config& cfg) {
   read_table(r, r.table(n, "alerting"), "alerting",
              {{"interval_ms", &a.interval, {10, 3'600'000, "a number of milliseconds from 10 to 3600000"}},
               {"webhook_timeout_ms", &a.webhook_timeout, {1, 600'000, "a number of milliseconds from 1 to 600000"}},
-              {"webhook_retry_delay_ms", &a.webhook_retry_delay, {0, 600'000, "a number of milliseconds from 0 to 600000"}},
+              {"webhook_retry_delay_ms", &a.webhook_retry_delay,
+               {0, 600'000, "a number of milliseconds from 0 to 600000"}},
               {"queue", &a.queue, {1, 100'000, "an integer from 1 to 100000"}},
               {"instance", &a.instance}});
 }

@@ -67,7 +67,8 @@ void read_api_keys(const Reader& r, const toml::node& n, Config& cfg) {
                    if (key == "key_sha256") {
                      have_key = have_sha = true;
                      k.key_sha256 = r.str(v, path);
-                     if (!is_sha256_hex(k.key_sha256)) r.fail(v, path, "must be a SHA-256 digest: 64 hex digits (see `zgate keys hash`)");
+                     if (!is_sha256_hex(k.key_sha256))
+                       r.fail(v, path, "must be a SHA-256 digest: 64 hex digits (see `zgate keys hash`)");
                    } else {
                      k.key = r.secret(key, "key", v, path, have_key);
                      if (k.key.empty()) r.fail(v, path, "must not be empty");

@@ -3,7 +3,9 @@
 // key's path) and the readers of its tables, one file per group: toml.cpp (the top level and
 // the small tables), toml_clients.cpp (client keys, their defaults, the global budget),
 // toml_upstream.cpp (providers, models, prices), toml_alerts.cpp. Internal to src/config.
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <optional>
@@ -128,9 +130,9 @@ inline constexpr std::type_identity<std::chrono::seconds> kSeconds{};
 inline constexpr struct Usd {} kUsd;
 
 // One key of a table and the field it is read into: a string (any, one of two values, or one
-// `valid` accepts, else the error `why`), a boolean (or an optional one), an integer within a Range (into any integer
-// or duration field), or a USD amount. Tables list their plain keys as Settings and read the
-// rest themselves (read_table).
+// `valid` accepts; else the error `why`), a boolean (or an optional one), an integer within a
+// Range (into any integer or duration field), or a USD amount. Tables list their plain keys as
+// Settings and read the keys with logic of their own themselves (read_table).
 class Setting {
  public:
   Setting(std::string_view key, std::string* to) : key_(key), to_(to), read_(&read_string) {}
@@ -139,7 +141,8 @@ class Setting {
   Setting(std::string_view key, std::string* to, bool (*valid)(std::string_view), std::string_view why)
       : key_(key), to_(to), read_(&read_string), valid_(valid), why_(why) {}
   Setting(std::string_view key, bool* to) : key_(key), to_(to), read_(&read_boolean<bool>) {}
-  Setting(std::string_view key, std::optional<bool>* to) : key_(key), to_(to), read_(&read_boolean<std::optional<bool>>) {}
+  Setting(std::string_view key, std::optional<bool>* to)
+      : key_(key), to_(to), read_(&read_boolean<std::optional<bool>>) {}
   // `Unit`: what the number counts when the field is a duration of another unit (kSeconds).
   template <class T, class Unit = T>
   Setting(std::string_view key, T* to, Range range, std::type_identity<Unit> = {})

@@ -209,7 +209,8 @@ constexpr Known kKnown[] = {
 std::optional<ApiError> known(const Said& s) {
   for (const Known& k : kKnown) {
     if (!k.matches(s)) continue;
-    ApiError e = make(k.status, std::string(k.type), std::string(k.code), k.message(clip(s.detail), s.code), k.retry_after);
+    ApiError e =
+        make(k.status, std::string(k.type), std::string(k.code), k.message(clip(s.detail), s.code), k.retry_after);
     e.retryable = k.retryable;
     return e;
   }
