@@ -14,15 +14,21 @@ using namespace config_detail;
 
 namespace {
 
-void read_timeouts(const Reader& r, const toml::node& n, Config& cfg) {
-  auto& t = cfg.timeouts;
-  const auto positive = positive_timeouts(t);
-  read_table(r, r.table(n, "timeouts"), "timeouts",
-             {{"drain_delay_ms", &t.drain_delay, kNonNegative},
-              {"stream_heartbeat_ms", &t.stream_heartbeat, kNonNegative}},
+// A table with settings that must be positive (listed by name for validate() too) and others.
+template <class T, std::size_t N>
+void read_with_positive(const Reader& r, const toml::node& n, std::string_view table,
+                        const std::array<Field<T>, N>& positive, std::initializer_list<Setting> others) {
+  read_table(r, r.table(n, table), table, others,
              [&](std::string_view key, const toml::node& v, const std::string& path) {
                return r.set_positive(positive, key, v, path);
              });
+}
+
+void read_timeouts(const Reader& r, const toml::node& n, Config& cfg) {
+  auto& t = cfg.timeouts;
+  read_with_positive(r, n, "timeouts", positive_timeouts(t),
+                     {{"drain_delay_ms", &t.drain_delay, kNonNegative},
+                      {"stream_heartbeat_ms", &t.stream_heartbeat, kNonNegative}});
 }
 
 void read_retry(const Reader& r, const toml::node& n, Config& cfg) {
@@ -50,16 +56,12 @@ void read_health(const Reader& r, const toml::node& n, Config& cfg) {
 
 void read_limits(const Reader& r, const toml::node& n, Config& cfg) {
   auto& l = cfg.limits;
-  const auto positive = positive_sizes(l);
-  read_table(r, r.table(n, "limits"), "limits",
-             {{"max_in_flight", &l.max_in_flight, kNonNegative},
-              {"max_streams", &l.max_streams, kNonNegative},
-              {"pool_max_idle_per_host", &l.pool_max_idle_per_host, kNonNegative},
-              {"pool_idle_timeout_ms", &l.pool_idle_timeout, kPositive},
-              {"pool_check_idle_ms", &l.pool_check_idle, kNonNegative}},
-             [&](std::string_view key, const toml::node& v, const std::string& path) {
-               return r.set_positive(positive, key, v, path);
-             });
+  read_with_positive(r, n, "limits", positive_sizes(l),
+                     {{"max_in_flight", &l.max_in_flight, kNonNegative},
+                      {"max_streams", &l.max_streams, kNonNegative},
+                      {"pool_max_idle_per_host", &l.pool_max_idle_per_host, kNonNegative},
+                      {"pool_idle_timeout_ms", &l.pool_idle_timeout, kPositive},
+                      {"pool_check_idle_ms", &l.pool_check_idle, kNonNegative}});
 }
 
 void read_capture(const Reader& r, const toml::node& n, Config& cfg) {
