@@ -70,12 +70,7 @@ void drive(const std::vector<std::string_view>& pieces, zaiweb::StreamDecoder& d
 
 std::string run_openai(const Setup& s, const std::vector<std::string_view>& pieces) {
   std::string out;
-  openai::StreamOptions so;
-  so.id = "chatcmpl-test";
-  so.model = "glm-test";
-  so.created = 1700000000;
-  so.include_usage = true;
-  openai::StreamEncoder enc(out, so);
+  openai::StreamEncoder enc(out, test::fixed_options(true));
   zaiweb::StreamDecoder dec(options_for(s));
   drive(pieces, dec, enc);
   enc.finish();
@@ -302,10 +297,62 @@ TEST_CASE("zaiweb stream: delta text split at every character gives the same eve
 // ---------------------------------------------------------------------------------------------
 // The expected results, transcript by transcript
 
-TEST_CASE("zaiweb stream T01: plain answer, usage from an other frame", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T01");
-  check_stopped(r, "", "Hello! How can I help you today?");
-  check_usage(r.usage, 18, 9, 27);
+// Transcripts that end in a plain answer (no tool call) with a clean stop: the thinking shown
+// (unchecked where `reasoning` is empty and `check_reasoning` is off), the answer, the usage.
+struct AnswerRow {
+  const char* transcript;
+  const char* what;
+  const char* reasoning;
+  const char* content;
+  int64_t prompt, completion, total, cached;
+  bool check_reasoning = true;
+};
+
+TEST_CASE("zaiweb stream: transcripts that end in an answer give its thinking, content and usage", "[unit][zaiweb]") {
+  const AnswerRow rows[] = {
+      {"T01", "plain answer, usage from an other frame", "", "Hello! How can I help you today?", 18, 9, 27, 0},
+      {"T03", "<details> thinking and the edit_content transition", "The user asks for 2+2.\nSimple arithmetic.",
+       "2 + 2 = 4.", 15, 38, 53, 0},
+      {"T04", "plain thinking, usage before the final delta", "The user greets me. Reply briefly and friendly.",
+       "Hi there! Anything I can do for you?", 1921, 57, 1978, 640},
+      {"T05", "<summary> line and a newline split from its '> '", "First line.\nSecond line.", "Done.", 20, 30, 50, 0},
+      {"T07", "server-side search stays hidden, citation stripped, last usage wins",
+       "Need fresh news; search first.\n\nTwo sources agree; cite the news one.",
+       "The rover found clay minerals near the crater rim.", 3650, 95, 3745, 1900},
+      {"T10", "legacy search glm_block hidden, answer continues after it", "",
+       "Let me search.\n\nClay minerals were found.", 2100, 120, 2220, 0, /*check_reasoning=*/false},
+  };
+  for (const AnswerRow& row : rows) {
+    DYNAMIC_SECTION(row.transcript << ": " << row.what) {
+      const Recorder r = record_transcript(row.transcript);
+      if (row.check_reasoning) CHECK(r.reasoning == row.reasoning);
+      CHECK(r.content == row.content);
+      CHECK(r.calls.empty());
+      check_usage(r.usage, row.prompt, row.completion, row.total, row.cached);
+      check_clean_end(r, FinishReason::stop);
+    }
+  }
+}
+
+TEST_CASE("zaiweb stream: transcripts of one tool call give it whole and nothing of its text", "[unit][zaiweb]") {
+  struct Row {
+    const char* transcript;
+    const char* what;
+    const char* id;
+    int64_t prompt, completion, total;
+  };
+  const Row rows[] = {
+      {"T08", "prompt-injected XML call, trigger split across deltas, nothing leaks", "call_test_1", 850, 44, 894},
+      {"T09", "JSON tool call in a ```json fence", "call_w1", 640, 39, 679},
+  };
+  for (const Row& row : rows) {
+    DYNAMIC_SECTION(row.transcript << ": " << row.what) {
+      const Recorder r = record_transcript(row.transcript);
+      CHECK(r.content.empty());
+      check_one_call(r, row.id, "get_weather", "{\"city\": \"Paris\"}");
+      check_usage(r.usage, row.prompt, row.completion, row.total);
+    }
+  }
 }
 
 TEST_CASE("zaiweb stream T02: spaced 2025 JSON, usage repeated on the last answer and done is not doubled", "[unit][zaiweb]") {
@@ -314,24 +361,6 @@ TEST_CASE("zaiweb stream T02: spaced 2025 JSON, usage repeated on the last answe
   check_usage(r.usage, 10, 7, 17);
   CHECK(r.usage_events == 1);
   check_clean_end(r, FinishReason::stop);
-}
-
-TEST_CASE("zaiweb stream T03: <details> thinking and the edit_content transition", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T03");
-  check_stopped(r, "The user asks for 2+2.\nSimple arithmetic.", "2 + 2 = 4.");
-  check_usage(r.usage, 15, 38, 53);
-}
-
-TEST_CASE("zaiweb stream T04: plain thinking, usage before the final delta", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T04");
-  check_stopped(r, "The user greets me. Reply briefly and friendly.", "Hi there! Anything I can do for you?");
-  check_usage(r.usage, 1921, 57, 1978, 640);
-}
-
-TEST_CASE("zaiweb stream T05: <summary> line and a newline split from its '> '", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T05");
-  check_stopped(r, "First line.\nSecond line.", "Done.");
-  check_usage(r.usage, 20, 30, 50);
 }
 
 TEST_CASE("zaiweb stream T06: legacy <glm_block> call of a declared tool, rewritten by edits", "[unit][zaiweb]") {
@@ -348,37 +377,6 @@ TEST_CASE("zaiweb stream T06: the same block is hidden when the tool was not dec
   const Recorder r = record(s, slurp(kDir / "T06.sse"));
   CHECK(r.content == "I'll look up the weather.");
   CHECK(r.calls.empty());
-  check_clean_end(r, FinishReason::stop);
-}
-
-TEST_CASE("zaiweb stream T07: server-side search stays hidden, citation stripped, last usage wins", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T07");
-  CHECK(r.reasoning == "Need fresh news; search first.\n\nTwo sources agree; cite the news one.");
-  CHECK(r.content == "The rover found clay minerals near the crater rim.");
-  CHECK(r.calls.empty());
-  check_usage(r.usage, 3650, 95, 3745, 1900);
-  check_clean_end(r, FinishReason::stop);
-}
-
-TEST_CASE("zaiweb stream T08: prompt-injected XML call, trigger split across deltas, nothing leaks", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T08");
-  CHECK(r.content.empty());
-  check_one_call(r, "call_test_1", "get_weather", "{\"city\": \"Paris\"}");
-  check_usage(r.usage, 850, 44, 894);
-}
-
-TEST_CASE("zaiweb stream T09: JSON tool call in a ```json fence", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T09");
-  CHECK(r.content.empty());
-  check_one_call(r, "call_w1", "get_weather", "{\"city\": \"Paris\"}");
-  check_usage(r.usage, 640, 39, 679);
-}
-
-TEST_CASE("zaiweb stream T10: legacy search glm_block hidden, answer continues after it", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T10");
-  CHECK(r.content == "Let me search.\n\nClay minerals were found.");
-  CHECK(r.calls.empty());
-  check_usage(r.usage, 2100, 120, 2220);
   check_clean_end(r, FinishReason::stop);
 }
 
@@ -687,11 +685,7 @@ TEST_CASE("zaiweb stream: a good frame and garbage in one read deliver the good 
   // Malformed frames are noise on this dialect: skipped, the answer goes on.
   const std::string first = raw_frame("answer", "Hello") + "data: {\"type\":\"chat:completion\",\"data\":{oops\n\n";
   std::string out;
-  openai::StreamOptions so;
-  so.id = "chatcmpl-test";
-  so.model = "glm-test";
-  so.created = 1700000000;
-  openai::StreamEncoder enc(out, so);
+  openai::StreamEncoder enc(out, test::fixed_options());
   zaiweb::StreamDecoder dec(options_for(kPlain));
   sse::Parser parser;
   const auto on = [&](const sse::Event& ev) { if (!dec.done()) dec.on_data(ev.data, ev.event, enc); };

@@ -7,11 +7,13 @@
 #include "../../dialect/fixtures.hpp"
 #include "zgate/model/request.hpp"
 #include "zgate/front/openai/encoder.hpp"
+#include "support/chat_helpers.hpp"
 
 namespace {
 
 using namespace zgate;
 using zgate::test::fixed_options;
+using zgate::test::usage_of;
 
 const std::string kPrefix =
     R"(data: {"id":"chatcmpl-test","object":"chat.completion.chunk","created":1700000000,"model":"glm-test",)"
@@ -125,13 +127,7 @@ TEST_CASE("openai encoder: finish() is idempotent and later events are ignored",
 }
 
 TEST_CASE("openai encoder: usage chunk after finish only with include_usage", "[unit][openai]") {
-  Usage u;
-  u.present = true;
-  u.prompt_tokens = 3;
-  u.completion_tokens = 4;
-  u.total_tokens = 7;
-  u.cached_tokens = 1;
-  u.reasoning_tokens = 2;
+  const Usage u = usage_of(3, 4, 7, /*cached=*/1, /*reasoning=*/2);
   for (const bool include : {false, true}) {
     std::string out;
     openai::StreamEncoder enc(out, fixed_options(include));
