@@ -12,23 +12,12 @@
 
 #include "integration/gateway_harness.hpp"
 #include "zgate/policy/limit_store.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace zgate;
 using namespace zgate::testing;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    path = (std::filesystem::temp_directory_path() / "zgate-estimate-XXXXXX").string();
-    REQUIRE(::mkdtemp(path.data()) != nullptr);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 struct Row {
   int64_t prompt = 0, completion = 0, estimated = -1;
@@ -82,7 +71,7 @@ std::vector<Row> wait_rows(Harness& h, const std::string& dir, std::size_t n) {
 }  // namespace
 
 TEST_CASE("estimate: a stream the client abandons is stored with estimated tokens and cost", "[integration][estimate]") {
-  TempDir dir;
+  TempDir dir("estimate");
   Harness h({[&](Config& c) {
                c.usage_store = true;
                c.data_dir = dir.path;
@@ -99,7 +88,7 @@ TEST_CASE("estimate: a stream the client abandons is stored with estimated token
 }
 
 TEST_CASE("estimate: a whole stream keeps the upstream's usage, not estimated", "[integration][estimate]") {
-  TempDir dir;
+  TempDir dir("estimate");
   Harness h({[&](Config& c) {
                c.usage_store = true;
                c.data_dir = dir.path;
