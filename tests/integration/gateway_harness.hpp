@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "support/http_client.hpp"
 #include "zgate/config/config.hpp"
 #include "zgate/mock/mock_server.hpp"
@@ -133,6 +135,19 @@ class Harness {
   }
   HttpResult get(const std::string& target, Headers h = {}) {
     return http_request("127.0.0.1", port_, "GET", target, h, "", 5000ms);
+  }
+  // GET `target` (answered 200) until `done` holds for its body, every 20 ms for at most 5 s (what
+  // the recorder hands over reaches the endpoints within its flush interval); the last body
+  // either way.
+  std::string get_until(const std::string& target, const std::function<bool(const std::string&)>& done,
+                        Headers h = {}) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    for (;;) {
+      const HttpResult r = get(target, h);
+      REQUIRE(r.status == 200);
+      if (done(r.body) || std::chrono::steady_clock::now() > deadline) return r.body;
+      std::this_thread::sleep_for(20ms);
+    }
   }
 
  private:

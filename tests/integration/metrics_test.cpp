@@ -28,17 +28,9 @@ double value_of(const std::string& text, const std::string& series) {
 // Scrapes until `records` finished requests have reached the metrics (the recorder hands them
 // over within its flush interval), or 5 s.
 std::string scrape_after(Harness& h, int records, Headers auth = {}) {
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  std::string body;
-  for (;;) {
-    const HttpResult r = h.get("/metrics", auth);
-    REQUIRE(r.status == 200);
-    body = r.body;
-    if (value_of(body, "zgate_recorder_records_total") >= records || std::chrono::steady_clock::now() > deadline) {
-      return body;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
+  return h.get_until(
+      "/metrics", [&](const std::string& body) { return value_of(body, "zgate_recorder_records_total") >= records; },
+      std::move(auth));
 }
 
 }  // namespace

@@ -19,15 +19,7 @@ constexpr const char* kAdminKey = "zgate-admin-health-test-key";
 // /health/upstream until `done` holds for its body (the recorder hands records over every
 // 100 ms), bounded at 5 s; the last body either way.
 std::string health_until(Harness& h, const std::function<bool(const std::string&)>& done, Headers auth = {}) {
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  std::string body;
-  for (;;) {
-    const HttpResult r = h.get("/health/upstream", auth);
-    REQUIRE(r.status == 200);
-    body = r.body;
-    if (done(body) || std::chrono::steady_clock::now() > deadline) return body;
-    std::this_thread::sleep_for(20ms);
-  }
+  return h.get_until("/health/upstream", done, std::move(auth));
 }
 
 bool has(const std::string& s, std::string_view needle) { return s.find(needle) != std::string::npos; }
@@ -47,6 +39,17 @@ GatewayOptions zai_tokens(std::function<void(Config&)> more = {}) {
     p.tokens = {kTokenA, kTokenB};
     c.models = default_models(ProviderKind::zai_web, p.name);
     if (more) more(c);
+  };
+  return o;
+}
+
+// The provider's upstream is `refusing`, tried once a request, and down after `failures`.
+GatewayOptions refused_upstream(const RefusingPort& refusing, int failures) {
+  GatewayOptions o;
+  o.tweak = [url = refusing.v4_url(), failures](Config& c) {
+    c.providers[0].base_url = url;
+    c.retry.attempts = 1;
+    c.health.down_after_failures = failures;
   };
   return o;
 }
@@ -81,12 +84,7 @@ TEST_CASE("upstream health: each key's results and its pool state, by number and
 
 TEST_CASE("upstream health: an unreachable upstream is down while /ready stays 200", "[integration][health]") {
   const RefusingPort refusing;
-  Harness h({[&](Config& c) {
-               c.providers[0].base_url = refusing.v4_url();
-               c.retry.attempts = 1;
-               c.health.down_after_failures = 2;
-             },
-             {}});
+  Harness h(refused_upstream(refusing, 2));
   REQUIRE(h.post_chat(chat_body("one")).status == 502);
   REQUIRE(h.post_chat(chat_body("two")).status == 502);
   const std::string body =
@@ -118,12 +116,7 @@ TEST_CASE("upstream health: with an admin key only that key reads it", "[integra
 
 TEST_CASE("upstream health: the metrics carry each credential's health", "[integration][health]") {
   const RefusingPort refusing;
-  Harness h({[&](Config& c) {
-               c.providers[0].base_url = refusing.v4_url();
-               c.retry.attempts = 1;
-               c.health.down_after_failures = 1;
-             },
-             {}});
+  Harness h(refused_upstream(refusing, 1));
   REQUIRE(h.post_chat(chat_body("one")).status == 502);
   std::string t;
   const auto deadline = std::chrono::steady_clock::now() + 5s;
