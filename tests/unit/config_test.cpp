@@ -87,25 +87,28 @@ TEST_CASE("config: defaults with the seed's API_KEY", "[unit][config]") {
   CHECK(c->data_dir == "./data");
 }
 
-TEST_CASE("config: PORT sets only the port", "[unit][config]") {
-  set_env({{"API_KEY", "k-0123456789ab"}, {"PORT", "9123"}});
-  auto c = load({});
-  CHECK(c->listen_host == "0.0.0.0");
-  CHECK(c->listen_port == 9123);
-}
-
-TEST_CASE("config: ZGATE_LISTEN wins over PORT", "[unit][config]") {
-  set_env({{"API_KEY", "k-0123456789ab"}, {"PORT", "9123"}, {"ZGATE_LISTEN", "127.0.0.1:7000"}});
-  auto c = load({});
-  CHECK(c->listen_host == "127.0.0.1");
-  CHECK(c->listen_port == 7000);
-}
-
-TEST_CASE("config: ZGATE_LISTEN accepts a bracketed IPv6 address", "[unit][config]") {
-  set_env({{"API_KEY", "k-0123456789ab"}, {"ZGATE_LISTEN", "[::]:8081"}});
-  auto c = load({});
-  CHECK(c->listen_host == "::");
-  CHECK(c->listen_port == 8081);
+TEST_CASE("config: the listen address from PORT and ZGATE_LISTEN", "[unit][config]") {
+  struct Row {
+    const char* what;
+    std::map<std::string, std::string> env;
+    const char* host;
+    int port;
+  };
+  const Row rows[] = {
+      {"PORT sets only the port", {{"PORT", "9123"}}, "0.0.0.0", 9123},
+      {"ZGATE_LISTEN wins over PORT", {{"PORT", "9123"}, {"ZGATE_LISTEN", "127.0.0.1:7000"}}, "127.0.0.1", 7000},
+      {"ZGATE_LISTEN accepts a bracketed IPv6 address", {{"ZGATE_LISTEN", "[::]:8081"}}, "::", 8081},
+  };
+  for (const Row& row : rows) {
+    DYNAMIC_SECTION(row.what) {
+      auto env = row.env;
+      env["API_KEY"] = "k-0123456789ab";
+      set_env(std::move(env));
+      auto c = load({});
+      CHECK(c->listen_host == row.host);
+      CHECK(c->listen_port == row.port);
+    }
+  }
 }
 
 TEST_CASE("config: a bad ZGATE_LISTEN names the variable", "[unit][config]") {
