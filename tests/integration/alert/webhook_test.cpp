@@ -77,6 +77,17 @@ std::string field(const std::string& body, const char* name) {
   return simdjson::to_string(v.value());
 }
 
+// Alerts evaluated every 50 ms, each chat request tried once upstream; `more` adds the rules.
+GatewayOptions alerting(std::function<void(Config&)> more) {
+  GatewayOptions o;
+  o.tweak = [more = std::move(more)](Config& c) {
+    c.retry.attempts = 1;
+    c.alerting.interval = 50ms;
+    more(c);
+  };
+  return o;
+}
+
 // The rule that fires on the first upstream failure, posting to `hook`.
 AlertRule upstream_down(const Receiver& hook, std::optional<AlertFormat> format = {}) {
   AlertRule a;
@@ -101,20 +112,17 @@ double metric(const std::string& scrape, const std::string& series) {
 
 TEST_CASE("an error-rate rule posts when it fires and when it resolves", "[alert][integration]") {
   Receiver hook(false);
-  Harness h({[&](Config& c) {
-               c.retry.attempts = 1;
-               c.admin_key = kAdminKey;
-               c.alerting.interval = 50ms;
-               AlertRule a;
-               a.name = "chat-errors";
-               a.kind = AlertKind::error_rate;
-               a.threshold = 0.5;
-               a.min_requests = 3;
-               a.window = std::chrono::seconds(300);
-               a.webhook = hook.url();
-               c.alerts.push_back(a);
-             },
-             {}});
+  Harness h(alerting([&](Config& c) {
+    c.admin_key = kAdminKey;
+    AlertRule a;
+    a.name = "chat-errors";
+    a.kind = AlertKind::error_rate;
+    a.threshold = 0.5;
+    a.min_requests = 3;
+    a.window = std::chrono::seconds(300);
+    a.webhook = hook.url();
+    c.alerts.push_back(a);
+  }));
   for (int i = 0; i < 3; ++i) CHECK(h.post_chat(error_request()).status >= 500);
   auto bodies = hook.wait_for(1);
   REQUIRE(bodies.size() == 1);
@@ -149,15 +157,12 @@ TEST_CASE("an error-rate rule posts when it fires and when it resolves", "[alert
 
 TEST_CASE("a webhook that never answers delays no request and is given up after one retry", "[alert][integration]") {
   Receiver hook(true);
-  Harness h({[&](Config& c) {
-               c.retry.attempts = 1;
-               c.admin_key = kAdminKey;
-               c.alerting.interval = 50ms;
-               c.alerting.webhook_timeout = 400ms;
-               c.alerting.webhook_retry_delay = 100ms;
-               c.alerts.push_back(upstream_down(hook, AlertFormat::slack));
-             },
-             {}});
+  Harness h(alerting([&](Config& c) {
+    c.admin_key = kAdminKey;
+    c.alerting.webhook_timeout = 400ms;
+    c.alerting.webhook_retry_delay = 100ms;
+    c.alerts.push_back(upstream_down(hook, AlertFormat::slack));
+  }));
   CHECK(h.post_chat(error_request()).status >= 500);
   REQUIRE(hook.wait_for(1).empty());  // the post came, and hangs
   REQUIRE(hook.arrivals().size() == 1);
@@ -192,13 +197,10 @@ TEST_CASE("a webhook that never answers delays no request and is given up after 
 
 TEST_CASE("stopping zgate does not wait for a webhook that hangs", "[alert][integration]") {
   Receiver hook(true);
-  Harness h({[&](Config& c) {
-               c.retry.attempts = 1;
-               c.alerting.interval = 50ms;
-               c.alerting.webhook_timeout = 60s;
-               c.alerts.push_back(upstream_down(hook));
-             },
-             {}});
+  Harness h(alerting([&](Config& c) {
+    c.alerting.webhook_timeout = 60s;
+    c.alerts.push_back(upstream_down(hook));
+  }));
   CHECK(h.post_chat(error_request()).status >= 500);
   hook.wait_for(1);
   REQUIRE(hook.arrivals().size() == 1);

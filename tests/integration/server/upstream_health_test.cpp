@@ -43,6 +43,18 @@ GatewayOptions zai_tokens(std::function<void(Config&)> more = {}) {
   return o;
 }
 
+// Two upstream keys, the first revoked upstream; `more` adjusts the config further.
+GatewayOptions first_key_revoked(std::function<void(Config&)> more) {
+  GatewayOptions o;
+  o.mock.api_keys = {"upstream-key-good"};
+  o.tweak = [more = std::move(more)](Config& c) {
+    c.providers[0].api_key.clear();
+    c.providers[0].api_keys = {"upstream-key-revoked", "upstream-key-good"};
+    more(c);
+  };
+  return o;
+}
+
 // The provider's upstream is `refusing`, tried once a request, and down after `failures`.
 GatewayOptions refused_upstream(const RefusingPort& refusing, int failures) {
   GatewayOptions o;
@@ -60,14 +72,9 @@ GatewayOptions refused_upstream(const RefusingPort& refusing, int failures) {
 
 TEST_CASE("upstream health: each key's results and its pool state, by number and fingerprint only",
           "[integration][health]") {
-  mock::Options mo;
-  mo.api_keys = {"upstream-key-good"};  // the first key is revoked upstream
-  Harness h({[](Config& c) {
-               c.providers[0].api_key.clear();
-               c.providers[0].api_keys = {"upstream-key-revoked", "upstream-key-good"};
-               c.health.degraded_error_rate = 0.5;  // one failure in four attempts stays healthy
-             },
-             mo});
+  Harness h(first_key_revoked([](Config& c) {
+    c.health.degraded_error_rate = 0.5;  // one failure in four attempts stays healthy
+  }));
   for (int i = 0; i < 3; ++i) REQUIRE(h.post_chat(chat_body("health")).status == 200);
   const std::string body = health_until(h, [](const std::string& b) {
     return has(b, R"("credential":"2")") && has(b, R"("requests":3,"errors":0)");
@@ -190,15 +197,10 @@ TEST_CASE("zai-web tokens: a guest provider's identity is one credential named g
 
 TEST_CASE("upstream health: the active check asks each key with a one-token request, no client needed",
           "[integration][health]") {
-  mock::Options mo;
-  mo.api_keys = {"upstream-key-good"};  // the first key is revoked upstream
-  Harness h({[](Config& c) {
-               c.providers[0].api_key.clear();
-               c.providers[0].api_keys = {"upstream-key-revoked", "upstream-key-good"};
-               c.providers[0].health_check_interval = std::chrono::seconds(1);
-               c.providers[0].health_check_model = "glm-4.5-flash";
-             },
-             mo});
+  Harness h(first_key_revoked([](Config& c) {
+    c.providers[0].health_check_interval = std::chrono::seconds(1);
+    c.providers[0].health_check_model = "glm-4.5-flash";
+  }));
   // The second key's part of the report (it comes last).
   const auto second = [](const std::string& b) {
     const std::size_t p = b.find(R"("credential":"2")");
