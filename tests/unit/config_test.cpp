@@ -60,6 +60,14 @@ std::string error_of(const std::function<void()>& f) {
   return "(no ConfigError)";
 }
 
+// The ConfigError that the TOML `text`, read as `file` on top of a default config, raises.
+std::string toml_error(const std::string& text, const std::string& file) {
+  return error_of([&] {
+    Config c;
+    apply_toml(c, text, file);
+  });
+}
+
 const ModelRoute* model(const Config& c, std::string_view name) {
   for (const auto& m : c.models) {
     if (m.name == name) return &m;
@@ -325,29 +333,25 @@ TEST_CASE("config: an unknown flag is a ConfigError", "[unit][config]") {
 }
 
 TEST_CASE("config: a bad TOML value names file, line and key", "[unit][config]") {
-  Config c;
-  const auto msg = error_of([&] { apply_toml(c, "workers = 1\n[limits]\nbody_limit = -5\n", "zgate.toml"); });
-  CHECK(msg == "zgate.toml:3: limits.body_limit: must be a positive integer");
+  CHECK(toml_error("workers = 1\n[limits]\nbody_limit = -5\n", "zgate.toml") ==
+        "zgate.toml:3: limits.body_limit: must be a positive integer");
 }
 
 TEST_CASE("config: a TOML value of the wrong type names the key", "[unit][config]") {
-  Config c;
-  const auto msg = error_of([&] { apply_toml(c, "allow_no_auth = \"yes\"\n", "z.toml"); });
-  CHECK(msg == "z.toml:1: allow_no_auth: must be true or false");
+  CHECK(toml_error("allow_no_auth = \"yes\"\n", "z.toml") ==
+        "z.toml:1: allow_no_auth: must be true or false");
 }
 
 TEST_CASE("config: unknown TOML keys are rejected", "[unit][config]") {
-  Config c;
-  CHECK_THAT(error_of([&] { apply_toml(c, "[timeouts]\nupstream_connect = 5\n", "z.toml"); }),
+  CHECK_THAT(toml_error("[timeouts]\nupstream_connect = 5\n", "z.toml"),
              Catch::Contains("z.toml:2") && Catch::Contains("timeouts.upstream_connect: unknown key"));
-  CHECK_THAT(error_of([&] { apply_toml(c, "lisen = \"x\"\n", "z.toml"); }), Catch::Contains("lisen: unknown key"));
-  CHECK_THAT(error_of([&] { apply_toml(c, "[[providers]]\nname = \"a\"\napi_kye = \"x\"\n", "z.toml"); }),
+  CHECK_THAT(toml_error("lisen = \"x\"\n", "z.toml"), Catch::Contains("lisen: unknown key"));
+  CHECK_THAT(toml_error("[[providers]]\nname = \"a\"\napi_kye = \"x\"\n", "z.toml"),
              Catch::Contains("providers[0].api_kye: unknown key"));
 }
 
 TEST_CASE("config: TOML syntax errors carry the line", "[unit][config]") {
-  Config c;
-  CHECK_THAT(error_of([&] { apply_toml(c, "listen = \"a\"\nworkers = = 3\n", "bad.toml"); }),
+  CHECK_THAT(toml_error("listen = \"a\"\nworkers = = 3\n", "bad.toml"),
              Catch::StartsWith("bad.toml:2:"));
 }
 
@@ -584,9 +588,8 @@ TEST_CASE("config: ZGATE_USAGE_STORE=false and TOML turn the usage store off or 
 }
 
 TEST_CASE("config: a negative usage retention names the key", "[unit][config]") {
-  Config c;
-  const auto msg = error_of([&] { apply_toml(c, "usage_retention_days = -1\n", "z.toml"); });
-  CHECK(msg == "z.toml:1: usage_retention_days: must be a number of days from 0 (= keep every row) to 36500");
+  CHECK(toml_error("usage_retention_days = -1\n", "z.toml") ==
+        "z.toml:1: usage_retention_days: must be a number of days from 0 (= keep every row) to 36500");
 }
 
 TEST_CASE("config: background_priority is nice by default, idle from TOML or the environment, restart-only",
@@ -606,9 +609,8 @@ TEST_CASE("config: background_priority is nice by default, idle from TOML or the
 }
 
 TEST_CASE("config: a background_priority other than idle or nice names the key", "[unit][config]") {
-  Config c;
-  const auto msg = error_of([&] { apply_toml(c, "background_priority = \"low\"\n", "z.toml"); });
-  CHECK(msg == "z.toml:1: background_priority: must be \"idle\" or \"nice\"");
+  CHECK(toml_error("background_priority = \"low\"\n", "z.toml") ==
+        "z.toml:1: background_priority: must be \"idle\" or \"nice\"");
 }
 
 TEST_CASE("config: restart_only_changes names what a reload cannot change", "[unit][config]") {

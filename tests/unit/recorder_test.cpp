@@ -199,8 +199,17 @@ obs::RecorderOptions stalled(bool worker_fallback, std::chrono::milliseconds max
           .max_lag = max_lag,
           .start_thread = false};
 }
-int overfill_count() {
-  return static_cast<int>(kOverfill * obs::RecordRing::kMinBytes / obs::RecordRing::encoded_size(rec(std::string(1000, 'z'))));
+
+struct Overfilled {
+  int records = 0;  // recorded: kOverfill rings' worth of large records
+  int refused = 0;  // of them
+};
+
+Overfilled overfill(obs::Recorder& r) {
+  const std::string big(1000, 'z');
+  Overfilled o{.records = static_cast<int>(kOverfill * obs::RecordRing::kMinBytes / obs::RecordRing::encoded_size(rec(big)))};
+  for (int i = 0; i < o.records; ++i) o.refused += r.record(rec(big), 0) ? 0 : 1;
+  return o;
 }
 }  // namespace
 
@@ -208,10 +217,7 @@ TEST_CASE("recorder: a recorder thread that does not run loses nothing: the reco
           "[unit][recorder]") {
   Seen seen;
   obs::Recorder r(consumers(std::make_unique<Collect>(seen)), stalled(true, 0ms));
-  const std::string big(1000, 'z');
-  const int n = overfill_count();
-  int refused = 0;
-  for (int i = 0; i < n; ++i) refused += r.record(rec(big), 0) ? 0 : 1;
+  const auto [n, refused] = overfill(r);
   CHECK(refused == 0);
   CHECK(r.stats().dropped == 0);
   CHECK(r.stats().worker_passes > 0);
@@ -223,9 +229,7 @@ TEST_CASE("recorder: without the fallback, a recorder thread that does not run d
           "[unit][recorder]") {
   Seen seen;
   obs::Recorder r(consumers(std::make_unique<Collect>(seen)), stalled(false, 0ms));
-  const std::string big(1000, 'z');
-  const int n = overfill_count();
-  for (int i = 0; i < n; ++i) r.record(rec(big), 0);
+  const int n = overfill(r).records;
   CHECK(r.stats().dropped > 0);
   CHECK(r.stats().worker_passes == 0);
   r.flush();

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -113,8 +114,11 @@ Recorder record(const Setup& s, std::string_view bytes) {
   return r;
 }
 
-Recorder record_transcript(const std::string& name) {
-  return record(setup_for(name), slurp(kDir / (name + ".sse")));
+// The transcript `name` decoded with its setup, adjusted by `adjust` if given.
+Recorder record_transcript(const std::string& name, const std::function<void(Setup&)>& adjust = {}) {
+  Setup s = setup_for(name);
+  if (adjust) adjust(s);
+  return record(s, slurp(kDir / (name + ".sse")));
 }
 
 void check_usage(const Usage& u, int64_t p, int64_t c, int64_t t, int64_t cached = 0) {
@@ -372,9 +376,7 @@ TEST_CASE("zaiweb stream T06: legacy <glm_block> call of a declared tool, rewrit
 }
 
 TEST_CASE("zaiweb stream T06: the same block is hidden when the tool was not declared", "[unit][zaiweb]") {
-  Setup s = setup_for("T06");
-  s.tools.clear();
-  const Recorder r = record(s, slurp(kDir / "T06.sse"));
+  const Recorder r = record_transcript("T06", [](Setup& s) { s.tools.clear(); });
   CHECK(r.content == "I'll look up the weather.");
   CHECK(r.calls.empty());
   check_clean_end(r, FinishReason::stop);
@@ -451,9 +453,7 @@ TEST_CASE("zaiweb stream T18: modern delta_name/delta_arguments call of a declar
 // Thinking modes and details edge cases
 
 TEST_CASE("zaiweb stream: think_tags mode wraps reasoning into the content", "[unit][zaiweb]") {
-  Setup s = setup_for("T03");
-  s.mode = ThinkingMode::think_tags;
-  const Recorder r = record(s, slurp(kDir / "T03.sse"));
+  const Recorder r = record_transcript("T03", [](Setup& s) { s.mode = ThinkingMode::think_tags; });
   CHECK(r.reasoning.empty());
   CHECK(r.content == "<think>The user asks for 2+2.\nSimple arithmetic.</think>2 + 2 = 4.");
 }
@@ -468,9 +468,7 @@ TEST_CASE("zaiweb stream: think_tags closes the tag at the end of a reasoning-on
 }
 
 TEST_CASE("zaiweb stream: strip mode drops reasoning", "[unit][zaiweb]") {
-  Setup s = setup_for("T05");
-  s.mode = ThinkingMode::strip;
-  const Recorder r = record(s, slurp(kDir / "T05.sse"));
+  const Recorder r = record_transcript("T05", [](Setup& s) { s.mode = ThinkingMode::strip; });
   CHECK(r.reasoning.empty());
   CHECK(r.content == "Done.");
 }

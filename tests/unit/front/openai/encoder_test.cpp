@@ -1,5 +1,6 @@
 // openai::StreamEncoder and openai::ResponseAggregator driven by hand-built events.
 #include <cctype>
+#include <initializer_list>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -36,15 +37,19 @@ std::size_t count(std::string_view hay, std::string_view needle) {
   return n;
 }
 
+// Hands `events` to `sink` (an encoder or an aggregator) in order.
+template <class Sink>
+void feed(Sink& sink, std::initializer_list<Event> events) {
+  for (const Event& e : events) sink.on_event(e);
+}
+
 }  // namespace
 
 TEST_CASE("openai encoder: content deltas, role on the first only, then finish and [DONE]", "[unit][openai]") {
   std::string out;
   openai::StreamEncoder enc(out, fixed_options());
-  enc.on_event(Event::start("up", "glm-4.6", 5));
-  enc.on_event(Event::content("a\"b"));
-  enc.on_event(Event::content("c"));
-  enc.on_event(Event::finished(FinishReason::length));
+  feed(enc, {Event::start("up", "glm-4.6", 5), Event::content("a\"b"), Event::content("c"),
+             Event::finished(FinishReason::length)});
   enc.finish();
   CHECK(out == chunk(R"({"role":"assistant","content":"a\"b"})") + chunk(R"({"content":"c"})") +
                    chunk("{}", "\"length\"") + "data: [DONE]\n\n");
@@ -305,22 +310,15 @@ TEST_CASE("roles print as OpenAI values", "[unit][openai]") {
 TEST_CASE("openai encoder: outcome counts the bytes of content, tool calls and reasoning apart", "[unit][openai]") {
   std::string out;
   openai::StreamEncoder enc(out, fixed_options());
-  enc.on_event(Event::start("x", "m", 1));
-  enc.on_event(Event::reasoning("think"));
-  enc.on_event(Event::content("Hello"));
-  enc.on_event(Event::content(""));
-  enc.on_event(Event::tool_call(0, "id", "fn", "{\"a\":1}"));
-  enc.on_event(Event::tool_call(0, "", "", "xy"));
+  feed(enc, {Event::start("x", "m", 1), Event::reasoning("think"), Event::content("Hello"), Event::content(""),
+             Event::tool_call(0, "id", "fn", "{\"a\":1}"), Event::tool_call(0, "", "", "xy")});
   CHECK(enc.outcome().reasoning_bytes == 5);
   CHECK(enc.outcome().content_bytes == 5 + 2 + 7 + 2);
 }
 
 TEST_CASE("openai aggregator: outcome counts the bytes of content, tool calls and reasoning apart", "[unit][openai]") {
   openai::ResponseAggregator agg(fixed_options());
-  agg.on_event(Event::reasoning("abc"));
-  agg.on_event(Event::content("Hel"));
-  agg.on_event(Event::content("lo"));
-  agg.on_event(Event::tool_call(0, "id", "fn", "{}"));
+  feed(agg, {Event::reasoning("abc"), Event::content("Hel"), Event::content("lo"), Event::tool_call(0, "id", "fn", "{}")});
   CHECK(agg.outcome().reasoning_bytes == 3);
   CHECK(agg.outcome().content_bytes == 5 + 2 + 2);
 }
