@@ -60,6 +60,17 @@ std::string error_of(const std::function<void()>& f) {
   return "(no ConfigError)";
 }
 
+// The ConfigExit that loading with `args` raises (the test fails when there is none).
+ConfigExit exit_of(std::vector<std::string> args) {
+  try {
+    load(std::move(args));
+  } catch (const ConfigExit& e) {
+    return e;
+  }
+  FAIL("no ConfigExit");
+  return ConfigExit{};
+}
+
 // The ConfigError that the TOML `text`, read as `file` on top of a default config, raises.
 std::string toml_error(const std::string& text, const std::string& file) {
   return error_of([&] {
@@ -307,24 +318,16 @@ TEST_CASE("config: --upstream-url overrides the environment", "[unit][config]") 
 
 TEST_CASE("config: --help exits 0 with the usage", "[unit][config]") {
   set_env({});
-  try {
-    load({"--help"});
-    FAIL("no ConfigExit");
-  } catch (const ConfigExit& e) {
-    CHECK(e.code == 0);
-    CHECK_THAT(e.text, Catch::Contains("--listen") && Catch::Contains("--upstream-key"));
-  }
+  const ConfigExit e = exit_of({"--help"});
+  CHECK(e.code == 0);
+  CHECK_THAT(e.text, Catch::Contains("--listen") && Catch::Contains("--upstream-key"));
 }
 
 TEST_CASE("config: --version exits 0 with the version", "[unit][config]") {
   set_env({});
-  try {
-    load({"--version"});
-    FAIL("no ConfigExit");
-  } catch (const ConfigExit& e) {
-    CHECK(e.code == 0);
-    CHECK_THAT(e.text, Catch::Contains(std::string(kVersion)));
-  }
+  const ConfigExit e = exit_of({"--version"});
+  CHECK(e.code == 0);
+  CHECK_THAT(e.text, Catch::Contains(std::string(kVersion)));
 }
 
 TEST_CASE("config: an unknown flag is a ConfigError", "[unit][config]") {

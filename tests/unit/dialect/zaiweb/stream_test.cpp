@@ -205,6 +205,15 @@ void append_frame(std::string& out, std::string_view phase, std::string_view del
   out.append("\n\n");
 }
 
+// An answer frame that rewrites the answer from code point `index` on with `content`.
+void append_edit(std::string& out, int64_t index, std::string_view content) {
+  out.append("data: ");
+  json::Writer w(out);
+  w.begin_object().kv("type", "chat:completion").key("data").begin_object();
+  w.kv("phase", "answer").kv("edit_index", index).kv("edit_content", content).end_object().end_object();
+  out.append("\n\n");
+}
+
 constexpr std::string_view kDoneFrame = "data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"done\",\"done\":true}}\n\n";
 const Setup kPlain{"x", {}, {}, ThinkingMode::reasoning};
 
@@ -492,9 +501,7 @@ TEST_CASE("zaiweb stream: empty quoted lines and '>' inside reasoning survive", 
 TEST_CASE("zaiweb stream: a transition that carries more reasoning than was streamed catches up", "[unit][zaiweb]") {
   std::string b;
   append_frame(b, "thinking", "<details type=\"reasoning\" done=\"false\">\n> Step one.");
-  b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"answer\",\"edit_index\":0,\"edit_content\":"
-           "\"<details type=\\\"reasoning\\\" done=\\\"true\\\" duration=\\\"1\\\">\\n> Step one.\\n> Step two.\\n"
-           "</details>\\nAnswer.\"}}\n\n");
+  append_edit(b, 0, "<details type=\"reasoning\" done=\"true\" duration=\"1\">\n> Step one.\n> Step two.\n</details>\nAnswer.");
   const Recorder r = record_done(b);
   CHECK(r.reasoning == "Step one.\nStep two.");
   CHECK(r.content == "Answer.");
@@ -503,8 +510,7 @@ TEST_CASE("zaiweb stream: a transition that carries more reasoning than was stre
 TEST_CASE("zaiweb stream: an edit that rewrites sent answer text emits only the new tail", "[unit][zaiweb]") {
   std::string b;
   append_frame(b, "answer", "Hello wor");
-  b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"answer\",\"edit_index\":6,"
-           "\"edit_content\":\"world, ça va?\"}}\n\n");
+  append_edit(b, 6, "world, ça va?");
   append_frame(b, "answer", " Bien.");
   const Recorder r = record_done(b);
   CHECK(r.content == "Hello world, ça va? Bien.");
@@ -513,8 +519,7 @@ TEST_CASE("zaiweb stream: an edit that rewrites sent answer text emits only the 
 TEST_CASE("zaiweb stream: edit_index counts code points, not bytes", "[unit][zaiweb]") {
   std::string b;
   append_frame(b, "answer", "你好世界");
-  b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"answer\",\"edit_index\":4,"
-           "\"edit_content\":\"！\"}}\n\n");
+  append_edit(b, 4, "！");
   const Recorder r = record_done(b);
   CHECK(r.content == "你好世界！");
 }
