@@ -33,6 +33,15 @@ std::string scrape_after(Harness& h, int records, Headers auth = {}) {
       std::move(auth));
 }
 
+// /metrics and /health also on a port of their own (metrics_listen, port 0).
+GatewayOptions own_metrics_port() {
+  return {.tweak = [](Config& c) {
+            c.metrics_listen_host = "127.0.0.1";
+            c.metrics_listen_port = 0;
+          },
+          .mock = {}};
+}
+
 }  // namespace
 
 TEST_CASE("metrics: known traffic is counted in the scrape") {
@@ -113,11 +122,7 @@ TEST_CASE("metrics: without an admin key, /metrics is open") {
 }
 
 TEST_CASE("metrics: metrics_listen serves /metrics and /health on its own port, and nothing else") {
-  Harness h({.tweak = [](Config& c) {
-    c.metrics_listen_host = "127.0.0.1";
-    c.metrics_listen_port = 0;
-  },
-              .mock = {}});
+  Harness h(own_metrics_port());
   const uint16_t mp = h.gateway().metrics_port();
   REQUIRE(mp != 0);
   REQUIRE(mp != h.port());
@@ -196,11 +201,7 @@ TEST_CASE("metrics: a route added by a reload is counted under its own name") {
 }
 
 TEST_CASE("metrics: a metrics_listen port in use stops the start with a message naming the setting") {
-  Harness first({.tweak = [](Config& c) {
-    c.metrics_listen_host = "127.0.0.1";
-    c.metrics_listen_port = 0;
-  },
-                 .mock = {}});
+  Harness first(own_metrics_port());
   const uint16_t taken = first.gateway().metrics_port();
   auto c = std::make_shared<Config>(first.config());
   c->metrics_listen_port = taken;

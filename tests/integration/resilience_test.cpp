@@ -224,25 +224,29 @@ TEST_CASE("a 413 sent before the body is read reaches a client that is still sen
 
 // ---- what is recorded when a request fails --------------------------------------------------
 
-TEST_CASE("a stream that ends with an in-band upstream error is recorded with its error type", "[integration]") {
+namespace {
+
+// The access line of a stream request for `text` with the request id `id` (answered 200).
+std::string streamed_access_line(const std::string& text, const std::string& id) {
   Harness h;
   const std::size_t before = access_lines().snapshot().size();
-  auto r = h.post_chat(chat_body("[scenario:error_frame]", true), {{"X-Request-Id", "inband-error-1"}});
-  REQUIRE(r.status == 200);
-  const std::string line = wait_access_line(before, "inband-error-1");
+  REQUIRE(h.post_chat(chat_body(text, true), {{"X-Request-Id", id}}).status == 200);
+  const std::string line = wait_access_line(before, id);
   REQUIRE_FALSE(line.empty());
+  return line;
+}
+
+}  // namespace
+
+TEST_CASE("a stream that ends with an in-band upstream error is recorded with its error type", "[integration]") {
+  const std::string line = streamed_access_line("[scenario:error_frame]", "inband-error-1");
   CHECK(line.find("\"status\":200") != std::string::npos);
   CHECK(line.find("\"error_type\":\"\"") == std::string::npos);
   CHECK(line.find("\"error_type\":\"") != std::string::npos);
 }
 
 TEST_CASE("a stream whose upstream connection breaks is recorded with its error type", "[integration]") {
-  Harness h;
-  const std::size_t before = access_lines().snapshot().size();
-  auto r = h.post_chat(chat_body("[scenario:drop]", true), {{"X-Request-Id", "broken-stream-1"}});
-  REQUIRE(r.status == 200);
-  const std::string line = wait_access_line(before, "broken-stream-1");
-  REQUIRE_FALSE(line.empty());
+  const std::string line = streamed_access_line("[scenario:drop]", "broken-stream-1");
   CHECK(line.find("\"error_type\":\"\"") == std::string::npos);
 }
 

@@ -13,6 +13,7 @@
 #include "integration/gateway_harness.hpp"
 #include "zgate/policy/limit_store.hpp"
 #include "support/temp_dir.hpp"
+#include "support/usage_db.hpp"
 
 using namespace zgate;
 using namespace zgate::testing;
@@ -28,17 +29,11 @@ struct Row {
 // The usage store's rows, oldest first.
 std::vector<Row> rows(const std::string& dir) {
   std::vector<Row> out;
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2((dir + "/usage.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT prompt_tokens, completion_tokens, usage_estimated, cost_usd, status "
-                                 "FROM requests ORDER BY id", -1, &st, nullptr) == SQLITE_OK);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    out.push_back(Row{sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-                      sqlite3_column_double(st, 3), sqlite3_column_int(st, 4)});
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  each_usage_row(dir, "SELECT prompt_tokens, completion_tokens, usage_estimated, cost_usd, status FROM requests ORDER BY id",
+                 [&](sqlite3_stmt* st) {
+                   out.push_back(Row{sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                                     sqlite3_column_double(st, 3), sqlite3_column_int(st, 4)});
+                 });
   return out;
 }
 

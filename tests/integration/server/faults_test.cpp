@@ -81,6 +81,20 @@ std::string auth_header() { return std::string("Authorization: Bearer ") + kClie
 
 bool has(const std::string& s, std::string_view needle) { return s.find(needle) != std::string::npos; }
 
+// A stream request for `text` through `up` answers 200 with `first` (a content delta), then an
+// error event and [DONE].
+void check_stream_ends_in_error(const ScriptedUpstream& up, const std::string& text, std::string_view first) {
+  Harness h(upstream_at(up.v4_url()));
+  const auto r = h.post_chat(chat_body(text, true));
+  REQUIRE(r.status == 200);
+  const auto events = sse_data(r.body);
+  INFO(r.body);
+  REQUIRE(events.size() >= 3);
+  CHECK(has(r.body, first));
+  CHECK(has(events[events.size() - 2], R"("error")"));
+  CHECK(events.back() == "[DONE]");
+}
+
 }  // namespace
 
 // ---- backoff ----------------------------------------------------------------------------------
@@ -138,20 +152,6 @@ TEST_CASE("faults: an upstream that answers garbage instead of HTTP gets the cli
     std::this_thread::sleep_for(20ms);
   }
   CHECK(has(line, R"("status":502)"));
-}
-
-// A stream request for `text` through `up` answers 200 with `first` (a content delta), then an
-// error event and [DONE].
-void check_stream_ends_in_error(const ScriptedUpstream& up, const std::string& text, std::string_view first) {
-  Harness h(upstream_at(up.v4_url()));
-  const auto r = h.post_chat(chat_body(text, true));
-  REQUIRE(r.status == 200);
-  const auto events = sse_data(r.body);
-  INFO(r.body);
-  REQUIRE(events.size() >= 3);
-  CHECK(has(r.body, first));
-  CHECK(has(events[events.size() - 2], R"("error")"));
-  CHECK(events.back() == "[DONE]");
 }
 
 TEST_CASE("faults: a stream whose next event is not JSON delivers the good event, then an error and [DONE]",
