@@ -166,6 +166,13 @@ inline std::string chat_body(const std::string& user_text, bool stream = false, 
   return s;
 }
 
+// A whole HTTP/1.1 chat completions request with `body`, for a RawConn, authorized by the
+// client key.
+inline std::string raw_chat_request(const std::string& body) {
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kClientKey) +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 // The "tools" member of a chat body: one function tool with an object schema.
 inline std::string one_tool(const std::string& name) {
   return R"("tools":[{"type":"function","function":{"name":")" + name + R"(","parameters":{"type":"object"}}}])";

@@ -244,9 +244,7 @@ TEST_CASE("client disconnect mid-stream cancels the upstream request at once", "
   RawConn conn(h.port());
   REQUIRE(conn.connected());
   const std::string body = chat_body("[scenario:slow chunks=200 delay_ms=50]", true);
-  REQUIRE(conn.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kClientKey) +
-                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\n\r\n" + body));
+  REQUIRE(conn.send(raw_chat_request(body)));
   REQUIRE(conn.read_until("chat.completion.chunk", std::chrono::seconds(5)).find("200") != std::string::npos);
   const auto before = h.mock().stats().aborted_responses;
   const auto closed_at = std::chrono::steady_clock::now();

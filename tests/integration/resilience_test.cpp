@@ -455,6 +455,16 @@ void fast_retries(Config& c) {
   c.retry.base_delay = 20ms;
   c.retry.max_delay = 100ms;
 }
+
+// fast_retries, then `more`.
+GatewayOptions fast_retries_and(std::function<void(Config&)> more) {
+  GatewayOptions o;
+  o.tweak = [more = std::move(more)](Config& c) {
+    fast_retries(c);
+    more(c);
+  };
+  return o;
+}
 }  // namespace
 
 TEST_CASE("a 429 the upstream marks as passing is retried until it succeeds, and the record says so",
@@ -499,11 +509,7 @@ TEST_CASE("a spent balance (1113) is never retried", "[integration][retry]") {
 }
 
 TEST_CASE("the last failure is answered once the attempts are used up", "[integration][retry]") {
-  Harness h({[](Config& c) {
-               fast_retries(c);
-               c.retry.attempts = 2;
-             },
-             {}});
+  Harness h(fast_retries_and([](Config& c) { c.retry.attempts = 2; }));
   auto r = h.post_chat(chat_body("[scenario:flaky times=5 code=1302 tag=rmax]"));
   CHECK(r.status == 429);
   CHECK(r.body.find("rate_limit_exceeded") != std::string::npos);
@@ -511,11 +517,7 @@ TEST_CASE("the last failure is answered once the attempts are used up", "[integr
 }
 
 TEST_CASE("no attempt starts after the retry budget", "[integration][retry]") {
-  Harness h({[](Config& c) {
-               fast_retries(c);
-               c.retry.budget = 0ms;
-             },
-             {}});
+  Harness h(fast_retries_and([](Config& c) { c.retry.budget = 0ms; }));
   auto r = h.post_chat(chat_body("[scenario:flaky times=5 code=1302 tag=rbudget]"));
   CHECK(r.status == 429);
   CHECK(h.mock().stats().requests == 1);

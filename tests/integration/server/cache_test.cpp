@@ -51,9 +51,7 @@ uint64_t upstream_calls(Harness& h) { return h.mock().stats().requests; }
 void abandon_stream(Harness& h, const std::string& body) {
   RawConn conn(h.port());
   REQUIRE(conn.connected());
-  REQUIRE(conn.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kClientKey) +
-                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\n\r\n" + body));
+  REQUIRE(conn.send(raw_chat_request(body)));
   const std::string got = conn.read_until("\"content\":\"", std::chrono::seconds(5));
   REQUIRE(got.find("\"content\":\"") != std::string::npos);
   conn.close();

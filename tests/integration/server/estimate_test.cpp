@@ -42,9 +42,7 @@ void abandon_stream(Harness& h) {
   RawConn conn(h.port());
   REQUIRE(conn.connected());
   const std::string body = chat_body("[scenario:slow chunks=200 delay_ms=20]", true);
-  REQUIRE(conn.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kClientKey) +
-                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\n\r\n" + body));
+  REQUIRE(conn.send(raw_chat_request(body)));
   const std::string got = conn.read_until("\"content\":\"", std::chrono::seconds(5));
   REQUIRE(got.find("200") != std::string::npos);
   REQUIRE(got.find("\"content\":\"") != std::string::npos);
