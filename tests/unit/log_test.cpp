@@ -39,27 +39,27 @@ struct JsonLine {
 };
 
 AccessRecord sample() {
-  AccessRecord r;
-  r.request_id = "req-1";
-  r.key_label = "ops";
-  r.method = "POST";
-  r.path = "/v1/chat/completions";
-  r.model = "glm-4.5";
-  r.upstream_model = "glm-4.5";
-  r.provider = "default";
-  r.stream = true;
-  r.status = 200;
-  r.connect_us = 1500;
-  r.upstream_first_byte_us = 90000;
-  r.first_token_us = -1;
-  r.total_us = 250000;
-  r.prompt_tokens = 100;
-  r.completion_tokens = 20;
-  r.bytes_in = 512;
-  r.bytes_out = 2048;
-  r.cost_usd = 0.0001;
-  r.client_ip = "127.0.0.1";
-  return r;
+  return AccessRecord{.request_id = "req-1",
+                      .key_label = "ops",
+                      .method = "POST",
+                      .path = "/v1/chat/completions",
+                      .model = "glm-4.5",
+                      .upstream_model = "glm-4.5",
+                      .provider = "default",
+                      .stream = true,
+                      .status = 200,
+                      .connect_us = 1500,
+                      .upstream_first_byte_us = 90000,
+                      .first_token_us = -1,
+                      .total_us = 250000,
+                      .prompt_tokens = 100,
+                      .completion_tokens = 20,
+                      .bytes_in = 512,
+                      .bytes_out = 2048,
+                      .error_type = {},
+                      .cost_usd = 0.0001,
+                      .client_ip = "127.0.0.1",
+                      .retries = {}};
 }
 
 struct SinkGuard {
