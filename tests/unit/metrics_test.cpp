@@ -11,24 +11,21 @@ using namespace zgate::obs;
 namespace {
 
 AccessRecord chat(std::string_view model, int status, bool stream = false) {
-  return AccessRecord{.request_id = {},
-                      .key_label = "team-a",
-                      .method = "POST",
-                      .path = "/v1/chat/completions",
-                      .model = model,
-                      .upstream_model = {},
-                      .provider = "zhipu",
-                      .stream = stream,
-                      .status = status,
-                      .connect_us = 2000,
-                      .upstream_first_byte_us = 30000,
-                      .first_token_us = 40000,
-                      .total_us = 100000,
-                      .upstream_us = 99000,
-                      .error_type = {},
-                      .client_ip = {},
-                      .attempts = 1,
-                      .retries = {}};
+  AccessRecord r;
+  r.key_label = "team-a";
+  r.method = "POST";
+  r.path = "/v1/chat/completions";
+  r.model = model;
+  r.provider = "zhipu";
+  r.status = status;
+  r.stream = stream;
+  r.attempts = 1;
+  r.connect_us = 2000;
+  r.upstream_first_byte_us = 30000;
+  r.first_token_us = 40000;
+  r.total_us = 100000;
+  r.upstream_us = 99000;
+  return r;
 }
 
 std::string written(const Metrics& m) {
