@@ -391,8 +391,9 @@ TEST_CASE("usage store: each authenticated chat request leaves one row with its 
     h.gateway().stop();  // writes the queued rows
   }
   int rows = 0;
-  const int n = each_usage_row(dir, "SELECT key_label, model, stream, status, prompt_tokens, completion_tokens, cost_usd "
-                                    "FROM requests ORDER BY stream", [&](sqlite3_stmt* st) {
+  const char* select =
+      "SELECT key_label, model, stream, status, prompt_tokens, completion_tokens, cost_usd FROM requests ORDER BY stream";
+  const int n = each_usage_row(dir, select, [&](sqlite3_stmt* st) {
     INFO("row " << rows);
     CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "itest");
     CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 1))) == "glm-4.5");

@@ -207,7 +207,8 @@ struct Overfilled {
 
 Overfilled overfill(obs::Recorder& r) {
   const std::string big(1000, 'z');
-  Overfilled o{.records = static_cast<int>(kOverfill * obs::RecordRing::kMinBytes / obs::RecordRing::encoded_size(rec(big)))};
+  Overfilled o{
+      .records = static_cast<int>(kOverfill * obs::RecordRing::kMinBytes / obs::RecordRing::encoded_size(rec(big)))};
   for (int i = 0; i < o.records; ++i) o.refused += r.record(rec(big), 0) ? 0 : 1;
   return o;
 }

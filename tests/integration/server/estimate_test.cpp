@@ -29,11 +29,12 @@ struct Row {
 // The usage store's rows, oldest first.
 std::vector<Row> rows(const std::string& dir) {
   std::vector<Row> out;
-  each_usage_row(dir, "SELECT prompt_tokens, completion_tokens, usage_estimated, cost_usd, status FROM requests ORDER BY id",
-                 [&](sqlite3_stmt* st) {
-                   out.push_back(Row{sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-                                     sqlite3_column_double(st, 3), sqlite3_column_int(st, 4)});
-                 });
+  const char* select =
+      "SELECT prompt_tokens, completion_tokens, usage_estimated, cost_usd, status FROM requests ORDER BY id";
+  each_usage_row(dir, select, [&](sqlite3_stmt* st) {
+    out.push_back(Row{sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                      sqlite3_column_double(st, 3), sqlite3_column_int(st, 4)});
+  });
   return out;
 }
 

@@ -74,13 +74,15 @@ std::string send_split(Harness& h, std::string_view first, std::string_view seco
 
 TEST_CASE("session: a request head whose start line arrives before its fields is parsed", "[integration][session]") {
   Harness h;
-  const std::string got = send_split(h, "GET /health HTTP/1.1\r\nHost: zg", "ate\r\nX-Request-Id: split-1\r\n\r\n", "split-1");
+  const std::string got =
+      send_split(h, "GET /health HTTP/1.1\r\nHost: zg", "ate\r\nX-Request-Id: split-1\r\n\r\n", "split-1");
   CHECK(got.rfind("HTTP/1.1 200 OK", 0) == 0);
 }
 
 TEST_CASE("session: a field line starting with a space right after a separately read start line is refused",
           "[integration][session]") {
   Harness h;
-  const std::string got = send_split(h, "GET /health HTTP/1.1\r\n", " Host: zgate\r\nX-Request-Id: fold-1\r\n\r\n", "\r\n\r\n");
+  const std::string got =
+      send_split(h, "GET /health HTTP/1.1\r\n", " Host: zgate\r\nX-Request-Id: fold-1\r\n\r\n", "\r\n\r\n");
   CHECK(got.rfind("HTTP/1.1 400", 0) == 0);
 }

@@ -286,7 +286,8 @@ TEST_CASE("upstream exchange: an upstream that never answers times out after ups
 }
 
 TEST_CASE("upstream exchange: the status and Retry-After of an error response are read", "[integration][upstream]") {
-  ScriptedServer server(1, answer_once("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 2\r\n\r\n{}"));
+  ScriptedServer server(
+      1, answer_once("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 2\r\n\r\n{}"));
   Client c;
   const auto r = c.exchange(c.endpoint(server.port()));
   CHECK(r.status == 429);

@@ -140,6 +140,13 @@ void check_clean_end(const Recorder& r, FinishReason f) {
   CHECK(r.order.back() == EventType::finish);
 }
 
+// A failed stream whose error has this status and code.
+void check_failed(const Recorder& r, int status, std::string_view code) {
+  REQUIRE(r.failed);
+  CHECK(r.error.status == status);
+  CHECK(r.error.code == code);
+}
+
 // A clean stop with exactly this reasoning and answer.
 void check_stopped(const Recorder& r, std::string_view reasoning, std::string_view content) {
   CHECK(r.reasoning == reasoning);
@@ -218,10 +225,20 @@ constexpr std::string_view kDoneFrame = "data: {\"type\":\"chat:completion\",\"d
 const Setup kPlain{"x", {}, {}, ThinkingMode::reasoning};
 
 // `frames`, then the done frame, decoded with no tools in reasoning mode.
-Recorder record_done(std::string frames) {
-  frames.append(kDoneFrame);
-  return record(kPlain, frames);
-}
+// A zai-web stream built frame by frame; decoded() ends it with the done frame and decodes it as
+// kPlain.
+struct Frames {
+  std::string bytes;
+  Frames& delta(std::string_view phase, std::string_view text) {
+    append_frame(bytes, phase, text);
+    return *this;
+  }
+  Frames& edit(int64_t index, std::string_view content) {
+    append_edit(bytes, index, content);
+    return *this;
+  }
+  Recorder decoded() const { return record(kPlain, bytes + std::string(kDoneFrame)); }
+};
 
 }  // namespace
 
@@ -393,23 +410,19 @@ TEST_CASE("zaiweb stream T06: the same block is hidden when the tool was not dec
 
 TEST_CASE("zaiweb stream T11: double-nested 426 'client version outdated' fails with the detail", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T11");
-  REQUIRE(r.failed);
+  check_failed(r, 502, "upstream_client_outdated");
   CHECK(r.content.empty());
   CHECK(r.finishes == 0);
-  CHECK(r.error.code == "upstream_client_outdated");
-  CHECK(r.error.status == 502);
-  CHECK(r.error.message.find("Your client version (unknown) is outdated") != std::string::npos);
-  CHECK(r.error.message.find("fe_version") != std::string::npos);
+  CHECK_THAT(r.error.message,
+             Catch::Contains("Your client version (unknown) is outdated") && Catch::Contains("fe_version"));
   CHECK(r.order.back() == EventType::error);
 }
 
 TEST_CASE("zaiweb stream T12: model not available for the user level", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T12");
-  REQUIRE(r.failed);
-  CHECK(r.error.status == 403);
-  CHECK(r.error.code == "model_not_available");
-  CHECK(r.error.message.find("Model not available for current user level") != std::string::npos);
-  CHECK(r.error.message.find("logged-in token") != std::string::npos);
+  check_failed(r, 403, "model_not_available");
+  CHECK_THAT(r.error.message,
+             Catch::Contains("Model not available for current user level") && Catch::Contains("logged-in token"));
 }
 
 TEST_CASE("zaiweb stream T13: an error after partial content fails after that content", "[unit][zaiweb]") {
@@ -417,8 +430,7 @@ TEST_CASE("zaiweb stream T13: an error after partial content fails after that co
   CHECK(r.content == "The capital of France is");
   REQUIRE(r.failed);
   CHECK(r.finishes == 0);
-  CHECK(r.error.message.find("INTERNAL_ERROR") != std::string::npos);
-  CHECK(r.error.message.find("incomplete") != std::string::npos);
+  CHECK_THAT(r.error.message, Catch::Contains("INTERNAL_ERROR") && Catch::Contains("incomplete"));
 }
 
 TEST_CASE("zaiweb stream T14: seed-era top-level 401 error asks for a token refresh", "[unit][zaiweb]") {
@@ -430,10 +442,8 @@ TEST_CASE("zaiweb stream T14: seed-era top-level 401 error asks for a token refr
 
 TEST_CASE("zaiweb stream T15: captcha demand is surfaced, not worked around", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T15");
-  REQUIRE(r.failed);
-  CHECK(r.error.status == 403);
-  CHECK(r.error.code == "upstream_captcha_required");
-  CHECK(r.error.message.find("captcha") != std::string::npos);
+  check_failed(r, 403, "upstream_captcha_required");
+  CHECK_THAT(r.error.message, Catch::Contains("captcha"));
   CHECK_FALSE(zaiweb::is_auth_failure(r.error));
 }
 
@@ -489,47 +499,40 @@ TEST_CASE("zaiweb stream: parse_thinking_mode", "[unit][zaiweb]") {
 }
 
 TEST_CASE("zaiweb stream: empty quoted lines and '>' inside reasoning survive", "[unit][zaiweb]") {
-  std::string b;
-  append_frame(b, "thinking", "<details type=\"reasoning\" done=\"false\">\n> a > b\n> \n>\n> c<d");
-  append_frame(b, "thinking", "\n</details>");
-  append_frame(b, "answer", "x");
-  const Recorder r = record_done(b);
+  const Recorder r = Frames()
+                         .delta("thinking", "<details type=\"reasoning\" done=\"false\">\n> a > b\n> \n>\n> c<d")
+                         .delta("thinking", "\n</details>")
+                         .delta("answer", "x")
+                         .decoded();
   CHECK(r.reasoning == "a > b\n\n\nc<d");
   CHECK(r.content == "x");
 }
 
 TEST_CASE("zaiweb stream: a transition that carries more reasoning than was streamed catches up", "[unit][zaiweb]") {
-  std::string b;
-  append_frame(b, "thinking", "<details type=\"reasoning\" done=\"false\">\n> Step one.");
-  append_edit(b, 0, "<details type=\"reasoning\" done=\"true\" duration=\"1\">\n> Step one.\n> Step two.\n</details>\nAnswer.");
-  const Recorder r = record_done(b);
+  const Recorder r = Frames()
+                         .delta("thinking", "<details type=\"reasoning\" done=\"false\">\n> Step one.")
+                         .edit(0, "<details type=\"reasoning\" done=\"true\" duration=\"1\">\n> Step one.\n> Step two.\n"
+                                  "</details>\nAnswer.")
+                         .decoded();
   CHECK(r.reasoning == "Step one.\nStep two.");
   CHECK(r.content == "Answer.");
 }
 
 TEST_CASE("zaiweb stream: an edit that rewrites sent answer text emits only the new tail", "[unit][zaiweb]") {
-  std::string b;
-  append_frame(b, "answer", "Hello wor");
-  append_edit(b, 6, "world, ça va?");
-  append_frame(b, "answer", " Bien.");
-  const Recorder r = record_done(b);
+  const Recorder r =
+      Frames().delta("answer", "Hello wor").edit(6, "world, ça va?").delta("answer", " Bien.").decoded();
   CHECK(r.content == "Hello world, ça va? Bien.");
 }
 
 TEST_CASE("zaiweb stream: edit_index counts code points, not bytes", "[unit][zaiweb]") {
-  std::string b;
-  append_frame(b, "answer", "你好世界");
-  append_edit(b, 4, "！");
-  const Recorder r = record_done(b);
+  const Recorder r = Frames().delta("answer", "你好世界").edit(4, "！").decoded();
   CHECK(r.content == "你好世界！");
 }
 
 TEST_CASE("zaiweb stream: a 200 KB frame passes through whole", "[unit][zaiweb]") {
   std::string big(200 * 1024, 'x');
   for (std::size_t i = 0; i < big.size(); i += 97) big[i] = '\n';
-  std::string b;
-  append_frame(b, "answer", big);
-  const Recorder r = record_done(b);
+  const Recorder r = Frames().delta("answer", big).decoded();
   CHECK(r.content == big);
 }
 
@@ -546,7 +549,7 @@ TEST_CASE("zaiweb stream: errors in every nesting become error events", "[unit][
     INFO(f);
     const Recorder r = record(kPlain, std::string("data: ") + f + "\n\n");
     REQUIRE(r.failed);
-    CHECK(r.error.message.find("boom") != std::string::npos);
+    CHECK_THAT(r.error.message, Catch::Contains("boom"));
     CHECK(r.finishes == 0);
   }
 }
@@ -565,14 +568,12 @@ TEST_CASE("zaiweb stream: nothing at all is reported as an empty stream", "[unit
   const Recorder r = record(kPlain, "");
   REQUIRE(r.failed);
   CHECK(r.starts == 1);
-  CHECK(r.error.message.find("without sending anything") != std::string::npos);
+  CHECK_THAT(r.error.message, Catch::Contains("without sending anything"));
 }
 
 TEST_CASE("zaiweb stream: a citation-like run that is not a marker is kept", "[unit][zaiweb]") {
-  std::string b;
-  append_frame(b, "answer", "【注意】 and 【turn");
-  append_frame(b, "answer", "X】 and 【turn1search2】.");
-  const Recorder r = record_done(b);
+  const Recorder r =
+      Frames().delta("answer", "【注意】 and 【turn").delta("answer", "X】 and 【turn1search2】.").decoded();
   CHECK(r.content == "【注意】 and 【turnX】 and .");
 }
 

@@ -318,7 +318,8 @@ TEST_CASE("openai encoder: outcome counts the bytes of content, tool calls and r
 
 TEST_CASE("openai aggregator: outcome counts the bytes of content, tool calls and reasoning apart", "[unit][openai]") {
   openai::ResponseAggregator agg(fixed_options());
-  feed(agg, {Event::reasoning("abc"), Event::content("Hel"), Event::content("lo"), Event::tool_call(0, "id", "fn", "{}")});
+  feed(agg,
+       {Event::reasoning("abc"), Event::content("Hel"), Event::content("lo"), Event::tool_call(0, "id", "fn", "{}")});
   CHECK(agg.outcome().reasoning_bytes == 3);
   CHECK(agg.outcome().content_bytes == 5 + 2 + 2);
 }
