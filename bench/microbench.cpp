@@ -175,6 +175,14 @@ ModelRoute bench_route() {
   return r;
 }
 
+// The zhipu request body for `req` on `route`, written over `out`.
+void build_into(const ChatRequest& req, const ModelRoute& route, std::string& out) {
+  out.clear();
+  auto err = zhipu::build_request(req, route, "glm-4.6", out);
+  benchmark::DoNotOptimize(err);
+  benchmark::DoNotOptimize(out.data());
+}
+
 void BM_RequestTranslate(benchmark::State& state) {
   const std::string body = padded(make_chat_body(static_cast<std::size_t>(state.range(0))));
   const ModelRoute route = bench_route();
@@ -194,10 +202,7 @@ void BM_RequestTranslate(benchmark::State& state) {
   const uint64_t a0 = allocs();
   for (auto _ : state) {
     Result<ChatRequest> pr = openai::parse_chat_request(body);
-    out.clear();
-    auto err = zhipu::build_request(*pr, route, "glm-4.6", out);
-    benchmark::DoNotOptimize(err);
-    benchmark::DoNotOptimize(out.data());
+    build_into(*pr, route, out);
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
@@ -227,12 +232,7 @@ void BM_RequestBuild(benchmark::State& state) {
     return;
   }
   std::string out;
-  for (auto _ : state) {
-    out.clear();
-    auto err = zhipu::build_request(*pr, route, "glm-4.6", out);
-    benchmark::DoNotOptimize(err);
-    benchmark::DoNotOptimize(out.data());
-  }
+  for (auto _ : state) build_into(*pr, route, out);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * out.size()));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
@@ -302,32 +302,31 @@ void BM_StreamTranslate(benchmark::State& state) {
 }
 BENCHMARK(BM_StreamTranslate)->Arg(per_event)->Arg(segments)->Arg(whole)->ArgName("feed");
 
-// Steady state: one long-lived pipeline, one content chunk per iteration (one read each), so
-// the figure is the cost of one upstream chunk in the middle of a stream. allocs/chunk must be 0.
-void BM_StreamChunkSteady(benchmark::State& state) {
-  const auto events = make_v4_transcript(0, 20);
-  // events[0] = opener, [1] = "\n", [2..21] = content pieces, then finish and [DONE].
-  std::vector<std::string> content(events.begin() + 2, events.begin() + 22);
+// Steady state: one long-lived pipeline (`dec` into an encoder), one chunk of `chunks` per
+// iteration (one read each), so the figure is the cost of one upstream chunk in the middle of a
+// stream. Two warm-up rounds feed `opening` and every chunk first: the first chunk builds the
+// encoder's prefix and sizes every reused buffer. allocs/chunk must be 0.
+template <class Decoder>
+void run_chunk_steady(benchmark::State& state, Decoder& dec, const std::vector<std::string>& opening,
+                      const std::vector<std::string>& chunks) {
   std::string out;
   out.reserve(4096);
   openai::StreamOptions so;
   so.model = "glm-4.6";
   openai::StreamEncoder enc(out, std::move(so));
-  zhipu::V4StreamDecoder dec;
   sse::Parser parser;
   auto on_event = [&](const sse::Event& e) { dec.on_data(e.data, e.event, enc); };
-  // Warm up: the first chunk builds the encoder's prefix and sizes every reused buffer.
   for (int round = 0; round < 2; ++round) {
-    parser.feed(events[0], on_event);
-    for (const auto& c : content) parser.feed(c, on_event);
+    for (const auto& o : opening) parser.feed(o, on_event);
+    for (const auto& c : chunks) parser.feed(c, on_event);
     out.clear();
   }
   std::size_t bytes = 0;
   std::size_t i = 0;
   const uint64_t a0 = allocs();
   for (auto _ : state) {
-    const std::string& c = content[i];
-    i = i + 1 == content.size() ? 0 : i + 1;
+    const std::string& c = chunks[i];
+    i = i + 1 == chunks.size() ? 0 : i + 1;
     parser.feed(c, on_event);
     bytes += c.size();
     benchmark::DoNotOptimize(out.data());
@@ -338,6 +337,14 @@ void BM_StreamChunkSteady(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
   state.counters["allocs/chunk"] = static_cast<double>(n_allocs) / static_cast<double>(state.iterations());
   if (dec.done()) state.SkipWithError("decoder ended unexpectedly");
+}
+
+// The zhipu v4 decoder: content chunks in the middle of a long stream.
+void BM_StreamChunkSteady(benchmark::State& state) {
+  const auto events = make_v4_transcript(0, 20);
+  // events[0] = opener, [1] = "\n", [2..21] = content pieces, then finish and [DONE].
+  zhipu::V4StreamDecoder dec;
+  run_chunk_steady(state, dec, {events[0]}, {events.begin() + 2, events.begin() + 22});
 }
 BENCHMARK(BM_StreamChunkSteady);
 
@@ -377,37 +384,10 @@ BENCHMARK(BM_ZaiWebStreamTranslate)->Arg(per_event)->Arg(segments)->Arg(whole)->
 // Steady state of the zai-web decoder: answer frames in the middle of a long stream.
 void BM_ZaiWebChunkSteady(benchmark::State& state) {
   const auto events = make_zaiweb_transcript(2, 20);
-  std::vector<std::string> answer(events.begin() + 2, events.begin() + 22);
-  std::string out;
-  out.reserve(4096);
-  openai::StreamOptions so;
-  so.model = "glm-4.6";
-  openai::StreamEncoder enc(out, std::move(so));
   zaiweb::DecoderOptions dopt;
   dopt.model = "glm-4.6";
   zaiweb::StreamDecoder dec(std::move(dopt));
-  sse::Parser parser;
-  auto on_event = [&](const sse::Event& e) { dec.on_data(e.data, e.event, enc); };
-  for (int round = 0; round < 2; ++round) {
-    parser.feed(events[0], on_event);
-    parser.feed(events[1], on_event);
-    for (const auto& c : answer) parser.feed(c, on_event);
-    out.clear();
-  }
-  std::size_t bytes = 0, i = 0;
-  const uint64_t a0 = allocs();
-  for (auto _ : state) {
-    const std::string& c = answer[i];
-    i = i + 1 == answer.size() ? 0 : i + 1;
-    parser.feed(c, on_event);
-    bytes += c.size();
-    benchmark::DoNotOptimize(out.data());
-    out.clear();
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(bytes));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-  state.counters["allocs/chunk"] = static_cast<double>(allocs() - a0) / static_cast<double>(state.iterations());
-  if (dec.done()) state.SkipWithError("decoder ended unexpectedly");
+  run_chunk_steady(state, dec, {events[0], events[1]}, {events.begin() + 2, events.begin() + 22});
 }
 BENCHMARK(BM_ZaiWebChunkSteady);
 #endif
@@ -577,27 +557,29 @@ BENCHMARK(BM_PolicyNoLimits);
 // One access line formatted (JSON or key=value text): what the recorder thread does per
 // request for the access log, and for the live tail (JSON, once per request and subscriber set).
 void BM_AccessFormat(benchmark::State& state) {
-  AccessRecord r;
-  r.request_id = "chatcmpl-7f3a9c1e5b2d4e6f8a0b1c2d";
-  r.key_label = "team-research";
-  r.client_ip = "10.12.0.31";
-  r.method = "POST";
-  r.path = "/v1/chat/completions";
-  r.model = r.upstream_model = "glm-4.6";
-  r.provider = "zhipu";
-  r.stream = true;
-  r.status = 200;
-  r.connect_us = 1200;
-  r.upstream_first_byte_us = 180000;
-  r.first_token_us = 640000;
-  r.total_us = 4200000;
-  r.prompt_tokens = 1480;
-  r.completion_tokens = 712;
-  r.reasoning_tokens = 388;
-  r.bytes_in = 6144;
-  r.bytes_out = 18230;
-  r.cost_usd = 0.0021376;
-  r.attempts = 1;
+  const AccessRecord r{.request_id = "chatcmpl-7f3a9c1e5b2d4e6f8a0b1c2d",
+                       .key_label = "team-research",
+                       .method = "POST",
+                       .path = "/v1/chat/completions",
+                       .model = "glm-4.6",
+                       .upstream_model = "glm-4.6",
+                       .provider = "zhipu",
+                       .stream = true,
+                       .status = 200,
+                       .connect_us = 1200,
+                       .upstream_first_byte_us = 180000,
+                       .first_token_us = 640000,
+                       .total_us = 4200000,
+                       .prompt_tokens = 1480,
+                       .completion_tokens = 712,
+                       .reasoning_tokens = 388,
+                       .bytes_in = 6144,
+                       .bytes_out = 18230,
+                       .error_type = {},
+                       .cost_usd = 0.0021376,
+                       .client_ip = "10.12.0.31",
+                       .attempts = 1,
+                       .retries = {}};
   const bool json = state.range(0) != 0;
   std::string out;
   out.reserve(1024);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "integration/gateway_harness.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace zgate;
 using namespace zgate::testing;
@@ -18,24 +19,12 @@ namespace {
 
 constexpr const char* kAdminKey = "zgate-admin-integration-key-0001";
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    path = (std::filesystem::temp_directory_path() / "zgate-admin-XXXXXX").string();
-    REQUIRE(::mkdtemp(path.data()) != nullptr);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
 Headers admin() { return {{"Authorization", std::string("Bearer ") + kAdminKey}}; }
 
 // A gateway with a usage store and an admin key that has served `chats` requests: three quarters
 // glm-4.5, the rest glm-4.6, every rows written before it returns.
 struct Served {
-  TempDir dir;
+  TempDir dir{"admin"};
   Harness h;
   explicit Served(int chats)
       : h({[this](Config& c) {

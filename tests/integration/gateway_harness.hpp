@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "support/http_client.hpp"
 #include "zgate/config/config.hpp"
 #include "zgate/mock/mock_server.hpp"
@@ -134,6 +136,19 @@ class Harness {
   HttpResult get(const std::string& target, Headers h = {}) {
     return http_request("127.0.0.1", port_, "GET", target, h, "", 5000ms);
   }
+  // GET `target` (answered 200) until `done` holds for its body, every 20 ms for at most 5 s (what
+  // the recorder hands over reaches the endpoints within its flush interval); the last body
+  // either way.
+  std::string get_until(const std::string& target, const std::function<bool(const std::string&)>& done,
+                        Headers h = {}) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    for (;;) {
+      const HttpResult r = get(target, h);
+      REQUIRE(r.status == 200);
+      if (done(r.body) || std::chrono::steady_clock::now() > deadline) return r.body;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
 
  private:
   mock::MockServer mock_;
@@ -149,6 +164,13 @@ inline std::string chat_body(const std::string& user_text, bool stream = false, 
   if (!extra.empty()) s += "," + extra;
   s += "}";
   return s;
+}
+
+// A whole HTTP/1.1 chat completions request with `body`, for a RawConn, authorized by the
+// client key.
+inline std::string raw_chat_request(const std::string& body) {
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kClientKey) +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 // The "tools" member of a chat body: one function tool with an object schema.

@@ -9,6 +9,8 @@
 #include <set>
 
 #include "integration/gateway_harness.hpp"
+#include "support/temp_dir.hpp"
+#include "support/usage_db.hpp"
 
 using namespace zgate;
 using namespace zgate::testing;
@@ -242,9 +244,7 @@ TEST_CASE("client disconnect mid-stream cancels the upstream request at once", "
   RawConn conn(h.port());
   REQUIRE(conn.connected());
   const std::string body = chat_body("[scenario:slow chunks=200 delay_ms=50]", true);
-  REQUIRE(conn.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kClientKey) +
-                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\n\r\n" + body));
+  REQUIRE(conn.send(raw_chat_request(body)));
   REQUIRE(conn.read_until("chat.completion.chunk", std::chrono::seconds(5)).find("200") != std::string::npos);
   const auto before = h.mock().stats().aborted_responses;
   const auto closed_at = std::chrono::steady_clock::now();
@@ -377,8 +377,8 @@ TEST_CASE("a long idle pooled connection the upstream closed is replaced before 
 }
 
 TEST_CASE("usage store: each authenticated chat request leaves one row with its tokens and cost", "[integration]") {
-  std::string dir = (std::filesystem::temp_directory_path() / "zgate-itest-XXXXXX").string();
-  REQUIRE(::mkdtemp(dir.data()) != nullptr);
+  const TempDir tmp("itest");
+  const std::string& dir = tmp.path;
   {
     Harness h({[&dir](Config& c) {
       c.usage_store = true;
@@ -390,13 +390,10 @@ TEST_CASE("usage store: each authenticated chat request leaves one row with its 
                          chat_body("x"), 5s).status == 401);  // not a customer's request: no row
     h.gateway().stop();  // writes the queued rows
   }
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2((dir + "/usage.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT key_label, model, stream, status, prompt_tokens, completion_tokens, cost_usd "
-                                 "FROM requests ORDER BY stream", -1, &st, nullptr) == SQLITE_OK);
   int rows = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  const char* select =
+      "SELECT key_label, model, stream, status, prompt_tokens, completion_tokens, cost_usd FROM requests ORDER BY stream";
+  const int n = each_usage_row(dir, select, [&](sqlite3_stmt* st) {
     INFO("row " << rows);
     CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "itest");
     CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 1))) == "glm-4.5");
@@ -406,12 +403,8 @@ TEST_CASE("usage store: each authenticated chat request leaves one row with its 
     CHECK(sqlite3_column_int64(st, 5) > 0);
     CHECK(sqlite3_column_double(st, 6) > 0);
     ++rows;
-  }
-  CHECK(rows == 2);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
+  });
+  CHECK(n == 2);
 }
 
 TEST_CASE("a stream cut by the client is never returned to the pool", "[integration]") {

@@ -2,9 +2,6 @@
 // gateway, a closed port and a peer that never answers.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +9,7 @@
 #include <vector>
 
 #include "integration/gateway_harness.hpp"
+#include "support/loopback_server.hpp"
 #include "zgate/cli/health.hpp"
 
 using namespace zgate;
@@ -22,19 +20,9 @@ namespace {
 // A loopback listener that accepts connections (the kernel does, from the backlog) but never
 // answers; port() is its port.
 struct SilentListener {
-  int fd = -1;
   uint16_t port = 0;
-  SilentListener() {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd, 4) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-  }
+  int fd = -1;
+  SilentListener() : fd(listen_on_loopback(4, port)) {}
   ~SilentListener() { ::close(fd); }
 };
 

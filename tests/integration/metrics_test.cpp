@@ -28,17 +28,18 @@ double value_of(const std::string& text, const std::string& series) {
 // Scrapes until `records` finished requests have reached the metrics (the recorder hands them
 // over within its flush interval), or 5 s.
 std::string scrape_after(Harness& h, int records, Headers auth = {}) {
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  std::string body;
-  for (;;) {
-    const HttpResult r = h.get("/metrics", auth);
-    REQUIRE(r.status == 200);
-    body = r.body;
-    if (value_of(body, "zgate_recorder_records_total") >= records || std::chrono::steady_clock::now() > deadline) {
-      return body;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
+  return h.get_until(
+      "/metrics", [&](const std::string& body) { return value_of(body, "zgate_recorder_records_total") >= records; },
+      std::move(auth));
+}
+
+// /metrics and /health also on a port of their own (metrics_listen, port 0).
+GatewayOptions own_metrics_port() {
+  return {.tweak = [](Config& c) {
+            c.metrics_listen_host = "127.0.0.1";
+            c.metrics_listen_port = 0;
+          },
+          .mock = {}};
 }
 
 }  // namespace
@@ -121,11 +122,7 @@ TEST_CASE("metrics: without an admin key, /metrics is open") {
 }
 
 TEST_CASE("metrics: metrics_listen serves /metrics and /health on its own port, and nothing else") {
-  Harness h({.tweak = [](Config& c) {
-    c.metrics_listen_host = "127.0.0.1";
-    c.metrics_listen_port = 0;
-  },
-              .mock = {}});
+  Harness h(own_metrics_port());
   const uint16_t mp = h.gateway().metrics_port();
   REQUIRE(mp != 0);
   REQUIRE(mp != h.port());
@@ -204,11 +201,7 @@ TEST_CASE("metrics: a route added by a reload is counted under its own name") {
 }
 
 TEST_CASE("metrics: a metrics_listen port in use stops the start with a message naming the setting") {
-  Harness first({.tweak = [](Config& c) {
-    c.metrics_listen_host = "127.0.0.1";
-    c.metrics_listen_port = 0;
-  },
-                 .mock = {}});
+  Harness first(own_metrics_port());
   const uint16_t taken = first.gateway().metrics_port();
   auto c = std::make_shared<Config>(first.config());
   c->metrics_listen_port = taken;

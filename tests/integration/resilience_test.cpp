@@ -224,25 +224,29 @@ TEST_CASE("a 413 sent before the body is read reaches a client that is still sen
 
 // ---- what is recorded when a request fails --------------------------------------------------
 
-TEST_CASE("a stream that ends with an in-band upstream error is recorded with its error type", "[integration]") {
+namespace {
+
+// The access line of a stream request for `text` with the request id `id` (answered 200).
+std::string streamed_access_line(const std::string& text, const std::string& id) {
   Harness h;
   const std::size_t before = access_lines().snapshot().size();
-  auto r = h.post_chat(chat_body("[scenario:error_frame]", true), {{"X-Request-Id", "inband-error-1"}});
-  REQUIRE(r.status == 200);
-  const std::string line = wait_access_line(before, "inband-error-1");
+  REQUIRE(h.post_chat(chat_body(text, true), {{"X-Request-Id", id}}).status == 200);
+  const std::string line = wait_access_line(before, id);
   REQUIRE_FALSE(line.empty());
+  return line;
+}
+
+}  // namespace
+
+TEST_CASE("a stream that ends with an in-band upstream error is recorded with its error type", "[integration]") {
+  const std::string line = streamed_access_line("[scenario:error_frame]", "inband-error-1");
   CHECK(line.find("\"status\":200") != std::string::npos);
   CHECK(line.find("\"error_type\":\"\"") == std::string::npos);
   CHECK(line.find("\"error_type\":\"") != std::string::npos);
 }
 
 TEST_CASE("a stream whose upstream connection breaks is recorded with its error type", "[integration]") {
-  Harness h;
-  const std::size_t before = access_lines().snapshot().size();
-  auto r = h.post_chat(chat_body("[scenario:drop]", true), {{"X-Request-Id", "broken-stream-1"}});
-  REQUIRE(r.status == 200);
-  const std::string line = wait_access_line(before, "broken-stream-1");
-  REQUIRE_FALSE(line.empty());
+  const std::string line = streamed_access_line("[scenario:drop]", "broken-stream-1");
   CHECK(line.find("\"error_type\":\"\"") == std::string::npos);
 }
 
@@ -451,6 +455,16 @@ void fast_retries(Config& c) {
   c.retry.base_delay = 20ms;
   c.retry.max_delay = 100ms;
 }
+
+// fast_retries, then `more`.
+GatewayOptions fast_retries_and(std::function<void(Config&)> more) {
+  GatewayOptions o;
+  o.tweak = [more = std::move(more)](Config& c) {
+    fast_retries(c);
+    more(c);
+  };
+  return o;
+}
 }  // namespace
 
 TEST_CASE("a 429 the upstream marks as passing is retried until it succeeds, and the record says so",
@@ -495,11 +509,7 @@ TEST_CASE("a spent balance (1113) is never retried", "[integration][retry]") {
 }
 
 TEST_CASE("the last failure is answered once the attempts are used up", "[integration][retry]") {
-  Harness h({[](Config& c) {
-               fast_retries(c);
-               c.retry.attempts = 2;
-             },
-             {}});
+  Harness h(fast_retries_and([](Config& c) { c.retry.attempts = 2; }));
   auto r = h.post_chat(chat_body("[scenario:flaky times=5 code=1302 tag=rmax]"));
   CHECK(r.status == 429);
   CHECK(r.body.find("rate_limit_exceeded") != std::string::npos);
@@ -507,11 +517,7 @@ TEST_CASE("the last failure is answered once the attempts are used up", "[integr
 }
 
 TEST_CASE("no attempt starts after the retry budget", "[integration][retry]") {
-  Harness h({[](Config& c) {
-               fast_retries(c);
-               c.retry.budget = 0ms;
-             },
-             {}});
+  Harness h(fast_retries_and([](Config& c) { c.retry.budget = 0ms; }));
   auto r = h.post_chat(chat_body("[scenario:flaky times=5 code=1302 tag=rbudget]"));
   CHECK(r.status == 429);
   CHECK(h.mock().stats().requests == 1);

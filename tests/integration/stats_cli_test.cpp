@@ -15,22 +15,12 @@
 #include <string>
 
 #include "zgate/obs/usage_store.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace zgate;
+using zgate::testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    path = (std::filesystem::temp_directory_path() / "zgate-stats-XXXXXX").string();
-    REQUIRE(::mkdtemp(path.data()) != nullptr);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -72,7 +62,7 @@ std::string quote(const std::string& s) {
 
 // Runs `zgate stats <args>` with `env` (NAME=value ...) prepended; stdout is a pipe.
 Run stats(const std::string& args, const std::string& env = "") {
-  TempDir tmp;
+  TempDir tmp("stats");
   const std::string err_file = tmp.path + "/stderr";
   const std::string cmd = "env -u ZGATE_DATA_DIR " + env + " " + quote(ZGATE_BIN) + " stats " + args + " 2>" +
                           quote(err_file);
@@ -94,7 +84,7 @@ Run stats(const std::string& args, const std::string& env = "") {
 }  // namespace
 
 TEST_CASE("zgate stats: the readable report, plain when piped", "[integration][stats]") {
-  TempDir dir;
+  TempDir dir("stats");
   write_store(dir.path);
   const auto r = stats("--db " + quote(dir.path + "/usage.db") + " --since 1d --by model");
   REQUIRE(r.code == 0);
@@ -110,7 +100,7 @@ TEST_CASE("zgate stats: the readable report, plain when piped", "[integration][s
 
 TEST_CASE("zgate stats --json parses back, and the store is found through --data-dir and ZGATE_DATA_DIR",
           "[integration][stats]") {
-  TempDir dir;
+  TempDir dir("stats");
   write_store(dir.path);
   simdjson::dom::parser p;
   for (const auto& [args, env] : std::vector<std::pair<std::string, std::string>>{
@@ -127,7 +117,7 @@ TEST_CASE("zgate stats --json parses back, and the store is found through --data
 }
 
 TEST_CASE("zgate stats --csv: a header and one row per group", "[integration][stats]") {
-  TempDir dir;
+  TempDir dir("stats");
   write_store(dir.path);
   const auto r = stats("--db " + quote(dir.path + "/usage.db") + " --csv --by model,status --model glm-4.5");
   REQUIRE(r.code == 0);
@@ -137,7 +127,7 @@ TEST_CASE("zgate stats --csv: a header and one row per group", "[integration][st
 }
 
 TEST_CASE("zgate stats prune deletes the old rows and says how many", "[integration][stats]") {
-  TempDir dir;
+  TempDir dir("stats");
   write_store(dir.path);
   const std::string db = " --db " + quote(dir.path + "/usage.db");
   auto r = stats("prune --older-than 30d" + db);
@@ -151,7 +141,7 @@ TEST_CASE("zgate stats prune deletes the old rows and says how many", "[integrat
 
 TEST_CASE("zgate stats: a missing store, a bad duration and an unknown --by are clear errors",
           "[integration][stats]") {
-  TempDir dir;
+  TempDir dir("stats");
   auto r = stats("--data-dir " + quote(dir.path + "/nothing"));
   CHECK(r.code == 1);
   CHECK(r.err.find("no usage store at '" + dir.path + "/nothing/usage.db'") != std::string::npos);

@@ -9,6 +9,8 @@
 #include <fstream>
 
 #include "integration/gateway_harness.hpp"
+#include "support/temp_dir.hpp"
+#include "support/usage_db.hpp"
 
 using namespace zgate;
 using namespace zgate::testing;
@@ -178,9 +180,8 @@ TEST_CASE("tail: more tails than allowed get 503; stopping the gateway ends the 
 }
 
 TEST_CASE("tail: a client that never reads is dropped without slowing requests or losing usage rows") {
-  char tmpl[] = "/tmp/zgate-tail-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string dir = tmpl;
+  const TempDir tmp("tail");
+  const std::string& dir = tmp.path;
   constexpr int kChats = 40;
   std::atomic<int> ok{0};
   double before_p50 = 0, before_max = 0, during_p50 = 0, during_max = 0;
@@ -223,15 +224,9 @@ TEST_CASE("tail: a client that never reads is dropped without slowing requests o
   // A stuck tail costs the request path nothing: what changes is the machine's load (the
   // pipelined load runs meanwhile), bounded loosely for a shared CI machine.
   CHECK(during_p50 < before_p50 * 3 + 20);
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2((dir + "/usage.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM requests", -1, &st, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(st, 0) == kChats);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  std::filesystem::remove_all(dir);
+  int stored = -1;
+  each_usage_row(dir, "SELECT count(*) FROM requests", [&](sqlite3_stmt* st) { stored = sqlite3_column_int(st, 0); });
+  CHECK(stored == kChats);
 }
 
 TEST_CASE("admin config: the admin key gets the running configuration with no secret in it") {
@@ -259,9 +254,8 @@ std::vector<std::string> file_lines(const std::string& path) {
 }  // namespace
 
 TEST_CASE("capture: a captured chat request is one line with masked, truncated bodies") {
-  char tmpl[] = "/tmp/zgate-capture-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string dir = tmpl;
+  const TempDir tmp("capture");
+  const std::string& dir = tmp.path;
   {
     Harness h(with_admin([&dir](Config& c) {
       c.capture.enabled = true;
@@ -286,26 +280,22 @@ TEST_CASE("capture: a captured chat request is one line with masked, truncated b
   CHECK(stream.find(R"("stream":true)") != std::string::npos);
   CHECK(stream.find(R"("response":"data: )") != std::string::npos);
   CHECK(stream.find(R"("response_truncated":true)") != std::string::npos);  // a stream is longer than 200 bytes
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("capture: off (the default), nothing is written") {
-  char tmpl[] = "/tmp/zgate-capture-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string dir = tmpl;
+  const TempDir tmp("capture");
+  const std::string& dir = tmp.path;
   {
     Harness h(with_admin([&dir](Config& c) { c.data_dir = dir; }));
     REQUIRE(h.post_chat(chat_body("not captured")).status == 200);
     h.gateway().stop();
   }
   CHECK_FALSE(std::filesystem::exists(dir + "/capture.jsonl"));
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("capture: only the listed key labels are captured") {
-  char tmpl[] = "/tmp/zgate-capture-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string dir = tmpl;
+  const TempDir tmp("capture");
+  const std::string& dir = tmp.path;
   {
     Harness h(with_admin([&dir](Config& c) {
       c.capture.enabled = true;
@@ -316,7 +306,6 @@ TEST_CASE("capture: only the listed key labels are captured") {
     h.gateway().stop();
   }
   CHECK(file_lines(dir + "/capture.jsonl").empty());
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("tail: with the access log and the usage store off, an open tail still gets every record") {

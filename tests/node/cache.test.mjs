@@ -3,39 +3,19 @@
 // whole answer too. The cache is turned on per request (X-Zgate-Cache: on).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import OpenAI from 'openai';
-import { startMock, startGateway, stop } from './harness.mjs';
+import { startWithClient, stopAll, weatherTool } from './harness.mjs';
 
 const KEY = 'sk-node-cache-key';
 
-let mock;
-let gateway;
+let setup;
 let client;
 
 before(async () => {
-  mock = await startMock();
-  gateway = await startGateway({
-    ZGATE_API_KEYS: `node=${KEY}`,
-    ZGATE_UPSTREAM_URL: `http://127.0.0.1:${mock.port}/api/paas/v4`,
-    ZGATE_UPSTREAM_KEY: 'upstream-test-key',
-  });
-  client = new OpenAI({ apiKey: KEY, baseURL: `http://127.0.0.1:${gateway.port}/v1`, maxRetries: 0, timeout: 20000,
-    defaultHeaders: { 'X-Zgate-Cache': 'on' } });
+  setup = await startWithClient(KEY, { defaultHeaders: { 'X-Zgate-Cache': 'on' } });
+  ({ client } = setup);
 });
 
-after(async () => {
-  await stop(gateway?.child);
-  await stop(mock?.child);
-});
-
-const weatherTool = {
-  type: 'function',
-  function: {
-    name: 'get_weather',
-    description: 'Current weather for a city',
-    parameters: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] },
-  },
-};
+after(() => stopAll(setup));
 
 // Everything the SDK parsed from a stream, without the per-response id and time.
 async function collect(params) {

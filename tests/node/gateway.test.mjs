@@ -3,37 +3,19 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startMock, startGateway, stop } from './harness.mjs';
+import { gatewayEnvFor, startGateway, startWithClient, stop, stopAll, weatherTool } from './harness.mjs';
 
 const KEY = 'sk-node-test-key';
 
-let mock;
-let gateway;
+let setup;
 let client;
 
 before(async () => {
-  mock = await startMock();
-  gateway = await startGateway({
-    ZGATE_API_KEYS: `node=${KEY}`,
-    ZGATE_UPSTREAM_URL: `http://127.0.0.1:${mock.port}/api/paas/v4`,
-    ZGATE_UPSTREAM_KEY: 'upstream-test-key',
-  });
-  client = new OpenAI({ apiKey: KEY, baseURL: `http://127.0.0.1:${gateway.port}/v1`, maxRetries: 0, timeout: 20000 });
+  setup = await startWithClient(KEY);
+  ({ client } = setup);
 });
 
-after(async () => {
-  await stop(gateway?.child);
-  await stop(mock?.child);
-});
-
-const weatherTool = {
-  type: 'function',
-  function: {
-    name: 'get_weather',
-    description: 'Current weather for a city',
-    parameters: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] },
-  },
-};
+after(() => stopAll(setup));
 
 test('non-stream answer', async () => {
   const r = await client.chat.completions.create({ model: 'glm-4.5', messages: [{ role: 'user', content: 'Hi there' }] });
@@ -169,17 +151,12 @@ test('models list', async () => {
 // The start-up line names the allocator and how long mimalloc keeps an emptied page: 1 s by
 // default (RSS stays flat under steady load), or what MIMALLOC_DECOMMIT_DELAY says.
 test('allocator: pages are kept 1 s unless MIMALLOC_DECOMMIT_DELAY says otherwise', async (t) => {
-  if (/allocator: system malloc/.test(gateway.output)) {
+  if (/allocator: system malloc/.test(setup.gateway.output)) {
     t.skip('this build uses the system allocator (-DZGATE_MIMALLOC=OFF)');
     return;
   }
-  assert.match(gateway.output, /allocator: mimalloc [\d.]+ \(empty pages returned after 1000 ms\)/);
-  const other = await startGateway({
-    ZGATE_API_KEYS: `node=${KEY}`,
-    ZGATE_UPSTREAM_URL: `http://127.0.0.1:${mock.port}/api/paas/v4`,
-    ZGATE_UPSTREAM_KEY: 'upstream-test-key',
-    MIMALLOC_DECOMMIT_DELAY: '200',
-  });
+  assert.match(setup.gateway.output, /allocator: mimalloc [\d.]+ \(empty pages returned after 1000 ms\)/);
+  const other = await startGateway({ ...gatewayEnvFor(setup.mock, KEY), MIMALLOC_DECOMMIT_DELAY: '200' });
   try {
     assert.match(other.output, /allocator: mimalloc [\d.]+ \(empty pages returned after 200 ms\)/);
   } finally {

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import OpenAI from 'openai';
 
 export const ZGATE_BIN = process.env.ZGATE_BIN ?? '../../build/zgate';
 export const MOCK_BIN = process.env.ZGATE_MOCK_BIN ?? '../../build/zgate-mock';
@@ -57,3 +58,43 @@ export function startGateway(env) {
     ZGATE_DATA_DIR: dataDir, ...env },
     /zgate listening on http:\/\/[^\s]+:(\d+)/);
 }
+
+// What a zgate in front of `mock` needs to admit the client key `key`.
+export function gatewayEnvFor(mock, key) {
+  return {
+    ZGATE_API_KEYS: `node=${key}`,
+    ZGATE_UPSTREAM_URL: `http://127.0.0.1:${mock.port}/api/paas/v4`,
+    ZGATE_UPSTREAM_KEY: 'upstream-test-key',
+  };
+}
+
+// A zgate-mock, a zgate in front of it admitting `key`, and an `openai` client of that key
+// (`clientOptions` on top of no retries and a 20 s timeout). Stop both with stopAll().
+export async function startWithClient(key, clientOptions = {}) {
+  const mock = await startMock();
+  let gateway;
+  try {
+    gateway = await startGateway(gatewayEnvFor(mock, key));
+  } catch (e) {
+    await stop(mock.child);
+    throw e;
+  }
+  const client = new OpenAI({ apiKey: key, baseURL: `http://127.0.0.1:${gateway.port}/v1`, maxRetries: 0,
+    timeout: 20000, ...clientOptions });
+  return { mock, gateway, client };
+}
+
+export async function stopAll({ mock, gateway } = {}) {
+  await stop(gateway?.child);
+  await stop(mock?.child);
+}
+
+// One function tool, as the SDK's users declare it.
+export const weatherTool = {
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Current weather for a city',
+    parameters: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] },
+  },
+};

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <utility>
 #include <unistd.h>
 #include <vector>
 
@@ -60,6 +61,34 @@ std::string error_of(const std::function<void()>& f) {
   return "(no ConfigError)";
 }
 
+using Keys = std::vector<std::pair<std::string, std::string>>;
+
+// Each client key's label and key, in order.
+Keys labels_and_keys(const Config& c) {
+  Keys out;
+  for (const ApiKey& k : c.api_keys) out.emplace_back(k.label, k.key);
+  return out;
+}
+
+// The ConfigExit that loading with `args` raises (the test fails when there is none).
+ConfigExit exit_of(std::vector<std::string> args) {
+  try {
+    load(std::move(args));
+  } catch (const ConfigExit& e) {
+    return e;
+  }
+  FAIL("no ConfigExit");
+  return ConfigExit{};
+}
+
+// The ConfigError that the TOML `text`, read as `file` on top of a default config, raises.
+std::string toml_error(const std::string& text, const std::string& file) {
+  return error_of([&] {
+    Config c;
+    apply_toml(c, text, file);
+  });
+}
+
 const ModelRoute* model(const Config& c, std::string_view name) {
   for (const auto& m : c.models) {
     if (m.name == name) return &m;
@@ -87,25 +116,28 @@ TEST_CASE("config: defaults with the seed's API_KEY", "[unit][config]") {
   CHECK(c->data_dir == "./data");
 }
 
-TEST_CASE("config: PORT sets only the port", "[unit][config]") {
-  set_env({{"API_KEY", "k-0123456789ab"}, {"PORT", "9123"}});
-  auto c = load({});
-  CHECK(c->listen_host == "0.0.0.0");
-  CHECK(c->listen_port == 9123);
-}
-
-TEST_CASE("config: ZGATE_LISTEN wins over PORT", "[unit][config]") {
-  set_env({{"API_KEY", "k-0123456789ab"}, {"PORT", "9123"}, {"ZGATE_LISTEN", "127.0.0.1:7000"}});
-  auto c = load({});
-  CHECK(c->listen_host == "127.0.0.1");
-  CHECK(c->listen_port == 7000);
-}
-
-TEST_CASE("config: ZGATE_LISTEN accepts a bracketed IPv6 address", "[unit][config]") {
-  set_env({{"API_KEY", "k-0123456789ab"}, {"ZGATE_LISTEN", "[::]:8081"}});
-  auto c = load({});
-  CHECK(c->listen_host == "::");
-  CHECK(c->listen_port == 8081);
+TEST_CASE("config: the listen address from PORT and ZGATE_LISTEN", "[unit][config]") {
+  struct Row {
+    const char* what;
+    std::map<std::string, std::string> env;
+    const char* host;
+    int port;
+  };
+  const Row rows[] = {
+      {"PORT sets only the port", {{"PORT", "9123"}}, "0.0.0.0", 9123},
+      {"ZGATE_LISTEN wins over PORT", {{"PORT", "9123"}, {"ZGATE_LISTEN", "127.0.0.1:7000"}}, "127.0.0.1", 7000},
+      {"ZGATE_LISTEN accepts a bracketed IPv6 address", {{"ZGATE_LISTEN", "[::]:8081"}}, "::", 8081},
+  };
+  for (const Row& row : rows) {
+    DYNAMIC_SECTION(row.what) {
+      auto env = row.env;
+      env["API_KEY"] = "k-0123456789ab";
+      set_env(std::move(env));
+      auto c = load({});
+      CHECK(c->listen_host == row.host);
+      CHECK(c->listen_port == row.port);
+    }
+  }
 }
 
 TEST_CASE("config: a bad ZGATE_LISTEN names the variable", "[unit][config]") {
@@ -117,14 +149,10 @@ TEST_CASE("config: a bad ZGATE_LISTEN names the variable", "[unit][config]") {
 TEST_CASE("config: ZGATE_API_KEYS labels, unlabeled keys numbered", "[unit][config]") {
   set_env({{"ZGATE_API_KEYS", "first-key-000001, ops=sk-ops-secret-123 ,second-key-00002,b64=abc=="}});
   auto c = load({});
-  REQUIRE(c->api_keys.size() == 4);
-  CHECK(c->api_keys[0].label == "key-1");
-  CHECK(c->api_keys[0].key == "first-key-000001");
-  CHECK(c->api_keys[1].label == "ops");
-  CHECK(c->api_keys[1].key == "sk-ops-secret-123");
-  CHECK(c->api_keys[2].label == "key-2");
-  CHECK(c->api_keys[3].label == "b64");
-  CHECK(c->api_keys[3].key == "abc==");
+  CHECK(labels_and_keys(*c) == Keys{{"key-1", "first-key-000001"},
+                                    {"ops", "sk-ops-secret-123"},
+                                    {"key-2", "second-key-00002"},
+                                    {"b64", "abc=="}});
 }
 
 TEST_CASE("config: ZGATE_API_KEYS takes label=sha256:<hex> as the key's digest", "[unit][config]") {
@@ -142,9 +170,7 @@ TEST_CASE("config: ZGATE_API_KEYS takes label=sha256:<hex> as the key's digest",
 TEST_CASE("config: a base64 key ending in '=' is not taken for label=key", "[unit][config]") {
   set_env({{"ZGATE_API_KEYS", "c2VjcmV0a2V5MTI=,YWJjZGVmZ2g=="}});
   auto c = load({});
-  REQUIRE(c->api_keys.size() == 2);
-  CHECK(c->api_keys[0].key == "c2VjcmV0a2V5MTI=");
-  CHECK(c->api_keys[1].key == "YWJjZGVmZ2g==");
+  CHECK(labels_and_keys(*c) == Keys{{"key-1", "c2VjcmV0a2V5MTI="}, {"key-2", "YWJjZGVmZ2g=="}});
 }
 
 TEST_CASE("config: ZGATE_API_KEYS wins over API_KEY", "[unit][config]") {
@@ -296,24 +322,16 @@ TEST_CASE("config: --upstream-url overrides the environment", "[unit][config]") 
 
 TEST_CASE("config: --help exits 0 with the usage", "[unit][config]") {
   set_env({});
-  try {
-    load({"--help"});
-    FAIL("no ConfigExit");
-  } catch (const ConfigExit& e) {
-    CHECK(e.code == 0);
-    CHECK_THAT(e.text, Catch::Contains("--listen") && Catch::Contains("--upstream-key"));
-  }
+  const ConfigExit e = exit_of({"--help"});
+  CHECK(e.code == 0);
+  CHECK_THAT(e.text, Catch::Contains("--listen") && Catch::Contains("--upstream-key"));
 }
 
 TEST_CASE("config: --version exits 0 with the version", "[unit][config]") {
   set_env({});
-  try {
-    load({"--version"});
-    FAIL("no ConfigExit");
-  } catch (const ConfigExit& e) {
-    CHECK(e.code == 0);
-    CHECK_THAT(e.text, Catch::Contains(std::string(kVersion)));
-  }
+  const ConfigExit e = exit_of({"--version"});
+  CHECK(e.code == 0);
+  CHECK_THAT(e.text, Catch::Contains(std::string(kVersion)));
 }
 
 TEST_CASE("config: an unknown flag is a ConfigError", "[unit][config]") {
@@ -322,29 +340,25 @@ TEST_CASE("config: an unknown flag is a ConfigError", "[unit][config]") {
 }
 
 TEST_CASE("config: a bad TOML value names file, line and key", "[unit][config]") {
-  Config c;
-  const auto msg = error_of([&] { apply_toml(c, "workers = 1\n[limits]\nbody_limit = -5\n", "zgate.toml"); });
-  CHECK(msg == "zgate.toml:3: limits.body_limit: must be a positive integer");
+  CHECK(toml_error("workers = 1\n[limits]\nbody_limit = -5\n", "zgate.toml") ==
+        "zgate.toml:3: limits.body_limit: must be a positive integer");
 }
 
 TEST_CASE("config: a TOML value of the wrong type names the key", "[unit][config]") {
-  Config c;
-  const auto msg = error_of([&] { apply_toml(c, "allow_no_auth = \"yes\"\n", "z.toml"); });
-  CHECK(msg == "z.toml:1: allow_no_auth: must be true or false");
+  CHECK(toml_error("allow_no_auth = \"yes\"\n", "z.toml") ==
+        "z.toml:1: allow_no_auth: must be true or false");
 }
 
 TEST_CASE("config: unknown TOML keys are rejected", "[unit][config]") {
-  Config c;
-  CHECK_THAT(error_of([&] { apply_toml(c, "[timeouts]\nupstream_connect = 5\n", "z.toml"); }),
+  CHECK_THAT(toml_error("[timeouts]\nupstream_connect = 5\n", "z.toml"),
              Catch::Contains("z.toml:2") && Catch::Contains("timeouts.upstream_connect: unknown key"));
-  CHECK_THAT(error_of([&] { apply_toml(c, "lisen = \"x\"\n", "z.toml"); }), Catch::Contains("lisen: unknown key"));
-  CHECK_THAT(error_of([&] { apply_toml(c, "[[providers]]\nname = \"a\"\napi_kye = \"x\"\n", "z.toml"); }),
+  CHECK_THAT(toml_error("lisen = \"x\"\n", "z.toml"), Catch::Contains("lisen: unknown key"));
+  CHECK_THAT(toml_error("[[providers]]\nname = \"a\"\napi_kye = \"x\"\n", "z.toml"),
              Catch::Contains("providers[0].api_kye: unknown key"));
 }
 
 TEST_CASE("config: TOML syntax errors carry the line", "[unit][config]") {
-  Config c;
-  CHECK_THAT(error_of([&] { apply_toml(c, "listen = \"a\"\nworkers = = 3\n", "bad.toml"); }),
+  CHECK_THAT(toml_error("listen = \"a\"\nworkers = = 3\n", "bad.toml"),
              Catch::StartsWith("bad.toml:2:"));
 }
 
@@ -581,9 +595,8 @@ TEST_CASE("config: ZGATE_USAGE_STORE=false and TOML turn the usage store off or 
 }
 
 TEST_CASE("config: a negative usage retention names the key", "[unit][config]") {
-  Config c;
-  const auto msg = error_of([&] { apply_toml(c, "usage_retention_days = -1\n", "z.toml"); });
-  CHECK(msg == "z.toml:1: usage_retention_days: must be a number of days from 0 (= keep every row) to 36500");
+  CHECK(toml_error("usage_retention_days = -1\n", "z.toml") ==
+        "z.toml:1: usage_retention_days: must be a number of days from 0 (= keep every row) to 36500");
 }
 
 TEST_CASE("config: background_priority is nice by default, idle from TOML or the environment, restart-only",
@@ -603,9 +616,8 @@ TEST_CASE("config: background_priority is nice by default, idle from TOML or the
 }
 
 TEST_CASE("config: a background_priority other than idle or nice names the key", "[unit][config]") {
-  Config c;
-  const auto msg = error_of([&] { apply_toml(c, "background_priority = \"low\"\n", "z.toml"); });
-  CHECK(msg == "z.toml:1: background_priority: must be \"idle\" or \"nice\"");
+  CHECK(toml_error("background_priority = \"low\"\n", "z.toml") ==
+        "z.toml:1: background_priority: must be \"idle\" or \"nice\"");
 }
 
 TEST_CASE("config: restart_only_changes names what a reload cannot change", "[unit][config]") {

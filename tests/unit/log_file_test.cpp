@@ -14,24 +14,13 @@
 #include <spdlog/pattern_formatter.h>
 
 #include "zgate/obs/log_file.hpp"
+#include "support/temp_dir.hpp"
 
 using zgate::obs::FileSink;
 namespace fs = std::filesystem;
+using zgate::testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "zgate-logfile-XXXXXX").string();
-    REQUIRE(::mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path path;
-};
 
 std::shared_ptr<spdlog::logger> logger_on(std::shared_ptr<FileSink> sink) {
   sink->set_formatter(std::make_unique<spdlog::pattern_formatter>("%v"));
@@ -49,8 +38,8 @@ std::size_t read_lines(const fs::path& file, std::multiset<std::string>& into) {
 }  // namespace
 
 TEST_CASE("file sink: size rotation keeps `keep` files and loses no line while they hold them") {
-  TempDir dir;
-  const std::string path = (dir.path / "access.log").string();
+  TempDir dir("logfile");
+  const std::string path = dir.file("access.log");
   constexpr std::size_t kKeep = 3, kMax = 4096;
   auto sink = std::make_shared<FileSink>(path, kMax, kKeep);
   auto log = logger_on(sink);
@@ -73,8 +62,8 @@ TEST_CASE("file sink: size rotation keeps `keep` files and loses no line while t
 }
 
 TEST_CASE("file sink: the oldest rotated file is dropped beyond `keep`") {
-  TempDir dir;
-  const std::string path = (dir.path / "access.log").string();
+  TempDir dir("logfile");
+  const std::string path = dir.file("access.log");
   auto sink = std::make_shared<FileSink>(path, 100, 2);
   auto log = logger_on(sink);
   for (int i = 0; i < 50; ++i) log->info("{:->60}", i);  // one line a file
@@ -89,9 +78,9 @@ TEST_CASE("file sink: the oldest rotated file is dropped beyond `keep`") {
 }
 
 TEST_CASE("file sink: after a rename and reopen_soon(), lines go to a new file at the path, none lost") {
-  TempDir dir;
-  const std::string path = (dir.path / "zgate.log").string();
-  const std::string moved = (dir.path / "zgate.log.old").string();
+  TempDir dir("logfile");
+  const std::string path = dir.file("zgate.log");
+  const std::string moved = dir.file("zgate.log.old");
   auto sink = std::make_shared<FileSink>(path, 0, 1);
   auto log = logger_on(sink);
   for (int i = 0; i < 10; ++i) log->info("before {}", i);
@@ -110,8 +99,8 @@ TEST_CASE("file sink: after a rename and reopen_soon(), lines go to a new file a
 }
 
 TEST_CASE("file sink: max_size 0 never rotates") {
-  TempDir dir;
-  const std::string path = (dir.path / "zgate.log").string();
+  TempDir dir("logfile");
+  const std::string path = dir.file("zgate.log");
   auto log = logger_on(std::make_shared<FileSink>(path, 0, 5));
   for (int i = 0; i < 2000; ++i) log->info("{:->100}", i);
   log->flush();

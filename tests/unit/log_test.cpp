@@ -21,28 +21,45 @@ using namespace zgate;
 
 namespace {
 
+// An access line parsed as a JSON object (the test fails when it is not one).
+struct JsonLine {
+  std::string buf;  // the padded copy the document reads
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object o;
+  explicit JsonLine(const std::string& line) {
+    REQUIRE(json::thread_parser().iterate(json::pad(line, buf)).get(doc) == simdjson::SUCCESS);
+    REQUIRE(doc.get_object().get(o) == simdjson::SUCCESS);
+  }
+  // The string field `key` (the test fails when it is missing or not a string).
+  std::string_view str(const char* key) {
+    std::string_view s;
+    REQUIRE(o[key].get_string().get(s) == simdjson::SUCCESS);
+    return s;
+  }
+};
+
 AccessRecord sample() {
-  AccessRecord r;
-  r.request_id = "req-1";
-  r.key_label = "ops";
-  r.method = "POST";
-  r.path = "/v1/chat/completions";
-  r.model = "glm-4.5";
-  r.upstream_model = "glm-4.5";
-  r.provider = "default";
-  r.stream = true;
-  r.status = 200;
-  r.connect_us = 1500;
-  r.upstream_first_byte_us = 90000;
-  r.first_token_us = -1;
-  r.total_us = 250000;
-  r.prompt_tokens = 100;
-  r.completion_tokens = 20;
-  r.bytes_in = 512;
-  r.bytes_out = 2048;
-  r.cost_usd = 0.0001;
-  r.client_ip = "127.0.0.1";
-  return r;
+  return AccessRecord{.request_id = "req-1",
+                      .key_label = "ops",
+                      .method = "POST",
+                      .path = "/v1/chat/completions",
+                      .model = "glm-4.5",
+                      .upstream_model = "glm-4.5",
+                      .provider = "default",
+                      .stream = true,
+                      .status = 200,
+                      .connect_us = 1500,
+                      .upstream_first_byte_us = 90000,
+                      .first_token_us = -1,
+                      .total_us = 250000,
+                      .prompt_tokens = 100,
+                      .completion_tokens = 20,
+                      .bytes_in = 512,
+                      .bytes_out = 2048,
+                      .error_type = {},
+                      .cost_usd = 0.0001,
+                      .client_ip = "127.0.0.1",
+                      .retries = {}};
 }
 
 struct SinkGuard {
@@ -85,21 +102,13 @@ TEST_CASE("log: one JSON access line per request with every field", "[unit][log]
   write_one(sample());
   REQUIRE(sink.lines.size() == 1);
   const std::string& line = sink.lines[0];
-  std::string buf;
-  auto doc = json::thread_parser().iterate(json::pad(line, buf));
-  simdjson::ondemand::object o;
-  REQUIRE(doc.get_object().get(o) == simdjson::SUCCESS);
-  std::string_view s;
-  REQUIRE(o["ts"].get_string().get(s) == simdjson::SUCCESS);
-  CHECK(s == "2024-05-01T12:00:00.123Z");  // when the request finished
-  REQUIRE(o["level"].get_string().get(s) == simdjson::SUCCESS);
-  CHECK(s == "info");
-  REQUIRE(o["msg"].get_string().get(s) == simdjson::SUCCESS);
-  CHECK(s == "request");
-  REQUIRE(o["request_id"].get_string().get(s) == simdjson::SUCCESS);
-  CHECK(s == "req-1");
-  REQUIRE(o["key"].get_string().get(s) == simdjson::SUCCESS);
-  CHECK(s == "ops");
+  JsonLine j(line);
+  auto& o = j.o;
+  CHECK(j.str("ts") == "2024-05-01T12:00:00.123Z");  // when the request finished
+  CHECK(j.str("level") == "info");
+  CHECK(j.str("msg") == "request");
+  CHECK(j.str("request_id") == "req-1");
+  CHECK(j.str("key") == "ops");
   int64_t n = 0;
   REQUIRE(o["status"].get_int64().get(n) == simdjson::SUCCESS);
   CHECK(n == 200);
@@ -147,17 +156,10 @@ TEST_CASE("log: an access line with long values that all need escaping is whole 
   format_access(out, r, kFinished, /*json=*/true);
   REQUIRE_THAT(out, Catch::StartsWith("before|{\"ts\":") && Catch::EndsWith("\"usage_estimated\":false}"));
   const std::string line = out.substr(7);
-  std::string buf;
-  auto doc = json::thread_parser().iterate(json::pad(line, buf));
-  simdjson::ondemand::object o;
-  REQUIRE(doc.get_object().get(o) == simdjson::SUCCESS);
-  std::string_view s;
-  REQUIRE(o["path"].get_string().get(s) == simdjson::SUCCESS);
-  CHECK(s == path);
-  REQUIRE(o["error_type"].get_string().get(s) == simdjson::SUCCESS);
-  CHECK(s == "x\ny");
-  REQUIRE(o["retries"].get_string().get(s) == simdjson::SUCCESS);
-  CHECK(s == retries);
+  JsonLine j(line);
+  CHECK(j.str("path") == path);
+  CHECK(j.str("error_type") == "x\ny");
+  CHECK(j.str("retries") == retries);
   std::string text;
   format_access(text, r, kFinished, /*json=*/false);
   CHECK_THAT(text, Catch::Contains(" error_type=\"x\\ny\" ") && Catch::EndsWith(" usage_estimated=false"));

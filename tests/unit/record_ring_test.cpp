@@ -103,6 +103,20 @@ std::size_t drain(RecordRing& ring) {
   return n;
 }
 
+// Pushes `rec` into a small ring, hands each record read back to `check`, and returns how many
+// there were.
+template <class Check>
+int round_trip(const AccessRecord& rec, Check check) {
+  RecordRing ring(RecordRing::kMinBytes);
+  REQUIRE(ring.push(rec, 7));
+  int n = 0;
+  ring.release(ring.read([&](const AccessRecord& r, int64_t) {
+    check(r);
+    ++n;
+  }));
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("record ring: a record comes back with every field and its timestamp", "[unit][ring]") {
@@ -237,26 +251,14 @@ TEST_CASE("record ring: attempts and retry reasons come back", "[unit][ring]") {
   Owned o(5, 3);
   o.r.attempts = 3;
   o.r.retries = "http_429,upstream_connect_failed";
-  RecordRing ring(RecordRing::kMinBytes);
-  REQUIRE(ring.push(o.r, 7));
-  int n = 0;
-  ring.release(ring.read([&](const AccessRecord& r, int64_t) {
-    check_same(r, o.r);
-    ++n;
-  }));
-  CHECK(n == 1);
+  CHECK(round_trip(o.r, [&](const AccessRecord& r) { check_same(r, o.r); }) == 1);
 }
 
 TEST_CASE("record ring: the upstream trail comes back", "[unit][ring]") {
   Owned o(5, 3);
   o.r.attempts = 2;
   o.r.upstream_trail = "zhipu\t0\thttp_429@key1\nzhipu\t1";
-  RecordRing ring(RecordRing::kMinBytes);
-  REQUIRE(ring.push(o.r, 7));
-  int n = 0;
-  ring.release(ring.read([&](const AccessRecord& r, int64_t) {
-    CHECK(r.upstream_trail == "zhipu\t0\thttp_429@key1\nzhipu\t1");
-    ++n;
-  }));
-  CHECK(n == 1);
+  CHECK(round_trip(o.r, [](const AccessRecord& r) {
+          CHECK(r.upstream_trail == "zhipu\t0\thttp_429@key1\nzhipu\t1");
+        }) == 1);
 }

@@ -189,23 +189,36 @@ namespace {
 // More records than the smallest ring holds three times over, with no recorder thread: only
 // the fallback can make room.
 constexpr int kOverfill = 3;
-int overfill_count() {
-  return static_cast<int>(kOverfill * obs::RecordRing::kMinBytes / obs::RecordRing::encoded_size(rec(std::string(1000, 'z'))));
+
+// A smallest ring whose recorder thread never runs (not started, no timed flush); the recording
+// thread drains it itself past `max_lag` when `worker_fallback`.
+obs::RecorderOptions stalled(bool worker_fallback, std::chrono::milliseconds max_lag) {
+  return {.ring_bytes = obs::RecordRing::kMinBytes,
+          .flush_every = 1h,
+          .worker_fallback = worker_fallback,
+          .max_lag = max_lag,
+          .start_thread = false};
+}
+
+struct Overfilled {
+  int records = 0;  // recorded: kOverfill rings' worth of large records
+  int refused = 0;  // of them
+};
+
+Overfilled overfill(obs::Recorder& r) {
+  const std::string big(1000, 'z');
+  Overfilled o{
+      .records = static_cast<int>(kOverfill * obs::RecordRing::kMinBytes / obs::RecordRing::encoded_size(rec(big)))};
+  for (int i = 0; i < o.records; ++i) o.refused += r.record(rec(big), 0) ? 0 : 1;
+  return o;
 }
 }  // namespace
 
 TEST_CASE("recorder: a recorder thread that does not run loses nothing: the recording thread drains its ring",
           "[unit][recorder]") {
   Seen seen;
-  obs::Recorder r(consumers(std::make_unique<Collect>(seen)), {.ring_bytes = obs::RecordRing::kMinBytes,
-                                                               .flush_every = 1h,
-                                                               .worker_fallback = true,
-                                                               .max_lag = 0ms,
-                                                               .start_thread = false});
-  const std::string big(1000, 'z');
-  const int n = overfill_count();
-  int refused = 0;
-  for (int i = 0; i < n; ++i) refused += r.record(rec(big), 0) ? 0 : 1;
+  obs::Recorder r(consumers(std::make_unique<Collect>(seen)), stalled(true, 0ms));
+  const auto [n, refused] = overfill(r);
   CHECK(refused == 0);
   CHECK(r.stats().dropped == 0);
   CHECK(r.stats().worker_passes > 0);
@@ -216,14 +229,8 @@ TEST_CASE("recorder: a recorder thread that does not run loses nothing: the reco
 TEST_CASE("recorder: without the fallback, a recorder thread that does not run drops (counted) once the ring is full",
           "[unit][recorder]") {
   Seen seen;
-  obs::Recorder r(consumers(std::make_unique<Collect>(seen)), {.ring_bytes = obs::RecordRing::kMinBytes,
-                                                               .flush_every = 1h,
-                                                               .worker_fallback = false,
-                                                               .max_lag = 0ms,
-                                                               .start_thread = false});
-  const std::string big(1000, 'z');
-  const int n = overfill_count();
-  for (int i = 0; i < n; ++i) r.record(rec(big), 0);
+  obs::Recorder r(consumers(std::make_unique<Collect>(seen)), stalled(false, 0ms));
+  const int n = overfill(r).records;
   CHECK(r.stats().dropped > 0);
   CHECK(r.stats().worker_passes == 0);
   r.flush();
@@ -233,11 +240,7 @@ TEST_CASE("recorder: without the fallback, a recorder thread that does not run d
 TEST_CASE("recorder: the fallback waits for max_lag: a recorder that ran recently is left to do its work",
           "[unit][recorder]") {
   Seen seen;
-  obs::Recorder r(consumers(std::make_unique<Collect>(seen)), {.ring_bytes = obs::RecordRing::kMinBytes,
-                                                               .flush_every = 1h,
-                                                               .worker_fallback = true,
-                                                               .max_lag = 1h,
-                                                               .start_thread = false});
+  obs::Recorder r(consumers(std::make_unique<Collect>(seen)), stalled(true, 1h));
   const std::string big(1000, 'z');
   // Past half the ring: a lagging recorder would be helped here.
   const std::size_t half = obs::RecordRing::kMinBytes / 2 / obs::RecordRing::encoded_size(rec(big)) + 1;

@@ -20,27 +20,15 @@
 #include "zgate/obs/usage_rollup.hpp"
 #include "zgate/obs/usage_store.hpp"
 #include "zgate/report/report.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace zgate;
+using zgate::testing::TempDir;
 using report::Dim;
 
 namespace {
 
 constexpr int64_t kHour = 3'600'000;
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string t = (std::filesystem::temp_directory_path() / "zgate-report-XXXXXX").string();
-    REQUIRE(::mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string db() const { return (path / "usage.db").string(); }
-};
 
 struct Row {
   int64_t ts;
@@ -87,12 +75,12 @@ void exec(sqlite3* db, const std::string& sql) { REQUIRE(sqlite3_exec(db, sql.c_
 
 // A store with the rows, the first `rolled` of them rolled up.
 struct Fixture {
-  TempDir dir;
+  TempDir dir{"report"};
   std::vector<Row> rows = fixture_rows();
   explicit Fixture(int64_t rolled = 300) {
-    { UsageStore schema({dir.db()}); }  // creates the schema
+    { UsageStore schema({dir.file("usage.db")}); }  // creates the schema
     sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(dir.db().c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_open(dir.file("usage.db").c_str(), &db) == SQLITE_OK);
     exec(db, "BEGIN");
     sqlite3_stmt* st = nullptr;
     REQUIRE(sqlite3_prepare_v2(db,
@@ -130,7 +118,7 @@ struct Fixture {
   }
   std::unique_ptr<report::Store> open() {
     std::string err;
-    auto s = report::Store::open(dir.db(), err);
+    auto s = report::Store::open(dir.file("usage.db"), err);
     REQUIRE(s);
     return s;
   }
@@ -436,9 +424,9 @@ TEST_CASE("report: prune deletes the old rows, says how many, and the report agr
 }
 
 TEST_CASE("report: a missing store is a clear error", "[unit][report]") {
-  TempDir dir;
+  TempDir dir("report");
   std::string err;
-  CHECK_FALSE(report::Store::open(dir.db(), err));
+  CHECK_FALSE(report::Store::open(dir.file("usage.db"), err));
   CHECK(err.find("no usage store at") != std::string::npos);
 }
 

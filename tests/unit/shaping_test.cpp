@@ -20,6 +20,13 @@ ShapingLimits limits(unsigned max, Millis interval, std::size_t queue_max = 100,
   l.queue_timeout = timeout;
   return l;
 }
+
+// A queue with one slot (no interval), taken at t0.
+struct OneSlotTaken {
+  GateQueue q;
+  ShapingLimits l = limits(1, 0ms);
+  OneSlotTaken() { REQUIRE(q.arrive(l, t0).verdict == V::start); }
+};
 }  // namespace
 
 TEST_CASE("shaping: up to max_concurrent start at once, the next one waits", "[unit][shaping]") {
@@ -36,9 +43,8 @@ TEST_CASE("shaping: up to max_concurrent start at once, the next one waits", "[u
 }
 
 TEST_CASE("shaping: a freed slot goes to the head of the queue, in arrival order", "[unit][shaping]") {
-  GateQueue q;
-  const auto l = limits(1, 0ms);
-  REQUIRE(q.arrive(l, t0).verdict == V::start);
+  OneSlotTaken one;
+  auto& [q, l] = one;
   const auto first = q.arrive(l, t0);
   const auto second = q.arrive(l, t0);
   REQUIRE(first.verdict == V::wait);
@@ -54,9 +60,8 @@ TEST_CASE("shaping: a freed slot goes to the head of the queue, in arrival order
 }
 
 TEST_CASE("shaping: a newcomer does not overtake the queue when a slot frees", "[unit][shaping]") {
-  GateQueue q;
-  const auto l = limits(1, 0ms);
-  REQUIRE(q.arrive(l, t0).verdict == V::start);
+  OneSlotTaken one;
+  auto& [q, l] = one;
   REQUIRE(q.arrive(l, t0).verdict == V::wait);
   q.release(t0, t0 + 1ms);
   // Before the head was granted its slot, a new request arrives: it queues behind.
@@ -64,9 +69,8 @@ TEST_CASE("shaping: a newcomer does not overtake the queue when a slot frees", "
 }
 
 TEST_CASE("shaping: a request that leaves the queue frees its place", "[unit][shaping]") {
-  GateQueue q;
-  const auto l = limits(1, 0ms);
-  REQUIRE(q.arrive(l, t0).verdict == V::start);
+  OneSlotTaken one;
+  auto& [q, l] = one;
   const auto gone = q.arrive(l, t0);
   const auto next = q.arrive(l, t0);
   CHECK(q.leave(gone.ticket));

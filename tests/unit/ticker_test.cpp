@@ -43,34 +43,43 @@ TEST_CASE("ticker: nothing runs after stop returns, and stop can be called again
   t.stop();
 }
 
-TEST_CASE("ticker: background priority idle runs the thread at SCHED_IDLE (or nice 19 where refused)",
-          "[unit][ticker]") {
-  zgate::obs::set_background_priority(zgate::obs::BackgroundPriority::idle);
-  const int base = getpriority(PRIO_PROCESS, 0);
-  std::atomic<int> policy{-100}, nice{-100};
+namespace {
+
+struct TickPriority {
+  int nice = -100;
+  int policy = -100;
+};
+
+// Sets the background priority `p`, has a ticker tick once, and returns the nice value and the
+// scheduling policy its thread ticked with. Bounded (10 s): a thread at SCHED_IDLE on busy cores
+// may wait for one.
+TickPriority tick_priority(zgate::obs::BackgroundPriority p) {
+  zgate::obs::set_background_priority(p);
+  std::atomic<int> nice{-100}, policy{-100};
   Ticker t("zgate-test", 1h, [&] {
     nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
-    policy = sched_getscheduler(0);
+    policy = sched_getscheduler(0);  // last: once it is set, so is nice
   });
   t.wake();
-  // Bounded (10 s): a thread at SCHED_IDLE on busy cores may wait for one.
   for (int i = 0; i < 1000 && policy == -100; ++i) std::this_thread::sleep_for(10ms);
+  return {nice, policy};
+}
+
+}  // namespace
+
+TEST_CASE("ticker: background priority idle runs the thread at SCHED_IDLE (or nice 19 where refused)",
+          "[unit][ticker]") {
+  const int base = getpriority(PRIO_PROCESS, 0);
+  const auto [nice, policy] = tick_priority(zgate::obs::BackgroundPriority::idle);
+  zgate::obs::set_background_priority(zgate::obs::BackgroundPriority::nice);  // the default, for later tests
   CHECK((policy == SCHED_IDLE || nice == 19));
   CHECK(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())) == base);  // the caller's is unchanged
   CHECK(sched_getscheduler(0) != SCHED_IDLE);
 }
 
 TEST_CASE("ticker: background priority nice runs the thread at nice +5 relative to the process", "[unit][ticker]") {
-  zgate::obs::set_background_priority(zgate::obs::BackgroundPriority::nice);
   const int base = getpriority(PRIO_PROCESS, 0);
-  std::atomic<int> nice{-100}, policy{-100};
-  Ticker t("zgate-test", 1h, [&] {
-    nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
-    policy = sched_getscheduler(0);
-  });
-  t.wake();
-  for (int i = 0; i < 1000 && nice == -100; ++i) std::this_thread::sleep_for(10ms);
-  zgate::obs::set_background_priority(zgate::obs::BackgroundPriority::nice);  // the default, for later tests
+  const auto [nice, policy] = tick_priority(zgate::obs::BackgroundPriority::nice);
   CHECK(nice == std::min(base + Ticker::kBackgroundNice, 19));
   CHECK(policy == SCHED_OTHER);
   CHECK(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())) == base);  // the caller's is unchanged

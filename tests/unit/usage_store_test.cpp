@@ -14,26 +14,16 @@
 
 #include "zgate/obs/record_ring.hpp"
 #include "zgate/obs/usage_store.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace zgate;
+using zgate::testing::TempDir;
 using namespace std::chrono_literals;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed with its contents at scope exit.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string t = (std::filesystem::temp_directory_path() / "zgate-usage-XXXXXX").string();
-    REQUIRE(::mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string db() const { return (path / "sub" / "usage.db").string(); }
-};
+// The store's file, in a directory the store has to create.
+std::string db_file(const TempDir& dir) { return dir.file("sub/usage.db"); }
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -97,13 +87,13 @@ struct Store {
 }  // namespace
 
 TEST_CASE("usage store: a recorded row is written with every field", "[unit][usage]") {
-  TempDir dir;
-  Store store({dir.db()});
+  TempDir dir("usage");
+  Store store({db_file(dir)});
   const int64_t ts = now_ms();
   REQUIRE(store.record(sample("req-1", "ops", 11), ts));
   store.flush();
   CHECK(store.stats().written == 1);
-  const auto row = query_row(dir.db(),
+  const auto row = query_row(db_file(dir),
                              "SELECT ts_ms, request_id, key_label, model, upstream_model, provider, stream, status, "
                              "error_type, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost_usd, "
                              "total_us, first_token_us, upstream_first_byte_us FROM requests");
@@ -128,8 +118,8 @@ TEST_CASE("usage store: a recorded row is written with every field", "[unit][usa
 }
 
 TEST_CASE("usage store: rows from several threads are all written", "[unit][usage]") {
-  TempDir dir;
-  Store store({dir.db()}, 20ms);
+  TempDir dir("usage");
+  Store store({db_file(dir)}, 20ms);
   constexpr int kThreads = 4, kRows = 500;
   std::vector<std::thread> ts;
   for (int t = 0; t < kThreads; ++t) {
@@ -145,7 +135,7 @@ TEST_CASE("usage store: rows from several threads are all written", "[unit][usag
   store.flush();
   CHECK(store.stats().written == kThreads * kRows);
   CHECK(store.stats().failed == 0);
-  const auto row = query_row(dir.db(), "SELECT COUNT(*), COUNT(DISTINCT request_id), SUM(prompt_tokens), "
+  const auto row = query_row(db_file(dir), "SELECT COUNT(*), COUNT(DISTINCT request_id), SUM(prompt_tokens), "
                                        "COUNT(DISTINCT key_label) FROM requests");
   REQUIRE(row.size() == 4);
   CHECK(row[0] == std::to_string(kThreads * kRows));
@@ -155,8 +145,8 @@ TEST_CASE("usage store: rows from several threads are all written", "[unit][usag
 }
 
 TEST_CASE("usage store: only requests with a key label and a model are stored", "[unit][usage]") {
-  TempDir dir;
-  Store store({dir.db()});
+  TempDir dir("usage");
+  Store store({db_file(dir)});
   auto no_key = sample("no-key", "", 1);
   auto no_model = sample("no-model", "k", 1);
   no_model.model = "";
@@ -165,14 +155,14 @@ TEST_CASE("usage store: only requests with a key label and a model are stored", 
   store.record(sample("kept", "k", 1), now_ms());
   store.flush();
   CHECK(store.stats().written == 1);
-  CHECK(query_row(dir.db(), "SELECT group_concat(request_id, ',') FROM requests").at(0) == "kept");
+  CHECK(query_row(db_file(dir), "SELECT group_concat(request_id, ',') FROM requests").at(0) == "kept");
 }
 
 TEST_CASE("usage store: the checkpointer copies committed rows into the database file", "[unit][usage]") {
-  TempDir dir;
-  const auto db_size = [&] { return std::filesystem::file_size(dir.db()); };
+  TempDir dir("usage");
+  const auto db_size = [&] { return std::filesystem::file_size(db_file(dir)); };
   {
-    Store store({dir.db()});
+    Store store({db_file(dir)});
     const auto empty = db_size();  // the schema only
     for (int i = 0; i < 3000; ++i) {
       if (!store.record(sample("r" + std::to_string(i), "k", i), now_ms())) {  // this test's ring is small
@@ -184,28 +174,28 @@ TEST_CASE("usage store: the checkpointer copies committed rows into the database
     for (int i = 0; i < 50 && db_size() <= empty; ++i) std::this_thread::sleep_for(100ms);
     CHECK(db_size() > empty);  // checkpointed without any write of ours waiting for it
   }
-  CHECK_FALSE(std::filesystem::exists(dir.db() + "-wal"));  // closing checkpoints the rest
-  CHECK(query_row(dir.db(), "SELECT COUNT(*) FROM requests").at(0) == "3000");
+  CHECK_FALSE(std::filesystem::exists(db_file(dir) + "-wal"));  // closing checkpoints the rest
+  CHECK(query_row(db_file(dir), "SELECT COUNT(*) FROM requests").at(0) == "3000");
 }
 
 TEST_CASE("usage store: rows survive a restart and new rows are appended", "[unit][usage]") {
-  TempDir dir;
+  TempDir dir("usage");
   {
-    Store a({dir.db()});
+    Store a({db_file(dir)});
     a.record(sample("one", "k", 1), now_ms());
   }  // the recorder's destructor hands over what is queued
   {
-    Store b({dir.db()});
+    Store b({db_file(dir)});
     b.record(sample("two", "k", 2), now_ms());
     b.flush();
   }
-  CHECK(query_row(dir.db(), "SELECT group_concat(request_id, ',') FROM (SELECT request_id FROM requests ORDER BY id)")
+  CHECK(query_row(db_file(dir), "SELECT group_concat(request_id, ',') FROM (SELECT request_id FROM requests ORDER BY id)")
             .at(0) == "one,two");
 }
 
 TEST_CASE("usage store: rows past the retention period are deleted", "[unit][usage]") {
-  TempDir dir;
-  UsageStoreOptions o{dir.db()};
+  TempDir dir("usage");
+  UsageStoreOptions o{db_file(dir)};
   o.retention_days = 30;
   {
     Store store(o);
@@ -213,15 +203,15 @@ TEST_CASE("usage store: rows past the retention period are deleted", "[unit][usa
     store.record(sample("recent", "k", 1), now_ms() - int64_t{29} * 86'400'000);
     store.flush();
     // Expiry runs at most hourly: the first ran at opening, before these rows existed.
-    CHECK(query_row(dir.db(), "SELECT COUNT(*) FROM requests").at(0) == "2");
+    CHECK(query_row(db_file(dir), "SELECT COUNT(*) FROM requests").at(0) == "2");
   }
   UsageStore reopened(o);  // opening expires
-  CHECK(query_row(dir.db(), "SELECT group_concat(request_id, ',') FROM requests").at(0) == "recent");
+  CHECK(query_row(db_file(dir), "SELECT group_concat(request_id, ',') FROM requests").at(0) == "recent");
 }
 
 TEST_CASE("usage store: a path that cannot be opened is an error naming it", "[unit][usage]") {
-  TempDir dir;
-  const std::string file = (dir.path / "plain-file").string();
+  TempDir dir("usage");
+  const std::string file = dir.file("plain-file");
   { std::FILE* f = std::fopen(file.c_str(), "w"); REQUIRE(f); std::fclose(f); }
   const std::string bad = file + "/usage.db";  // a directory inside a regular file
   try {
@@ -233,80 +223,80 @@ TEST_CASE("usage store: a path that cannot be opened is an error naming it", "[u
 }
 
 TEST_CASE("usage store: attempts and retries are stored", "[unit][usage]") {
-  TempDir dir;
-  Store store({dir.db()});
+  TempDir dir("usage");
+  Store store({db_file(dir)});
   REQUIRE(store.record(with_retries(sample("req-retried", "ops", 3), 3, "http_429,upstream_connect_failed"), now_ms()));
   store.flush();
-  const auto row = query_row(dir.db(), "SELECT attempts, retries FROM requests");
+  const auto row = query_row(db_file(dir), "SELECT attempts, retries FROM requests");
   REQUIRE(row.size() == 2);
   CHECK(row[0] == "3");
   CHECK(row[1] == "http_429,upstream_connect_failed");
 }
 
 TEST_CASE("usage store: a row keeps upstream shaping's queue wait and depth", "[unit][usage][shaping]") {
-  TempDir dir;
-  Store store({dir.db()});
+  TempDir dir("usage");
+  Store store({db_file(dir)});
   AccessRecord r = sample("req-queued", "ops", 3);
   r.queue_wait_us = 125'000;
   r.queue_depth = 4;
   REQUIRE(store.record(r, now_ms()));
   REQUIRE(store.record(sample("req-unshaped", "ops", 3), now_ms()));
   store.flush();
-  CHECK(query_row(dir.db(), "SELECT queue_wait_us, queue_depth FROM requests WHERE request_id = 'req-queued'") ==
+  CHECK(query_row(db_file(dir), "SELECT queue_wait_us, queue_depth FROM requests WHERE request_id = 'req-queued'") ==
         std::vector<std::string>{"125000", "4"});
-  CHECK(query_row(dir.db(), "SELECT queue_wait_us, queue_depth FROM requests WHERE request_id = 'req-unshaped'") ==
+  CHECK(query_row(db_file(dir), "SELECT queue_wait_us, queue_depth FROM requests WHERE request_id = 'req-unshaped'") ==
         std::vector<std::string>{"-1", "0"});
 }
 
 TEST_CASE("usage store: a row says whether its usage is an estimate", "[unit][usage]") {
-  TempDir dir;
-  Store store({dir.db()});
+  TempDir dir("usage");
+  Store store({db_file(dir)});
   AccessRecord r = sample("req-cut", "ops", 3);
   r.usage_estimated = true;
   REQUIRE(store.record(r, now_ms()));
   REQUIRE(store.record(sample("req-whole", "ops", 3), now_ms()));
   store.flush();
-  CHECK(query_row(dir.db(), "SELECT usage_estimated FROM requests WHERE request_id = 'req-cut'") ==
+  CHECK(query_row(db_file(dir), "SELECT usage_estimated FROM requests WHERE request_id = 'req-cut'") ==
         std::vector<std::string>{"1"});
-  CHECK(query_row(dir.db(), "SELECT usage_estimated FROM requests WHERE request_id = 'req-whole'") ==
+  CHECK(query_row(db_file(dir), "SELECT usage_estimated FROM requests WHERE request_id = 'req-whole'") ==
         std::vector<std::string>{"0"});
 }
 
 TEST_CASE("usage store: a store of schema version 4 gains usage_estimated, 0 on its rows", "[unit][usage]") {
-  TempDir dir;
+  TempDir dir("usage");
   {
-    Store store({dir.db()});
+    Store store({db_file(dir)});
     REQUIRE(store.record(sample("old", "ops", 2), now_ms()));
     store.flush();
   }
   {
     sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2(dir.db().c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_open_v2(db_file(dir).c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
     REQUIRE(sqlite3_exec(db, "ALTER TABLE requests DROP COLUMN usage_estimated; ALTER TABLE requests DROP COLUMN cache_hit; "
                              "ALTER TABLE requests DROP COLUMN cost_saved_usd; PRAGMA user_version = 4;", nullptr,
                          nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
   {
-    Store store({dir.db()});
+    Store store({db_file(dir)});
     AccessRecord r = sample("new", "ops", 2);
     r.usage_estimated = true;
     REQUIRE(store.record(r, now_ms()));
     store.flush();
   }
-  CHECK(query_row(dir.db(), "SELECT usage_estimated FROM requests WHERE request_id = 'old'") ==
+  CHECK(query_row(db_file(dir), "SELECT usage_estimated FROM requests WHERE request_id = 'old'") ==
         std::vector<std::string>{"0"});
-  CHECK(query_row(dir.db(), "SELECT usage_estimated FROM requests WHERE request_id = 'new'") ==
+  CHECK(query_row(db_file(dir), "SELECT usage_estimated FROM requests WHERE request_id = 'new'") ==
         std::vector<std::string>{"1"});
-  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"6"});
+  CHECK(query_row(db_file(dir), "PRAGMA user_version") == std::vector<std::string>{"6"});
 }
 
 TEST_CASE("usage store: a store of schema version 1 gains the new columns and keeps its rows", "[unit][usage]") {
-  TempDir dir;
+  TempDir dir("usage");
   {
-    std::filesystem::create_directories(std::filesystem::path(dir.db()).parent_path());
+    std::filesystem::create_directories(std::filesystem::path(db_file(dir)).parent_path());
     sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2(dir.db().c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_open_v2(db_file(dir).c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) == SQLITE_OK);
     const char* v1 = R"sql(
       CREATE TABLE requests (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, request_id TEXT NOT NULL,
         key_label TEXT NOT NULL, model TEXT NOT NULL, upstream_model TEXT NOT NULL, provider TEXT NOT NULL,
@@ -321,29 +311,29 @@ TEST_CASE("usage store: a store of schema version 1 gains the new columns and ke
     sqlite3_close(db);
   }
   {
-    Store store({dir.db()});
+    Store store({db_file(dir)});
     REQUIRE(store.record(with_retries(sample("new", "ops", 2), 2, "http_503"), now_ms()));
     store.flush();
   }
-  CHECK(query_row(dir.db(), "SELECT attempts, retries FROM requests WHERE request_id = 'old'") ==
+  CHECK(query_row(db_file(dir), "SELECT attempts, retries FROM requests WHERE request_id = 'old'") ==
         std::vector<std::string>{"1", ""});
-  CHECK(query_row(dir.db(), "SELECT attempts, retries FROM requests WHERE request_id = 'new'") ==
+  CHECK(query_row(db_file(dir), "SELECT attempts, retries FROM requests WHERE request_id = 'new'") ==
         std::vector<std::string>{"2", "http_503"});
-  CHECK(query_row(dir.db(), "SELECT queue_wait_us, queue_depth FROM requests WHERE request_id = 'old'") ==
+  CHECK(query_row(db_file(dir), "SELECT queue_wait_us, queue_depth FROM requests WHERE request_id = 'old'") ==
         std::vector<std::string>{"-1", "0"});
-  CHECK(query_row(dir.db(), "SELECT usage_estimated FROM requests WHERE request_id = 'old'") ==
+  CHECK(query_row(db_file(dir), "SELECT usage_estimated FROM requests WHERE request_id = 'old'") ==
         std::vector<std::string>{"0"});
-  CHECK(query_row(dir.db(), "SELECT cache_hit, cost_saved_usd FROM requests WHERE request_id = 'old'") ==
+  CHECK(query_row(db_file(dir), "SELECT cache_hit, cost_saved_usd FROM requests WHERE request_id = 'old'") ==
         std::vector<std::string>{"0", "0.0"});
-  CHECK(query_row(dir.db(), "PRAGMA user_version") == std::vector<std::string>{"6"});
+  CHECK(query_row(db_file(dir), "PRAGMA user_version") == std::vector<std::string>{"6"});
   // The old row was rolled up when the store was opened.
-  CHECK(query_row(dir.db(), "SELECT requests, prompt_tokens FROM requests_hourly WHERE hour = 0") ==
+  CHECK(query_row(db_file(dir), "SELECT requests, prompt_tokens FROM requests_hourly WHERE hour = 0") ==
         std::vector<std::string>{"1", "1"});
 }
 
 TEST_CASE("usage store: the checkpoint thread rolls new rows up into the hourly rollup", "[unit][usage]") {
-  TempDir dir;
-  Store store({dir.db()});
+  TempDir dir("usage");
+  Store store({db_file(dir)});
   const int64_t ts = now_ms();
   REQUIRE(store.record(sample("req-1", "ops", 11), ts));
   REQUIRE(store.record(sample("req-2", "ops", 4), ts));
@@ -352,23 +342,23 @@ TEST_CASE("usage store: the checkpoint thread rolls new rows up into the hourly 
                           std::to_string(ts / 3'600'000) + " AND key_label = 'ops'";
   std::vector<std::string> row;
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while ((row = query_row(dir.db(), sql.c_str())) != std::vector<std::string>{"2", "15"} &&
+  while ((row = query_row(db_file(dir), sql.c_str())) != std::vector<std::string>{"2", "15"} &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(20ms);
   }
   CHECK(row == std::vector<std::string>{"2", "15"});
-  CHECK(query_row(dir.db(), "SELECT watermark FROM rollup_state") == std::vector<std::string>{"2"});
+  CHECK(query_row(db_file(dir), "SELECT watermark FROM rollup_state") == std::vector<std::string>{"2"});
 }
 
 TEST_CASE("usage store: with the rollup on the recorder thread it is written in the recorder's transaction",
           "[unit][usage]") {
-  TempDir dir;
-  UsageStoreOptions o{dir.db()};
+  TempDir dir("usage");
+  UsageStoreOptions o{db_file(dir)};
   o.rollup = UsageStoreOptions::Rollup::recorder_thread;
   Store store(o);
   const int64_t ts = now_ms();
   REQUIRE(store.record(sample("req-1", "ops", 11), ts));
   store.flush();
-  CHECK(query_row(dir.db(), "SELECT watermark FROM rollup_state") == std::vector<std::string>{"1"});
-  CHECK(query_row(dir.db(), "SELECT sum(requests) FROM requests_hourly") == std::vector<std::string>{"1"});
+  CHECK(query_row(db_file(dir), "SELECT watermark FROM rollup_state") == std::vector<std::string>{"1"});
+  CHECK(query_row(db_file(dir), "SELECT sum(requests) FROM requests_hourly") == std::vector<std::string>{"1"});
 }

@@ -9,8 +9,10 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <optional>
 
 #include "integration/gateway_harness.hpp"
+#include "support/loopback_server.hpp"
 
 using namespace zgate;
 using namespace zgate::testing;
@@ -23,96 +25,48 @@ constexpr const char* kAdminKey = "sk-admin-alert-test-0001";
 // and answers 200, or never answers (`hang`).
 class Receiver {
  public:
-  explicit Receiver(bool hang) : hang_(hang) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd_, 16) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { run(); });
-  }
+  explicit Receiver(bool hang) : hang_(hang), server_(std::in_place, [this](int c) { answer(c); }) {}
   ~Receiver() {
-    stop_ = true;
-    thread_.join();
+    server_.reset();
     for (int c : held_) ::close(c);
-    ::close(fd_);
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook/secret-token-123"; }
+  std::string url() const { return server_->url("/hook/secret-token-123"); }
 
   // Waits (bounded) until `n` connections came; returns the bodies read so far.
   std::vector<std::string> wait_for(std::size_t n, std::chrono::milliseconds timeout = 10s) {
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return arrivals_.size() >= n && (hang_ || bodies_.size() >= n); });
+    cv_.wait_for(lock, timeout, [&] { return arrivals().size() >= n && (hang_ || bodies_.size() >= n); });
     return bodies_;
   }
-  std::vector<std::chrono::steady_clock::time_point> arrivals() {
-    std::lock_guard lock(mu_);
-    return arrivals_;
-  }
+  std::vector<std::chrono::steady_clock::time_point> arrivals() const { return server_->arrivals(); }
 
  private:
-  void run() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 20) <= 0) continue;
-      const int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      {
-        std::lock_guard lock(mu_);
-        arrivals_.push_back(std::chrono::steady_clock::now());
-      }
-      cv_.notify_all();
-      if (hang_) {  // accepted, read, never answered
-        held_.push_back(c);
-        continue;
-      }
-      std::string req = read_request(c);
-      const std::size_t at = req.find("\r\n\r\n");
-      {
-        std::lock_guard lock(mu_);
-        bodies_.push_back(at == std::string::npos ? std::string() : req.substr(at + 4));
-      }
-      const std::string_view ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-      ::send(c, ok.data(), ok.size(), MSG_NOSIGNAL);
-      ::close(c);
-      cv_.notify_all();
+  void answer(int c) {
+    { std::lock_guard lock(mu_); }  // a waiter between its check and its wait gets this wake-up
+    cv_.notify_all();
+    if (hang_) {  // accepted, read, never answered
+      held_.push_back(c);
+      return;
     }
-  }
-  // The head and a Content-Length body, within 2 s.
-  static std::string read_request(int c) {
-    std::string got;
-    char buf[4096];
-    const auto deadline = std::chrono::steady_clock::now() + 2s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      const std::size_t head = got.find("\r\n\r\n");
-      if (head != std::string::npos) {
-        const std::size_t cl = got.find("Content-Length: ");
-        const std::size_t want = cl == std::string::npos ? 0 : std::stoul(got.substr(cl + 16));
-        if (got.size() >= head + 4 + want) break;
-      }
-      pollfd p{c, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      const ssize_t n = ::recv(c, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      got.append(buf, static_cast<std::size_t>(n));
+    const std::string req = read_http_request(c, 2s);
+    const std::size_t at = req.find("\r\n\r\n");
+    {
+      std::lock_guard lock(mu_);
+      bodies_.push_back(at == std::string::npos ? std::string() : req.substr(at + 4));
     }
-    return got;
+    const std::string_view ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+    ::send(c, ok.data(), ok.size(), MSG_NOSIGNAL);
+    ::close(c);
+    cv_.notify_all();
   }
 
   bool hang_;
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::vector<int> held_;  // the receiver thread's
+  std::vector<int> held_;  // the server thread's until it stops
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::string> bodies_;
-  std::vector<std::chrono::steady_clock::time_point> arrivals_;
+  // Last: stops before the members its handler uses go; reset first by the destructor.
+  std::optional<LoopbackServer> server_;
 };
 
 std::string field(const std::string& body, const char* name) {
@@ -121,6 +75,28 @@ std::string field(const std::string& body, const char* name) {
   if (v.error()) return "(missing)";
   if (v.is_string()) return std::string(v.get_string().value());
   return simdjson::to_string(v.value());
+}
+
+// Alerts evaluated every 50 ms, each chat request tried once upstream; `more` adds the rules.
+GatewayOptions alerting(std::function<void(Config&)> more) {
+  GatewayOptions o;
+  o.tweak = [more = std::move(more)](Config& c) {
+    c.retry.attempts = 1;
+    c.alerting.interval = 50ms;
+    more(c);
+  };
+  return o;
+}
+
+// The rule that fires on the first upstream failure, posting to `hook`.
+AlertRule upstream_down(const Receiver& hook, std::optional<AlertFormat> format = {}) {
+  AlertRule a;
+  a.name = "upstream-down";
+  a.kind = AlertKind::upstream_failures;
+  a.threshold = 1;
+  a.webhook = hook.url();
+  if (format) a.format = *format;
+  return a;
 }
 
 std::string error_request() { return chat_body("[scenario:err_500]"); }
@@ -136,20 +112,17 @@ double metric(const std::string& scrape, const std::string& series) {
 
 TEST_CASE("an error-rate rule posts when it fires and when it resolves", "[alert][integration]") {
   Receiver hook(false);
-  Harness h({[&](Config& c) {
-               c.retry.attempts = 1;
-               c.admin_key = kAdminKey;
-               c.alerting.interval = 50ms;
-               AlertRule a;
-               a.name = "chat-errors";
-               a.kind = AlertKind::error_rate;
-               a.threshold = 0.5;
-               a.min_requests = 3;
-               a.window = std::chrono::seconds(300);
-               a.webhook = hook.url();
-               c.alerts.push_back(a);
-             },
-             {}});
+  Harness h(alerting([&](Config& c) {
+    c.admin_key = kAdminKey;
+    AlertRule a;
+    a.name = "chat-errors";
+    a.kind = AlertKind::error_rate;
+    a.threshold = 0.5;
+    a.min_requests = 3;
+    a.window = std::chrono::seconds(300);
+    a.webhook = hook.url();
+    c.alerts.push_back(a);
+  }));
   for (int i = 0; i < 3; ++i) CHECK(h.post_chat(error_request()).status >= 500);
   auto bodies = hook.wait_for(1);
   REQUIRE(bodies.size() == 1);
@@ -184,21 +157,12 @@ TEST_CASE("an error-rate rule posts when it fires and when it resolves", "[alert
 
 TEST_CASE("a webhook that never answers delays no request and is given up after one retry", "[alert][integration]") {
   Receiver hook(true);
-  Harness h({[&](Config& c) {
-               c.retry.attempts = 1;
-               c.admin_key = kAdminKey;
-               c.alerting.interval = 50ms;
-               c.alerting.webhook_timeout = 400ms;
-               c.alerting.webhook_retry_delay = 100ms;
-               AlertRule a;
-               a.name = "upstream-down";
-               a.kind = AlertKind::upstream_failures;
-               a.threshold = 1;
-               a.webhook = hook.url();
-               a.format = AlertFormat::slack;
-               c.alerts.push_back(a);
-             },
-             {}});
+  Harness h(alerting([&](Config& c) {
+    c.admin_key = kAdminKey;
+    c.alerting.webhook_timeout = 400ms;
+    c.alerting.webhook_retry_delay = 100ms;
+    c.alerts.push_back(upstream_down(hook, AlertFormat::slack));
+  }));
   CHECK(h.post_chat(error_request()).status >= 500);
   REQUIRE(hook.wait_for(1).empty());  // the post came, and hangs
   REQUIRE(hook.arrivals().size() == 1);
@@ -233,18 +197,10 @@ TEST_CASE("a webhook that never answers delays no request and is given up after 
 
 TEST_CASE("stopping zgate does not wait for a webhook that hangs", "[alert][integration]") {
   Receiver hook(true);
-  Harness h({[&](Config& c) {
-               c.retry.attempts = 1;
-               c.alerting.interval = 50ms;
-               c.alerting.webhook_timeout = 60s;
-               AlertRule a;
-               a.name = "upstream-down";
-               a.kind = AlertKind::upstream_failures;
-               a.threshold = 1;
-               a.webhook = hook.url();
-               c.alerts.push_back(a);
-             },
-             {}});
+  Harness h(alerting([&](Config& c) {
+    c.alerting.webhook_timeout = 60s;
+    c.alerts.push_back(upstream_down(hook));
+  }));
   CHECK(h.post_chat(error_request()).status >= 500);
   hook.wait_for(1);
   REQUIRE(hook.arrivals().size() == 1);

@@ -48,28 +48,32 @@ HarnessReloader reloader(Harness*& h, std::atomic<int>& calls, bool refuse) {
   };
 }
 
+// A gateway with an admin key and the reloader above; `calls` counts the reloads.
+struct Reloadable {
+  std::atomic<int> calls{0};
+  Harness* self = nullptr;
+  Harness h;
+  explicit Reloadable(bool refuse) : h(with_admin(), {}, reloader(self, calls, refuse)) { self = &h; }
+};
+
 }  // namespace
 
 TEST_CASE("admin reload: the admin key applies the new configuration and gets its generation") {
-  Harness* hp = nullptr;
-  std::atomic<int> calls{0};
-  Harness h(with_admin(), {}, reloader(hp, calls, false));
-  hp = &h;
+  Reloadable rl(false);
+  Harness& h = rl.h;
   REQUIRE(chat_status(h, kSecondKey) == 401);
   const auto r = post_reload(h, kAdmin);
   REQUIRE(r.status == 200);
   CHECK(r.header("Content-Type") == "application/json");
   CHECK(r.body == R"({"reloaded":true,"generation":2,"restart_needed":[]})");
-  CHECK(calls == 1);
+  CHECK(rl.calls == 1);
   CHECK(chat_status(h, kSecondKey) == 200);
   CHECK(chat_status(h, kClientKey) == 200);
 }
 
 TEST_CASE("admin reload: a refused configuration is a 422 naming why, and the running one stays") {
-  Harness* hp = nullptr;
-  std::atomic<int> calls{0};
-  Harness h(with_admin(), {}, reloader(hp, calls, true));
-  hp = &h;
+  Reloadable rl(true);
+  Harness& h = rl.h;
   const auto r = post_reload(h, kAdmin);
   REQUIRE(r.status == 422);
   CHECK(r.body.find(R"("code":"config_rejected")") != std::string::npos);
@@ -78,13 +82,11 @@ TEST_CASE("admin reload: a refused configuration is a 422 naming why, and the ru
 }
 
 TEST_CASE("admin reload: client keys and no key are refused before anything is reloaded") {
-  Harness* hp = nullptr;
-  std::atomic<int> calls{0};
-  Harness h(with_admin(), {}, reloader(hp, calls, false));
-  hp = &h;
+  Reloadable rl(false);
+  Harness& h = rl.h;
   CHECK(post_reload(h, {}).status == 401);
   CHECK(post_reload(h, {{"Authorization", std::string("Bearer ") + kClientKey}}).status == 401);
-  CHECK(calls == 0);
+  CHECK(rl.calls == 0);
   // GET is not the method.
   CHECK(h.get("/admin/reload", kAdmin).status == 405);
 }

@@ -12,23 +12,12 @@
 #include <thread>
 
 #include "integration/gateway_harness.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace zgate;
 using namespace zgate::testing;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    path = (std::filesystem::temp_directory_path() / "zgate-cache-XXXXXX").string();
-    REQUIRE(::mkdtemp(path.data()) != nullptr);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 constexpr const char* kOtherKey = "sk-integration-test-key-0002";
 
@@ -62,9 +51,7 @@ uint64_t upstream_calls(Harness& h) { return h.mock().stats().requests; }
 void abandon_stream(Harness& h, const std::string& body) {
   RawConn conn(h.port());
   REQUIRE(conn.connected());
-  REQUIRE(conn.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kClientKey) +
-                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\n\r\n" + body));
+  REQUIRE(conn.send(raw_chat_request(body)));
   const std::string got = conn.read_until("\"content\":\"", std::chrono::seconds(5));
   REQUIRE(got.find("\"content\":\"") != std::string::npos);
   conn.close();
@@ -210,7 +197,7 @@ TEST_CASE("cache: scope = key keeps one tenant's answers from another", "[integr
 }
 
 TEST_CASE("cache: a hit is recorded with no upstream tokens or cost, and the cost it saved", "[integration][cache]") {
-  TempDir dir;
+  TempDir dir("cache");
   Harness h({[&](Config& c) {
                cache_on(c);
                c.usage_store = true;
@@ -266,7 +253,7 @@ TEST_CASE("cache: a hit is recorded with no upstream tokens or cost, and the cos
 }
 
 TEST_CASE("cache: the disk copy survives a restart", "[integration][cache]") {
-  TempDir dir;
+  TempDir dir("cache");
   auto tweak = [&](Config& c) {
     c.cache.enabled = true;
     c.cache.disk = true;

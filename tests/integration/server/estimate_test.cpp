@@ -12,23 +12,13 @@
 
 #include "integration/gateway_harness.hpp"
 #include "zgate/policy/limit_store.hpp"
+#include "support/temp_dir.hpp"
+#include "support/usage_db.hpp"
 
 using namespace zgate;
 using namespace zgate::testing;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    path = (std::filesystem::temp_directory_path() / "zgate-estimate-XXXXXX").string();
-    REQUIRE(::mkdtemp(path.data()) != nullptr);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 struct Row {
   int64_t prompt = 0, completion = 0, estimated = -1;
@@ -39,17 +29,12 @@ struct Row {
 // The usage store's rows, oldest first.
 std::vector<Row> rows(const std::string& dir) {
   std::vector<Row> out;
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2((dir + "/usage.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT prompt_tokens, completion_tokens, usage_estimated, cost_usd, status "
-                                 "FROM requests ORDER BY id", -1, &st, nullptr) == SQLITE_OK);
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  const char* select =
+      "SELECT prompt_tokens, completion_tokens, usage_estimated, cost_usd, status FROM requests ORDER BY id";
+  each_usage_row(dir, select, [&](sqlite3_stmt* st) {
     out.push_back(Row{sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
                       sqlite3_column_double(st, 3), sqlite3_column_int(st, 4)});
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  });
   return out;
 }
 
@@ -58,9 +43,7 @@ void abandon_stream(Harness& h) {
   RawConn conn(h.port());
   REQUIRE(conn.connected());
   const std::string body = chat_body("[scenario:slow chunks=200 delay_ms=20]", true);
-  REQUIRE(conn.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kClientKey) +
-                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\n\r\n" + body));
+  REQUIRE(conn.send(raw_chat_request(body)));
   const std::string got = conn.read_until("\"content\":\"", std::chrono::seconds(5));
   REQUIRE(got.find("200") != std::string::npos);
   REQUIRE(got.find("\"content\":\"") != std::string::npos);
@@ -82,7 +65,7 @@ std::vector<Row> wait_rows(Harness& h, const std::string& dir, std::size_t n) {
 }  // namespace
 
 TEST_CASE("estimate: a stream the client abandons is stored with estimated tokens and cost", "[integration][estimate]") {
-  TempDir dir;
+  TempDir dir("estimate");
   Harness h({[&](Config& c) {
                c.usage_store = true;
                c.data_dir = dir.path;
@@ -99,7 +82,7 @@ TEST_CASE("estimate: a stream the client abandons is stored with estimated token
 }
 
 TEST_CASE("estimate: a whole stream keeps the upstream's usage, not estimated", "[integration][estimate]") {
-  TempDir dir;
+  TempDir dir("estimate");
   Harness h({[&](Config& c) {
                c.usage_store = true;
                c.data_dir = dir.path;

@@ -2,22 +2,19 @@
 // HTTP, a reset mid-stream, 429 with Retry-After) come from a scripted raw upstream in this file;
 // the rest (a lone surrogate split across events, 50 streams open at shutdown, reloads during
 // traffic) run against zgate-mock.
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "integration/gateway_harness.hpp"
+#include "support/loopback_server.hpp"
 #include "server/retry.hpp"
 #include "zgate/config/default_models.hpp"
 
@@ -37,78 +34,26 @@ struct Scripted {
 // repeats), and notes when each connection arrived.
 class ScriptedUpstream {
  public:
-  explicit ScriptedUpstream(std::vector<Scripted> script) : script_(std::move(script)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    ::listen(fd_, 16);
-    thread_ = std::thread([this] { run(); });
-  }
-  ~ScriptedUpstream() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  std::string v4_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/api/paas/v4"; }
-  std::vector<std::chrono::steady_clock::time_point> arrivals() {
-    std::lock_guard lock(mu_);
-    return arrivals_;
-  }
+  explicit ScriptedUpstream(std::vector<Scripted> script)
+      : script_(std::move(script)), server_([this](int c) { answer(c); }) {}
+  std::string v4_url() const { return server_.url("/api/paas/v4"); }
+  std::vector<std::chrono::steady_clock::time_point> arrivals() const { return server_.arrivals(); }
 
  private:
-  void run() {
-    std::size_t n = 0;
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 20) <= 0) continue;
-      const int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      {
-        std::lock_guard lock(mu_);
-        arrivals_.push_back(std::chrono::steady_clock::now());
-      }
-      read_request(c);
-      const Scripted& s = script_[std::min(n++, script_.size() - 1)];
-      (void)::send(c, s.bytes.data(), s.bytes.size(), MSG_NOSIGNAL);
-      if (s.reset) {
-        linger l{1, 0};  // close() sends RST
-        ::setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-      }
-      ::close(c);
+  void answer(int c) {
+    read_http_request(c, std::chrono::seconds(2));
+    const Scripted& s = script_[std::min(answered_++, script_.size() - 1)];
+    (void)::send(c, s.bytes.data(), s.bytes.size(), MSG_NOSIGNAL);
+    if (s.reset) {
+      linger l{1, 0};  // close() sends RST
+      ::setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof l);
     }
-  }
-  // The head and a Content-Length body, bounded by 2 s.
-  static void read_request(int c) {
-    std::string got;
-    char buf[4096];
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    while (std::chrono::steady_clock::now() < deadline) {
-      const std::size_t head_end = got.find("\r\n\r\n");
-      if (head_end != std::string::npos) {
-        const std::size_t cl = got.find("Content-Length: ");
-        const std::size_t want = cl == std::string::npos ? 0 : std::stoul(got.substr(cl + 16));
-        if (got.size() >= head_end + 4 + want) return;
-      }
-      pollfd p{c, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      const ssize_t k = ::recv(c, buf, sizeof buf, 0);
-      if (k <= 0) return;
-      got.append(buf, static_cast<std::size_t>(k));
-    }
+    ::close(c);
   }
 
   std::vector<Scripted> script_;
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<std::chrono::steady_clock::time_point> arrivals_;
-  std::thread thread_;
+  std::size_t answered_ = 0;  // the server thread's
+  LoopbackServer server_;  // last: stops before the members its handler uses go
 };
 
 std::string http_answer(int status, std::string_view extra_headers, std::string_view body,
@@ -135,6 +80,20 @@ GatewayOptions upstream_at(const std::string& url, std::function<void(Config&)> 
 std::string auth_header() { return std::string("Authorization: Bearer ") + kClientKey + "\r\n"; }
 
 bool has(const std::string& s, std::string_view needle) { return s.find(needle) != std::string::npos; }
+
+// A stream request for `text` through `up` answers 200 with `first` (a content delta), then an
+// error event and [DONE].
+void check_stream_ends_in_error(const ScriptedUpstream& up, const std::string& text, std::string_view first) {
+  Harness h(upstream_at(up.v4_url()));
+  const auto r = h.post_chat(chat_body(text, true));
+  REQUIRE(r.status == 200);
+  const auto events = sse_data(r.body);
+  INFO(r.body);
+  REQUIRE(events.size() >= 3);
+  CHECK(has(r.body, first));
+  CHECK(has(events[events.size() - 2], R"("error")"));
+  CHECK(events.back() == "[DONE]");
+}
 
 }  // namespace
 
@@ -201,15 +160,7 @@ TEST_CASE("faults: a stream whose next event is not JSON delivers the good event
       "data: {\"id\":\"s1\",\"created\":1,\"model\":\"glm-4.5\",\"choices\":[{\"index\":0,\"delta\":{\"role\":"
       "\"assistant\",\"content\":\"Hello\"}}]}\n\ndata: {\"id\":\"s1\",\"choices\":[{ this is not json\n\n";
   ScriptedUpstream up({{http_answer(200, "", sse, "text/event-stream")}});
-  Harness h(upstream_at(up.v4_url()));
-  const auto r = h.post_chat(chat_body("bad event", true));
-  REQUIRE(r.status == 200);
-  const auto events = sse_data(r.body);
-  INFO(r.body);
-  REQUIRE(events.size() >= 3);
-  CHECK(has(r.body, R"("content":"Hello")"));
-  CHECK(has(events[events.size() - 2], R"("error")"));
-  CHECK(events.back() == "[DONE]");
+  check_stream_ends_in_error(up, "bad event", R"("content":"Hello")");
 }
 
 TEST_CASE("faults: an upstream connection reset mid-stream ends the stream with an error event and [DONE]",
@@ -222,15 +173,7 @@ TEST_CASE("faults: an upstream connection reset mid-stream ends the stream with 
   char size[16];
   std::snprintf(size, sizeof size, "%zx\r\n", event.size());
   ScriptedUpstream up({{head + size + event + "\r\n", /*reset=*/true}});
-  Harness h(upstream_at(up.v4_url()));
-  const auto r = h.post_chat(chat_body("reset", true));
-  REQUIRE(r.status == 200);
-  const auto events = sse_data(r.body);
-  INFO(r.body);
-  REQUIRE(events.size() >= 3);
-  CHECK(has(r.body, R"("content":"Part")"));
-  CHECK(has(events[events.size() - 2], R"("error")"));
-  CHECK(events.back() == "[DONE]");
+  check_stream_ends_in_error(up, "reset", R"("content":"Part")");
 }
 
 // ---- a lone surrogate split across events -----------------------------------------------------

@@ -14,6 +14,7 @@
 
 #include "integration/gateway_harness.hpp"
 #include "zgate/policy/limit_store.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace zgate;
 using namespace zgate::testing;
@@ -23,18 +24,6 @@ namespace {
 constexpr const char* kAdminKey = "zgate-admin-limits-test-key-0001";
 // 2026-12-03T10:00:00Z: the start of a minute.
 constexpr int64_t kT0 = 1796292000000;
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    path = (std::filesystem::temp_directory_path() / "zgate-limits-XXXXXX").string();
-    REQUIRE(::mkdtemp(path.data()) != nullptr);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 // A gateway whose client key has the policy `set` gives it, with an admin key; the limit store's
 // clock is fixed at kT0.
@@ -160,7 +149,7 @@ TEST_CASE("limits: the global budget applies to every key", "[integration][limit
 }
 
 TEST_CASE("limits: a restart restores the month's spend from the usage store", "[integration][limits]") {
-  TempDir dir;
+  TempDir dir("limits");
   auto with_store = [&](Config& c) {
     c.usage_store = true;
     c.data_dir = dir.path;

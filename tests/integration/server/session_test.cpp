@@ -56,27 +56,33 @@ TEST_CASE("session: pipelined chat requests with bodies all get their answer", "
   CHECK(count_of(got, "HTTP/1.1 200 OK") == 20);
 }
 
-TEST_CASE("session: a request head whose start line arrives before its fields is parsed", "[integration][session]") {
-  Harness h;
+namespace {
+
+// Sends `first` on a new connection, gives the server 50 ms to read it on its own (if it reads
+// both pieces at once the case is not exercised, but a test cannot pass wrongly), then sends
+// `second`; returns what came back up to `until` (5 s at most).
+std::string send_split(Harness& h, std::string_view first, std::string_view second, std::string_view until) {
   RawConn c(h.port());
   REQUIRE(c.connected());
-  REQUIRE(c.send("GET /health HTTP/1.1\r\nHost: zg"));
-  // Give the server the first piece on its own (if it reads both at once the case is not
-  // exercised, but the test cannot pass wrongly).
+  REQUIRE(c.send(first));
   std::this_thread::sleep_for(50ms);
-  REQUIRE(c.send("ate\r\nX-Request-Id: split-1\r\n\r\n"));
-  const std::string got = c.read_until("split-1", 5s);
+  REQUIRE(c.send(second));
+  return c.read_until(until, 5s);
+}
+
+}  // namespace
+
+TEST_CASE("session: a request head whose start line arrives before its fields is parsed", "[integration][session]") {
+  Harness h;
+  const std::string got =
+      send_split(h, "GET /health HTTP/1.1\r\nHost: zg", "ate\r\nX-Request-Id: split-1\r\n\r\n", "split-1");
   CHECK(got.rfind("HTTP/1.1 200 OK", 0) == 0);
 }
 
 TEST_CASE("session: a field line starting with a space right after a separately read start line is refused",
           "[integration][session]") {
   Harness h;
-  RawConn c(h.port());
-  REQUIRE(c.connected());
-  REQUIRE(c.send("GET /health HTTP/1.1\r\n"));
-  std::this_thread::sleep_for(50ms);
-  REQUIRE(c.send(" Host: zgate\r\nX-Request-Id: fold-1\r\n\r\n"));
-  const std::string got = c.read_until("\r\n\r\n", 5s);
+  const std::string got =
+      send_split(h, "GET /health HTTP/1.1\r\n", " Host: zgate\r\nX-Request-Id: fold-1\r\n\r\n", "\r\n\r\n");
   CHECK(got.rfind("HTTP/1.1 400", 0) == 0);
 }

@@ -19,15 +19,7 @@ constexpr const char* kAdminKey = "zgate-admin-health-test-key";
 // /health/upstream until `done` holds for its body (the recorder hands records over every
 // 100 ms), bounded at 5 s; the last body either way.
 std::string health_until(Harness& h, const std::function<bool(const std::string&)>& done, Headers auth = {}) {
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  std::string body;
-  for (;;) {
-    const HttpResult r = h.get("/health/upstream", auth);
-    REQUIRE(r.status == 200);
-    body = r.body;
-    if (done(body) || std::chrono::steady_clock::now() > deadline) return body;
-    std::this_thread::sleep_for(20ms);
-  }
+  return h.get_until("/health/upstream", done, std::move(auth));
 }
 
 bool has(const std::string& s, std::string_view needle) { return s.find(needle) != std::string::npos; }
@@ -51,20 +43,38 @@ GatewayOptions zai_tokens(std::function<void(Config&)> more = {}) {
   return o;
 }
 
+// Two upstream keys, the first revoked upstream; `more` adjusts the config further.
+GatewayOptions first_key_revoked(std::function<void(Config&)> more) {
+  GatewayOptions o;
+  o.mock.api_keys = {"upstream-key-good"};
+  o.tweak = [more = std::move(more)](Config& c) {
+    c.providers[0].api_key.clear();
+    c.providers[0].api_keys = {"upstream-key-revoked", "upstream-key-good"};
+    more(c);
+  };
+  return o;
+}
+
+// The provider's upstream is `refusing`, tried once a request, and down after `failures`.
+GatewayOptions refused_upstream(const RefusingPort& refusing, int failures) {
+  GatewayOptions o;
+  o.tweak = [url = refusing.v4_url(), failures](Config& c) {
+    c.providers[0].base_url = url;
+    c.retry.attempts = 1;
+    c.health.down_after_failures = failures;
+  };
+  return o;
+}
+
 }  // namespace
 
 // ---- passive health ----------------------------------------------------------------------------
 
 TEST_CASE("upstream health: each key's results and its pool state, by number and fingerprint only",
           "[integration][health]") {
-  mock::Options mo;
-  mo.api_keys = {"upstream-key-good"};  // the first key is revoked upstream
-  Harness h({[](Config& c) {
-               c.providers[0].api_key.clear();
-               c.providers[0].api_keys = {"upstream-key-revoked", "upstream-key-good"};
-               c.health.degraded_error_rate = 0.5;  // one failure in four attempts stays healthy
-             },
-             mo});
+  Harness h(first_key_revoked([](Config& c) {
+    c.health.degraded_error_rate = 0.5;  // one failure in four attempts stays healthy
+  }));
   for (int i = 0; i < 3; ++i) REQUIRE(h.post_chat(chat_body("health")).status == 200);
   const std::string body = health_until(h, [](const std::string& b) {
     return has(b, R"("credential":"2")") && has(b, R"("requests":3,"errors":0)");
@@ -81,12 +91,7 @@ TEST_CASE("upstream health: each key's results and its pool state, by number and
 
 TEST_CASE("upstream health: an unreachable upstream is down while /ready stays 200", "[integration][health]") {
   const RefusingPort refusing;
-  Harness h({[&](Config& c) {
-               c.providers[0].base_url = refusing.v4_url();
-               c.retry.attempts = 1;
-               c.health.down_after_failures = 2;
-             },
-             {}});
+  Harness h(refused_upstream(refusing, 2));
   REQUIRE(h.post_chat(chat_body("one")).status == 502);
   REQUIRE(h.post_chat(chat_body("two")).status == 502);
   const std::string body =
@@ -118,12 +123,7 @@ TEST_CASE("upstream health: with an admin key only that key reads it", "[integra
 
 TEST_CASE("upstream health: the metrics carry each credential's health", "[integration][health]") {
   const RefusingPort refusing;
-  Harness h({[&](Config& c) {
-               c.providers[0].base_url = refusing.v4_url();
-               c.retry.attempts = 1;
-               c.health.down_after_failures = 1;
-             },
-             {}});
+  Harness h(refused_upstream(refusing, 1));
   REQUIRE(h.post_chat(chat_body("one")).status == 502);
   std::string t;
   const auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -197,15 +197,10 @@ TEST_CASE("zai-web tokens: a guest provider's identity is one credential named g
 
 TEST_CASE("upstream health: the active check asks each key with a one-token request, no client needed",
           "[integration][health]") {
-  mock::Options mo;
-  mo.api_keys = {"upstream-key-good"};  // the first key is revoked upstream
-  Harness h({[](Config& c) {
-               c.providers[0].api_key.clear();
-               c.providers[0].api_keys = {"upstream-key-revoked", "upstream-key-good"};
-               c.providers[0].health_check_interval = std::chrono::seconds(1);
-               c.providers[0].health_check_model = "glm-4.5-flash";
-             },
-             mo});
+  Harness h(first_key_revoked([](Config& c) {
+    c.providers[0].health_check_interval = std::chrono::seconds(1);
+    c.providers[0].health_check_model = "glm-4.5-flash";
+  }));
   // The second key's part of the report (it comes last).
   const auto second = [](const std::string& b) {
     const std::size_t p = b.find(R"("credential":"2")");

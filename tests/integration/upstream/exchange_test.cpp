@@ -89,6 +89,14 @@ void send_pieces(tcp::socket& s, const std::vector<std::string>& pieces) {
   }
 }
 
+// A script that reads the request and answers `bytes` (all in one piece).
+ScriptedServer::Script answer_once(std::string bytes) {
+  return [bytes = std::move(bytes)](tcp::socket& s, int) {
+    if (!read_request(s)) return;
+    send_pieces(s, {bytes});
+  };
+}
+
 struct Client {
   Client() : watchdog(ioc, 5ms), pool(ioc.get_executor(), limits, watchdog) {}
   net::io_context ioc;
@@ -199,10 +207,7 @@ TEST_CASE("upstream exchange: a kept-alive connection is pooled and reused", "[i
 }
 
 TEST_CASE("upstream exchange: a response with Connection: close is not pooled", "[integration][upstream]") {
-  ScriptedServer server(1, [](tcp::socket& s, int) {
-    if (!read_request(s)) return;
-    send_pieces(s, {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"});
-  });
+  ScriptedServer server(1, answer_once("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"));
   Client c;
   const auto r = c.exchange(c.endpoint(server.port()));
   CHECK(r.text == "ok");
@@ -281,10 +286,8 @@ TEST_CASE("upstream exchange: an upstream that never answers times out after ups
 }
 
 TEST_CASE("upstream exchange: the status and Retry-After of an error response are read", "[integration][upstream]") {
-  ScriptedServer server(1, [](tcp::socket& s, int) {
-    if (!read_request(s)) return;
-    send_pieces(s, {"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 2\r\n\r\n{}"});
-  });
+  ScriptedServer server(
+      1, answer_once("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 2\r\n\r\n{}"));
   Client c;
   const auto r = c.exchange(c.endpoint(server.port()));
   CHECK(r.status == 429);

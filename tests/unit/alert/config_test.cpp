@@ -91,33 +91,44 @@ kind = "recorder_drops"
 }
 
 TEST_CASE("alerts config: mistakes are refused with the key named", "[alert]") {
-  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"errors\"\nthreshold = 1\n"),
-             Catch::Contains("alerts[0].kind: must be error_rate"));
-  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"error_rate\"\n"),
-             Catch::Contains("alerts[0].threshold: is required"));
-  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"error_rate\"\nthreshold = 10\n"),
-             Catch::Contains("alerts[0].threshold: an error rate is a fraction"));
-  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"latency\"\nthreshold = 10\nwindow_m = 5\n"),
-             Catch::Contains("alerts[0].window_m: unknown key"));
-  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\nwebhook = \"ftp://x/y\"\n"),
-             Catch::Contains("alerts[0].webhook: must be an http:// or https:// URL"));
-  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\nwebhook = \"http://h/\"\n"
-                      "template = '{\"a\":\"{{nmae}}\"}'\n"),
-             Catch::Contains("alerts[0].template: unknown placeholder {{nmae}}"));
-  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\nwebhook = \"http://h/\"\n"
-                      "template = '{\"a\":{{name}}'\n"),
-             Catch::Contains("alerts[0].template: is not valid JSON"));
-  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\nwebhook = \"http://h/\"\n"
-                      "format = \"slack\"\ntemplate = '{}'\n"),
-             Catch::Contains("give either format or template"));
-  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"latency\"\nthreshold = 1\nstat = \"p99\"\n"),
-             Catch::Contains("alerts[0].stat: must be avg or p95"));
-  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"budget\"\nthreshold = 0.8\nmodel = \"m\"\n"),
-             Catch::Contains("alerts[0].model: kind = \"budget\" has no model filter"));
-  CHECK_THAT(error_of("[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\n"
-                      "[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 2\n"),
-             Catch::Contains("duplicate alert name 'a'"));
-  CHECK_THAT(error_of("[alerting]\nqueue = 0\n"), Catch::Contains("alerting.queue: must be an integer from 1"));
+  struct Row {
+    std::string alerts;  // the TOML text
+    std::string says;    // in the error
+  };
+  const Row rows[] = {
+      {"[[alerts]]\nname = \"a\"\nkind = \"errors\"\nthreshold = 1\n",
+       "alerts[0].kind: must be error_rate"},
+      {"[[alerts]]\nname = \"a\"\nkind = \"error_rate\"\n",
+       "alerts[0].threshold: is required"},
+      {"[[alerts]]\nname = \"a\"\nkind = \"error_rate\"\nthreshold = 10\n",
+       "alerts[0].threshold: an error rate is a fraction"},
+      {"[[alerts]]\nname = \"a\"\nkind = \"latency\"\nthreshold = 10\nwindow_m = 5\n",
+       "alerts[0].window_m: unknown key"},
+      {"[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\nwebhook = \"ftp://x/y\"\n",
+       "alerts[0].webhook: must be an http:// or https:// URL"},
+      {"[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\nwebhook = \"http://h/\"\n"
+       "template = '{\"a\":\"{{nmae}}\"}'\n",
+       "alerts[0].template: unknown placeholder {{nmae}}"},
+      {"[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\nwebhook = \"http://h/\"\n"
+       "template = '{\"a\":{{name}}'\n",
+       "alerts[0].template: is not valid JSON"},
+      {"[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\nwebhook = \"http://h/\"\n"
+       "format = \"slack\"\ntemplate = '{}'\n",
+       "give either format or template"},
+      {"[[alerts]]\nname = \"a\"\nkind = \"latency\"\nthreshold = 1\nstat = \"p99\"\n",
+       "alerts[0].stat: must be avg or p95"},
+      {"[[alerts]]\nname = \"a\"\nkind = \"budget\"\nthreshold = 0.8\nmodel = \"m\"\n",
+       "alerts[0].model: kind = \"budget\" has no model filter"},
+      {"[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 1\n"
+       "[[alerts]]\nname = \"a\"\nkind = \"requests\"\nthreshold = 2\n",
+       "duplicate alert name 'a'"},
+      {"[alerting]\nqueue = 0\n",
+       "alerting.queue: must be an integer from 1"},
+  };
+  for (const Row& row : rows) {
+    INFO(row.alerts);
+    CHECK_THAT(error_of(row.alerts), Catch::Contains(row.says));
+  }
 }
 
 TEST_CASE("alerts config: webhook URLs are secrets", "[alert]") {

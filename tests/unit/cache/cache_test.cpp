@@ -13,19 +13,14 @@
 #include "zgate/cache/store.hpp"
 #include "zgate/front/openai/encoder.hpp"
 #include "zgate/front/openai/request.hpp"
+#include "support/chat_helpers.hpp"
 
 using namespace zgate;
 using namespace zgate::cache;
 
 namespace {
 
-ChatRequest parse(std::string body) {
-  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  Result<ChatRequest> r = openai::parse_chat_request(body);
-  INFO((r.ok() ? std::string() : r.error().message));
-  REQUIRE(r.ok());
-  return std::move(*r);
-}
+ChatRequest parse(std::string body) { return test::parse_chat(std::move(body)); }
 
 Key key_of(const std::string& body, std::string_view scope = {}) {
   ModelRoute route;
@@ -48,12 +43,7 @@ std::shared_ptr<Entry> entry_of(const std::string& text, int parts = 1, int64_t 
   }
   t += gap_us;
   b.on_event(Event::finished(FinishReason::stop));
-  Usage u;
-  u.present = true;
-  u.prompt_tokens = 5;
-  u.completion_tokens = 7;
-  u.total_tokens = 12;
-  b.on_event(Event::usage_of(u));
+  b.on_event(Event::usage_of(test::usage_of(5, 7, 12)));
   REQUIRE(b.complete());
   auto e = b.take();
   e->model = "glm";
@@ -61,14 +51,14 @@ std::shared_ptr<Entry> entry_of(const std::string& text, int parts = 1, int64_t 
   return e;
 }
 
+// The id, model and time every replay and its live counterpart are encoded with.
+openai::StreamOptions replay_options(bool include_usage) {
+  return openai::StreamOptions{.id = "chatcmpl-x", .model = "glm", .created = 1, .include_usage = include_usage};
+}
+
 std::string stream_of(const Entry& e, bool include_usage) {
   std::string out;
-  openai::StreamOptions so;
-  so.id = "chatcmpl-x";
-  so.model = "glm";
-  so.created = 1;
-  so.include_usage = include_usage;
-  openai::StreamEncoder enc(out, so);
+  openai::StreamEncoder enc(out, replay_options(include_usage));
   replay(e, enc);
   enc.finish();
   return out;
@@ -140,28 +130,18 @@ TEST_CASE("cache entry: replays as the live stream did, with and without usage",
   // The same events fed live.
   std::string live;
   {
-    openai::StreamOptions so;
-    so.id = "chatcmpl-x";
-    so.model = "glm";
-    so.created = 1;
-    so.include_usage = true;
-    openai::StreamEncoder enc(live, so);
+    openai::StreamEncoder enc(live, replay_options(true));
     enc.on_event(Event::start("up-1", "glm-4", 123));
     enc.on_event(Event::content("Hel"));
     enc.on_event(Event::content("lo "));
     enc.on_event(Event::content("world"));
     enc.on_event(Event::finished(FinishReason::stop));
-    Usage u;
-    u.present = true;
-    u.prompt_tokens = 5;
-    u.completion_tokens = 7;
-    u.total_tokens = 12;
-    enc.on_event(Event::usage_of(u));
+    enc.on_event(Event::usage_of(test::usage_of(5, 7, 12)));
     enc.finish();
   }
   CHECK(stream_of(*e, true) == live);
   CHECK(stream_of(*e, false).find("\"usage\"") == std::string::npos);
-  openai::ResponseAggregator agg(openai::StreamOptions{.id = "chatcmpl-x", .model = "glm", .created = 1});
+  openai::ResponseAggregator agg(replay_options(false));
   replay(*e, agg);
   std::string body;
   agg.write(body);
@@ -343,11 +323,7 @@ TEST_CASE("cache flight: waiters read the leader's events as they come and are w
   const uint64_t id = g->subscribe([&] { ++wakes; });
   CHECK(f->waiters() == 1);
   std::string out;
-  openai::StreamOptions so;
-  so.id = "chatcmpl-x";
-  so.model = "glm";
-  so.created = 1;
-  openai::StreamEncoder enc(out, so);
+  openai::StreamEncoder enc(out, replay_options(false));
   std::size_t next = 0;
   f->publish(Event::start("up", "glm-4", 1));
   f->publish(Event::content("Hel"));

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -70,12 +71,7 @@ void drive(const std::vector<std::string_view>& pieces, zaiweb::StreamDecoder& d
 
 std::string run_openai(const Setup& s, const std::vector<std::string_view>& pieces) {
   std::string out;
-  openai::StreamOptions so;
-  so.id = "chatcmpl-test";
-  so.model = "glm-test";
-  so.created = 1700000000;
-  so.include_usage = true;
-  openai::StreamEncoder enc(out, so);
+  openai::StreamEncoder enc(out, test::fixed_options(true));
   zaiweb::StreamDecoder dec(options_for(s));
   drive(pieces, dec, enc);
   enc.finish();
@@ -118,8 +114,11 @@ Recorder record(const Setup& s, std::string_view bytes) {
   return r;
 }
 
-Recorder record_transcript(const std::string& name) {
-  return record(setup_for(name), slurp(kDir / (name + ".sse")));
+// The transcript `name` decoded with its setup, adjusted by `adjust` if given.
+Recorder record_transcript(const std::string& name, const std::function<void(Setup&)>& adjust = {}) {
+  Setup s = setup_for(name);
+  if (adjust) adjust(s);
+  return record(s, slurp(kDir / (name + ".sse")));
 }
 
 void check_usage(const Usage& u, int64_t p, int64_t c, int64_t t, int64_t cached = 0) {
@@ -139,6 +138,13 @@ void check_clean_end(const Recorder& r, FinishReason f) {
   REQUIRE_FALSE(r.order.empty());
   CHECK(r.order.front() == EventType::start);
   CHECK(r.order.back() == EventType::finish);
+}
+
+// A failed stream whose error has this status and code.
+void check_failed(const Recorder& r, int status, std::string_view code) {
+  REQUIRE(r.failed);
+  CHECK(r.error.status == status);
+  CHECK(r.error.code == code);
 }
 
 // A clean stop with exactly this reasoning and answer.
@@ -206,14 +212,33 @@ void append_frame(std::string& out, std::string_view phase, std::string_view del
   out.append("\n\n");
 }
 
+// An answer frame that rewrites the answer from code point `index` on with `content`.
+void append_edit(std::string& out, int64_t index, std::string_view content) {
+  out.append("data: ");
+  json::Writer w(out);
+  w.begin_object().kv("type", "chat:completion").key("data").begin_object();
+  w.kv("phase", "answer").kv("edit_index", index).kv("edit_content", content).end_object().end_object();
+  out.append("\n\n");
+}
+
 constexpr std::string_view kDoneFrame = "data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"done\",\"done\":true}}\n\n";
 const Setup kPlain{"x", {}, {}, ThinkingMode::reasoning};
 
 // `frames`, then the done frame, decoded with no tools in reasoning mode.
-Recorder record_done(std::string frames) {
-  frames.append(kDoneFrame);
-  return record(kPlain, frames);
-}
+// A zai-web stream built frame by frame; decoded() ends it with the done frame and decodes it as
+// kPlain.
+struct Frames {
+  std::string bytes;
+  Frames& delta(std::string_view phase, std::string_view text) {
+    append_frame(bytes, phase, text);
+    return *this;
+  }
+  Frames& edit(int64_t index, std::string_view content) {
+    append_edit(bytes, index, content);
+    return *this;
+  }
+  Recorder decoded() const { return record(kPlain, bytes + std::string(kDoneFrame)); }
+};
 
 }  // namespace
 
@@ -302,10 +327,62 @@ TEST_CASE("zaiweb stream: delta text split at every character gives the same eve
 // ---------------------------------------------------------------------------------------------
 // The expected results, transcript by transcript
 
-TEST_CASE("zaiweb stream T01: plain answer, usage from an other frame", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T01");
-  check_stopped(r, "", "Hello! How can I help you today?");
-  check_usage(r.usage, 18, 9, 27);
+// Transcripts that end in a plain answer (no tool call) with a clean stop: the thinking shown
+// (unchecked where `reasoning` is empty and `check_reasoning` is off), the answer, the usage.
+struct AnswerRow {
+  const char* transcript;
+  const char* what;
+  const char* reasoning;
+  const char* content;
+  int64_t prompt, completion, total, cached;
+  bool check_reasoning = true;
+};
+
+TEST_CASE("zaiweb stream: transcripts that end in an answer give its thinking, content and usage", "[unit][zaiweb]") {
+  const AnswerRow rows[] = {
+      {"T01", "plain answer, usage from an other frame", "", "Hello! How can I help you today?", 18, 9, 27, 0},
+      {"T03", "<details> thinking and the edit_content transition", "The user asks for 2+2.\nSimple arithmetic.",
+       "2 + 2 = 4.", 15, 38, 53, 0},
+      {"T04", "plain thinking, usage before the final delta", "The user greets me. Reply briefly and friendly.",
+       "Hi there! Anything I can do for you?", 1921, 57, 1978, 640},
+      {"T05", "<summary> line and a newline split from its '> '", "First line.\nSecond line.", "Done.", 20, 30, 50, 0},
+      {"T07", "server-side search stays hidden, citation stripped, last usage wins",
+       "Need fresh news; search first.\n\nTwo sources agree; cite the news one.",
+       "The rover found clay minerals near the crater rim.", 3650, 95, 3745, 1900},
+      {"T10", "legacy search glm_block hidden, answer continues after it", "",
+       "Let me search.\n\nClay minerals were found.", 2100, 120, 2220, 0, /*check_reasoning=*/false},
+  };
+  for (const AnswerRow& row : rows) {
+    DYNAMIC_SECTION(row.transcript << ": " << row.what) {
+      const Recorder r = record_transcript(row.transcript);
+      if (row.check_reasoning) CHECK(r.reasoning == row.reasoning);
+      CHECK(r.content == row.content);
+      CHECK(r.calls.empty());
+      check_usage(r.usage, row.prompt, row.completion, row.total, row.cached);
+      check_clean_end(r, FinishReason::stop);
+    }
+  }
+}
+
+TEST_CASE("zaiweb stream: transcripts of one tool call give it whole and nothing of its text", "[unit][zaiweb]") {
+  struct Row {
+    const char* transcript;
+    const char* what;
+    const char* id;
+    int64_t prompt, completion, total;
+  };
+  const Row rows[] = {
+      {"T08", "prompt-injected XML call, trigger split across deltas, nothing leaks", "call_test_1", 850, 44, 894},
+      {"T09", "JSON tool call in a ```json fence", "call_w1", 640, 39, 679},
+  };
+  for (const Row& row : rows) {
+    DYNAMIC_SECTION(row.transcript << ": " << row.what) {
+      const Recorder r = record_transcript(row.transcript);
+      CHECK(r.content.empty());
+      check_one_call(r, row.id, "get_weather", "{\"city\": \"Paris\"}");
+      check_usage(r.usage, row.prompt, row.completion, row.total);
+    }
+  }
 }
 
 TEST_CASE("zaiweb stream T02: spaced 2025 JSON, usage repeated on the last answer and done is not doubled", "[unit][zaiweb]") {
@@ -314,24 +391,6 @@ TEST_CASE("zaiweb stream T02: spaced 2025 JSON, usage repeated on the last answe
   check_usage(r.usage, 10, 7, 17);
   CHECK(r.usage_events == 1);
   check_clean_end(r, FinishReason::stop);
-}
-
-TEST_CASE("zaiweb stream T03: <details> thinking and the edit_content transition", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T03");
-  check_stopped(r, "The user asks for 2+2.\nSimple arithmetic.", "2 + 2 = 4.");
-  check_usage(r.usage, 15, 38, 53);
-}
-
-TEST_CASE("zaiweb stream T04: plain thinking, usage before the final delta", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T04");
-  check_stopped(r, "The user greets me. Reply briefly and friendly.", "Hi there! Anything I can do for you?");
-  check_usage(r.usage, 1921, 57, 1978, 640);
-}
-
-TEST_CASE("zaiweb stream T05: <summary> line and a newline split from its '> '", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T05");
-  check_stopped(r, "First line.\nSecond line.", "Done.");
-  check_usage(r.usage, 20, 30, 50);
 }
 
 TEST_CASE("zaiweb stream T06: legacy <glm_block> call of a declared tool, rewritten by edits", "[unit][zaiweb]") {
@@ -343,64 +402,27 @@ TEST_CASE("zaiweb stream T06: legacy <glm_block> call of a declared tool, rewrit
 }
 
 TEST_CASE("zaiweb stream T06: the same block is hidden when the tool was not declared", "[unit][zaiweb]") {
-  Setup s = setup_for("T06");
-  s.tools.clear();
-  const Recorder r = record(s, slurp(kDir / "T06.sse"));
+  const Recorder r = record_transcript("T06", [](Setup& s) { s.tools.clear(); });
   CHECK(r.content == "I'll look up the weather.");
   CHECK(r.calls.empty());
   check_clean_end(r, FinishReason::stop);
 }
 
-TEST_CASE("zaiweb stream T07: server-side search stays hidden, citation stripped, last usage wins", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T07");
-  CHECK(r.reasoning == "Need fresh news; search first.\n\nTwo sources agree; cite the news one.");
-  CHECK(r.content == "The rover found clay minerals near the crater rim.");
-  CHECK(r.calls.empty());
-  check_usage(r.usage, 3650, 95, 3745, 1900);
-  check_clean_end(r, FinishReason::stop);
-}
-
-TEST_CASE("zaiweb stream T08: prompt-injected XML call, trigger split across deltas, nothing leaks", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T08");
-  CHECK(r.content.empty());
-  check_one_call(r, "call_test_1", "get_weather", "{\"city\": \"Paris\"}");
-  check_usage(r.usage, 850, 44, 894);
-}
-
-TEST_CASE("zaiweb stream T09: JSON tool call in a ```json fence", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T09");
-  CHECK(r.content.empty());
-  check_one_call(r, "call_w1", "get_weather", "{\"city\": \"Paris\"}");
-  check_usage(r.usage, 640, 39, 679);
-}
-
-TEST_CASE("zaiweb stream T10: legacy search glm_block hidden, answer continues after it", "[unit][zaiweb]") {
-  const Recorder r = record_transcript("T10");
-  CHECK(r.content == "Let me search.\n\nClay minerals were found.");
-  CHECK(r.calls.empty());
-  check_usage(r.usage, 2100, 120, 2220);
-  check_clean_end(r, FinishReason::stop);
-}
-
 TEST_CASE("zaiweb stream T11: double-nested 426 'client version outdated' fails with the detail", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T11");
-  REQUIRE(r.failed);
+  check_failed(r, 502, "upstream_client_outdated");
   CHECK(r.content.empty());
   CHECK(r.finishes == 0);
-  CHECK(r.error.code == "upstream_client_outdated");
-  CHECK(r.error.status == 502);
-  CHECK(r.error.message.find("Your client version (unknown) is outdated") != std::string::npos);
-  CHECK(r.error.message.find("fe_version") != std::string::npos);
+  CHECK_THAT(r.error.message,
+             Catch::Contains("Your client version (unknown) is outdated") && Catch::Contains("fe_version"));
   CHECK(r.order.back() == EventType::error);
 }
 
 TEST_CASE("zaiweb stream T12: model not available for the user level", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T12");
-  REQUIRE(r.failed);
-  CHECK(r.error.status == 403);
-  CHECK(r.error.code == "model_not_available");
-  CHECK(r.error.message.find("Model not available for current user level") != std::string::npos);
-  CHECK(r.error.message.find("logged-in token") != std::string::npos);
+  check_failed(r, 403, "model_not_available");
+  CHECK_THAT(r.error.message,
+             Catch::Contains("Model not available for current user level") && Catch::Contains("logged-in token"));
 }
 
 TEST_CASE("zaiweb stream T13: an error after partial content fails after that content", "[unit][zaiweb]") {
@@ -408,8 +430,7 @@ TEST_CASE("zaiweb stream T13: an error after partial content fails after that co
   CHECK(r.content == "The capital of France is");
   REQUIRE(r.failed);
   CHECK(r.finishes == 0);
-  CHECK(r.error.message.find("INTERNAL_ERROR") != std::string::npos);
-  CHECK(r.error.message.find("incomplete") != std::string::npos);
+  CHECK_THAT(r.error.message, Catch::Contains("INTERNAL_ERROR") && Catch::Contains("incomplete"));
 }
 
 TEST_CASE("zaiweb stream T14: seed-era top-level 401 error asks for a token refresh", "[unit][zaiweb]") {
@@ -421,10 +442,8 @@ TEST_CASE("zaiweb stream T14: seed-era top-level 401 error asks for a token refr
 
 TEST_CASE("zaiweb stream T15: captcha demand is surfaced, not worked around", "[unit][zaiweb]") {
   const Recorder r = record_transcript("T15");
-  REQUIRE(r.failed);
-  CHECK(r.error.status == 403);
-  CHECK(r.error.code == "upstream_captcha_required");
-  CHECK(r.error.message.find("captcha") != std::string::npos);
+  check_failed(r, 403, "upstream_captcha_required");
+  CHECK_THAT(r.error.message, Catch::Contains("captcha"));
   CHECK_FALSE(zaiweb::is_auth_failure(r.error));
 }
 
@@ -453,9 +472,7 @@ TEST_CASE("zaiweb stream T18: modern delta_name/delta_arguments call of a declar
 // Thinking modes and details edge cases
 
 TEST_CASE("zaiweb stream: think_tags mode wraps reasoning into the content", "[unit][zaiweb]") {
-  Setup s = setup_for("T03");
-  s.mode = ThinkingMode::think_tags;
-  const Recorder r = record(s, slurp(kDir / "T03.sse"));
+  const Recorder r = record_transcript("T03", [](Setup& s) { s.mode = ThinkingMode::think_tags; });
   CHECK(r.reasoning.empty());
   CHECK(r.content == "<think>The user asks for 2+2.\nSimple arithmetic.</think>2 + 2 = 4.");
 }
@@ -470,9 +487,7 @@ TEST_CASE("zaiweb stream: think_tags closes the tag at the end of a reasoning-on
 }
 
 TEST_CASE("zaiweb stream: strip mode drops reasoning", "[unit][zaiweb]") {
-  Setup s = setup_for("T05");
-  s.mode = ThinkingMode::strip;
-  const Recorder r = record(s, slurp(kDir / "T05.sse"));
+  const Recorder r = record_transcript("T05", [](Setup& s) { s.mode = ThinkingMode::strip; });
   CHECK(r.reasoning.empty());
   CHECK(r.content == "Done.");
 }
@@ -484,51 +499,40 @@ TEST_CASE("zaiweb stream: parse_thinking_mode", "[unit][zaiweb]") {
 }
 
 TEST_CASE("zaiweb stream: empty quoted lines and '>' inside reasoning survive", "[unit][zaiweb]") {
-  std::string b;
-  append_frame(b, "thinking", "<details type=\"reasoning\" done=\"false\">\n> a > b\n> \n>\n> c<d");
-  append_frame(b, "thinking", "\n</details>");
-  append_frame(b, "answer", "x");
-  const Recorder r = record_done(b);
+  const Recorder r = Frames()
+                         .delta("thinking", "<details type=\"reasoning\" done=\"false\">\n> a > b\n> \n>\n> c<d")
+                         .delta("thinking", "\n</details>")
+                         .delta("answer", "x")
+                         .decoded();
   CHECK(r.reasoning == "a > b\n\n\nc<d");
   CHECK(r.content == "x");
 }
 
 TEST_CASE("zaiweb stream: a transition that carries more reasoning than was streamed catches up", "[unit][zaiweb]") {
-  std::string b;
-  append_frame(b, "thinking", "<details type=\"reasoning\" done=\"false\">\n> Step one.");
-  b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"answer\",\"edit_index\":0,\"edit_content\":"
-           "\"<details type=\\\"reasoning\\\" done=\\\"true\\\" duration=\\\"1\\\">\\n> Step one.\\n> Step two.\\n"
-           "</details>\\nAnswer.\"}}\n\n");
-  const Recorder r = record_done(b);
+  const Recorder r = Frames()
+                         .delta("thinking", "<details type=\"reasoning\" done=\"false\">\n> Step one.")
+                         .edit(0, "<details type=\"reasoning\" done=\"true\" duration=\"1\">\n> Step one.\n> Step two.\n"
+                                  "</details>\nAnswer.")
+                         .decoded();
   CHECK(r.reasoning == "Step one.\nStep two.");
   CHECK(r.content == "Answer.");
 }
 
 TEST_CASE("zaiweb stream: an edit that rewrites sent answer text emits only the new tail", "[unit][zaiweb]") {
-  std::string b;
-  append_frame(b, "answer", "Hello wor");
-  b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"answer\",\"edit_index\":6,"
-           "\"edit_content\":\"world, ça va?\"}}\n\n");
-  append_frame(b, "answer", " Bien.");
-  const Recorder r = record_done(b);
+  const Recorder r =
+      Frames().delta("answer", "Hello wor").edit(6, "world, ça va?").delta("answer", " Bien.").decoded();
   CHECK(r.content == "Hello world, ça va? Bien.");
 }
 
 TEST_CASE("zaiweb stream: edit_index counts code points, not bytes", "[unit][zaiweb]") {
-  std::string b;
-  append_frame(b, "answer", "你好世界");
-  b.append("data: {\"type\":\"chat:completion\",\"data\":{\"phase\":\"answer\",\"edit_index\":4,"
-           "\"edit_content\":\"！\"}}\n\n");
-  const Recorder r = record_done(b);
+  const Recorder r = Frames().delta("answer", "你好世界").edit(4, "！").decoded();
   CHECK(r.content == "你好世界！");
 }
 
 TEST_CASE("zaiweb stream: a 200 KB frame passes through whole", "[unit][zaiweb]") {
   std::string big(200 * 1024, 'x');
   for (std::size_t i = 0; i < big.size(); i += 97) big[i] = '\n';
-  std::string b;
-  append_frame(b, "answer", big);
-  const Recorder r = record_done(b);
+  const Recorder r = Frames().delta("answer", big).decoded();
   CHECK(r.content == big);
 }
 
@@ -545,7 +549,7 @@ TEST_CASE("zaiweb stream: errors in every nesting become error events", "[unit][
     INFO(f);
     const Recorder r = record(kPlain, std::string("data: ") + f + "\n\n");
     REQUIRE(r.failed);
-    CHECK(r.error.message.find("boom") != std::string::npos);
+    CHECK_THAT(r.error.message, Catch::Contains("boom"));
     CHECK(r.finishes == 0);
   }
 }
@@ -564,14 +568,12 @@ TEST_CASE("zaiweb stream: nothing at all is reported as an empty stream", "[unit
   const Recorder r = record(kPlain, "");
   REQUIRE(r.failed);
   CHECK(r.starts == 1);
-  CHECK(r.error.message.find("without sending anything") != std::string::npos);
+  CHECK_THAT(r.error.message, Catch::Contains("without sending anything"));
 }
 
 TEST_CASE("zaiweb stream: a citation-like run that is not a marker is kept", "[unit][zaiweb]") {
-  std::string b;
-  append_frame(b, "answer", "【注意】 and 【turn");
-  append_frame(b, "answer", "X】 and 【turn1search2】.");
-  const Recorder r = record_done(b);
+  const Recorder r =
+      Frames().delta("answer", "【注意】 and 【turn").delta("answer", "X】 and 【turn1search2】.").decoded();
   CHECK(r.content == "【注意】 and 【turnX】 and .");
 }
 
@@ -687,11 +689,7 @@ TEST_CASE("zaiweb stream: a good frame and garbage in one read deliver the good 
   // Malformed frames are noise on this dialect: skipped, the answer goes on.
   const std::string first = raw_frame("answer", "Hello") + "data: {\"type\":\"chat:completion\",\"data\":{oops\n\n";
   std::string out;
-  openai::StreamOptions so;
-  so.id = "chatcmpl-test";
-  so.model = "glm-test";
-  so.created = 1700000000;
-  openai::StreamEncoder enc(out, so);
+  openai::StreamEncoder enc(out, test::fixed_options());
   zaiweb::StreamDecoder dec(options_for(kPlain));
   sse::Parser parser;
   const auto on = [&](const sse::Event& ev) { if (!dec.done()) dec.on_data(ev.data, ev.event, enc); };

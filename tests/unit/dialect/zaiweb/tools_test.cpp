@@ -44,19 +44,24 @@ const std::string kCallText = "Let me check.\n" + kTrigger +
                               "    <args_json><![CDATA[{\"city\": \"Paris\"}]]></args_json>\n  </function_call>\n"
                               "</function_calls>";
 
-}  // namespace
-
-TEST_CASE("zaiweb tools: a trigger call split at every offset is parsed and never leaks", "[unit][zaiweb]") {
-  for (std::size_t k = 0; k <= kCallText.size(); ++k) {
-    const std::string_view s(kCallText);
-    const Collect c = run({s.substr(0, k), s.substr(k)});
+// `text` cut in two at every offset gives `before` as text and one get_weather call `id` for
+// Paris.
+void check_every_split(std::string_view text, std::string_view before, std::string_view id) {
+  for (std::size_t k = 0; k <= text.size(); ++k) {
+    const Collect c = run({text.substr(0, k), text.substr(k)});
     INFO("split at " << k);
-    REQUIRE(c.text_out == "Let me check.\n");
+    REQUIRE(c.text_out == before);
     REQUIRE(c.calls.size() == 1);
-    CHECK(c.calls[0].id == "call_1");
+    CHECK(c.calls[0].id == id);
     CHECK(c.calls[0].name == "get_weather");
     CHECK(c.calls[0].args == "{\"city\": \"Paris\"}");
   }
+}
+
+}  // namespace
+
+TEST_CASE("zaiweb tools: a trigger call split at every offset is parsed and never leaks", "[unit][zaiweb]") {
+  check_every_split(kCallText, "Let me check.\n", "call_1");
 }
 
 TEST_CASE("zaiweb tools: fed one byte at a time", "[unit][zaiweb]") {
@@ -156,15 +161,7 @@ TEST_CASE("zaiweb tools: an unterminated block at the end is repaired when it is
 TEST_CASE("zaiweb tools: JSON tool_calls in a fence and bare at a line start", "[unit][zaiweb]") {
   const std::string fenced = "Calling now.\n```json\n{\"tool_calls\": [{\"id\": \"call_w1\", \"type\": \"function\", "
                              "\"function\": {\"name\": \"get_weather\", \"arguments\": \"{\\\"city\\\": \\\"Paris\\\"}\"}}]}\n```";
-  for (std::size_t k = 0; k <= fenced.size(); ++k) {
-    const std::string_view s(fenced);
-    const Collect c = run({s.substr(0, k), s.substr(k)});
-    INFO("split at " << k);
-    REQUIRE(c.text_out == "Calling now.\n");
-    REQUIRE(c.calls.size() == 1);
-    CHECK(c.calls[0].id == "call_w1");
-    CHECK(c.calls[0].args == "{\"city\": \"Paris\"}");
-  }
+  check_every_split(fenced, "Calling now.\n", "call_w1");
   const Collect bare = run({"{\"tool_calls\":[{\"name\":\"read_file\",\"arguments\":{\"path\":\"a\"}}]}"});
   REQUIRE(bare.calls.size() == 1);
   CHECK(bare.calls[0].name == "read_file");

@@ -11,6 +11,7 @@
 #include "zgate/model/request.hpp"
 #include "zgate/front/openai/request.hpp"
 #include "zgate/dialect/zhipu/request.hpp"
+#include "support/chat_helpers.hpp"
 
 using namespace zgate;
 
@@ -31,13 +32,7 @@ std::string minify(const std::string& json) {
   return out;
 }
 
-ChatRequest parse_ok(std::string body) {
-  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  Result<ChatRequest> r = openai::parse_chat_request(body);
-  INFO((r.ok() ? std::string() : r.error().message));
-  REQUIRE(r.ok());
-  return std::move(*r);
-}
+ChatRequest parse_ok(std::string body) { return test::parse_chat(std::move(body)); }
 
 ModelRoute route(std::string name, std::string upstream) {
   ModelRoute r;

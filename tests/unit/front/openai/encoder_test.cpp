@@ -1,5 +1,6 @@
 // openai::StreamEncoder and openai::ResponseAggregator driven by hand-built events.
 #include <cctype>
+#include <initializer_list>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -7,11 +8,13 @@
 #include "../../dialect/fixtures.hpp"
 #include "zgate/model/request.hpp"
 #include "zgate/front/openai/encoder.hpp"
+#include "support/chat_helpers.hpp"
 
 namespace {
 
 using namespace zgate;
 using zgate::test::fixed_options;
+using zgate::test::usage_of;
 
 const std::string kPrefix =
     R"(data: {"id":"chatcmpl-test","object":"chat.completion.chunk","created":1700000000,"model":"glm-test",)"
@@ -34,15 +37,19 @@ std::size_t count(std::string_view hay, std::string_view needle) {
   return n;
 }
 
+// Hands `events` to `sink` (an encoder or an aggregator) in order.
+template <class Sink>
+void feed(Sink& sink, std::initializer_list<Event> events) {
+  for (const Event& e : events) sink.on_event(e);
+}
+
 }  // namespace
 
 TEST_CASE("openai encoder: content deltas, role on the first only, then finish and [DONE]", "[unit][openai]") {
   std::string out;
   openai::StreamEncoder enc(out, fixed_options());
-  enc.on_event(Event::start("up", "glm-4.6", 5));
-  enc.on_event(Event::content("a\"b"));
-  enc.on_event(Event::content("c"));
-  enc.on_event(Event::finished(FinishReason::length));
+  feed(enc, {Event::start("up", "glm-4.6", 5), Event::content("a\"b"), Event::content("c"),
+             Event::finished(FinishReason::length)});
   enc.finish();
   CHECK(out == chunk(R"({"role":"assistant","content":"a\"b"})") + chunk(R"({"content":"c"})") +
                    chunk("{}", "\"length\"") + "data: [DONE]\n\n");
@@ -125,13 +132,7 @@ TEST_CASE("openai encoder: finish() is idempotent and later events are ignored",
 }
 
 TEST_CASE("openai encoder: usage chunk after finish only with include_usage", "[unit][openai]") {
-  Usage u;
-  u.present = true;
-  u.prompt_tokens = 3;
-  u.completion_tokens = 4;
-  u.total_tokens = 7;
-  u.cached_tokens = 1;
-  u.reasoning_tokens = 2;
+  const Usage u = usage_of(3, 4, 7, /*cached=*/1, /*reasoning=*/2);
   for (const bool include : {false, true}) {
     std::string out;
     openai::StreamEncoder enc(out, fixed_options(include));
@@ -309,22 +310,16 @@ TEST_CASE("roles print as OpenAI values", "[unit][openai]") {
 TEST_CASE("openai encoder: outcome counts the bytes of content, tool calls and reasoning apart", "[unit][openai]") {
   std::string out;
   openai::StreamEncoder enc(out, fixed_options());
-  enc.on_event(Event::start("x", "m", 1));
-  enc.on_event(Event::reasoning("think"));
-  enc.on_event(Event::content("Hello"));
-  enc.on_event(Event::content(""));
-  enc.on_event(Event::tool_call(0, "id", "fn", "{\"a\":1}"));
-  enc.on_event(Event::tool_call(0, "", "", "xy"));
+  feed(enc, {Event::start("x", "m", 1), Event::reasoning("think"), Event::content("Hello"), Event::content(""),
+             Event::tool_call(0, "id", "fn", "{\"a\":1}"), Event::tool_call(0, "", "", "xy")});
   CHECK(enc.outcome().reasoning_bytes == 5);
   CHECK(enc.outcome().content_bytes == 5 + 2 + 7 + 2);
 }
 
 TEST_CASE("openai aggregator: outcome counts the bytes of content, tool calls and reasoning apart", "[unit][openai]") {
   openai::ResponseAggregator agg(fixed_options());
-  agg.on_event(Event::reasoning("abc"));
-  agg.on_event(Event::content("Hel"));
-  agg.on_event(Event::content("lo"));
-  agg.on_event(Event::tool_call(0, "id", "fn", "{}"));
+  feed(agg,
+       {Event::reasoning("abc"), Event::content("Hel"), Event::content("lo"), Event::tool_call(0, "id", "fn", "{}")});
   CHECK(agg.outcome().reasoning_bytes == 3);
   CHECK(agg.outcome().content_bytes == 5 + 2 + 2);
 }
