@@ -364,7 +364,8 @@ net::awaitable<bool> preflight(Request& c, ResponseWriter& out) {
 
 }  // namespace
 
-net::awaitable<bool> handle(Request& c) {
+net::awaitable<bool> handle(Conn& conn, RequestParser& parser, WorkerGeneration& wg) {
+  Request c(conn, parser, wg);
   const RequestHead& req = c.req;
   c.info.request_id = request_id_from(req.request_id);
   c.keep_alive = c.parser.keep_alive() && !c.conn.g.stopping.load(std::memory_order_relaxed);

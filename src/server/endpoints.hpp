@@ -7,8 +7,10 @@
 
 namespace zgate {
 
-// Answers one request whose head has been read, and records it. True to keep the connection.
-net::awaitable<bool> handle(Request& c);
+// Answers one request whose head has been read, in generation `wg`, and records it. True to
+// keep the connection. The Request lives in this coroutine's frame, which exists only while
+// the request does: an idle keep-alive connection does not carry it.
+net::awaitable<bool> handle(Conn& conn, RequestParser& parser, WorkerGeneration& wg);
 
 // The operator's key, checked on the head (see Authenticator::check_admin); on success the
 // request is recorded with the key label "admin".

@@ -84,8 +84,41 @@ bool parse_request_head(RequestParser& p, beast::flat_buffer& buf, RequestHead& 
 }
 
 namespace {
-// A connection's read buffer larger than this after a request is released.
-constexpr std::size_t kKeepReadCapacity = 16 * 1024;
+
+// Answers a head that is not acceptable HTTP (400, 431, 501), recorded like any other answer.
+// A coroutine of its own, so that the session's frame, which lives as long as the connection,
+// does not carry a Request for this rare case.
+net::awaitable<void> answer_bad_head(Conn& conn, RequestParser& parser, WorkerGeneration& wg, ApiError e) {
+  Request c(conn, parser, wg);
+  c.info.request_id = request_id_from({});
+  c.info.recorded = true;
+  c.keep_alive = false;
+  ResponseWriter out(c);
+  co_await out.send_error(e);
+  record(c);
+}
+
+// Between two requests a keep-alive connection may wait minutes, and most of a server's
+// connections are such waits: it holds no buffer while it waits. This releases what the last
+// request needed (read buffer, body, response head) and reads the bytes already sent, if any (a
+// client that sends its next request straight away pays nothing more). True when there were
+// none: the caller then waits for the socket to become readable, with nothing allocated for it.
+// Otherwise `rec` is how the read ended.
+bool release_for_idle(tcp::socket& sock, RequestParser& parser, beast::flat_buffer& buf, RequestHead& req,
+                      std::string& head, boost::system::error_code& rec) {
+  buf = beast::flat_buffer();
+  std::string().swap(req.body);
+  std::string().swap(head);
+  boost::system::error_code now;
+  const std::size_t n = sock.read_some(io::read_buffer(buf), now);
+  if (now == net::error::would_block || now == net::error::try_again) {
+    buf = beast::flat_buffer();
+    return true;
+  }
+  rec = io::after_read(parser, buf, now, n);
+  return false;
+}
+
 }  // namespace
 
 net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std::shared_ptr<ConnCancel> cancel,
@@ -122,7 +155,11 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
     // A slow or silent client cannot hold the connection: the whole head must arrive in time.
     dl.arm(first ? cfg->timeouts.client_header_read : cfg->timeouts.client_keepalive_idle);
     boost::system::error_code rec;
-    while (!parse_request_head(parser, buf, req, rec)) {
+    if (!first && buf.size() == 0 && release_for_idle(sock, parser, buf, req, head, rec)) {
+      auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, nothrow);
+      rec = ec;
+    }
+    while (!rec && !parse_request_head(parser, buf, req, rec)) {
       auto [ec, n] = co_await sock.async_read_some(io::read_buffer(buf), nothrow);
       if ((rec = io::after_read(parser, buf, ec, n))) break;
     }
@@ -138,19 +175,12 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
       // A head that is not acceptable HTTP gets its 400 (431, 501), recorded like any other
       // answer; a client that went away or timed out gets nothing.
       if (rec == http::error::header_limit || req.reject_status != 0 || is_malformed(rec)) {
-        Request c(conn, parser, *wg);
-        c.info.request_id = request_id_from({});
-        c.info.recorded = true;
-        c.keep_alive = false;
-        ResponseWriter out(c);
-        co_await out.send_error(bad_head_error(rec, req, *cfg));
-        record(c);
+        co_await answer_bad_head(conn, parser, *wg, bad_head_error(rec, req, *cfg));
         linger = true;
       }
       break;
     }
-    Request c(conn, parser, *wg);
-    const bool keep = co_await handle(c);
+    const bool keep = co_await handle(conn, parser, *wg);
     if (!keep || g.stopping.load(std::memory_order_relaxed)) {
       // Closing with part of a request unread (an error answered before its body was read):
       // the client may still be sending.
@@ -158,12 +188,6 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
       break;
     }
     first = false;
-    // After a large request, what it needed is not kept for the connection's idle life (a
-    // keep-alive connection may wait minutes for its next request): the read buffer once it
-    // holds no bytes, and the request body (which the next request's parser would release too
-    // late, after the wait).
-    if (buf.size() == 0 && buf.capacity() > kKeepReadCapacity) buf = beast::flat_buffer();
-    if (req.body.capacity() > RequestHead::kKeepBodyCapacity) std::string().swap(req.body);
   }
   if (linger) co_await linger_close(sock, dl, buf, *wg->gen->cfg);
   sock.shutdown(tcp::socket::shutdown_send, ec);
