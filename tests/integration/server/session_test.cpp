@@ -59,15 +59,23 @@ TEST_CASE("session: pipelined chat requests with bodies all get their answer", "
 
 namespace {
 
-// Sends `first` on a new connection, gives the server 50 ms to read it on its own (if it reads
-// both pieces at once the case is not exercised, but a test cannot pass wrongly), then sends
-// `second`; returns what came back up to `until` (5 s at most).
+// Sends `pieces` in turn on `c`, giving the server 50 ms to read each on its own before the next
+// (if it reads several at once the case is not exercised, but a test cannot pass wrongly).
+void send_pieces(RawConn& c, std::initializer_list<std::string_view> pieces) {
+  bool first = true;
+  for (const std::string_view piece : pieces) {
+    if (!first) std::this_thread::sleep_for(50ms);
+    first = false;
+    REQUIRE(c.send(piece));
+  }
+}
+
+// Sends `first`, then `second`, on a new connection (send_pieces); returns what came back up to
+// `until` (5 s at most).
 std::string send_split(Harness& h, std::string_view first, std::string_view second, std::string_view until) {
   RawConn c(h.port());
   REQUIRE(c.connected());
-  REQUIRE(c.send(first));
-  std::this_thread::sleep_for(50ms);
-  REQUIRE(c.send(second));
+  send_pieces(c, {first, second});
   return c.read_until(until, 5s);
 }
 
@@ -105,11 +113,8 @@ TEST_CASE("session: a kept-alive connection that waits before its next request, 
   const std::string second = chat_request("idle-2", chat_body("second, after a wait"));
   const std::size_t body_at = second.find("\r\n\r\n") + 4;
   const std::size_t half = body_at + (second.size() - body_at) / 2;
-  REQUIRE(c.send(std::string_view(second).substr(0, body_at)));
-  std::this_thread::sleep_for(50ms);
-  REQUIRE(c.send(std::string_view(second).substr(body_at, half - body_at)));
-  std::this_thread::sleep_for(50ms);
-  REQUIRE(c.send(std::string_view(second).substr(half)));
+  const std::string_view all = second;
+  send_pieces(c, {all.substr(0, body_at), all.substr(body_at, half - body_at), all.substr(half)});
   const std::string got = c.read_until("finish_reason", 10s);
   CHECK(got.rfind("HTTP/1.1 200 OK", 0) == 0);
   CHECK(got.find("idle-2") != std::string::npos);
