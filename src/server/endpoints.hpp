@@ -20,6 +20,8 @@ Result<void> authenticate_admin(Request& c);
 // operator, run on the admin query thread.
 net::awaitable<bool> admin_usage(Request& c, ResponseWriter& out);
 net::awaitable<bool> admin_requests(Request& c, ResponseWriter& out);
+// GET /admin/requests/stream (admin.cpp): the live tail of finished requests.
+net::awaitable<bool> requests_stream(Request& c, ResponseWriter& out);
 // POST /admin/reload (admin.cpp): re-reads and applies the configuration, like SIGHUP.
 net::awaitable<bool> admin_reload(Request& c, ResponseWriter& out);
 

@@ -320,6 +320,11 @@ uint16_t Gateway::start() {
     pthread_setname_np(w.thread.native_handle(), "zgate-metrics");
     net::co_spawn(g.accept_ioc, accept_loop(g, g.metrics_acceptor, true), net::detached);
   }
+  g.tail_io.thread = std::thread([&g] {
+    obs::lower_this_thread();  // background work, like the recorder's
+    g.tail_io.ioc.run();
+  });
+  pthread_setname_np(g.tail_io.thread.native_handle(), "zgate-tail");
   net::co_spawn(g.accept_ioc, accept_loop(g, g.acceptor, false), net::detached);
   g.accept_thread = std::thread([&g] { g.accept_ioc.run(); });
   pthread_setname_np(g.accept_thread.native_handle(), "zgate-accept");
@@ -376,6 +381,12 @@ void Gateway::stop() {
   for (auto& w : g.workers) {
     if (w->thread.joinable()) w->thread.join();
   }
+  // The tails ended at close_all() above; one whose client does not take its last chunk is cut.
+  g.tail_io.guard.reset();
+  const auto tails_cut = Clock::now() + kAbortWait;
+  while (g.tail_io.open.load() > 0 && Clock::now() < tails_cut) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  g.tail_io.ioc.stop();
+  if (g.tail_io.thread.joinable()) g.tail_io.thread.join();
   if (g.recorder) g.recorder->flush();  // every finished request is logged and its row is on disk
   if (g.capture) g.capture->flush();
   // After the last records: nothing is evaluated or posted from here on.

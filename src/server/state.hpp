@@ -154,6 +154,18 @@ struct AdminQueries {
   std::unique_ptr<report::Store> store;  // the pool thread's
 };
 
+// The live tails' I/O (GET /admin/requests/stream): once a tail's response head is written on
+// its worker, the connection moves to this io_context's thread, which writes it every finished
+// request from then on. A tail that follows every request at full load writes megabytes a second;
+// here that never takes a request worker's time (admin.cpp).
+struct TailIo {
+  TailIo() : guard(net::make_work_guard(ioc)) {}
+  net::io_context ioc{1};
+  net::executor_work_guard<net::io_context::executor_type> guard;
+  std::thread thread;
+  std::atomic<int> open{0};  // tails running here
+};
+
 struct Gateway::Impl {
   explicit Impl(std::shared_ptr<const Config> c)
       : cfg(std::move(c)), tail(obs::TailLimits{.max_queued_bytes = cfg->limits.tail_buffer}), acceptor(accept_ioc) {}
@@ -211,6 +223,9 @@ struct Gateway::Impl {
   uint16_t port = 0;
   bool started = false;
   bool stopped = false;
+  // Where the live tails' connections go once their head is written. Last, so destroyed first:
+  // a tail still open then unsubscribes from `tail` and uncounts itself from `connections`.
+  TailIo tail_io;
 };
 
 // Per-connection cancellation: the session coroutine is spawned bound to `signal`, so a
