@@ -271,14 +271,37 @@ net::awaitable<bool> preflight(Request& c, ResponseWriter& out) {
 
 }  // namespace
 
+namespace {
+
+// The target without its query string.
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+// 404 for a path zgate does not serve, 405 for a method its endpoint does not take. A coroutine
+// of its own: its error and strings would otherwise hold slots in handle()'s frame, which lives
+// as long as the request (a stream: minutes).
+net::awaitable<bool> refuse_unrouted(Request& c, ResponseWriter& out, const Endpoint* e) {
+  const std::string_view path = path_of(c.req.target);
+  std::optional<ApiError> err;
+  if (!e) {
+    err = not_found("Unknown path '" + std::string(path) +
+                        (c.conn.metrics_only
+                             ? "'. This address (metrics_listen) serves GET /metrics, /health and /health/upstream."
+                             : "'. zgate serves POST /v1/chat/completions and GET /v1/models."),
+                    "unknown_url");
+  } else {
+    err = method_not_allowed("Use " + std::string(http::to_string(e->method)) + " for " + std::string(path) + ".");
+  }
+  co_return co_await out.send_error(*err) && c.keep_alive;
+}
+
+}  // namespace
+
 net::awaitable<bool> handle(Conn& conn, RequestParser& parser, WorkerGeneration& wg) {
   Request c(conn, parser, wg);
   const RequestHead& req = c.req;
   c.info.request_id = request_id_from(req.request_id);
   c.keep_alive = c.parser.keep_alive() && !c.conn.g.stopping.load(std::memory_order_relaxed);
-  const std::string_view target = req.target;
-  const std::string_view path = target.substr(0, target.find('?'));
-  const Endpoint* e = find_endpoint(path);
+  const Endpoint* e = find_endpoint(path_of(req.target));
   // metrics_listen serves /metrics and the health checks only.
   if (e && c.conn.metrics_only && e->recorded) e = nullptr;
   // Only the chat endpoint reads a body; anything else with a body closes the connection after
@@ -292,17 +315,8 @@ net::awaitable<bool> handle(Conn& conn, RequestParser& parser, WorkerGeneration&
   c.conn.g.requests.fetch_add(1, std::memory_order_relaxed);
   c.info.recorded = true;
   bool keep;
-  if (!e) {
-    keep = co_await out.send_error(not_found("Unknown path '" + std::string(path) +
-                                             (c.conn.metrics_only
-                                                  ? "'. This address (metrics_listen) serves GET /metrics, /health and /health/upstream."
-                                                  : "'. zgate serves POST /v1/chat/completions and GET /v1/models."),
-                                             "unknown_url")) &&
-           c.keep_alive;
-  } else if (e->method != http::verb::unknown && req.method != e->method) {
-    keep = co_await out.send_error(method_not_allowed(
-               "Use " + std::string(http::to_string(e->method)) + " for " + std::string(path) + ".")) &&
-           c.keep_alive;
+  if (!e || (e->method != http::verb::unknown && req.method != e->method)) {
+    keep = co_await refuse_unrouted(c, out, e);
   } else {
     keep = co_await e->handler(c, out);
   }

@@ -1,5 +1,7 @@
 // One upstream attempt of a chat request: send it, judge the answer's head, and pump the body
 // through the dialect's decoder into the client's answer (a stream or one JSON body).
+#include <variant>
+
 #include <spdlog/spdlog.h>
 
 #include "cache.hpp"
@@ -182,12 +184,23 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
   co_return !client_gone;
 }
 
+void note_timings(RequestInfo& info, const upstream::Timings& t) {
+  info.connect_us = t.connect_us;
+  info.upstream_first_byte_us = t.first_byte_us;
+  info.upstream_reused = t.reused;
+}
+
 }  // namespace
 
 net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest& creq, ProviderRuntime& prt,
                               PreparedRequest& prep, bool may_retry, Backoff* backoff,
                               KeyLease& lease) {
   const Config& cfg = c.cfg;
+  // The errors answered here are built into this one variable, outside the expressions that
+  // await, and the two kinds of answer share one slot: this frame lives as long as the stream,
+  // and GCC gives each local and each such temporary a slot of its own (see handle_chat()).
+  std::optional<ApiError> err;
+  std::variant<std::monostate, StreamAnswer, BufferedAnswer> answers;
   upstream::Exchange ex(c.conn.w.pool, prt.tls.get(), prt.endpoint, cfg.timeouts, cfg.limits);
   // The upstream's share of the request's time, for zgate_overhead_seconds and Server-Timing:
   // from here until the answer has been read (ended early below where zgate answers itself).
@@ -197,28 +210,26 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
   } upstream_time{c.info};
   c.info.upstream_begin();
   const Failure f = co_await ex.start(prep.request);
-  const upstream::Timings t = ex.timings();
-  c.info.connect_us = t.connect_us;
-  c.info.upstream_first_byte_us = t.first_byte_us;
-  c.info.upstream_reused = t.reused;
+  note_timings(c.info, ex.timings());
   if (f == Failure::cancelled && c.cut_by_shutdown()) {
-    co_await out.send_error(shutdown_error());
+    err = shutdown_error();
+    co_await out.send_error(*err);
     co_return Next::close;
   }
   if (f == Failure::cancelled) co_return Next::close;
   if (f != Failure::none) {
     c.info.upstream_end();
     spdlog::warn("[{}] upstream {} failed: {}", c.info.request_id, prt.cfg->name, ex.error_message());
-    ApiError e = failure_error(f, ex.error_message());
+    err = failure_error(f, ex.error_message());
     // Nothing reached the upstream's model (or it never answered a byte): worth another try.
     const bool transient = f == Failure::connect || f == Failure::tls || f == Failure::closed || f == Failure::write;
     if (transient && backoff) {
-      backoff->reason = e.code;
-      backoff->error = std::move(e);
+      backoff->reason = err->code;
+      backoff->error = std::move(*err);
       backoff->retry_after = -1;
       co_return Next::backoff;
     }
-    co_return next_of(co_await out.send_error(e) && c.keep_alive);
+    co_return next_of(co_await out.send_error(*err) && c.keep_alive);
   }
 
   const int status = ex.status();
@@ -227,7 +238,8 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
     const Failure bf = co_await ex.read_all(body);
     c.info.upstream_end();
     if (bf == Failure::cancelled && c.cut_by_shutdown()) {
-      co_await out.send_error(shutdown_error());
+      err = shutdown_error();
+      co_await out.send_error(*err);
       co_return Next::close;
     }
     if (bf == Failure::cancelled) co_return Next::close;
@@ -239,20 +251,20 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
                   std::string_view(body).substr(0, 512));
     const bool retry = prt.dialect->on_upstream_error(prep, status, body);
     if (retry && may_retry) co_return Next::retry;
-    ApiError e = prt.dialect->map_error(status, content_type, body);
-    judge_key(lease, e, retry_after);
+    err = prt.dialect->map_error(status, content_type, body);
+    judge_key(lease, *err, retry_after);
     // A failure of this key, with another key usable: try that one at once.
     const bool other_key = lease.result != CredentialPool::Outcome::ok &&
                            lease.pool->other_usable(lease.index, CredentialPool::Clock::now());
-    if ((e.retryable || other_key) && backoff) {
+    if ((err->retryable || other_key) && backoff) {
       backoff->reason = "http_" + std::to_string(status);
       if (lease.pool && lease.pool->size() > 1) backoff->reason += "@key" + std::to_string(lease.index + 1);
       backoff->retry_after = retry_after;
       backoff->now = other_key;
-      backoff->error = std::move(e);
+      backoff->error = std::move(*err);
       co_return Next::backoff;
     }
-    co_return next_of(co_await out.send_error(e) && c.keep_alive);
+    co_return next_of(co_await out.send_error(*err) && c.keep_alive);
   }
 
   c.info.upstream_ok = true;
@@ -268,7 +280,7 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
     // Sent and answered 200: no retry will resend it, and a stream may stay open for minutes.
     std::string().swap(prep.request.body);
     if (!co_await out.start_stream()) co_return Next::close;
-    StreamAnswer answer(c, out, so);
+    StreamAnswer& answer = answers.emplace<StreamAnswer>(c, out, so);
     if (cfg.timeouts.stream_heartbeat.count() > 0) c.conn.dl.heartbeat(cfg.timeouts.stream_heartbeat, kHeartbeatChunk);
     const bool ok = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer, rec ? &*rec : nullptr);
     c.info.upstream_end();
@@ -280,7 +292,7 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
     co_return next_of(ok && c.keep_alive);
   }
 
-  BufferedAnswer answer(so);
+  BufferedAnswer& answer = answers.emplace<BufferedAnswer>(so);
   const bool pumped = co_await pump(c, ex, *prt.dialect, prep.decoder.get(), answer, rec ? &*rec : nullptr);
   c.info.upstream_end();
   c.info.outcome = answer.agg.outcome();  // also when cut: the text seen is billed (estimate_usage)

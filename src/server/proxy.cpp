@@ -40,6 +40,55 @@ struct PolicySettle {
   policy::Ticket ticket;
 };
 
+// The refusals handle_chat() sends, each built outside its frame (see there).
+
+// The client key, checked on the head: the key label goes to the record, or the 401.
+std::optional<ApiError> authenticate_chat(Request& c) {
+  auto who = c.gen.auth.check(c.req.authorization, c.req.api_key, c.conn.auth_memo);
+  if (!who) return std::move(who).error();
+  c.info.key_label = *who;
+  return std::nullopt;
+}
+
+// A Content-Length over limits.body_limit: 413 before the body is read.
+std::optional<ApiError> declared_body_too_large(Request& c) {
+  const auto len = c.parser.content_length();
+  if (!len || *len <= c.cfg.limits.body_limit) return std::nullopt;
+  return payload_too_large("The request body is " + std::to_string(*len) + " bytes; the limit is " +
+                           std::to_string(c.cfg.limits.body_limit) + " bytes.");
+}
+
+// Why reading the body failed, as the client's answer; none (recorded as 499) when the client left.
+std::optional<ApiError> body_read_error(Request& c, const boost::system::error_code& rec) {
+  if (rec == http::error::body_limit) {
+    return payload_too_large("The request body exceeds the limit of " + std::to_string(c.cfg.limits.body_limit) +
+                             " bytes.");
+  }
+  if (c.conn.dl.expired()) return request_timeout("Timed out reading the request body.");
+  if (is_malformed(rec)) return bad_request("Malformed request body: " + rec.message() + ".");
+  c.info.status = 499;
+  c.info.error_type = "client_read_failed";
+  return std::nullopt;
+}
+
+ApiError model_not_found(std::string_view model) {
+  ApiError e = not_found("The model '" + std::string(model) + "' does not exist or is not served by this gateway; "
+                         "GET /v1/models lists the available models.", "model_not_found");
+  e.param = "model";
+  return e;
+}
+
+// The wait before another attempt, on the upstream's account (not zgate's); false when it was
+// cancelled. Its own coroutine: the timer would otherwise hold a slot in handle_chat()'s frame.
+net::awaitable<bool> wait_backoff(Request& c, Clock::duration delay) {
+  if (delay <= Clock::duration::zero()) co_return true;
+  c.info.upstream_begin();
+  net::steady_timer timer(c.conn.sock.get_executor(), delay);
+  auto [ec] = co_await timer.async_wait(nothrow);
+  c.info.upstream_end();
+  co_return !ec;
+}
+
 // Waits at the upstream gate of `key` (the credential's index, -1 = the provider's only one) for
 // the request's upstream model, with the client watched. Nothing, with the slot in `pass`; or
 // what handle_chat returns when the request ended here: refused (answered 429), its client left
@@ -76,23 +125,28 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   const RequestHead& req = c.req;
   c.info.recorded = true;
   c.info.chat = true;
+  // Every refusal is built here, in a statement of its own, and sent from here. Every local of a
+  // coroutine, and every temporary of an expression that awaits, has a slot of its own in the
+  // coroutine's frame (GCC does not share slots), and this frame lives as long as the stream: an
+  // error built inside `co_await out.send_error(...)` would cost every stream its bytes.
+  std::optional<ApiError> refusal;
 
   // Authenticate on the headers alone, before reading a possibly large body.
-  const auto who = c.gen.auth.check(req.authorization, req.api_key, c.conn.auth_memo);
-  if (!who) {
+  refusal = authenticate_chat(c);
+  if (refusal) {
     c.keep_alive = false;  // the body stays unread
-    co_await out.send_error(who.error());
+    co_await out.send_error(*refusal);
     co_return false;
   }
-  c.info.key_label = *who;
   const policy::Policies& pol = c.gen.policies;
-  const policy::KeyRules* rules = pol.find(*who);
+  const policy::KeyRules* rules = pol.find(c.info.key_label);
   if (rules && rules->disabled) [[unlikely]] {
     c.keep_alive = false;  // the body stays unread
-    co_await out.send_error(policy::key_disabled());
+    refusal = policy::key_disabled();
+    co_await out.send_error(*refusal);
     co_return false;
   }
-  if (obs::Capture* cap = c.conn.g.capture.get(); cap && cap->wants(*who)) [[unlikely]] {
+  if (obs::Capture* cap = c.conn.g.capture.get(); cap && cap->wants(c.info.key_label)) [[unlikely]] {
     c.info.capture = true;
     c.info.capture_max = cap->max_bytes();
   }
@@ -105,14 +159,15 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   if (cfg.limits.max_in_flight) chat_slot.emplace(c.conn.g.chats);
   if (chat_slot && static_cast<std::size_t>(chat_slot->value) > cfg.limits.max_in_flight) {
     c.keep_alive = false;
-    co_await out.send_error(overloaded("requests in flight", cfg.limits.max_in_flight, "limits.max_in_flight"));
+    refusal = overloaded("requests in flight", cfg.limits.max_in_flight, "limits.max_in_flight");
+    co_await out.send_error(*refusal);
     co_return false;
   }
 
-  if (auto len = c.parser.content_length(); len && *len > cfg.limits.body_limit) {
+  refusal = declared_body_too_large(c);
+  if (refusal) {
     c.keep_alive = false;
-    co_await out.send_error(payload_too_large("The request body is " + std::to_string(*len) +
-                                             " bytes; the limit is " + std::to_string(cfg.limits.body_limit) + " bytes."));
+    co_await out.send_error(*refusal);
     co_return false;
   }
   c.parser.body_limit(cfg.limits.body_limit);  // chunked bodies are checked as they arrive
@@ -132,17 +187,8 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   }
   if (rec) {
     c.keep_alive = false;
-    if (rec == http::error::body_limit) {
-      co_await out.send_error(payload_too_large("The request body exceeds the limit of " +
-                                               std::to_string(cfg.limits.body_limit) + " bytes."));
-    } else if (c.conn.dl.expired()) {
-      co_await out.send_error(request_timeout("Timed out reading the request body."));
-    } else if (is_malformed(rec)) {
-      co_await out.send_error(bad_request("Malformed request body: " + rec.message() + "."));
-    } else {
-      c.info.status = 499;
-      c.info.error_type = "client_read_failed";
-    }
+    refusal = body_read_error(c, rec);
+    if (refusal) co_await out.send_error(*refusal);
     co_return false;
   }
   std::string& body = c.conn.req.body;
@@ -150,7 +196,7 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
 
   Result<ChatRequest> parsed = openai::parse_chat_request(body);
-  if (!parsed) co_return co_await out.send_error(parsed.error()) && c.keep_alive;
+  if (!parsed) co_return co_await out.send_error(parsed.error()) && c.keep_alive;  // a reference: no copy
   ChatRequest& creq = *parsed;
   c.info.model = creq.model;
   c.info.stream = creq.stream;
@@ -160,17 +206,15 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   if (creq.stream && cfg.limits.max_streams) {
     stream_slot.emplace(c.conn.g.streams);
     if (static_cast<std::size_t>(stream_slot->value) > cfg.limits.max_streams) {
-      co_return co_await out.send_error(overloaded("open streams", cfg.limits.max_streams, "limits.max_streams")) &&
-          c.keep_alive;
+      refusal = overloaded("open streams", cfg.limits.max_streams, "limits.max_streams");
+      co_return co_await out.send_error(*refusal) && c.keep_alive;
     }
   }
 
   std::optional<Router::Target> target = c.gen.router.find(creq.model);
   if (!target) {
-    ApiError e = not_found("The model '" + creq.model + "' does not exist or is not served by this gateway; "
-                           "GET /v1/models lists the available models.", "model_not_found");
-    e.param = "model";
-    co_return co_await out.send_error(e) && c.keep_alive;
+    refusal = model_not_found(creq.model);
+    co_return co_await out.send_error(*refusal) && c.keep_alive;
   }
   c.info.route = target->route;
   c.info.upstream_model = std::string(target->upstream_model);
@@ -181,15 +225,16 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   std::optional<PolicySettle> settle;
   const bool budgeted = (rules && rules->policy.has_budget()) || pol.global().any();
   if (rules || pol.global().any()) {
-    if (rules && !rules->model_allowed(creq.model)) co_return co_await out.send_error(policy::model_not_allowed(creq.model)) && c.keep_alive;
-    if (budgeted && !target->route->priced())
-      co_return co_await out.send_error(policy::model_not_priced(creq.model)) && c.keep_alive;
+    if (rules && !rules->model_allowed(creq.model)) refusal = policy::model_not_allowed(creq.model);
+    else if (budgeted && !target->route->priced()) refusal = policy::model_not_priced(creq.model);
+    if (refusal) co_return co_await out.send_error(*refusal) && c.keep_alive;
     policy::LimitStore& store = pol.store();
     settle.emplace(store, c.info);
-    const int64_t estimate = rules && rules->policy.tokens_per_minute > 0 ? policy::estimate_prompt_tokens(creq) : 0;
-    if (auto refused = store.admit(rules, pol, estimate, store.now_ms(), settle->ticket, c.info.rate)) {
+    refusal = store.admit(rules, pol, rules && rules->policy.tokens_per_minute > 0 ? policy::estimate_prompt_tokens(creq) : 0,
+                          store.now_ms(), settle->ticket, c.info.rate);
+    if (refusal) {
       settle.reset();
-      co_return co_await out.send_error(*refused) && c.keep_alive;
+      co_return co_await out.send_error(*refusal) && c.keep_alive;
     }
   }
 
@@ -336,15 +381,9 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
         spdlog::warn("[{}] upstream {} attempt {} of {} failed ({}); trying again in {} ms", c.info.request_id,
                      prt->cfg->name, attempt + 1, policy.attempts, held.reason,
                      std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
-        boost::system::error_code ec;
-        if (delay > Clock::duration::zero()) {
-          c.info.upstream_begin();  // waiting on the upstream's account, not zgate's
-          net::steady_timer timer(c.conn.sock.get_executor(), delay);
-          std::tie(ec) = co_await timer.async_wait(nothrow);
-          c.info.upstream_end();
-        }
-        if (ec && c.cut_by_shutdown()) {
-          co_await out.send_error(shutdown_error());
+        if (!co_await wait_backoff(c, delay) && c.cut_by_shutdown()) {
+          refusal = shutdown_error();
+          co_await out.send_error(*refusal);
           co_return false;
         }
         if (!c.conn.dl.hung_up()) {

@@ -88,7 +88,11 @@ namespace {
 // Answers a head that is not acceptable HTTP (400, 431, 501), recorded like any other answer.
 // A coroutine of its own, so that the session's frame, which lives as long as the connection,
 // does not carry a Request for this rare case.
-net::awaitable<void> answer_bad_head(Conn& conn, RequestParser& parser, WorkerGeneration& wg, ApiError e) {
+net::awaitable<void> answer_bad_head(Conn& conn, RequestParser& parser, WorkerGeneration& wg,
+                                     const boost::system::error_code& rec) {
+  // Built here, not by the caller: a temporary in the session's co_await would hold a slot in the
+  // session's frame, which every connection carries for its whole life.
+  const ApiError e = bad_head_error(rec, conn.req, *wg.gen->cfg);
   Request c(conn, parser, wg);
   c.info.request_id = request_id_from({});
   c.info.recorded = true;
@@ -96,6 +100,13 @@ net::awaitable<void> answer_bad_head(Conn& conn, RequestParser& parser, WorkerGe
   ResponseWriter out(c);
   co_await out.send_error(e);
   record(c);
+}
+
+// The client's address, as text ("" when the socket has none).
+std::string peer_address(const tcp::socket& sock) {
+  boost::system::error_code ec;
+  const auto ep = sock.remote_endpoint(ec);
+  return ec ? std::string() : ep.address().to_string();
 }
 
 // Between two requests a keep-alive connection may wait minutes, and most of a server's
@@ -132,8 +143,7 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
   boost::system::error_code ec;
   sock.set_option(tcp::no_delay(true), ec);
   sock.non_blocking(true, ec);  // responses are written straight away when the socket takes them (io::try_write)
-  std::string client_ip;
-  if (auto ep = sock.remote_endpoint(ec); !ec) client_ip = ep.address().to_string();
+  std::string client_ip = peer_address(sock);
   io::Deadline dl(w.watchdog, &sock);
   beast::flat_buffer buf;
   RequestHead req;   // reused by every request on this connection
@@ -175,7 +185,7 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
       // A head that is not acceptable HTTP gets its 400 (431, 501), recorded like any other
       // answer; a client that went away or timed out gets nothing.
       if (rec == http::error::header_limit || req.reject_status != 0 || is_malformed(rec)) {
-        co_await answer_bad_head(conn, parser, *wg, bad_head_error(rec, req, *cfg));
+        co_await answer_bad_head(conn, parser, *wg, rec);
         linger = true;
       }
       break;
