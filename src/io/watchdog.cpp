@@ -19,7 +19,11 @@ void Deadline::arm(Clock::duration d) {
   if (wd_ && !wd_->ticking_) wd_->start();
 }
 
-Watchdog::Watchdog(boost::asio::io_context& ioc, Clock::duration tick) : timer_(ioc), tick_(tick) {}
+Watchdog::Watchdog(boost::asio::io_context& ioc, Clock::duration tick)
+    : timer_(ioc),
+      tick_(tick),
+      eager_ticks_(static_cast<uint32_t>(std::max<Clock::rep>(1, kEagerPoll / tick))),
+      slow_every_(static_cast<uint32_t>(std::max<Clock::rep>(1, kSlowPoll / tick))) {}
 
 Watchdog::~Watchdog() {
   *alive_ = false;
@@ -99,6 +103,8 @@ void Watchdog::on_tick() {
   pfds_.clear();
   watched_.clear();
   bool armed = false;
+  bool watching = false;
+  const bool slow_round = ++ticks_ % slow_every_ == 0;
   for (Deadline* d = head_; d; d = d->next_) {
     if (d->at_ != Clock::time_point::max()) {
       armed = true;
@@ -117,11 +123,18 @@ void Watchdog::on_tick() {
       if (d->hung_up_ || d->aborted_) {
         d->signal_->emit(boost::asio::cancellation_type::terminal);
       } else if (d->sock_ && d->sock_->is_open()) {
+        watching = true;
+        if (d->watched_ticks_ < eager_ticks_) {
+          ++d->watched_ticks_;
+        } else if (!slow_round) {
+          continue;
+        }
         pfds_.push_back(pollfd{d->sock_->native_handle(), static_cast<short>(POLLIN | POLLRDHUP), 0});
         watched_.push_back(d);
       }
     }
   }
+  polled_ += pfds_.size();
   if (!pfds_.empty() && ::poll(pfds_.data(), pfds_.size(), 0) > 0) {
     for (std::size_t i = 0; i < pfds_.size(); ++i) {
       if ((pfds_[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) continue;
@@ -132,7 +145,7 @@ void Watchdog::on_tick() {
   }
   // Keep ticking while a deadline is armed or a socket is watched; otherwise the next arm()
   // starts the timer again.
-  if (armed || !watched_.empty()) start();
+  if (armed || watching) start();
 }
 
 }  // namespace zgate::io

@@ -96,6 +96,31 @@ TEST_CASE_METHOD(Rig, "watchdog: a watched peer's hang-up emits a terminal cance
   CHECK(emitted == before);  // no more emissions once unwatched
 }
 
+TEST_CASE_METHOD(Rig, "watchdog: a client watched for long is polled every kSlowPoll, and its hang-up still noticed",
+                 "[integration][watchdog]") {
+  Deadline dl(wd, &p.b);
+  net::cancellation_signal signal;
+  dl.arm(10s);  // keeps the watchdog ticking, as a stream's write deadline does
+  dl.watch(&signal);
+  const auto t0 = std::chrono::steady_clock::now();
+  ioc.run_for(Watchdog::kEagerPoll + 600ms);
+  const auto watched = std::chrono::steady_clock::now() - t0;
+  // A poll every tick (10 ms) for the first second, then one every 250 ms, not 160 in all.
+  const auto every_tick = static_cast<uint64_t>(watched / 10ms);
+  const auto throttled = static_cast<uint64_t>(Watchdog::kEagerPoll / 10ms + (watched - Watchdog::kEagerPoll) / Watchdog::kSlowPoll);
+  INFO("polled " << wd.polled() << " times in " << std::chrono::duration_cast<std::chrono::milliseconds>(watched).count()
+                 << " ms");
+  CHECK(wd.polled() <= throttled + 2);
+  CHECK(wd.polled() < every_tick - 30);
+  CHECK_FALSE(dl.hung_up());
+  p.a.close();
+  const auto closed = std::chrono::steady_clock::now();
+  while (!dl.hung_up() && std::chrono::steady_clock::now() - closed < 2s) ioc.run_for(10ms);
+  CHECK(dl.hung_up());
+  CHECK(std::chrono::steady_clock::now() - closed < Watchdog::kSlowPoll + 350ms);
+  dl.unwatch();
+}
+
 TEST_CASE_METHOD(Rig, "watchdog: the timer stops when nothing is armed or watched", "[integration][watchdog]") {
   {
     Deadline dl(wd, &p.a);

@@ -8,6 +8,10 @@
 // anything is registered, cancels the sockets whose deadline has passed, and polls the watched
 // client sockets for a hang-up in a single poll() call. Deadlines therefore fire up to one tick
 // late (the tick is at most 50 ms and at most an eighth of the shortest configured timeout).
+// A client watched for over a second (a long stream, thousands of them open at once) is polled
+// every kSlowPoll instead of every tick: the polls were most of what an open, silent stream cost
+// the worker, and a client that left is still noticed within kSlowPoll (at once when a write to
+// it fails).
 #include <poll.h>
 
 #include <chrono>
@@ -59,6 +63,7 @@ class Deadline {
   void watch(boost::asio::cancellation_signal* signal) {
     signal_ = signal;
     hung_up_ = false;
+    watched_ticks_ = 0;
   }
   void unwatch() { signal_ = nullptr; }
   bool hung_up() const { return hung_up_; }
@@ -75,6 +80,7 @@ class Deadline {
   std::string_view hb_bytes_;
   uint64_t hb_sent_ = 0;
   bool writing_ = false;
+  uint32_t watched_ticks_ = 0;  // ticks since watch(), up to the watchdog's eager_ticks_
   boost::asio::cancellation_signal* signal_ = nullptr;
   Deadline* prev_ = nullptr;
   Deadline* next_ = nullptr;
@@ -94,6 +100,11 @@ class Watchdog {
   std::size_t size() const { return size_; }
   // The tick for a configuration: an eighth of the shortest timeout, within [5 ms, 50 ms].
   static Clock::duration tick_for(Clock::duration shortest_timeout);
+  // How often a client watched for longer than kEagerPoll is polled for a hang-up.
+  static constexpr Clock::duration kEagerPoll = std::chrono::seconds(1);
+  static constexpr Clock::duration kSlowPoll = std::chrono::milliseconds(250);
+  // Sockets polled for a hang-up so far, one per socket per poll (tests).
+  uint64_t polled() const { return polled_; }
   // Cuts the work of every registered connection (the server's shutdown grace has passed): each
   // Deadline is marked aborted(), a watched one gets a terminal cancellation (its exchange ends
   // and the request is answered and recorded), any other has its pending operation cancelled.
@@ -116,6 +127,10 @@ class Watchdog {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::vector<pollfd> pfds_;
   std::vector<Deadline*> watched_;
+  uint32_t eager_ticks_;  // kEagerPoll in ticks
+  uint32_t slow_every_;   // kSlowPoll in ticks
+  uint64_t ticks_ = 0;
+  uint64_t polled_ = 0;
 };
 
 }  // namespace zgate::io
