@@ -97,7 +97,6 @@ net::awaitable<bool> admin_report(Request& c, ResponseWriter& out, const Parse& 
   co_return co_await run_admin_query(c, out, query);
 }
 
-
 // How often an idle live tail sends a comment, so that proxies keep it open and a client that
 // left is noticed: timeouts.stream_heartbeat when set, else this.
 constexpr Millis kTailKeepAlive = std::chrono::seconds(15);
