@@ -269,10 +269,6 @@ net::awaitable<bool> preflight(Request& c, ResponseWriter& out) {
   co_return co_await out.send_head() && c.keep_alive;
 }
 
-}  // namespace
-
-namespace {
-
 // The target without its query string.
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
