@@ -16,6 +16,7 @@ void Deadline::arm(Clock::duration d) {
   armed_at_ = Clock::now();
   at_ = armed_at_ + d;
   expired_ = false;
+  peer_closed_ = false;
   if (wd_ && !wd_->ticking_) wd_->start();
 }
 
@@ -132,6 +133,10 @@ void Watchdog::on_tick() {
         pfds_.push_back(pollfd{d->sock_->native_handle(), static_cast<short>(POLLIN | POLLRDHUP), 0});
         watched_.push_back(d);
       }
+    } else if (d->probe_ && slow_round && d->at_ != Clock::time_point::max() && !d->peer_closed_ &&
+               now - d->armed_at_ >= kEagerPoll && d->sock_ && d->sock_->is_open()) {
+      pfds_.push_back(pollfd{d->sock_->native_handle(), static_cast<short>(POLLIN | POLLRDHUP), 0});
+      watched_.push_back(d);
     }
   }
   polled_ += pfds_.size();
@@ -139,8 +144,14 @@ void Watchdog::on_tick() {
     for (std::size_t i = 0; i < pfds_.size(); ++i) {
       if ((pfds_[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) continue;
       Deadline* d = watched_[i];
-      d->hung_up_ = true;
-      d->signal_->emit(boost::asio::cancellation_type::terminal);
+      if (d->signal_) {
+        d->hung_up_ = true;
+        d->signal_->emit(boost::asio::cancellation_type::terminal);
+      } else {  // a probed socket
+        d->peer_closed_ = true;
+        boost::system::error_code ignored;
+        d->sock_->cancel(ignored);
+      }
     }
   }
   // Keep ticking while a deadline is armed or a socket is watched; otherwise the next arm()

@@ -8,12 +8,16 @@
 #include <thread>
 #include <tuple>
 
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 
 #include "integration/socket_pair.hpp"
 #include "zgate/io/eager.hpp"
+#include "zgate/io/watchdog.hpp"
 
 namespace net = boost::asio;
 namespace http = boost::beast::http;
@@ -308,4 +312,141 @@ TEST_CASE("eager read: the end of the stream maps as Beast's reads map it", "[in
     CHECK(zgate::io::after_read(p, buf, net::error::connection_reset, 3) == net::error::connection_reset);
     CHECK(buf.size() == 3);
   }
+}
+
+// io::draining_read_buffer (a DrainingBuffer) on a socket with io::drain_hints(): a read that
+// emptied the socket leaves the next one to wait for readiness instead of trying it at once. The
+// probe: with SO_RCVLOWAT above what is queued, epoll does not report the socket readable, but a
+// receive tried at once still returns the queued bytes, so a read that completes with them was
+// tried at once.
+namespace {
+
+struct ReadProbe {
+  net::io_context ioc;
+  Pair p{ioc};
+  std::array<char, 64> small{};
+  std::optional<std::size_t> got;  // what the read in progress returned, once it completed
+  boost::system::error_code ec;    // and its error
+
+  ReadProbe() { REQUIRE(zgate::io::drain_hints(p.b.native_handle())); }
+
+  template <class Buffer>
+  void start(Buffer buf) {
+    got.reset();
+    p.b.async_read_some(buf, [this](boost::system::error_code e, std::size_t k) {
+      ec = e;
+      got = k;
+    });
+  }
+  // Runs the loop until the read completed or `ticks` times 5 ms passed.
+  void run(int ticks) {
+    for (int i = 0; i < ticks && !got; ++i) {
+      if (ioc.stopped()) ioc.restart();
+      ioc.run_for(5ms);
+    }
+  }
+  // Sends `bytes` from a and reads them on b into `buf` (a read woken by epoll).
+  template <class Buffer>
+  std::size_t first_read(const std::string& bytes, Buffer buf) {
+    start(buf);
+    run(2);
+    REQUIRE_FALSE(got);
+    net::write(p.a, net::buffer(bytes));
+    run(400);
+    return got.value_or(0);
+  }
+  std::size_t queued() {
+    int n = 0;
+    REQUIRE(ioctl(p.b.native_handle(), FIONREAD, &n) == 0);
+    return static_cast<std::size_t>(n);
+  }
+  // Queues 10 more bytes for b, which epoll will not report as readable.
+  void queue_below_lowat() {
+    const int lowat = 4096;
+    REQUIRE(setsockopt(p.b.native_handle(), SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) == 0);
+    const std::size_t before = queued();
+    net::write(p.a, net::buffer(std::string("0123456789")));
+    for (int i = 0; i < 400 && queued() < before + 10; ++i) std::this_thread::sleep_for(5ms);
+    REQUIRE(queued() == before + 10);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("draining read: a plain read tries the socket at once (the probe sees it)", "[integration][eager]") {
+  ReadProbe r;
+  REQUIRE(r.first_read("hello", net::buffer(r.small)) == 5);
+  r.queue_below_lowat();
+  r.start(net::buffer(r.small));
+  r.run(4);
+  CHECK(r.got == std::optional<std::size_t>(10));
+}
+
+TEST_CASE("draining read: after a short read the next read waits for readiness", "[integration][eager]") {
+  ReadProbe r;
+  boost::beast::flat_buffer buf;
+  REQUIRE(r.first_read("hello", zgate::io::draining_read_buffer(buf)) == 5);  // room for 512: short
+  r.queue_below_lowat();
+  r.start(zgate::io::draining_read_buffer(buf));
+  r.run(4);
+  CHECK_FALSE(r.got.has_value());  // not tried at once
+  // Readiness still wakes it.
+  net::write(r.p.a, net::buffer(std::string(4096, 'x')));
+  r.run(400);
+  CHECK(r.got.value_or(0) >= 10);
+}
+
+TEST_CASE("draining read: a read that filled its buffer lets the next one try at once", "[integration][eager]") {
+  ReadProbe r;
+  boost::beast::flat_buffer buf(512);
+  const auto first = zgate::io::draining_read_buffer(buf);
+  REQUIRE(first.size() == 512);
+  REQUIRE(r.first_read(std::string(600, 'y'), first) == 512);  // full: more is waiting
+  r.queue_below_lowat();
+  r.start(zgate::io::draining_read_buffer(buf));
+  r.run(4);
+  CHECK(r.got == std::optional<std::size_t>(88 + 10));
+}
+
+TEST_CASE("draining read: the end of the stream that came with the last bytes is read at once",
+          "[integration][eager]") {
+  ReadProbe r;
+  boost::beast::flat_buffer buf;
+  r.start(zgate::io::draining_read_buffer(buf));
+  r.run(2);
+  net::write(r.p.a, net::buffer(std::string("last bytes")));
+  r.p.a.shutdown(net::socket_base::shutdown_send);  // data and FIN queued before the read runs
+  r.run(400);
+  REQUIRE(r.got == std::optional<std::size_t>(10));
+  r.start(zgate::io::draining_read_buffer(buf));
+  r.run(4);  // no new readiness edge comes: the read must be tried at once
+  CHECK(r.got == std::optional<std::size_t>(0));
+  CHECK(r.ec == net::error::eof);
+}
+
+TEST_CASE("draining read: a reset that came with the last bytes is found by the watchdog's probe",
+          "[integration][eager]") {
+  ReadProbe r;
+  zgate::io::Watchdog wd(r.ioc, 5ms);
+  zgate::io::Deadline dl(wd, &r.p.b);
+  dl.probe_peer(true);
+  boost::beast::flat_buffer buf;
+  r.start(zgate::io::draining_read_buffer(buf));
+  r.run(2);
+  net::write(r.p.a, net::buffer(std::string("last bytes")));
+  r.p.a.set_option(net::socket_base::linger(true, 0));
+  r.p.a.close();  // a reset right behind the data: no readiness edge follows the read
+  r.run(400);
+  REQUIRE(r.got == std::optional<std::size_t>(10));
+  dl.arm(60s);
+  r.start(zgate::io::draining_read_buffer(buf));
+  r.run(4);
+  CHECK_FALSE(r.got.has_value());
+  CHECK_FALSE(dl.peer_closed());
+  // Polled once the read has waited kEagerPoll, then every kSlowPoll (+ slack for a loaded host).
+  const auto limit = zgate::io::Watchdog::kEagerPoll + zgate::io::Watchdog::kSlowPoll + 2s;
+  r.run(static_cast<int>(limit / 5ms));
+  REQUIRE(r.got.has_value());
+  CHECK(r.ec == net::error::operation_aborted);
+  CHECK(dl.peer_closed());
 }

@@ -22,6 +22,8 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include "zgate/io/drain.hpp"
+
 namespace zgate::io {
 
 namespace net = boost::asio;
@@ -141,6 +143,9 @@ bool parse_head_buffered(boost::beast::http::basic_parser<isRequest>& p, boost::
 inline net::mutable_buffer read_buffer(boost::beast::flat_buffer& buf) {
   return buf.prepare(std::clamp<std::size_t>(buf.capacity() - buf.size(), 512, 65536));
 }
+// The same, for a socket with drain_hints() on: a read that empties the socket leaves the next
+// one to wait for readiness (drain.hpp).
+inline DrainingBuffer draining_read_buffer(boost::beast::flat_buffer& buf) { return DrainingBuffer(read_buffer(buf)); }
 
 // Accounts for a read into read_buffer(buf) that returned `n` bytes and `ec`: commits the
 // bytes and maps the end of the stream as Beast does. A parser that has seen nothing of a

@@ -67,6 +67,12 @@ class Deadline {
   }
   void unwatch() { signal_ = nullptr; }
   bool hung_up() const { return hung_up_; }
+  // For a socket whose reads wait for readiness once they emptied it (drain.hpp): a reset that
+  // came right behind the last bytes read raises no new readiness. While this is on and the
+  // deadline has been armed for kEagerPoll, the watchdog polls the socket every kSlowPoll; a
+  // hang-up it finds cancels the pending operation, and peer_closed() stays true until re-armed.
+  void probe_peer(bool on) { probe_ = on; }
+  bool peer_closed() const { return peer_closed_; }
   // Set by Watchdog::abort_all(): the server is stopping and this connection's work is being cut.
   bool aborted() const { return aborted_; }
 
@@ -87,6 +93,8 @@ class Deadline {
   bool expired_ = false;
   bool hung_up_ = false;
   bool aborted_ = false;
+  bool probe_ = false;
+  bool peer_closed_ = false;
 };
 
 class Watchdog {

@@ -1,0 +1,91 @@
+#pragma once
+// A receive that emptied the socket lets the next read wait for epoll.
+//
+// Asio's epoll reactor tries every new read at once (a "speculative" recv) unless the last one
+// on that socket came back with 0 bytes. After a read woken by epoll has taken everything the
+// kernel held, the next read's at-once recv fails with EAGAIN: in a relayed stream one wasted
+// system call for every chunk (a third of the proxy's calls per chunk), and one per request on
+// each side of a keep-alive exchange. nginx, edge-triggered like Asio, does not retry a socket
+// whose last read emptied it; reads into a DrainingBuffer on a socket with drain_hints() on do
+// the same.
+//
+// How the read knows the socket is empty: TCP_INQ makes the kernel attach to each recvmsg() the
+// number of bytes still queued, and a non-zero number when a FIN or a reset is waiting behind
+// the data (a short read alone cannot tell: data and the close may arrive together, and no new
+// readiness edge would follow). Only a read that left nothing at all waiting counts.
+//
+// How the reactor is told: the buffer is a distinct type, so Asio builds its receive operation
+// from reactive_socket_recv_op_base<DrainingBuffer>, specialised below to receive with
+// recvmsg() and report an emptied socket as "done and exhausted" (Asio's own signal for its
+// 0-byte read). The reactor then queues the next read for the socket's next readiness edge
+// instead of trying it at once; any byte, FIN or reset that arrives later raises that edge.
+// Without the hint (drain_hints() not called, or an older kernel) the operation returns no
+// queue length and reads behave exactly as Asio's own. The specialisation follows the reactor
+// of the Asio version it was written for and is compiled only with that version.
+#include <cstddef>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/version.hpp>
+
+namespace zgate::io {
+
+struct DrainingBuffer : boost::asio::mutable_buffer {
+  DrainingBuffer() = default;
+  explicit DrainingBuffer(boost::asio::mutable_buffer b) : boost::asio::mutable_buffer(b) {}
+};
+
+// Asks the kernel for the queue length after each receive on `fd` (a connected TCP socket).
+// Best effort: false when the kernel does not support it, and reads then behave as Asio's own.
+bool drain_hints(int fd);
+
+}  // namespace zgate::io
+
+#if BOOST_ASIO_VERSION == 102600 && defined(__linux__) && !defined(BOOST_ASIO_HAS_IOCP) && \
+    !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+#define ZGATE_DRAINING_READS 1
+#include <boost/asio/socket_base.hpp>
+#include <boost/asio/detail/reactive_socket_recv_op.hpp>
+
+namespace zgate::io::detail {
+// One non-blocking receive into `data`: the bytes read (0 and `ec` set on an error or the end
+// of the stream), false when nothing was there (EAGAIN). `queued` gets the kernel's count of
+// bytes still waiting (non-zero when a FIN or reset waits), or -1 when it gave none.
+bool recv_with_queue(int fd, void* data, std::size_t size, int flags, bool stream, boost::system::error_code& ec,
+                     std::size_t& bytes, int& queued);
+}  // namespace zgate::io::detail
+
+namespace boost::asio::detail {
+
+template <>
+class reactive_socket_recv_op_base<zgate::io::DrainingBuffer> : public reactor_op {
+ public:
+  reactive_socket_recv_op_base(const boost::system::error_code& success_ec, socket_type socket,
+                               socket_ops::state_type state, const zgate::io::DrainingBuffer& buffer,
+                               socket_base::message_flags flags, func_type complete_func)
+      : reactor_op(success_ec, &reactive_socket_recv_op_base::do_perform, complete_func),
+        socket_(socket),
+        state_(state),
+        buffer_(buffer),
+        flags_(flags) {}
+
+  static status do_perform(reactor_op* base) {
+    auto* o = static_cast<reactive_socket_recv_op_base*>(base);
+    const bool stream = (o->state_ & socket_ops::stream_oriented) != 0;
+    int queued = -1;
+    if (!zgate::io::detail::recv_with_queue(o->socket_, o->buffer_.data(), o->buffer_.size(), o->flags_, stream,
+                                            o->ec_, o->bytes_transferred_, queued)) {
+      return not_done;  // nothing there: wait for readiness
+    }
+    // Asio's own rule (a stream read of 0 bytes: the end, or an error), and an emptied socket.
+    return stream && (o->bytes_transferred_ == 0 || queued == 0) ? done_and_exhausted : done;
+  }
+
+ private:
+  socket_type socket_;
+  socket_ops::state_type state_;
+  zgate::io::DrainingBuffer buffer_;
+  socket_base::message_flags flags_;
+};
+
+}  // namespace boost::asio::detail
+#endif
