@@ -104,6 +104,24 @@ class Connection {
     return f(tcp_);
   }
 
+  // Where a response read goes, around `co_await async_read_some(begin_read())`. On a plain
+  // connection a read that empties the socket leaves the next to wait for readiness (drain.hpp)
+  // rather than try a receive that cannot succeed (one system call fewer per stream chunk and per
+  // response). A reset that came right behind the last bytes read raises no readiness: the
+  // watchdog looks for it while such a read waits, and end_read() then reads what the socket
+  // says at once (its error or its end).
+  io::DrainingBuffer begin_read() {
+    dl_.probe_peer(!tls_);
+    return io::draining_read_buffer(buf_);
+  }
+  void end_read(boost::system::error_code& ec, std::size_t& n) {
+    dl_.probe_peer(false);
+    if (ec != net::error::operation_aborted || !dl_.peer_closed() || dl_.expired() || tls_) return;
+    ec = {};
+    n = tcp_.read_some(io::read_buffer(buf_), ec);
+    if (ec == net::error::would_block) ec = {};
+  }
+
   tcp::socket tcp_;
   std::unique_ptr<ssl::stream<tcp::socket>> tls_;
   io::Deadline dl_;  // of the pending operation; disarmed while idle in the pool
@@ -249,7 +267,7 @@ net::awaitable<Failure> Exchange::connect() {
   // Plain connections write requests straight away when the socket takes them (io::write_all).
   if (!ep_.tls) {
     c->tcp_.non_blocking(true, ignored);
-    io::drain_hints(c->tcp_.native_handle());  // body reads that empty it wait for readiness
+    io::drain_hints(c->tcp_.native_handle());  // see Connection::begin_read()
   }
   if (ep_.tls) {
     c->tls_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(c->tcp_), *tls_ctx_);
@@ -355,8 +373,8 @@ net::awaitable<Failure> Exchange::start(const UpstreamRequest& req) {
       c.parser_->body_limit(boost::none);  // bounded by read_all / the SSE event limit instead
       c.dl_.arm(t_.upstream_first_byte);
       while (!io::parse_head_buffered(*c.parser_, c.buf_, ec)) {
-        auto [rec, n] =
-            co_await c.with_stream([&](auto& s) { return s.async_read_some(io::read_buffer(c.buf_), nothrow); });
+        auto [rec, n] = co_await c.with_stream([&](auto& s) { return s.async_read_some(c.begin_read(), nothrow); });
+        c.end_read(rec, n);
         if ((ec = io::after_read(*c.parser_, c.buf_, rec, n))) break;
       }
       if (ec) f = head_failure(ec);
@@ -425,19 +443,8 @@ net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
   // Chunk framing completes reads with zero body bytes; keep reading until bytes or the end.
   while (!p.is_done()) {
     c.dl_.arm(t_.upstream_stream_idle);
-    // Between chunks a plain connection's socket is empty: the next read waits for readiness
-    // rather than trying it at once (drain.hpp), one system call fewer per chunk.
-    c.dl_.probe_peer(!c.tls_);
-    auto [rec, n] = co_await c.with_stream(
-        [&](auto& s) { return s.async_read_some(io::draining_read_buffer(c.buf_), nothrow); });
-    c.dl_.probe_peer(false);
-    if (rec == net::error::operation_aborted && c.dl_.peer_closed() && !c.dl_.expired()) {
-      // The watchdog found the upstream gone while the read waited for a readiness that a
-      // reset behind the last bytes never raises: read what the socket says now.
-      rec = {};
-      n = c.tcp_.read_some(io::read_buffer(c.buf_), rec);
-      if (rec == net::error::would_block) rec = {};
-    }
+    auto [rec, n] = co_await c.with_stream([&](auto& s) { return s.async_read_some(c.begin_read(), nothrow); });
+    c.end_read(rec, n);
     boost::system::error_code ec = io::after_read(p, c.buf_, rec, n);
     if (ec) {
       if (c.dl_.expired()) {

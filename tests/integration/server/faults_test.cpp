@@ -176,6 +176,33 @@ TEST_CASE("faults: an upstream connection reset mid-stream ends the stream with 
   check_stream_ends_in_error(up, "reset", R"("content":"Part")");
 }
 
+// A reset right behind the last bytes raises no readiness for a read that waits for one once
+// the socket was emptied (drain.hpp): the watchdog's look at the socket must find it, well
+// before the first-byte (300 s) or stream-gap (120 s) timeout.
+namespace {
+void check_reset_behind_partial_answer(const std::string& partial, const std::string& text) {
+  ScriptedUpstream up({{partial, /*reset=*/true}});
+  Harness h(upstream_at(up.v4_url(), [](Config& c) { c.retry.attempts = 1; }));
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = h.post_chat(chat_body(text));
+  CHECK(r.status == 502);
+  CHECK(has(r.body, R"("type":"upstream_error")"));
+  CHECK(std::chrono::steady_clock::now() - t0 < 8s);
+}
+}  // namespace
+
+TEST_CASE("faults: an upstream reset right behind part of a response head gets the client a 502 in seconds",
+          "[integration][faults]") {
+  check_reset_behind_partial_answer("HTTP/1.1 200 OK\r\nContent-Type: appl", "reset behind head");
+}
+
+TEST_CASE("faults: an upstream reset right behind part of a JSON body gets the client a 502 in seconds",
+          "[integration][faults]") {
+  check_reset_behind_partial_answer(
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 300\r\n\r\n{\"id\":\"x1\",",
+      "reset behind body");
+}
+
 // ---- a lone surrogate split across events -----------------------------------------------------
 
 TEST_CASE("faults: an emoji split into two lone surrogate escapes across zai-web events reaches the client whole",
