@@ -2,6 +2,7 @@
 #include "zgate/io/drain.hpp"
 
 #include <cerrno>
+#include <cstring>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -53,7 +54,7 @@ bool recv_with_queue(int fd, void* data, std::size_t size, int flags, bool strea
 #if defined(TCP_CM_INQ)
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-        __builtin_memcpy(&queued, CMSG_DATA(c), sizeof(int));
+        std::memcpy(&queued, CMSG_DATA(c), sizeof(int));
       }
     }
 #endif

@@ -4,15 +4,17 @@
 // Asio's epoll reactor tries every new read at once (a "speculative" recv) unless the last one
 // on that socket came back with 0 bytes. After a read woken by epoll has taken everything the
 // kernel held, the next read's at-once recv fails with EAGAIN: in a relayed stream one wasted
-// system call for every chunk (a third of the proxy's calls per chunk), and one per request on
-// each side of a keep-alive exchange. nginx, edge-triggered like Asio, does not retry a socket
-// whose last read emptied it; reads into a DrainingBuffer on a socket with drain_hints() on do
-// the same.
+// system call for every chunk (a third of the proxy's calls per chunk), and one for the answer
+// to each request sent upstream. nginx, edge-triggered like Asio, does not retry a socket whose
+// last read emptied it; reads into a DrainingBuffer on a socket with drain_hints() on do the
+// same.
 //
 // How the read knows the socket is empty: TCP_INQ makes the kernel attach to each recvmsg() the
-// number of bytes still queued, and a non-zero number when a FIN or a reset is waiting behind
-// the data (a short read alone cannot tell: data and the close may arrive together, and no new
-// readiness edge would follow). Only a read that left nothing at all waiting counts.
+// number of bytes still queued, and a non-zero number while a FIN waits behind the data (a short
+// read alone cannot tell: data and the FIN may arrive together, and no new readiness edge would
+// follow). Only a read that left nothing at all waiting counts. A reset that arrived with the
+// data is not counted: a caller that waits for readiness after such a read must look for it
+// some other way (the upstream client has the watchdog poll the socket, Deadline::probe_peer).
 //
 // How the reactor is told: the buffer is a distinct type, so Asio builds its receive operation
 // from reactive_socket_recv_op_base<DrainingBuffer>, specialised below to receive with
@@ -49,7 +51,7 @@ bool drain_hints(int fd);
 namespace zgate::io::detail {
 // One non-blocking receive into `data`: the bytes read (0 and `ec` set on an error or the end
 // of the stream), false when nothing was there (EAGAIN). `queued` gets the kernel's count of
-// bytes still waiting (non-zero when a FIN or reset waits), or -1 when it gave none.
+// bytes still waiting (non-zero while a FIN waits), or -1 when it gave none.
 bool recv_with_queue(int fd, void* data, std::size_t size, int flags, bool stream, boost::system::error_code& ec,
                      std::size_t& bytes, int& queued);
 }  // namespace zgate::io::detail
