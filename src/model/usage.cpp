@@ -1,5 +1,7 @@
 #include "zgate/model/usage.hpp"
 
+#include <cstdint>
+
 #include "zgate/json/walk.hpp"
 
 namespace zgate {
@@ -29,7 +31,10 @@ error_code read_usage(od::value& v, Usage& u) {
     }
     return SUCCESS;
   }));
-  if (u.total_tokens == 0) u.total_tokens = u.prompt_tokens + u.completion_tokens;
+  if (u.total_tokens == 0 && __builtin_add_overflow(u.prompt_tokens, u.completion_tokens, &u.total_tokens)) {
+    // Counts at the ends of the range (an upstream's garbage): the sum saturates as they do.
+    u.total_tokens = u.prompt_tokens < 0 ? INT64_MIN : INT64_MAX;
+  }
   u.present = true;
   return SUCCESS;
 }

@@ -149,3 +149,14 @@ TEST_CASE("usage: counts, details, the total when absent or 0, and null", "[unit
           }) == SUCCESS);
   CHECK_FALSE(none.present);
 }
+
+TEST_CASE("usage: a total of counts at the ends of the range saturates instead of overflowing",
+          "[unit][json]") {
+  Usage u;
+  REQUIRE(with_value(R"({"prompt_tokens":9223372036854775807,"completion_tokens":5})",
+                     [&](od::value& v) { return read_usage(v, u); }) == SUCCESS);
+  CHECK(u.total_tokens == INT64_MAX);
+  REQUIRE(with_value(R"({"prompt_tokens":-9223372036854775807,"completion_tokens":-5})",
+                     [&](od::value& v) { return read_usage(v, u); }) == SUCCESS);
+  CHECK(u.total_tokens == INT64_MIN);
+}
