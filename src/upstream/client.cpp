@@ -16,7 +16,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "zgate/config/url.hpp"
 #include "zgate/core/text.hpp"
 #include "zgate/h1/head.hpp"
 #include "zgate/io/eager.hpp"
@@ -135,20 +134,6 @@ class Connection {
   Clock::time_point idle_since_;
   std::shared_ptr<uint64_t> open_;  // the pool's count of open connections
 };
-
-Endpoint make_endpoint(const ProviderConfig& p) {
-  auto u = parse_url(p.base_url);
-  if (!u) throw ConfigError("provider '" + p.name + "': base_url '" + p.base_url + "' is not a valid URL");
-  Endpoint ep;
-  ep.tls = u->tls;
-  ep.host = u->host;
-  ep.port = u->port;
-  ep.verify = p.verify_tls;
-  ep.ca_file = p.ca_file;
-  ep.key = std::string(ep.tls ? "https|" : "http|") + ep.host + "|" + std::to_string(ep.port) + "|" +
-           (ep.verify ? "v|" : "nv|") + ep.ca_file;
-  return ep;
-}
 
 std::unique_ptr<ssl::context> make_tls_context(const Endpoint& ep) {
   auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);

@@ -19,21 +19,12 @@
 
 #include "zgate/config/config.hpp"
 #include "zgate/model/dialect.hpp"
+#include "zgate/upstream/endpoint.hpp"
 
 namespace boost::asio::ssl { class context; }
 namespace zgate::io { class Watchdog; }
 
 namespace zgate::upstream {
-
-struct Endpoint {
-  bool tls = false;
-  std::string host;
-  uint16_t port = 0;
-  bool verify = true;
-  std::string ca_file;
-  std::string key;  // pool key: scheme|host|port|verify|ca
-};
-Endpoint make_endpoint(const ProviderConfig& p);  // from base_url; throws ConfigError if bad
 
 struct PoolStats {
   uint64_t connects = 0;   // new connections made
