@@ -443,8 +443,9 @@ TEST_CASE("draining read: a reset that came with the last bytes is found by the 
   r.run(4);
   CHECK_FALSE(r.got.has_value());
   CHECK_FALSE(dl.peer_closed());
-  // Polled once the read has waited kEagerPoll, then every kSlowPoll (+ slack for a loaded host).
-  const auto limit = zgate::io::Watchdog::kEagerPoll + zgate::io::Watchdog::kSlowPoll + 2s;
+  // In the watchdog's epoll set once the read has waited kProbeAfter, and found at the next tick
+  // (+ slack for a loaded host).
+  const auto limit = zgate::io::Watchdog::kProbeAfter + 2s;
   r.run(static_cast<int>(limit / 5ms));
   REQUIRE(r.got.has_value());
   CHECK(r.ec == net::error::operation_aborted);

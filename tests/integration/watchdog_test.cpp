@@ -96,29 +96,72 @@ TEST_CASE_METHOD(Rig, "watchdog: a watched peer's hang-up emits a terminal cance
   CHECK(emitted == before);  // no more emissions once unwatched
 }
 
-TEST_CASE_METHOD(Rig, "watchdog: a client watched for long is polled every kSlowPoll, and its hang-up still noticed",
+TEST_CASE_METHOD(Rig, "watchdog: a client watched for long joins the epoll set once and costs no walk per tick",
                  "[integration][watchdog]") {
   Deadline dl(wd, &p.b);
   net::cancellation_signal signal;
   dl.arm(10s);  // keeps the watchdog ticking, as a stream's write deadline does
   dl.watch(&signal);
-  const auto t0 = std::chrono::steady_clock::now();
-  ioc.run_for(Watchdog::kEagerPoll + 600ms);
-  const auto watched = std::chrono::steady_clock::now() - t0;
-  // A poll every tick (10 ms) for the first second, then one every 250 ms, not 160 in all.
-  const auto every_tick = static_cast<uint64_t>(watched / 10ms);
-  const auto throttled = static_cast<uint64_t>(Watchdog::kEagerPoll / 10ms + (watched - Watchdog::kEagerPoll) / Watchdog::kSlowPoll);
-  INFO("polled " << wd.polled() << " times in " << std::chrono::duration_cast<std::chrono::milliseconds>(watched).count()
-                 << " ms");
-  CHECK(wd.polled() <= throttled + 2);
-  CHECK(wd.polled() < every_tick - 30);
+  ioc.run_for(1s);  // about 100 ticks
+  CHECK(wd.registrations() == 1);
+  CHECK(wd.walks() <= 2);  // nothing is due for 10 s
   CHECK_FALSE(dl.hung_up());
   p.a.close();
   const auto closed = std::chrono::steady_clock::now();
-  while (!dl.hung_up() && std::chrono::steady_clock::now() - closed < 2s) ioc.run_for(10ms);
+  while (!dl.hung_up() && std::chrono::steady_clock::now() - closed < 2s) ioc.run_for(5ms);
   CHECK(dl.hung_up());
-  CHECK(std::chrono::steady_clock::now() - closed < Watchdog::kSlowPoll + 350ms);
+  CHECK(std::chrono::steady_clock::now() - closed < 300ms);  // a tick or two (10 ms) and slack
   dl.unwatch();
+}
+
+TEST_CASE_METHOD(Rig, "watchdog: a watch shorter than a tick never joins the epoll set", "[integration][watchdog]") {
+  Deadline dl(wd, &p.b);
+  net::cancellation_signal signal;
+  dl.arm(10s);
+  for (int i = 0; i < 20; ++i) {
+    dl.watch(&signal);
+    ioc.poll();  // no tick is due between watch and unwatch
+    dl.unwatch();
+    ioc.run_for(15ms);
+  }
+  CHECK(wd.registrations() == 0);
+}
+
+TEST_CASE_METHOD(Rig, "watchdog: a client that hung up while in the epoll set is emitted at every tick until unwatched",
+                 "[integration][watchdog]") {
+  Deadline dl(wd, &p.b);
+  net::cancellation_signal signal;
+  int emitted = 0;
+  signal.slot().assign([&](net::cancellation_type) { ++emitted; });
+  dl.arm(10s);
+  dl.watch(&signal);
+  ioc.run_for(100ms);
+  REQUIRE(wd.registrations() == 1);
+  p.a.close();
+  ioc.run_for(200ms);
+  CHECK(dl.hung_up());
+  CHECK(emitted >= 3);  // first found, then again at each tick
+  dl.unwatch();
+  const int before = emitted;
+  ioc.run_for(60ms);
+  CHECK(emitted == before);
+}
+
+TEST_CASE_METHOD(Rig, "watchdog: a deadline armed after far-away ones is still cut in time", "[integration][watchdog]") {
+  Deadline far(wd, &p.a);
+  far.arm(60s);
+  ioc.run_for(50ms);  // a walk sets the next due time 60 s away
+  Deadline near(wd, &p.b);
+  char byte;
+  std::optional<boost::system::error_code> result;
+  near.arm(40ms);
+  p.b.async_read_some(net::buffer(&byte, 1), [&](boost::system::error_code ec, std::size_t) { result = ec; });
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!result && std::chrono::steady_clock::now() - t0 < 2s) ioc.run_for(10ms);
+  REQUIRE(result.has_value());
+  CHECK(*result == net::error::operation_aborted);
+  CHECK(near.expired());
+  CHECK_FALSE(far.expired());
 }
 
 TEST_CASE_METHOD(Rig, "watchdog: the timer stops when nothing is armed or watched", "[integration][watchdog]") {
