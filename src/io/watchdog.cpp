@@ -50,15 +50,6 @@ void Deadline::watch(boost::asio::cancellation_signal* signal) {
   if (wd_ && !listed_ && reg_fd_ < 0) wd_->list(this);
 }
 
-void Deadline::probe_peer(bool on) {
-  probe_ = on;
-  if (on) {
-    if (wd_) wd_->next_due_ = std::min(wd_->next_due_, armed_at_ + Watchdog::kProbeAfter);
-  } else if (reg_fd_ >= 0 && !signal_) {
-    wd_->drop(this);
-  }
-}
-
 void Deadline::set_socket(boost::asio::ip::tcp::socket* s) {
   if (reg_fd_ >= 0 && wd_) wd_->drop(this);
   sock_ = s;

@@ -73,7 +73,7 @@ class Deadline {
   // deadline has been armed for kProbeAfter, the socket is in the watchdog's epoll set; a
   // hang-up found there cancels the pending operation, and peer_closed() stays true until
   // re-armed.
-  void probe_peer(bool on);
+  inline void probe_peer(bool on);  // (after Watchdog, below: on every read)
   bool peer_closed() const { return peer_closed_; }
   // Set by Watchdog::abort_all(): the server is stopping and this connection's work is being cut.
   bool aborted() const { return aborted_; }
@@ -156,5 +156,16 @@ class Watchdog {
   uint64_t registrations_ = 0;
   uint64_t walks_ = 0;
 };
+
+inline void Deadline::probe_peer(bool on) {
+  probe_ = on;
+  if (!wd_) return;
+  if (on) {
+    const auto due = armed_at_ + Watchdog::kProbeAfter;
+    if (due < wd_->next_due_) wd_->next_due_ = due;
+  } else if (reg_fd_ >= 0 && !signal_) {
+    wd_->drop(this);
+  }
+}
 
 }  // namespace zgate::io
