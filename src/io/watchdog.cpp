@@ -56,13 +56,7 @@ void Deadline::set_socket(boost::asio::ip::tcp::socket* s) {
 }
 
 void Deadline::unlist() {
-  if (listed_) {
-    if (wprev_) wprev_->wnext_ = wnext_;
-    else wd_->whead_ = wnext_;
-    if (wnext_) wnext_->wprev_ = wprev_;
-    wprev_ = wnext_ = nullptr;
-    listed_ = false;
-  }
+  if (listed_) wd_->unlink(this);
   if (reg_fd_ >= 0) wd_->drop(this);
 }
 
@@ -119,6 +113,14 @@ void Watchdog::list(Deadline* d) {
   whead_ = d;
   d->listed_ = true;
   if (!ticking_) start();
+}
+
+void Watchdog::unlink(Deadline* d) {
+  if (d->wprev_) d->wprev_->wnext_ = d->wnext_;
+  else whead_ = d->wnext_;
+  if (d->wnext_) d->wnext_->wprev_ = d->wprev_;
+  d->wprev_ = d->wnext_ = nullptr;
+  d->listed_ = false;
 }
 
 bool Watchdog::enroll(Deadline* d) {
@@ -247,13 +249,7 @@ void Watchdog::on_tick() {
     } else if (d->hung_up_ || d->aborted_) {
       d->signal_->emit(boost::asio::cancellation_type::terminal);
     } else if (++d->watched_ticks_ >= 2) {
-      if (d->reg_fd_ < 0 && enroll(d)) {
-        if (d->wprev_) d->wprev_->wnext_ = d->wnext_;
-        else whead_ = d->wnext_;
-        if (d->wnext_) d->wnext_->wprev_ = d->wprev_;
-        d->wprev_ = d->wnext_ = nullptr;
-        d->listed_ = false;
-      }
+      if (d->reg_fd_ < 0 && enroll(d)) unlink(d);
     }
     d = next;
   }

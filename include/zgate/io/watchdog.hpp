@@ -131,7 +131,8 @@ class Watchdog {
   friend class Deadline;
   void add(Deadline* d);
   void remove(Deadline* d);
-  void list(Deadline* d);
+  void list(Deadline* d);    // onto the watch list
+  void unlink(Deadline* d);  // off it
   void start();
   void on_tick();
   void walk(Clock::time_point now);
