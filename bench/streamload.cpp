@@ -13,6 +13,8 @@
 //   --settle S      (stream mode) S seconds without traffic once the idle connections are up,
 //                   before the streams' connections open, so that a script sampling the server
 //                   sees it with only those (the result gives the wall-clock times).
+//   --history BYTES a conversation: BYTES of earlier user and assistant turns before the question
+//                   (the default body is one short question).
 //
 // Plain POSIX sockets and epoll (one epoll per thread, 1-2 threads): the client shares a small
 // machine with the processes it measures, so it stays as cheap as possible. Everything is
@@ -75,6 +77,7 @@ struct Options {
   int requests = 5000;       // latency: measured requests
   int warmup_requests = 500; // latency: warm-up requests
   int idle = 0;              // stream: idle keep-alive connections held open alongside
+  int history = 0;           // bytes of earlier turns sent before the question (a conversation)
   double settle = 0;         // stream: seconds of quiet after the idle connections are up
   bool quiet = false;
 };
@@ -86,7 +89,7 @@ struct Options {
                "  [--path /v1/chat/completions] [--header 'Name: value']... [--model M] [--body JSON]\n"
                "  [--chunks 64 --delay-ms 20] [--connections N] [--threads 1|2] [--duration S]\n"
                "  [--warmup-streams N] [--stagger S] [--timeout S] [--expect-chunks N] [--stall-ms MS]\n"
-               "  [--requests N] [--warmup-requests N] [--idle N] [--settle S] [--quiet]\n");
+               "  [--requests N] [--warmup-requests N] [--idle N] [--settle S] [--history BYTES] [--quiet]\n");
   std::exit(2);
 }
 
@@ -119,6 +122,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--warmup-requests") o.warmup_requests = std::atoi(val());
     else if (a == "--idle") o.idle = std::max(0, std::atoi(val()));
     else if (a == "--settle") o.settle = std::clamp(std::atof(val()), 0.0, 60.0);
+    else if (a == "--history") o.history = std::clamp(std::atoi(val()), 0, 64 << 20);
     else if (a == "--quiet") o.quiet = true;
     else if (a == "--help" || a == "-h") usage(nullptr);
     else usage(("unknown option " + std::string(a)).c_str());
@@ -142,8 +146,17 @@ Options parse_args(int argc, char** argv) {
 std::string build_request(const Options& o, bool stream) {
   std::string body = o.body;
   if (body.empty()) {
-    body = "{\"model\":\"" + o.model + "\",\"stream\":" + (stream ? "true" : "false") +
-           ",\"messages\":[{\"role\":\"user\",\"content\":\"";
+    body = "{\"model\":\"" + o.model + "\",\"stream\":" + (stream ? "true" : "false") + ",\"messages\":[";
+    // --history: earlier turns, user and assistant in turn, up to 1,000 bytes of text each.
+    static constexpr std::string_view kWords = "The gateway relays every chunk as soon as it arrives. ";
+    for (int left = o.history, turn = 0; left > 0; ++turn) {
+      const int n = std::min(left, 1000);
+      left -= n;
+      body += std::string("{\"role\":\"") + (turn % 2 ? "assistant" : "user") + "\",\"content\":\"";
+      for (int i = 0; i < n; ++i) body += kWords[static_cast<std::size_t>(i) % kWords.size()];
+      body += "\"},";
+    }
+    body += "{\"role\":\"user\",\"content\":\"";
     if (stream) {
       body += "[scenario:slow chunks=" + std::to_string(o.chunks) + " delay_ms=" + std::to_string(o.delay_ms) + "] ";
     }
