@@ -184,6 +184,18 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
   co_return !client_gone;
 }
 
+// Answered 200: no retry or fallback sends this request again, and the answer may take minutes (a
+// stream, or a long think before one JSON body). What only sending it needed is freed now, so an
+// answer under way holds no copy of its conversation: the upstream body, the parsed request's
+// content (its prompt-token estimate is kept, for billing an answer without usage) and the
+// client's body (kept when the body capture wants it).
+void release_request(Request& c, ChatRequest& creq, PreparedRequest& prep) {
+  std::string().swap(prep.request.body);
+  c.info.prompt_estimate = policy::estimate_prompt_tokens(creq);
+  release_content(creq);
+  if (!c.info.capture) std::string().swap(c.conn.req.body);
+}
+
 void note_timings(RequestInfo& info, const upstream::Timings& t) {
   info.connect_us = t.connect_us;
   info.upstream_first_byte_us = t.first_byte_us;
@@ -192,7 +204,7 @@ void note_timings(RequestInfo& info, const upstream::Timings& t) {
 
 }  // namespace
 
-net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest& creq, ProviderRuntime& prt,
+net::awaitable<Next> exchange(Request& c, ResponseWriter& out, ChatRequest& creq, ProviderRuntime& prt,
                               PreparedRequest& prep, bool may_retry, Backoff* backoff,
                               KeyLease& lease) {
   const Config& cfg = c.cfg;
@@ -268,6 +280,7 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
   }
 
   c.info.upstream_ok = true;
+  release_request(c, creq, prep);
   // The answer's events recorded for the cache (only when it may store this answer).
   std::optional<cache::EntryBuilder> rec;
   if (c.cache && c.cache->write && c.info.route == c.cache->route) [[unlikely]] {
@@ -277,8 +290,6 @@ net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest
   so.model = creq.model;
   so.include_usage = creq.include_usage;
   if (creq.stream) {
-    // Sent and answered 200: no retry will resend it, and a stream may stay open for minutes.
-    std::string().swap(prep.request.body);
     if (!co_await out.start_stream()) co_return Next::close;
     StreamAnswer& answer = answers.emplace<StreamAnswer>(c, out, so);
     if (cfg.timeouts.stream_heartbeat.count() > 0) c.conn.dl.heartbeat(cfg.timeouts.stream_heartbeat, kHeartbeatChunk);

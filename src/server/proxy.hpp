@@ -13,10 +13,10 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out);
 
 // One upstream attempt and, when it succeeds, the whole answer to the client. `backoff` (null
 // when no further attempt is possible) is where a retryable failure is held, before anything was
-// sent to the client, returning Next::backoff instead of answering. A stream releases
-// `prep.request.body` once the upstream has accepted it (a long conversation is not held for
-// the stream's whole life).
-net::awaitable<Next> exchange(Request& c, ResponseWriter& out, const ChatRequest& creq, ProviderRuntime& prt,
+// sent to the client, returning Next::backoff instead of answering. Once the upstream has
+// answered 200 it frees the request's content (`creq`'s conversation, `prep.request.body`, the
+// client's body): a long conversation is not held for the answer's whole life.
+net::awaitable<Next> exchange(Request& c, ResponseWriter& out, ChatRequest& creq, ProviderRuntime& prt,
                               PreparedRequest& prep, bool may_retry, Backoff* backoff,
                               KeyLease& lease);
 

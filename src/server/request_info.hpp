@@ -35,6 +35,9 @@ struct RequestInfo {
   std::string error_type;  // "" = success
   openai::Outcome outcome;
   bool usage_estimated = false;  // outcome.usage is zgate's estimate (see estimate_usage)
+  // The request's prompt-token estimate, taken before its conversation was freed (-1 = not
+  // taken: estimate_usage reads the request).
+  int64_t prompt_estimate = -1;
   // The response cache (AccessRecord::cache): "" = off for this request; a hit (or a coalesced
   // waiter) has no upstream usage and saved cost_saved_usd.
   std::string_view cache;
@@ -89,8 +92,8 @@ struct RequestInfo {
   void estimate_usage(const ChatRequest& req) {
     if (outcome.usage.present || usage_estimated || cache_hit) return;
     if (!outcome.saw_first_token && !upstream_ok) return;
-    outcome.usage = policy::estimated_usage(policy::estimate_prompt_tokens(req), outcome.content_bytes,
-                                            outcome.reasoning_bytes);
+    const int64_t prompt = prompt_estimate >= 0 ? prompt_estimate : policy::estimate_prompt_tokens(req);
+    outcome.usage = policy::estimated_usage(prompt, outcome.content_bytes, outcome.reasoning_bytes);
     usage_estimated = true;
   }
   // The error the client got, for the record: its code, else its type.

@@ -291,6 +291,7 @@ TEST_CASE("capture: a captured chat request is one line with masked, truncated b
   CHECK(plain.find("upstream-key") == std::string::npos);
   CHECK(plain.find(R"("response":"{)") != std::string::npos);
   CHECK(stream.find(R"("stream":true)") != std::string::npos);
+  CHECK(stream.find("stream me") != std::string::npos);  // the request body, kept while the stream ran
   CHECK(stream.find(R"("response":"data: )") != std::string::npos);
   CHECK(stream.find(R"("response_truncated":true)") != std::string::npos);  // a stream is longer than 200 bytes
 }

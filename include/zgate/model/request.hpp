@@ -79,4 +79,10 @@ struct ChatRequest {
   std::vector<std::pair<std::string, std::string>> extra;
 };
 
+// Frees the conversation and everything else only the upstream request's builder reads (messages,
+// tools, stop words, the schema, the verbatim fields); the model, the flags and the numbers stay.
+// For an answer under way, which no retry will send again: a stream may stay open for minutes,
+// and a conversation (images included) can be megabytes.
+void release_content(ChatRequest& r);
+
 }  // namespace zgate

@@ -3,6 +3,7 @@
 // budget is charged; a whole stream keeps the upstream's own numbers.
 #include <catch2/catch.hpp>
 
+#include <simdjson.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "integration/gateway_harness.hpp"
+#include "zgate/front/openai/request.hpp"
 #include "zgate/policy/limit_store.hpp"
 #include "support/temp_dir.hpp"
 #include "support/usage_db.hpp"
@@ -38,11 +40,14 @@ std::vector<Row> rows(const std::string& dir) {
   return out;
 }
 
+// The body abandon_stream() sends.
+const std::string kAbandoned = chat_body("[scenario:slow chunks=200 delay_ms=20]", true);
+
 // Starts a slow stream, reads its first content chunks, then hangs up.
 void abandon_stream(Harness& h) {
   RawConn conn(h.port());
   REQUIRE(conn.connected());
-  const std::string body = chat_body("[scenario:slow chunks=200 delay_ms=20]", true);
+  const std::string& body = kAbandoned;
   REQUIRE(conn.send(raw_chat_request(body)));
   const std::string got = conn.read_until("\"content\":\"", std::chrono::seconds(5));
   REQUIRE(got.find("200") != std::string::npos);
@@ -76,6 +81,13 @@ TEST_CASE("estimate: a stream the client abandons is stored with estimated token
   REQUIRE(r.size() == 1);
   CHECK(r[0].status == 499);
   CHECK(r[0].estimated == 1);
+  // The prompt's estimate is the request's, although the conversation was freed once the
+  // upstream accepted it.
+  std::string padded = kAbandoned;
+  padded.reserve(padded.size() + simdjson::SIMDJSON_PADDING);  // the parser's padding contract
+  const Result<ChatRequest> sent = openai::parse_chat_request(padded);
+  REQUIRE(sent.ok());
+  CHECK(r[0].prompt == policy::estimate_prompt_tokens(*sent));
   CHECK(r[0].prompt > 0);
   CHECK(r[0].completion > 0);
   CHECK(r[0].cost > 0);

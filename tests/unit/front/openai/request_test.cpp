@@ -185,3 +185,28 @@ TEST_CASE("chat request: a body that is not an object is still told so", "[unit]
   CHECK(r.error().message.find("must be a JSON object") != std::string::npos);
   CHECK(r.error().code.empty());
 }
+
+TEST_CASE("chat request: release_content frees the conversation and keeps the model and flags", "[unit][chat]") {
+  ChatRequest r = parse_ok(
+      R"({"model":"glm-4.6","stream":true,"stream_options":{"include_usage":true},"temperature":0.5,)"
+      R"("messages":[{"role":"system","content":"be brief"},{"role":"user","content":"a question long enough to leave the small-string buffer"}],)"
+      R"("tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"stop":["x"],"user":"u-1","seed":7,)"
+      R"("response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{}}},"logprobs":true})");
+  REQUIRE(r.messages.size() == 2);
+  REQUIRE_FALSE(r.tools.empty());
+  REQUIRE_FALSE(r.extra.empty());
+  REQUIRE_FALSE(r.json_schema.empty());
+  release_content(r);
+  CHECK(r.messages.capacity() == 0);
+  CHECK(r.tools.capacity() == 0);
+  CHECK(r.stop.capacity() == 0);
+  CHECK(r.extra.capacity() == 0);
+  CHECK(r.json_schema.empty());
+  CHECK(r.user.empty());
+  CHECK(r.model == "glm-4.6");
+  CHECK(r.stream);
+  CHECK(r.include_usage);
+  CHECK(r.temperature == 0.5);
+  CHECK(r.seed == 7);
+  CHECK(r.response_format == "json_schema");
+}
