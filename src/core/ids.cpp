@@ -15,16 +15,20 @@ uint64_t next_random() {
   return rng();
 }
 
-std::string random_hex(std::size_t n) {
-  std::string s(n, '0');
+std::string random_hex(std::string_view prefix, std::size_t n) {
+  std::string s(prefix.size() + n, '0');
+  prefix.copy(s.data(), prefix.size());
+  char* out = s.data() + prefix.size();
   uint64_t bits = 0;
   for (std::size_t i = 0; i < n; ++i) {
     if (i % 16 == 0) bits = next_random();
-    s[i] = kHex[bits & 0xF];
+    out[i] = kHex[bits & 0xF];
     bits >>= 4;
   }
   return s;
 }
+
+std::string random_hex(std::size_t n) { return random_hex({}, n); }
 
 std::string uuid4() {
   const uint64_t a = next_random(), b = next_random();

@@ -482,7 +482,10 @@ TEST_CASE("X-Request-Id is echoed or generated", "[integration]") {
   auto given = h.post_chat(chat_body("x"), {{"X-Request-Id", "abc-123"}});
   CHECK(given.header("X-Request-Id") == "abc-123");
   auto generated = h.post_chat(chat_body("x"));
-  CHECK(generated.header("X-Request-Id").rfind("req_", 0) == 0);
+  const std::string id = generated.header("X-Request-Id");
+  CHECK(id.size() == 28);
+  CHECK(id.rfind("req_", 0) == 0);
+  CHECK(id.find_first_not_of("0123456789abcdef", 4) == std::string::npos);
 }
 
 TEST_CASE("one access-log line per request, with timing and tokens, never the key", "[integration]") {

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 
 #include "gateway_harness.hpp"
 
@@ -150,6 +151,8 @@ TEST_CASE("server-timing: a chat answer carries the upstream phases and zgate's 
   CHECK(st.starts_with("upstream-connect;dur="));
   CHECK(st.find(", upstream-first-byte;dur=") != std::string::npos);
   CHECK(st.find(", zgate;dur=") != std::string::npos);
+  // Each duration is milliseconds with three decimals, the entries separated by ", ".
+  CHECK(std::regex_match(st, std::regex(R"(upstream-connect;dur=\d+\.\d{3}, upstream-first-byte;dur=\d+\.\d{3}, zgate;dur=\d+\.\d{3})")));
 }
 
 TEST_CASE("server-timing: a stream's head carries what is known when it starts") {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace zgate::ids {
 
@@ -12,6 +13,8 @@ uint64_t next_random();
 
 // `n` random lower-case hex digits.
 std::string random_hex(std::size_t n);
+// `prefix` followed by `n` random lower-case hex digits, in one allocation.
+std::string random_hex(std::string_view prefix, std::size_t n);
 
 // A random RFC 9562 version-4 UUID, lower case with dashes.
 std::string uuid4();

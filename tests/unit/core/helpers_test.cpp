@@ -76,3 +76,15 @@ TEST_CASE("ids: random hex and version-4 UUIDs have the right shape", "[core][id
   CHECK(std::string_view("89ab").find(u[19]) != std::string_view::npos);
   CHECK(ids::uuid4() != u);
 }
+
+TEST_CASE("ids: random hex after a prefix keeps the prefix and draws every digit", "[core][ids]") {
+  const std::string a = ids::random_hex("req_", 24);
+  REQUIRE(a.size() == 28);
+  CHECK(a.rfind("req_", 0) == 0);
+  CHECK(a.find_first_not_of("0123456789abcdef", 4) == std::string::npos);
+  // 24 digits span two draws of the generator: the second half is random too, not zeros.
+  std::string tails;
+  for (int i = 0; i < 8; ++i) tails += ids::random_hex("req_", 24).substr(20);
+  CHECK(tails.find_first_not_of('0') != std::string::npos);
+  CHECK(ids::random_hex("p-", 0) == "p-");
+}
