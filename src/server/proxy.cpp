@@ -71,6 +71,24 @@ std::optional<ApiError> body_read_error(Request& c, const boost::system::error_c
   return std::nullopt;
 }
 
+// Beast reads a body into whatever room the read buffer has, at least 512 bytes, and the parser
+// empties the buffer as it goes, so a 1 MB body took ~2,000 receives. Room for up to 64 KiB of
+// what is still to come (16 KiB of a chunked body) is made before the read.
+void make_body_room(Request& c) {
+  constexpr std::size_t kMax = 64 * 1024, kChunked = 16 * 1024;
+  const auto left = c.parser.content_length_remaining();
+  const std::size_t want = left ? static_cast<std::size_t>(std::min<uint64_t>(*left, kMax)) : kChunked;
+  beast::flat_buffer& buf = c.conn.buf;
+  if (buf.capacity() - buf.size() < want) buf.reserve(buf.size() + want);
+}
+
+// Once the body is in, the read buffer is not needed until the next request (the answer may
+// take minutes): an empty one is given back now rather than after the answer. Bytes of a
+// pipelined request keep it.
+void release_read_buffer(Request& c) {
+  if (c.conn.buf.size() == 0 && c.conn.buf.capacity() != 0) c.conn.buf = beast::flat_buffer();
+}
+
 ApiError model_not_found(std::string_view model) {
   ApiError e = not_found("The model '" + std::string(model) + "' does not exist or is not served by this gateway; "
                          "GET /v1/models lists the available models.", "model_not_found");
@@ -183,8 +201,10 @@ net::awaitable<bool> handle_chat(Request& c, ResponseWriter& out) {
   // through the event loop, and read only when it did not.
   boost::system::error_code rec;
   if (!io::parse_buffered(c.parser, c.conn.buf, rec)) {
+    make_body_room(c);
     std::tie(rec, std::ignore) = co_await http::async_read(c.conn.sock, c.conn.buf, c.parser, nothrow);
   }
+  release_read_buffer(c);
   if (rec) {
     c.keep_alive = false;
     refusal = body_read_error(c, rec);

@@ -119,3 +119,21 @@ TEST_CASE("session: a kept-alive connection that waits before its next request, 
   CHECK(got.rfind("HTTP/1.1 200 OK", 0) == 0);
   CHECK(got.find("idle-2") != std::string::npos);
 }
+
+TEST_CASE("session: a large body read after its head, with the next request right behind it, both answered",
+          "[integration][session]") {
+  Harness h;
+  // echo: the mock answers with the upstream request's body, so the whole body must have arrived.
+  const std::string big = chat_request("big-1", chat_body("[scenario:echo] " + std::string(300000, 'a') + " END-OF-BODY-7731"));
+  const std::string next = chat_request("big-2", chat_body("the request behind it"));
+  const std::size_t cut = big.find("\r\n\r\n") + 4 + 2000;  // the head and the start of the body
+  // The rest of the body is read in large pieces, and the last one takes the start of the next
+  // request with it: the read buffer must keep those bytes once the body is in.
+  RawConn c(h.port());
+  REQUIRE(c.connected());
+  const std::string head_part = big.substr(0, cut), rest = big.substr(cut) + next;
+  send_pieces(c, {head_part, rest});
+  const std::string got = c.read_until("big-2", 10s);
+  CHECK(count_of(got, "HTTP/1.1 200 OK") == 2);
+  CHECK(got.find("END-OF-BODY-7731") != std::string::npos);
+}
