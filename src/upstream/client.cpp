@@ -30,6 +30,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 // A connection's body buffer larger than this (a big non-stream read) is released after use.
 constexpr std::size_t kKeepBodyCapacity = 256 * 1024;
+constexpr std::size_t kKeepIdleCapacity = 16 * 1024;  // what a connection idle in the pool keeps
+constexpr std::size_t kMaxReadRoom = 64 * 1024;
 
 int64_t micros_since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
@@ -365,6 +367,7 @@ net::awaitable<Failure> Exchange::start(const UpstreamRequest& req) {
       if (ec) f = head_failure(ec);
     }
     if (f == Failure::none) {
+      make_body_room(c);
       timings_.first_byte_us = micros_since(t0);
       co_return f;
     }
@@ -375,6 +378,16 @@ net::awaitable<Failure> Exchange::start(const UpstreamRequest& req) {
     timings_.reused = false;
     ++pool_.counters().retries;
   }
+}
+
+// Reads go into whatever room the buffer has, at least 512 bytes, and the parser empties it as
+// it goes: a 300 KB answer took 587 receives. A body of known length gets room for up to 64 KiB
+// of it (given back before the connection idles in the pool); a stream's events, small and
+// spaced, keep the 512 bytes.
+void Exchange::make_body_room(Connection& c) {
+  const auto left = c.parser_->content_length_remaining();
+  if (!left || *left <= c.buf_.capacity() - c.buf_.size()) return;
+  c.buf_.reserve(c.buf_.size() + static_cast<std::size_t>(std::min<uint64_t>(*left, kMaxReadRoom)));
 }
 
 int Exchange::status() const { return conn_ && conn_->parser_ ? conn_->parser_->status : 0; }
@@ -488,6 +501,9 @@ void Exchange::release() {
   if (!conn_ || !conn_->parser_) return;
   auto& p = *conn_->parser_;
   if (p.is_done() && p.keep_alive()) {
+    // An idle connection keeps no large buffer (a big answer grew them).
+    if (conn_->buf_.size() == 0 && conn_->buf_.capacity() > kKeepIdleCapacity) conn_->buf_ = beast::flat_buffer();
+    if (conn_->body_.capacity() > kKeepIdleCapacity) std::string().swap(conn_->body_);
     pool_.checkin(std::move(conn_));
   } else {
     conn_.reset();

@@ -111,6 +111,7 @@ class Exchange {
   bool read_all_now(std::string& out, Failure& f);
   boost::asio::awaitable<Failure> connect();
   void build_head(const UpstreamRequest& req);  // the request head, into the connection's buffer
+  static void make_body_room(Connection& c);  // a body of known length is read in large pieces
   Failure write_failure(const boost::system::error_code& ec);
   Failure head_failure(const boost::system::error_code& ec);
   bool append_piece(std::string& out, std::string_view piece, Failure& f);

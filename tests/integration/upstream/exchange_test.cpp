@@ -206,6 +206,30 @@ TEST_CASE("upstream exchange: a kept-alive connection is pooled and reused", "[i
   CHECK(c.pool.stats().reuses == 1);
 }
 
+TEST_CASE("upstream exchange: large answers of known length arrive whole, and the connection is reused after",
+          "[integration][upstream]") {
+  // Each 300 KB body is read in pieces of up to 64 KiB; the connection then gives its large
+  // buffers back before it idles in the pool, and serves the next answer the same way.
+  std::string big(300000, 'a');
+  for (std::size_t i = 0; i < big.size(); i += 1000) big[i] = static_cast<char>('b' + i / 1000 % 20);
+  ScriptedServer server(1, [&big](tcp::socket& s, int) {
+    for (int i = 0; i < 2; ++i) {
+      if (!read_request(s)) return;
+      send_pieces(s, {"HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) + "\r\n\r\n" + big});
+    }
+  });
+  Client c;
+  const auto ep = c.endpoint(server.port());
+  const auto first = c.exchange(ep, /*read_all=*/true);
+  CHECK(first.body == Failure::none);
+  CHECK(first.text == big);
+  const auto second = c.exchange(ep);
+  CHECK(second.reused);
+  CHECK(second.body == Failure::none);
+  CHECK(second.text == big);
+  CHECK(server.accepted == 1);
+}
+
 TEST_CASE("upstream exchange: a response with Connection: close is not pooled", "[integration][upstream]") {
   ScriptedServer server(1, answer_once("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"));
   Client c;
