@@ -30,7 +30,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 // A connection's body buffer larger than this (a big non-stream read) is released after use.
 constexpr std::size_t kKeepBodyCapacity = 256 * 1024;
-constexpr std::size_t kKeepIdleCapacity = 16 * 1024;  // what a connection idle in the pool keeps
+constexpr std::size_t kKeepIdleCapacity = 4 * 1024;  // what a connection idle in the pool keeps (a stream may take it next)
 constexpr std::size_t kMaxReadRoom = 64 * 1024;
 
 int64_t micros_since(Clock::time_point t0) {
