@@ -23,8 +23,12 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DZGATE_BUILD_TESTS=
 # The Debian packages owning every shared library the binaries load, one a line. dpkg knows a
 # file by the path its package ships, so with merged /usr a library ldd finds under /lib is also
 # looked up under /usr/lib (and the other way round) and by its resolved name.
+# libcurl is not linked but opened at run time when alert webhooks are configured: it and its
+# libraries are listed too.
 RUN set -eu; \
-    ldd build/zgate build/zgate-mock | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u > /tmp/libs; \
+    curl_lib="$(ldconfig -p | awk '$1 == "libcurl.so.4" { print $NF; exit }')"; \
+    if [ -z "$curl_lib" ]; then echo "libcurl.so.4 is not installed" >&2; exit 1; fi; \
+    { ldd build/zgate build/zgate-mock; ldd "$curl_lib"; echo "$curl_lib"; } | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u > /tmp/libs; \
     : > /tmp/pkgs; \
     while read -r lib; do \
       real="$(readlink -f "$lib")"; found=""; \
@@ -54,8 +58,10 @@ RUN set -eu; \
     chown -R zgate:zgate /var/lib/zgate
 COPY --from=build /src/build/zgate /src/build/zgate-mock /usr/local/bin/
 COPY config/zgate.example.toml /etc/zgate/zgate.example.toml
-# Every shared library resolves, and both binaries start (print their help) in this image.
-RUN if ldd /usr/local/bin/zgate /usr/local/bin/zgate-mock | grep 'not found'; then \
+# Every shared library resolves (libcurl's too), and both binaries start (print their help).
+RUN curl_lib="$(ldconfig -p | awk '$1 == "libcurl.so.4" { print $NF; exit }')" \
+ && if [ -z "$curl_lib" ]; then echo "runtime image has no libcurl.so.4 (alert webhooks)" >&2; exit 1; fi \
+ && if ldd /usr/local/bin/zgate /usr/local/bin/zgate-mock "$curl_lib" | grep 'not found'; then \
       echo "runtime image is missing a shared library (above)" >&2; exit 1; fi \
  && /usr/local/bin/zgate --help >/dev/null \
  && /usr/local/bin/zgate-mock --help >/dev/null
