@@ -124,8 +124,11 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
     Failure f;
     if (json) {
       f = co_await ex.read_all(body);
-    } else {
-      f = co_await ex.read_some(piece);
+    } else if (!ex.read_now(piece, f)) {
+      for (;;) {  // ex.read_some(), without a frame of its own for every chunk
+        auto [rec, n] = co_await ex.wait_read();
+        if (ex.read_done(rec, n, piece, f)) break;
+      }
     }
     if (f == Failure::cancelled && (!c.conn.dl.aborted() || c.conn.dl.hung_up())) co_return false;  // the client left
     bool end = false;

@@ -391,37 +391,49 @@ bool Exchange::read_now(std::string_view& out, Failure& f) {
   return p.is_done();
 }
 
+net::awaitable<std::tuple<boost::system::error_code, std::size_t>> Exchange::wait_read() {
+  Connection& c = *conn_;
+  c.dl_.arm(t_.upstream_stream_idle);
+  return c.with_stream([&](auto& s) { return s.async_read_some(c.begin_read(), nothrow); });
+}
+
+bool Exchange::read_done(boost::system::error_code rec, std::size_t n, std::string_view& out, Failure& f) {
+  Connection& c = *conn_;
+  auto& p = *c.parser_;
+  out = {};
+  f = Failure::none;
+  c.end_read(rec, n);
+  boost::system::error_code ec = io::after_read(p, c.buf_, rec, n);
+  if (ec) {
+    if (c.dl_.expired()) {
+      error_ = "the upstream sent nothing for " + std::to_string(t_.upstream_stream_idle.count()) + " ms";
+      f = Failure::timeout;
+    } else if (ec == net::error::operation_aborted) {
+      f = Failure::cancelled;
+    } else {
+      error_ = "the upstream connection broke mid-response: " + ec.message();
+      f = Failure::closed;
+    }
+    return true;
+  }
+  io::parse_buffered(p, c.buf_, ec);
+  if (ec) {
+    error_ = "the upstream response is malformed: " + ec.message();
+    f = Failure::protocol;
+    return true;
+  }
+  if (!c.body_.empty()) out = c.body_;
+  // Chunk framing completes reads with zero body bytes: read on until bytes or the end.
+  return !out.empty() || p.is_done();
+}
+
 net::awaitable<Failure> Exchange::read_some(std::string_view& out) {
   Failure f;
   if (read_now(out, f)) co_return f;
-  Connection& c = *conn_;
-  auto& p = *c.parser_;
-  // Chunk framing completes reads with zero body bytes; keep reading until bytes or the end.
-  while (!p.is_done()) {
-    c.dl_.arm(t_.upstream_stream_idle);
-    auto [rec, n] = co_await c.with_stream([&](auto& s) { return s.async_read_some(c.begin_read(), nothrow); });
-    c.end_read(rec, n);
-    boost::system::error_code ec = io::after_read(p, c.buf_, rec, n);
-    if (ec) {
-      if (c.dl_.expired()) {
-        error_ = "the upstream sent nothing for " + std::to_string(t_.upstream_stream_idle.count()) + " ms";
-        co_return Failure::timeout;
-      }
-      if (ec == net::error::operation_aborted) co_return Failure::cancelled;
-      error_ = "the upstream connection broke mid-response: " + ec.message();
-      co_return Failure::closed;
-    }
-    io::parse_buffered(p, c.buf_, ec);
-    if (ec) {
-      error_ = "the upstream response is malformed: " + ec.message();
-      co_return Failure::protocol;
-    }
-    if (!c.body_.empty()) {
-      out = c.body_;
-      co_return Failure::none;
-    }
+  for (;;) {
+    auto [rec, n] = co_await wait_read();
+    if (read_done(rec, n, out, f)) co_return f;
   }
-  co_return Failure::none;
 }
 
 bool Exchange::append_piece(std::string& out, std::string_view piece, Failure& f) {

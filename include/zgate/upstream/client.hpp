@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -96,6 +97,22 @@ class Exchange {
   // Failure::none = the body is complete. Bytes already buffered are parsed in place; only a
   // read that must wait goes through the event loop.
   boost::asio::awaitable<Failure> read_some(std::string_view& out);
+  // read_some() in its parts, for a loop that reads a stream chunk by chunk: read_some() is a
+  // coroutine of its own, and a frame made, resumed and freed for every chunk is a cost the
+  // caller's frame need not pay. Used as
+  //   if (!ex.read_now(piece, f)) {
+  //     for (;;) {
+  //       auto [rec, n] = co_await ex.wait_read();
+  //       if (ex.read_done(rec, n, piece, f)) break;
+  //     }
+  //   }
+  // read_now(): the part that needs no waiting; true when `out` and `f` hold the result (bytes
+  // already buffered, the end of the body, or an error). wait_read(): arms the deadline and
+  // reads from the socket once. read_done(): accounts for that read; true when `out` and `f`
+  // hold the result, false when another wait_read() is needed.
+  bool read_now(std::string_view& out, Failure& f);
+  boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> wait_read();
+  bool read_done(boost::system::error_code rec, std::size_t n, std::string_view& out, Failure& f);
   // Reads the whole remaining body into `out` (bounded by limits.max_upstream_body).
   boost::asio::awaitable<Failure> read_all(std::string& out);
 
@@ -105,9 +122,7 @@ class Exchange {
   const std::string& error_message() const { return error_; }
 
  private:
-  // The part of read_some() / read_all() that needs no waiting: true when `out` and `f` hold the
-  // result (bytes already buffered, the end of the body, or an error).
-  bool read_now(std::string_view& out, Failure& f);
+  // read_now() for read_all().
   bool read_all_now(std::string& out, Failure& f);
   boost::asio::awaitable<Failure> connect();
   void build_head(const UpstreamRequest& req);  // the request head, into the connection's buffer
