@@ -97,6 +97,20 @@ class Tee final : public EventSink {
   cache::Flight* f_;
 };
 
+// A whole JSON answer through the dialect into `sink`; false when it cannot be decoded (`a` then
+// has the error). Not in pump(): its result would take a slot in pump's frame, which lives as
+// long as the stream.
+bool decode_whole(Request& c, const Dialect& d, std::string_view body, EventSink& sink, Answer& a) {
+  if (auto decoded = d.decode_json(body, sink); !decoded) {
+    const ApiError e = decoded.error().message.empty() ? bad_gateway("the upstream sent an unexpected response body")
+                                                       : decoded.error();
+    c.info.note_error(e);
+    a.fail(e);
+    return false;
+  }
+  return true;
+}
+
 // Reads the upstream body and feeds it through the dialect into `a`, flushing after each read so
 // that nothing that could stream is held. Once the client has its whole answer the rest of the
 // upstream body is drained, so the upstream connection can be reused. False when the client
@@ -111,13 +125,16 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
     c.info.note_error(e);
     a.fail(e);
   };
-  const bool json = !ex.is_event_stream();  // a JSON answer (non-stream request, or an upstream that ignored `stream`)
   sse::Parser parser(c.cfg.limits.max_sse_event);
   auto on_event = [&](const sse::Event& e) {
     if (!dec->done()) dec->on_data(e.data, e.event, sink);
   };
   bool complete = false;  // the client has its whole answer
   bool client_gone = false;  // the client left; the answer goes on for a flight's waiters
+  // A JSON answer (non-stream request, or an upstream that ignored `stream`). Declared with the
+  // flags above: GCC lays out a coroutine's frame in declaration order, and this keeps pump's
+  // under 512 bytes (the frame lives as long as the stream).
+  const bool json = !ex.is_event_stream();
   for (bool reading = true; reading;) {
     std::string_view piece;
     std::string body;
@@ -126,8 +143,8 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
       f = co_await ex.read_all(body);
     } else if (!ex.read_now(piece, f)) {
       for (;;) {  // ex.read_some(), without a frame of its own for every chunk
-        auto [rec, n] = co_await ex.wait_read();
-        if (ex.read_done(rec, n, piece, f)) break;
+        const auto r = co_await ex.wait_read();
+        if (ex.read_done(std::get<0>(r), std::get<1>(r), piece, f)) break;
       }
     }
     if (f == Failure::cancelled && (!c.conn.dl.aborted() || c.conn.dl.hung_up())) co_return false;  // the client left
@@ -140,10 +157,7 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
     } else if (json) {
       reading = false;
       end = true;
-      if (auto decoded = d.decode_json(body, sink); !decoded) {
-        fail(decoded.error().message.empty() ? bad_gateway("the upstream sent an unexpected response body")
-                                             : decoded.error());
-      }
+      decode_whole(c, d, body, sink, a);
       ex.release();
     } else if (piece.empty()) {  // the upstream body is complete
       reading = false;

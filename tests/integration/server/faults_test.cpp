@@ -154,6 +154,17 @@ TEST_CASE("faults: an upstream that answers garbage instead of HTTP gets the cli
   CHECK(has(line, R"("status":502)"));
 }
 
+TEST_CASE("faults: a 200 whose JSON body is malformed gets the client a 502 saying so",
+          "[integration][faults]") {
+  ScriptedUpstream up({{http_answer(200, "", R"({"unexpected": [1, 2)")}});
+  Harness h(upstream_at(up.v4_url(), [](Config& c) { c.retry.attempts = 1; }));
+  const auto r = h.post_chat(chat_body("not a completion"));
+  INFO(r.body);
+  CHECK(r.status == 502);
+  CHECK(has(r.body, R"("type":"upstream_error")"));
+  CHECK(has(r.body, "upstream sent malformed JSON"));
+}
+
 TEST_CASE("faults: a stream whose next event is not JSON delivers the good event, then an error and [DONE]",
           "[integration][faults]") {
   const std::string sse =
