@@ -344,6 +344,9 @@ void write_live(std::string& out, const LiveGauges& g, const ProcessStats& p) {
         g.chats_in_flight);
   gauge("zgate_streams_open", "Streams open now.", g.streams);
   gauge("zgate_downstream_connections", "Client connections open now.", g.connections);
+  gauge("zgate_downstream_connections_parked",
+        "Of the client connections open now: idle between requests for over a second, parked without a coroutine.",
+        g.parked);
   gauge("zgate_upstream_queue_waiting", "Requests waiting now for an upstream slot or for their start (upstream shaping).",
         g.queue_waiting);
   counter("zgate_upstream_queue_refused_total",

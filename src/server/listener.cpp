@@ -14,7 +14,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <spdlog/spdlog.h>
 
 #include "session.hpp"
@@ -51,16 +50,9 @@ net::awaitable<void> accept_loop(Gateway::Impl& g, tcp::acceptor& acc, bool metr
       g.connections.fetch_sub(1, std::memory_order_relaxed);
       continue;  // over the connection limit: the socket closes here
     }
-    auto cancel = std::make_shared<ConnCancel>();
-    auto slot = cancel->signal.slot();
-    net::co_spawn(w.ioc, session(g, w, std::move(sock), cancel, metrics_only), net::bind_cancellation_slot(slot, [cancel](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("connection ended by an internal error: {}", ex.what());
-      }
-    }));
+    ConnState st;
+    st.metrics_only = metrics_only;
+    start_session(g, w, std::move(sock), std::move(st));
   }
 }
 

@@ -3,8 +3,13 @@
 // (lingering when the client may still be sending).
 #include "session.hpp"
 
+#include <utility>
+
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
 
 #include "endpoints.hpp"
 
@@ -132,28 +137,73 @@ bool release_for_idle(tcp::socket& sock, RequestParser& parser, beast::flat_buff
 
 }  // namespace
 
+namespace {
+
+// Counts the connection in g.connections until it closes (the acceptor counted it in).
+struct ConnCount {
+  explicit ConnCount(std::atomic<std::size_t>& c) : n(&c) {}
+  ConnCount(ConnCount&& o) noexcept : n(std::exchange(o.n, nullptr)) {}
+  ConnCount& operator=(ConnCount&&) = delete;
+  ~ConnCount() {
+    if (n) n->fetch_sub(1, std::memory_order_relaxed);
+  }
+  std::atomic<std::size_t>* n;  // null once handed on
+};
+
+// A parked connection: what outlives its session while it waits for the next request. About a
+// quarter of what the waiting coroutine held (its frame, co_spawn's and the cancellation slot's).
+struct Parked {
+  Parked(Gateway::Impl& g, Worker& w, tcp::socket s, ConnState st, ConnCount n)
+      : g(g), w(w), sock(std::move(s)), dl(w.watchdog, &sock), state(std::move(st)), count(std::move(n)) {}
+  Gateway::Impl& g;
+  Worker& w;
+  tcp::socket sock;
+  io::Deadline dl;  // the rest of the keep-alive time; cut by the watchdog at shutdown too
+  ConnState state;
+  ConnCount count;
+  WorkerCount gauge{w.parked};
+};
+
+// Waits for the next request without a coroutine. Readiness comes from the reactor (the socket
+// was just read empty, so the next bytes raise it); a deadline that passes (the keep-alive time,
+// or the shutdown's cut) cancels the wait, and the connection closes.
+void park(Gateway::Impl& g, Worker& w, tcp::socket sock, ConnState st, ConnCount count, Clock::duration left) {
+  auto p = std::make_unique<Parked>(g, w, std::move(sock), std::move(st), std::move(count));
+  p->dl.arm(left);
+  tcp::socket& s = p->sock;
+  s.async_wait(tcp::socket::wait_read, [p = std::move(p)](const boost::system::error_code& ec) mutable {
+    if (ec || p->dl.expired() || p->dl.aborted()) {
+      boost::system::error_code ignored;
+      p->sock.shutdown(tcp::socket::shutdown_send, ignored);
+      return;  // closes with p
+    }
+    p->state.resumed = true;
+    p->count.n = nullptr;  // the new session counts it
+    start_session(p->g, p->w, std::move(p->sock), std::move(p->state));
+  });
+}
+
 net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std::shared_ptr<ConnCancel> cancel,
-                             bool metrics_only) {
+                             ConnState st) {
   // Errors as values even after a cancel: cleanup and the access log still run.
   co_await net::this_coro::throw_if_cancelled(false);
-  struct Count {
-    std::atomic<std::size_t>& n;
-    ~Count() { n.fetch_sub(1, std::memory_order_relaxed); }
-  } count{g.connections};
+  ConnCount count(g.connections);
   boost::system::error_code ec;
-  sock.set_option(tcp::no_delay(true), ec);
-  sock.non_blocking(true, ec);  // responses are written straight away when the socket takes them (io::try_write)
-  std::string client_ip = peer_address(sock);
+  if (!st.resumed) {
+    sock.set_option(tcp::no_delay(true), ec);
+    sock.non_blocking(true, ec);  // responses are written straight away when the socket takes them (io::try_write)
+    st.client_ip = peer_address(sock);
+  }
   io::Deadline dl(w.watchdog, &sock);
   beast::flat_buffer buf;
   RequestHead req;   // reused by every request on this connection
   std::string head;  // response heads, likewise
-  AuthMemo auth_memo;
-  uint64_t memo_gen = 0;  // the generation auth_memo was filled in
+  // A new connection's first head, and the head that woke a parked one, are read within
+  // client_header_read; later heads within client_keepalive_idle (waiting included).
   bool first = true;
   bool linger = false;
   std::shared_ptr<WorkerGeneration> wg;
-  Conn conn{g, w, sock, dl, buf, req, head, auth_memo, client_ip, cancel, metrics_only};
+  Conn conn{g, w, sock, dl, buf, req, head, st.auth_memo, st.client_ip, cancel, st.metrics_only};
   for (;;) {
     wg = w.current;  // for reading the head; taken again once it has arrived
     const Config* cfg = wg->gen->cfg.get();
@@ -163,11 +213,28 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
     // otherwise reject a large Content-Length while parsing the head, before a proper 413.
     parser.body_limit(boost::none);
     // A slow or silent client cannot hold the connection: the whole head must arrive in time.
-    dl.arm(first ? cfg->timeouts.client_header_read : cfg->timeouts.client_keepalive_idle);
+    const auto idle = cfg->timeouts.client_keepalive_idle;
+    dl.arm(first ? cfg->timeouts.client_header_read : idle);
     boost::system::error_code rec;
     if (!first && buf.size() == 0 && release_for_idle(sock, parser, buf, req, head, rec)) {
+      // Waits here a while; a connection idle longer is parked, without this frame.
+      const bool may_park = idle > kParkAfter;
+      if (may_park) dl.arm(kParkAfter);
       auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, nothrow);
       rec = ec;
+      if (may_park) {
+        const auto left = idle - (Clock::now() - dl.armed_at());
+        if (rec == net::error::operation_aborted && dl.expired() && !dl.aborted()) {
+          // Bytes that came as the wait was cut raise no new readiness: read them first.
+          rec = {};
+          if (release_for_idle(sock, parser, buf, req, head, rec)) {
+            dl.unwatch();  // out of the watchdog's epoll set before the socket moves
+            park(g, w, std::move(sock), std::move(st), std::move(count), left);
+            co_return;
+          }
+        }
+        dl.arm(left);
+      }
     }
     while (!rec && !parse_request_head(parser, buf, req, rec)) {
       auto [ec, n] = co_await sock.async_read_some(io::read_buffer(buf), nothrow);
@@ -177,9 +244,9 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
     // connection began waiting for it.
     wg = w.current;
     cfg = wg->gen->cfg.get();
-    if (memo_gen != wg->gen->id) {  // a remembered key may be gone after a reload
-      auth_memo = AuthMemo{};
-      memo_gen = wg->gen->id;
+    if (st.memo_gen != wg->gen->id) {  // a remembered key may be gone after a reload
+      st.auth_memo = AuthMemo{};
+      st.memo_gen = wg->gen->id;
     }
     if (rec) {
       // A head that is not acceptable HTTP gets its 400 (431, 501), recorded like any other
@@ -201,6 +268,22 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
   }
   if (linger) co_await linger_close(sock, dl, buf, *wg->gen->cfg);
   sock.shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace
+
+void start_session(Gateway::Impl& g, Worker& w, tcp::socket sock, ConnState st) {
+  auto cancel = std::make_shared<ConnCancel>();
+  auto slot = cancel->signal.slot();
+  net::co_spawn(w.ioc, session(g, w, std::move(sock), cancel, std::move(st)),
+                net::bind_cancellation_slot(slot, [cancel](std::exception_ptr e) {
+                  if (!e) return;
+                  try {
+                    std::rethrow_exception(e);
+                  } catch (const std::exception& ex) {
+                    spdlog::error("connection ended by an internal error: {}", ex.what());
+                  }
+                }));
 }
 
 }  // namespace zgate

@@ -125,6 +125,7 @@ struct Worker {
   // the same only while an admission limit needs a process-wide figure.
   alignas(64) std::atomic<int64_t> chats_open{0};
   std::atomic<int64_t> streams_open{0};
+  std::atomic<int64_t> parked{0};  // client connections parked while idle (session.hpp)
 };
 
 // One unit of a Worker gauge for its lifetime; only the worker's own thread may hold one.

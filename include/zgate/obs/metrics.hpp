@@ -65,6 +65,7 @@ class Histogram {
 struct LiveGauges {
   int64_t in_flight = 0, chats_in_flight = 0, streams = 0;
   uint64_t connections = 0;
+  int64_t parked = 0;  // of `connections`: idle, parked without a coroutine
   struct Pool {
     uint64_t idle = 0, in_use = 0;
   };

@@ -137,3 +137,95 @@ TEST_CASE("session: a large body read after its head, with the next request righ
   CHECK(count_of(got, "HTTP/1.1 200 OK") == 2);
   CHECK(got.find("END-OF-BODY-7731") != std::string::npos);
 }
+
+// ---- parked connections -------------------------------------------------------------------------
+
+namespace {
+
+bool has_metric(const std::string& metrics, const std::string& line) {
+  return ("\n" + metrics).find("\n" + line + "\n") != std::string::npos;
+}
+
+// /metrics until zgate_downstream_connections_parked reads `n` (bounded: get_until's 5 s).
+bool parked_reads(Harness& h, int n) {
+  const std::string line = "zgate_downstream_connections_parked " + std::to_string(n);
+  return has_metric(h.get_until("/metrics", [&](const std::string& b) { return has_metric(b, line); }), line);
+}
+
+}  // namespace
+
+TEST_CASE("session: a connection idle past the park time is parked, and its next request on it is answered",
+          "[integration][session][park]") {
+  Harness h;
+  RawConn c(h.port());
+  REQUIRE(c.connected());
+  REQUIRE(c.send(chat_request("park-1", chat_body("first"))));
+  REQUIRE(c.read_until("finish_reason", 10s).rfind("HTTP/1.1 200 OK", 0) == 0);
+  REQUIRE(parked_reads(h, 1));
+  // The next request wakes it: a new session on the same connection, the same credential.
+  REQUIRE(c.send(chat_request("park-2", chat_body("second, after parking"))));
+  const std::string got = c.read_until("finish_reason", 10s);
+  CHECK(got.rfind("HTTP/1.1 200 OK", 0) == 0);
+  CHECK(got.find("park-2") != std::string::npos);
+  // And it parks again once idle.
+  CHECK(parked_reads(h, 1));
+}
+
+TEST_CASE("session: a parked connection whose next request arrives in pieces gets its answer",
+          "[integration][session][park]") {
+  Harness h;
+  RawConn c(h.port());
+  REQUIRE(c.connected());
+  REQUIRE(c.send(chat_request("park-p1", chat_body("first"))));
+  REQUIRE(c.read_until("finish_reason", 10s).rfind("HTTP/1.1 200 OK", 0) == 0);
+  REQUIRE(parked_reads(h, 1));
+  const std::string second = chat_request("park-p2", chat_body("second, in pieces"));
+  const std::size_t body_at = second.find("\r\n\r\n") + 4;
+  const std::string_view all = second;
+  send_pieces(c, {all.substr(0, 20), all.substr(20, body_at - 20), all.substr(body_at)});
+  const std::string got = c.read_until("finish_reason", 10s);
+  CHECK(got.rfind("HTTP/1.1 200 OK", 0) == 0);
+  CHECK(got.find("park-p2") != std::string::npos);
+}
+
+TEST_CASE("session: a parked connection is closed when its keep-alive time ends", "[integration][session][park]") {
+  Harness h(GatewayOptions{[](Config& c) { c.timeouts.client_keepalive_idle = 1500ms; }, {}});
+  HttpConnection c("127.0.0.1", h.port(), 5000ms);
+  REQUIRE(c.is_open());
+  const auto r = c.request("POST", "/v1/chat/completions", {{"Authorization", std::string("Bearer ") + kClientKey}},
+                           chat_body("then idle"), 10s);
+  REQUIRE(r.status == 200);
+  REQUIRE(parked_reads(h, 1));
+  CHECK(c.wait_closed_by_peer(5s));
+  CHECK(parked_reads(h, 0));
+}
+
+TEST_CASE("session: a parked connection the client closes is let go", "[integration][session][park]") {
+  Harness h;
+  {
+    RawConn c(h.port());
+    REQUIRE(c.connected());
+    REQUIRE(c.send(chat_request("park-c1", chat_body("first"))));
+    REQUIRE(c.read_until("finish_reason", 10s).rfind("HTTP/1.1 200 OK", 0) == 0);
+    REQUIRE(parked_reads(h, 1));
+  }
+  CHECK(parked_reads(h, 0));
+  // Only the scrape's own connection is left open.
+  CHECK(has_metric(h.get_until("/metrics", [](const std::string& b) { return has_metric(b, "zgate_downstream_connections 1"); }),
+                   "zgate_downstream_connections 1"));
+}
+
+TEST_CASE("session: a parked connection is closed at shutdown, without waiting for its keep-alive time",
+          "[integration][session][park]") {
+  Harness h;
+  HttpConnection c("127.0.0.1", h.port(), 5000ms);
+  REQUIRE(c.is_open());
+  const auto r = c.request("POST", "/v1/chat/completions", {{"Authorization", std::string("Bearer ") + kClientKey}},
+                           chat_body("then idle"), 10s);
+  REQUIRE(r.status == 200);
+  REQUIRE(parked_reads(h, 1));
+  const auto t0 = std::chrono::steady_clock::now();
+  h.gateway().stop();
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);  // the grace is 1 s, the cut 2 s; keep-alive is 75 s
+  CHECK(c.wait_closed_by_peer(5s));
+}
