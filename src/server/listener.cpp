@@ -355,8 +355,18 @@ void Gateway::stop() {
                  g.cfg->timeouts.shutdown_grace.count(), left);
   }
   for (auto& w : g.workers) net::post(w->ioc, [wp = w.get()] { wp->watchdog.abort_all(); });
+  if (g.metrics_worker) net::post(g.metrics_worker->ioc, [wp = g.metrics_worker.get()] { wp->watchdog.abort_all(); });
+  // Parked connections close when their cut wait completes, on their worker: waited for too, so
+  // that none is left open once the workers stop.
+  auto parked = [&g] {
+    int64_t n = g.metrics_worker ? g.metrics_worker->parked.load() : 0;
+    for (auto& w : g.workers) n += w->parked.load();
+    return n;
+  };
   const auto cut = Clock::now() + kAbortWait;
-  while (g.in_flight.load() > 0 && Clock::now() < cut) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while ((g.in_flight.load() > 0 || parked() > 0) && Clock::now() < cut) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   if (const int64_t left = g.in_flight.load(); left > 0) {
     spdlog::error("{} request(s) did not end within {} ms of being cut and are not recorded", left,
                   std::chrono::duration_cast<std::chrono::milliseconds>(kAbortWait).count());

@@ -214,27 +214,26 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
     parser.body_limit(boost::none);
     // A slow or silent client cannot hold the connection: the whole head must arrive in time.
     const auto idle = cfg->timeouts.client_keepalive_idle;
-    dl.arm(first ? cfg->timeouts.client_header_read : idle);
     boost::system::error_code rec;
     if (!first && buf.size() == 0 && release_for_idle(sock, parser, buf, req, head, rec)) {
       // Waits here a while; a connection idle longer is parked, without this frame.
       const bool may_park = idle > kParkAfter;
-      if (may_park) dl.arm(kParkAfter);
+      dl.arm(may_park ? kParkAfter : idle);
       auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, nothrow);
       rec = ec;
-      if (may_park) {
-        const auto left = idle - (Clock::now() - dl.armed_at());
-        if (rec == net::error::operation_aborted && dl.expired() && !dl.aborted()) {
-          // Bytes that came as the wait was cut raise no new readiness: read them first.
-          rec = {};
-          if (release_for_idle(sock, parser, buf, req, head, rec)) {
-            dl.unwatch();  // out of the watchdog's epoll set before the socket moves
-            park(g, w, std::move(sock), std::move(st), std::move(count), left);
-            co_return;
-          }
+      if (may_park && rec == net::error::operation_aborted && dl.expired() && !dl.aborted()) {
+        // Bytes that came as the wait was cut raise no new readiness: read them first.
+        rec = {};
+        if (release_for_idle(sock, parser, buf, req, head, rec)) {
+          dl.unwatch();  // out of the watchdog's epoll set before the socket moves
+          // The rest of the keep-alive time (the cut came at most a tick after kParkAfter).
+          park(g, w, std::move(sock), std::move(st), std::move(count), idle - kParkAfter);
+          co_return;
         }
-        dl.arm(left);
       }
+      if (may_park) dl.arm(idle);  // for the head (up to kParkAfter more than before the wait)
+    } else {
+      dl.arm(first ? cfg->timeouts.client_header_read : idle);
     }
     while (!rec && !parse_request_head(parser, buf, req, rec)) {
       auto [ec, n] = co_await sock.async_read_some(io::read_buffer(buf), nothrow);

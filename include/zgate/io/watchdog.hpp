@@ -48,7 +48,6 @@ class Deadline {
 
   void arm(Clock::duration d);
   void disarm() { at_ = Clock::time_point::max(); }
-  Clock::time_point armed_at() const { return armed_at_; }  // when arm() was last called
 
   // Heartbeats of an open stream: while `every` is non-zero, at the first tick when nothing has
   // been armed on this socket for `every` and no write is in progress (writing(true) ... false
