@@ -95,9 +95,12 @@ bool RecordRing::push(const AccessRecord& r, int64_t finished_ms) {
   const uint64_t tail = tail_.load(std::memory_order_acquire);
   std::size_t pos = static_cast<std::size_t>(head & mask_);
   const std::size_t to_end = capacity_ - pos;
-  const std::size_t need = size + (to_end < size ? to_end : 0);
-  if (capacity_ - static_cast<std::size_t>(head - tail) < need) return false;
-  if (to_end < size) {  // does not fit before the end: mark the rest as padding, start over
+  const std::size_t free = capacity_ - static_cast<std::size_t>(head - tail);
+  // Starts over when the record does not fit before the end, or early (kRewindAfter) when the
+  // start of the block is free again.
+  const bool wrap = to_end < size || (pos >= kRewindAfter && free >= to_end + size);
+  if (free < size + (wrap ? to_end : 0)) return false;
+  if (wrap) {  // mark the rest as padding, start over
     std::memcpy(data_.get() + pos, &kWrap, sizeof kWrap);
     head += to_end;
     pos = 0;

@@ -262,3 +262,85 @@ TEST_CASE("record ring: the upstream trail comes back", "[unit][ring]") {
           CHECK(r.upstream_trail == "zhipu\t0\thttp_429@key1\nzhipu\t1");
         }) == 1);
 }
+
+TEST_CASE("record ring: with the consumer keeping up, records stay in the first kRewindAfter bytes of a large block",
+          "[unit][ring]") {
+  RecordRing ring(1024 * 1024);
+  const Owned rec(12, 300);
+  const std::size_t size = RecordRing::encoded_size(rec.r);
+  const char* first = nullptr;
+  std::size_t furthest = 0;
+  int n = 0;
+  // Six times the block's size in all: without going back early, every page would be touched.
+  for (std::size_t written = 0; written < 6 * ring.capacity(); written += size) {
+    REQUIRE(ring.push(rec.r, n));
+    ring.release(ring.read([&](const AccessRecord& r, int64_t t) {
+      check_same(r, rec.r);
+      CHECK(t == n);
+      if (!first) first = r.request_id.data();
+      furthest = std::max(furthest, static_cast<std::size_t>(r.request_id.data() - first));
+    }));
+    ++n;
+  }
+  CHECK(furthest < RecordRing::kRewindAfter + size);
+  CHECK(ring.used() == 0);
+}
+
+TEST_CASE("record ring: a backlog past kRewindAfter is kept whole, and the block's start is reused once freed",
+          "[unit][ring]") {
+  RecordRing ring(256 * 1024);
+  int pushed = 0, next = 0;
+  bool in_order = true;
+  auto push = [&] {
+    const Owned o(pushed, 200);
+    REQUIRE(ring.push(o.r, pushed));
+    ++pushed;
+  };
+  auto consume = [&] {
+    ring.release(ring.read([&](const AccessRecord& got, int64_t t) {
+      in_order = in_order && t == next && got.prompt_tokens == next;
+      ++next;
+    }));
+  };
+  while (ring.used() < 2 * RecordRing::kRewindAfter) push();  // ~128 KiB unread
+  for (int i = 0; i < 100; ++i) push();  // behind the unread backlog: the block's start is not free
+  consume();
+  CHECK(next == pushed);
+  for (int round = 0; round < 2000; ++round) {  // the start is free again: records go back to it
+    push();
+    if (round % 3 == 2) consume();
+  }
+  consume();
+  CHECK(in_order);
+  CHECK(next == pushed);
+  CHECK(ring.used() == 0);
+}
+
+TEST_CASE("record ring: a producer and a consumer thread hand over every record in order in a large block",
+          "[unit][ring]") {
+  RecordRing ring(1024 * 1024);
+  constexpr int kRecords = 200'000;
+  std::thread producer([&] {
+    for (int i = 0; i < kRecords; ++i) {
+      const std::string id = std::to_string(i);
+      AccessRecord r;
+      r.request_id = id;
+      r.key_label = std::string_view("abcdefghijklmnopqrstuvwxyz").substr(0, i % 27);
+      r.prompt_tokens = i;
+      while (!ring.push(r, i)) std::this_thread::yield();
+    }
+  });
+  int next = 0;
+  bool in_order = true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (next < kRecords && std::chrono::steady_clock::now() < deadline) {
+    ring.release(ring.read([&](const AccessRecord& r, int64_t ts) {
+      in_order = in_order && r.prompt_tokens == next && ts == next && r.request_id == std::to_string(next) &&
+                 r.key_label.size() == static_cast<std::size_t>(next % 27);
+      ++next;
+    }));
+  }
+  producer.join();
+  CHECK(in_order);
+  CHECK(next == kRecords);
+}

@@ -25,9 +25,15 @@ class RecordRing {
   // UTF-8 character boundary, so one request cannot take a large part of the ring.
   static constexpr std::size_t kMaxText = 1024;
   static constexpr std::size_t kMinBytes = 64 * 1024;
+  // Past this offset a record goes back to the start of the block whenever the consumer has
+  // freed the start (in particular whenever it has caught up): the block's pages are touched
+  // only as far as the records in flight reach, not all of them once the positions have gone
+  // round. The block is sized for a disk stall (megabytes); records in flight between two
+  // passes of a recorder that keeps up take kilobytes.
+  static constexpr std::size_t kRewindAfter = 64 * 1024;
 
   // `bytes` is rounded up to a power of two, at least kMinBytes. The block is allocated but
-  // not touched: its pages become resident as the first records pass through.
+  // not touched: its pages become resident as records reach them (see kRewindAfter).
   explicit RecordRing(std::size_t bytes);
   RecordRing(const RecordRing&) = delete;
   RecordRing& operator=(const RecordRing&) = delete;
