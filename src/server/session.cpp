@@ -135,10 +135,6 @@ bool release_for_idle(tcp::socket& sock, RequestParser& parser, beast::flat_buff
   return false;
 }
 
-}  // namespace
-
-namespace {
-
 // Counts the connection in g.connections until it closes (the acceptor counted it in).
 struct ConnCount {
   explicit ConnCount(std::atomic<std::size_t>& c) : n(&c) {}
