@@ -172,9 +172,8 @@ net::awaitable<bool> metrics(Request& c, ResponseWriter& out) {
   for (const auto& w : g.workers) {
     live.chats_in_flight += w->chats_open.load(std::memory_order_relaxed);
     live.streams += w->streams_open.load(std::memory_order_relaxed);
-    live.parked += w->parked.load(std::memory_order_relaxed);
   }
-  if (g.metrics_worker) live.parked += g.metrics_worker->parked.load(std::memory_order_relaxed);
+  live.parked = parked_connections(g);
   live.connections = g.connections.load(std::memory_order_relaxed);
   const obs::RecorderStats rs = g.recorder->stats();
   live.recorded = rs.recorded;

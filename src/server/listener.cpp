@@ -358,13 +358,8 @@ void Gateway::stop() {
   if (g.metrics_worker) net::post(g.metrics_worker->ioc, [wp = g.metrics_worker.get()] { wp->watchdog.abort_all(); });
   // Parked connections close when their cut wait completes, on their worker: waited for too, so
   // that none is left open once the workers stop.
-  auto parked = [&g] {
-    int64_t n = g.metrics_worker ? g.metrics_worker->parked.load() : 0;
-    for (auto& w : g.workers) n += w->parked.load();
-    return n;
-  };
   const auto cut = Clock::now() + kAbortWait;
-  while ((g.in_flight.load() > 0 || parked() > 0) && Clock::now() < cut) {
+  while ((g.in_flight.load() > 0 || parked_connections(g) > 0) && Clock::now() < cut) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (const int64_t left = g.in_flight.load(); left > 0) {

@@ -236,6 +236,13 @@ struct ConnCancel {
   net::cancellation_signal signal;
 };
 
+// Client connections parked now, over every worker (each counts its own; session.hpp).
+inline int64_t parked_connections(const Gateway::Impl& g) {
+  int64_t n = g.metrics_worker ? g.metrics_worker->parked.load(std::memory_order_relaxed) : 0;
+  for (const auto& w : g.workers) n += w->parked.load(std::memory_order_relaxed);
+  return n;
+}
+
 // Counts one unit in a shared counter for its lifetime; `value` is the count with it included.
 struct Counted {
   explicit Counted(std::atomic<int64_t>& c) : n(c), value(c.fetch_add(1, std::memory_order_relaxed) + 1) {}

@@ -147,9 +147,21 @@ bool has_metric(const std::string& metrics, const std::string& line) {
 }
 
 // /metrics until zgate_downstream_connections_parked reads `n` (bounded: get_until's 5 s).
-bool parked_reads(Harness& h, int n) {
-  const std::string line = "zgate_downstream_connections_parked " + std::to_string(n);
+// /metrics until it has `line` (bounded: get_until's 5 s).
+bool metrics_read(Harness& h, const std::string& line) {
   return has_metric(h.get_until("/metrics", [&](const std::string& b) { return has_metric(b, line); }), line);
+}
+
+bool parked_reads(Harness& h, int n) {
+  return metrics_read(h, "zgate_downstream_connections_parked " + std::to_string(n));
+}
+
+// A chat request on `c`, answered 200, after which the connection is parked.
+void answer_then_park(Harness& h, RawConn& c, std::string_view id) {
+  REQUIRE(c.connected());
+  REQUIRE(c.send(chat_request(id, chat_body("first"))));
+  REQUIRE(c.read_until("finish_reason", 10s).rfind("HTTP/1.1 200 OK", 0) == 0);
+  REQUIRE(parked_reads(h, 1));
 }
 
 }  // namespace
@@ -158,10 +170,7 @@ TEST_CASE("session: a connection idle past the park time is parked, and its next
           "[integration][session][park]") {
   Harness h;
   RawConn c(h.port());
-  REQUIRE(c.connected());
-  REQUIRE(c.send(chat_request("park-1", chat_body("first"))));
-  REQUIRE(c.read_until("finish_reason", 10s).rfind("HTTP/1.1 200 OK", 0) == 0);
-  REQUIRE(parked_reads(h, 1));
+  answer_then_park(h, c, "park-1");
   // The next request wakes it: a new session on the same connection, the same credential.
   REQUIRE(c.send(chat_request("park-2", chat_body("second, after parking"))));
   const std::string got = c.read_until("finish_reason", 10s);
@@ -175,10 +184,7 @@ TEST_CASE("session: a parked connection whose next request arrives in pieces get
           "[integration][session][park]") {
   Harness h;
   RawConn c(h.port());
-  REQUIRE(c.connected());
-  REQUIRE(c.send(chat_request("park-p1", chat_body("first"))));
-  REQUIRE(c.read_until("finish_reason", 10s).rfind("HTTP/1.1 200 OK", 0) == 0);
-  REQUIRE(parked_reads(h, 1));
+  answer_then_park(h, c, "park-p1");
   const std::string second = chat_request("park-p2", chat_body("second, in pieces"));
   const std::size_t body_at = second.find("\r\n\r\n") + 4;
   const std::string_view all = second;
@@ -190,13 +196,9 @@ TEST_CASE("session: a parked connection whose next request arrives in pieces get
 
 TEST_CASE("session: a parked connection is closed when its keep-alive time ends", "[integration][session][park]") {
   Harness h(GatewayOptions{[](Config& c) { c.timeouts.client_keepalive_idle = 1500ms; }, {}});
-  HttpConnection c("127.0.0.1", h.port(), 5000ms);
-  REQUIRE(c.is_open());
-  const auto r = c.request("POST", "/v1/chat/completions", {{"Authorization", std::string("Bearer ") + kClientKey}},
-                           chat_body("then idle"), 10s);
-  REQUIRE(r.status == 200);
-  REQUIRE(parked_reads(h, 1));
-  CHECK(c.wait_closed_by_peer(5s));
+  RawConn c(h.port());
+  answer_then_park(h, c, "park-k1");
+  CHECK(c.wait_closed(5s));
   CHECK(parked_reads(h, 0));
 }
 
@@ -204,28 +206,19 @@ TEST_CASE("session: a parked connection the client closes is let go", "[integrat
   Harness h;
   {
     RawConn c(h.port());
-    REQUIRE(c.connected());
-    REQUIRE(c.send(chat_request("park-c1", chat_body("first"))));
-    REQUIRE(c.read_until("finish_reason", 10s).rfind("HTTP/1.1 200 OK", 0) == 0);
-    REQUIRE(parked_reads(h, 1));
+    answer_then_park(h, c, "park-c1");
   }
   CHECK(parked_reads(h, 0));
-  // Only the scrape's own connection is left open.
-  CHECK(has_metric(h.get_until("/metrics", [](const std::string& b) { return has_metric(b, "zgate_downstream_connections 1"); }),
-                   "zgate_downstream_connections 1"));
+  CHECK(metrics_read(h, "zgate_downstream_connections 1"));  // only the scrape's own connection
 }
 
 TEST_CASE("session: a parked connection is closed at shutdown, without waiting for its keep-alive time",
           "[integration][session][park]") {
   Harness h;
-  HttpConnection c("127.0.0.1", h.port(), 5000ms);
-  REQUIRE(c.is_open());
-  const auto r = c.request("POST", "/v1/chat/completions", {{"Authorization", std::string("Bearer ") + kClientKey}},
-                           chat_body("then idle"), 10s);
-  REQUIRE(r.status == 200);
-  REQUIRE(parked_reads(h, 1));
+  RawConn c(h.port());
+  answer_then_park(h, c, "park-s1");
   const auto t0 = std::chrono::steady_clock::now();
   h.gateway().stop();
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);  // the grace is 1 s, the cut 2 s; keep-alive is 75 s
-  CHECK(c.wait_closed_by_peer(5s));
+  CHECK(c.wait_closed(5s));
 }
