@@ -105,9 +105,17 @@ inline Clock::duration shortest_timeout(const Timeouts& t) {
 }
 
 // One worker: an io_context on its own thread, with its connections, deadlines and upstream pool.
+//
+// The io_context is told that only its own thread does I/O on its sockets (UNSAFE_IO): Asio then
+// takes no per-socket lock when it starts or completes a read, two lock and unlock pairs per
+// relayed chunk. That holds here: a socket is used only by the thread of the worker it was
+// accepted for or connected by. The acceptor's thread registers an accepted socket with the
+// worker's reactor (registration keeps its lock) and hands it over through the scheduler (which
+// keeps its lock too); a live tail releases its socket here before the tails' thread adopts it;
+// stop() and reload reach a worker's connections only through posts to that worker.
 struct Worker {
   explicit Worker(const Config& c)
-      : ioc(1),
+      : ioc(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
         guard(net::make_work_guard(ioc)),
         watchdog(ioc, io::Watchdog::tick_for(shortest_timeout(c.timeouts))),
         pool(ioc.get_executor(), c.limits, watchdog) {}
