@@ -7,7 +7,7 @@ set -euo pipefail
 out="${1:?usage: make-seeds.sh OUT}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 fx="$root/tests/fixtures"
-for t in fuzz_sse fuzz_chat_request fuzz_zhipu fuzz_zaiweb fuzz_http1; do mkdir -p "$out/$t"; done
+for t in fuzz_sse fuzz_chat_request fuzz_zhipu fuzz_zaiweb fuzz_http1 fuzz_chunked; do mkdir -p "$out/$t"; done
 
 # seed TARGET NAME PREFIX_PRINTF FILE: writes PREFIX bytes + FILE as OUT/TARGET/NAME
 seed() { { printf "$3"; cat "$4"; } > "$out/$1/$2"; }
@@ -60,3 +60,19 @@ for f in "$fx"/zaiweb/requests/*.http; do
   # CRLF line ends in the head, as on the wire; the body is the last line.
   { printf '\x40\x00'; sed 's/$/\r/' "$f"; } > "$out/fuzz_http1/zaiweb_$(basename "$f")"
 done
+
+# Chunked bodies: [split][step]: SSE fixtures framed one chunk per line, as upstreams send them,
+# in two reads and in 5-byte reads, and one with an extension and a trailer.
+chunk_lines() {  # FILE -> the file as a chunked body, one chunk per line
+  local line
+  while IFS= read -r line || [[ -n $line ]]; do
+    printf '%x\r\n%s\n\r\n' "$((${#line} + 1))" "$line"
+  done <"$1"
+  printf '0\r\n\r\n'
+}
+for f in "$fx"/zhipu/*.sse; do
+  b=$(basename "$f" .sse)
+  { printf '\x80\x00'; LC_ALL=C chunk_lines "$f"; } > "$out/fuzz_chunked/$b.a"
+  { printf '\x00\x04'; LC_ALL=C chunk_lines "$f"; } > "$out/fuzz_chunked/$b.b"
+done
+printf '\x40\x02%s' $'5;ext="v"\r\nhello\r\n0\r\nX-Checksum: 1\r\n\r\n' > "$out/fuzz_chunked/ext_trailer"

@@ -1,0 +1,105 @@
+#include "zgate/h1/chunked.hpp"
+
+#include <cstring>
+
+namespace zgate::h1 {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The chunk size of the line [p, end) (without its CRLF): hex digits, optional whitespace, then
+// optional extensions after ';', which are skipped. Empty on success, else what is wrong.
+std::string_view parse_size_line(const char* p, const char* end, uint64_t& size) {
+  size = 0;
+  const char* q = p;
+  for (; q < end; ++q) {
+    const int v = hex_value(*q);
+    if (v < 0) break;
+    if (size >> 60) return "the chunk size is too large";
+    size = size << 4 | static_cast<uint64_t>(v);
+  }
+  if (q == p) return "a chunk size is not a hexadecimal number";
+  while (q < end && (*q == ' ' || *q == '\t')) ++q;
+  if (q == end) return {};
+  if (*q != ';') return "a chunk-size line has bytes after the size";
+  for (; q < end; ++q) {
+    const auto c = static_cast<unsigned char>(*q);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return "a chunk extension holds a control character";
+  }
+  return {};
+}
+
+}  // namespace
+
+ChunkedDecoder::Step ChunkedDecoder::decode(char* p, std::size_t n) {
+  Step s;
+  char* const begin = p;
+  char* const end = p + n;
+  char* out = nullptr;  // where the next data goes, once some has been found
+  const auto fail = [&](std::string_view why) {
+    s.error = why;
+    return s;
+  };
+  while (p < end && state_ != State::done) {
+    switch (state_) {
+      case State::size:
+      case State::trailer: {
+        const std::size_t avail = static_cast<std::size_t>(end - p);
+        const char* lf = static_cast<const char*>(std::memchr(p, '\n', avail < kMaxLine + 2 ? avail : kMaxLine + 2));
+        if (!lf) {
+          if (avail >= kMaxLine + 2) {
+            return fail(state_ == State::size ? "a chunk-size line is too long" : "a trailer line is too long");
+          }
+          goto out_of_bytes;
+        }
+        if (lf == p || lf[-1] != '\r') return fail("a line of the chunked body does not end in CRLF");
+        const char* line_end = lf - 1;
+        if (state_ == State::size) {
+          if (auto why = parse_size_line(p, line_end, left_); !why.empty()) return fail(why);
+          state_ = left_ == 0 ? State::trailer : State::data;
+        } else {
+          trailers_ += static_cast<std::size_t>(lf + 1 - p);
+          if (trailers_ > kMaxTrailers) return fail("the trailer section is too long");
+          if (line_end == p) state_ = State::done;  // the empty line ends the body
+        }
+        p = const_cast<char*>(lf) + 1;
+        break;
+      }
+      case State::data: {
+        const std::size_t avail = static_cast<std::size_t>(end - p);
+        const std::size_t take = left_ < avail ? static_cast<std::size_t>(left_) : avail;
+        if (!out) {
+          s.data = std::string_view(p, 0);
+          out = p;
+        } else if (out != p) {
+          std::memmove(out, p, take);
+        }
+        out += take;
+        p += take;
+        left_ -= take;
+        if (left_ == 0) state_ = State::data_end;
+        break;
+      }
+      case State::data_end: {
+        if (p[0] != '\r') return fail("a chunk's data is not followed by CRLF");
+        if (end - p < 2) goto out_of_bytes;
+        if (p[1] != '\n') return fail("a chunk's data is not followed by CRLF");
+        p += 2;
+        state_ = State::size;
+        break;
+      }
+      case State::done: break;
+    }
+  }
+out_of_bytes:
+  if (out) s.data = std::string_view(s.data.data(), static_cast<std::size_t>(out - s.data.data()));
+  s.used = static_cast<std::size_t>(p - begin);
+  return s;
+}
+
+}  // namespace zgate::h1
