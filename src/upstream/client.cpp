@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 
 #include "zgate/core/text.hpp"
+#include "zgate/h1/chunked.hpp"
 #include "zgate/h1/head.hpp"
 #include "zgate/io/eager.hpp"
 #include "zgate/io/net.hpp"
@@ -86,6 +87,18 @@ class Connection {
   io::Deadline dl_;  // of the pending operation; disarmed while idle in the pool
   beast::flat_buffer buf_;
   std::optional<ResponseParser> parser_;
+  // A chunked body is decoded in buf_ itself (h1/chunked.hpp), not by parser_, which then has
+  // read only the head. `held_`: bytes at the front of buf_ decoded into the last piece read,
+  // dropped at the next read (the piece points into them).
+  h1::ChunkedDecoder chunks_;
+  bool dechunk_ = false;
+  std::size_t held_ = 0;
+  // The body is complete (so the connection may carry another request).
+  bool body_done() const { return dechunk_ ? chunks_.done() : parser_->is_done(); }
+  void drop_held() {
+    buf_.consume(held_);
+    held_ = 0;
+  }
   // Kept with the connection so that their capacity is reused by every request it carries.
   std::string head_;          // the request head being sent
   std::string content_type_;  // of the current response
@@ -151,6 +164,7 @@ void Pool::checkin(std::unique_ptr<Connection> c) {
   c->idle_since_ = Clock::now();
   c->dl_.disarm();
   c->parser_.reset();
+  c->dechunk_ = false;
   v.push_back(std::move(c));
   ++stats_.idle;
 }
@@ -325,6 +339,9 @@ net::awaitable<Failure> Exchange::start(const UpstreamRequest& req) {
       if (ec) f = head_failure(ec);
     }
     if (f == Failure::none) {
+      c.dechunk_ = c.parser_->chunked();
+      c.chunks_.reset();
+      c.held_ = 0;
       make_body_room(c);
       timings_.first_byte_us = micros_since(t0);
       co_return f;
@@ -369,6 +386,10 @@ bool Exchange::read_now(std::string_view& out, Failure& f) {
     return true;
   }
   Connection& c = *conn_;
+  if (c.dechunk_) {
+    c.drop_held();
+    return c.buf_.size() > 0 ? dechunk(out, f) : c.chunks_.done();
+  }
   auto& p = *c.parser_;
   c.body_.clear();
   if (c.body_.capacity() > kKeepBodyCapacity) std::string().swap(c.body_);
@@ -397,13 +418,42 @@ net::awaitable<std::tuple<boost::system::error_code, std::size_t>> Exchange::wai
   return c.with_stream([&](auto& s) { return s.async_read_some(c.begin_read(), nothrow); });
 }
 
+// The chunked body's bytes in the buffer, decoded: `out` gets the data they hold (a view into
+// the buffer, kept there until the next read). True when there was data, the body ended or it
+// is malformed (`f`); false when the bytes held only framing and more must be read.
+bool Exchange::dechunk(std::string_view& out, Failure& f) {
+  Connection& c = *conn_;
+  const auto bytes = c.buf_.data();
+  const h1::ChunkedDecoder::Step s = c.chunks_.decode(static_cast<char*>(bytes.data()), bytes.size());
+  if (!s.error.empty()) {
+    error_ = "the upstream response is malformed: ";
+    error_.append(s.error);
+    f = Failure::protocol;
+    return true;
+  }
+  if (s.data.empty()) {
+    c.buf_.consume(s.used);
+    return c.chunks_.done();
+  }
+  c.held_ = s.used;
+  out = s.data;
+  return true;
+}
+
 bool Exchange::read_done(boost::system::error_code rec, std::size_t n, std::string_view& out, Failure& f) {
   Connection& c = *conn_;
   auto& p = *c.parser_;
   out = {};
   f = Failure::none;
   c.end_read(rec, n);
-  boost::system::error_code ec = io::after_read(p, c.buf_, rec, n);
+  boost::system::error_code ec;
+  if (!c.dechunk_) {
+    ec = io::after_read(p, c.buf_, rec, n);
+  } else {
+    c.buf_.commit(n);
+    // The connection closed before the last chunk: Beast's error for the same.
+    ec = rec == net::error::eof ? boost::system::error_code(beast::http::error::partial_message) : rec;
+  }
   if (ec) {
     if (c.dl_.expired()) {
       error_ = "the upstream sent nothing for " + std::to_string(t_.upstream_stream_idle.count()) + " ms";
@@ -416,6 +466,8 @@ bool Exchange::read_done(boost::system::error_code rec, std::size_t n, std::stri
     }
     return true;
   }
+  // Chunk framing completes reads with zero body bytes: read on until bytes or the end.
+  if (c.dechunk_) return dechunk(out, f);
   io::parse_buffered(p, c.buf_, ec);
   if (ec) {
     error_ = "the upstream response is malformed: " + ec.message();
@@ -423,7 +475,6 @@ bool Exchange::read_done(boost::system::error_code rec, std::size_t n, std::stri
     return true;
   }
   if (!c.body_.empty()) out = c.body_;
-  // Chunk framing completes reads with zero body bytes: read on until bytes or the end.
   return !out.empty() || p.is_done();
 }
 
@@ -470,7 +521,8 @@ net::awaitable<Failure> Exchange::read_all(std::string& out) {
 void Exchange::release() {
   if (!conn_ || !conn_->parser_) return;
   auto& p = *conn_->parser_;
-  if (p.is_done() && p.keep_alive()) {
+  conn_->drop_held();
+  if (conn_->body_done() && p.keep_alive()) {
     // An idle connection keeps no large buffer (a big answer grew them).
     if (conn_->buf_.size() == 0 && conn_->buf_.capacity() > kKeepIdleCapacity) conn_->buf_ = beast::flat_buffer();
     if (conn_->body_.capacity() > kKeepIdleCapacity) std::string().swap(conn_->body_);

@@ -106,6 +106,8 @@ class Exchange {
   //       if (ex.read_done(rec, n, piece, f)) break;
   //     }
   //   }
+  // A piece is valid until the next read or release(): a chunked body's pieces are views into
+  // the read buffer.
   // read_now(): the part that needs no waiting; true when `out` and `f` hold the result (bytes
   // already buffered, the end of the body, or an error). wait_read(): arms the deadline and
   // reads from the socket once. read_done(): accounts for that read; true when `out` and `f`
@@ -124,6 +126,8 @@ class Exchange {
  private:
   // read_now() for read_all().
   bool read_all_now(std::string& out, Failure& f);
+  // The rest of read_now() / read_done() for a chunked body (decoded in the read buffer).
+  bool dechunk(std::string_view& out, Failure& f);
   boost::asio::awaitable<Failure> connect();
   void build_head(const UpstreamRequest& req);  // the request head, into the connection's buffer
   static void make_body_room(Connection& c);  // a body of known length is read in large pieces
