@@ -13,7 +13,7 @@ int hex_value(char c) {
 }
 
 // The chunk size of the line [p, end) (without its CRLF): hex digits, optional whitespace, then
-// optional extensions after ';', which are skipped. Empty on success, else what is wrong.
+// optional extensions after ';'. Empty on success, else what is wrong.
 std::string_view parse_size_line(const char* p, const char* end, uint64_t& size) {
   size = 0;
   const char* q = p;
@@ -26,11 +26,8 @@ std::string_view parse_size_line(const char* p, const char* end, uint64_t& size)
   if (q == p) return "a chunk size is not a hexadecimal number";
   while (q < end && (*q == ' ' || *q == '\t')) ++q;
   if (q == end) return {};
+  // Extensions are ignored (RFC 9112 7.1.1), whatever their bytes: the line ends at its CRLF.
   if (*q != ';') return "a chunk-size line has bytes after the size";
-  for (; q < end; ++q) {
-    const auto c = static_cast<unsigned char>(*q);
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return "a chunk extension holds a control character";
-  }
   return {};
 }
 
@@ -41,7 +38,16 @@ ChunkedDecoder::Step ChunkedDecoder::decode(char* p, std::size_t n) {
   char* const begin = p;
   char* const end = p + n;
   char* out = nullptr;  // where the next data goes, once some has been found
+  // The data found (moved together) and the bytes decoded so far.
+  const auto finish = [&] {
+    if (out) s.data = std::string_view(s.data.data(), static_cast<std::size_t>(out - s.data.data()));
+    s.used = static_cast<std::size_t>(p - begin);
+    return s;
+  };
+  // Malformed framing after data: the data goes out first, and the next call, given the bytes
+  // from the bad element on, reports it (nothing before it is lost).
   const auto fail = [&](std::string_view why) {
+    if (out) return finish();
     s.error = why;
     return s;
   };
@@ -55,16 +61,19 @@ ChunkedDecoder::Step ChunkedDecoder::decode(char* p, std::size_t n) {
           if (avail >= kMaxLine + 2) {
             return fail(state_ == State::size ? "a chunk-size line is too long" : "a trailer line is too long");
           }
-          goto out_of_bytes;
+          return finish();
         }
         if (lf == p || lf[-1] != '\r') return fail("a line of the chunked body does not end in CRLF");
         const char* line_end = lf - 1;
         if (state_ == State::size) {
-          if (auto why = parse_size_line(p, line_end, left_); !why.empty()) return fail(why);
-          state_ = left_ == 0 ? State::trailer : State::data;
+          uint64_t size = 0;
+          if (auto why = parse_size_line(p, line_end, size); !why.empty()) return fail(why);
+          left_ = size;
+          state_ = size == 0 ? State::trailer : State::data;
         } else {
-          trailers_ += static_cast<std::size_t>(lf + 1 - p);
-          if (trailers_ > kMaxTrailers) return fail("the trailer section is too long");
+          const std::size_t seen = trailers_ + static_cast<std::size_t>(lf + 1 - p);
+          if (seen > kMaxTrailers) return fail("the trailer section is too long");
+          trailers_ = seen;
           if (line_end == p) state_ = State::done;  // the empty line ends the body
         }
         p = const_cast<char*>(lf) + 1;
@@ -87,7 +96,7 @@ ChunkedDecoder::Step ChunkedDecoder::decode(char* p, std::size_t n) {
       }
       case State::data_end: {
         if (p[0] != '\r') return fail("a chunk's data is not followed by CRLF");
-        if (end - p < 2) goto out_of_bytes;
+        if (end - p < 2) return finish();
         if (p[1] != '\n') return fail("a chunk's data is not followed by CRLF");
         p += 2;
         state_ = State::size;
@@ -96,10 +105,7 @@ ChunkedDecoder::Step ChunkedDecoder::decode(char* p, std::size_t n) {
       case State::done: break;
     }
   }
-out_of_bytes:
-  if (out) s.data = std::string_view(s.data.data(), static_cast<std::size_t>(out - s.data.data()));
-  s.used = static_cast<std::size_t>(p - begin);
-  return s;
+  return finish();
 }
 
 }  // namespace zgate::h1
