@@ -187,6 +187,60 @@ TEST_CASE("faults: an upstream connection reset mid-stream ends the stream with 
   check_stream_ends_in_error(up, "reset", R"("content":"Part")");
 }
 
+namespace {
+// `body` as a chunked body, cut into chunks of at most `max` bytes, with the last chunk.
+std::string chunked(std::string_view body, std::size_t max) {
+  std::string out;
+  for (std::size_t at = 0; at < body.size(); at += max) {
+    const std::string_view part = body.substr(at, max);
+    char size[20];
+    std::snprintf(size, sizeof size, "%zx\r\n", part.size());
+    out.append(size).append(part).append("\r\n");
+  }
+  return out + "0\r\n\r\n";
+}
+
+const std::string kChunkedSseHead =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+const std::string kPartEvent =
+    "data: {\"id\":\"s3\",\"created\":1,\"model\":\"glm-4.5\",\"choices\":[{\"index\":0,\"delta\":{\"role\":"
+    "\"assistant\",\"content\":\"Part\"}}]}\n\n";
+}  // namespace
+
+TEST_CASE("faults: a JSON answer sent in many chunks, all in one read, is answered whole",
+          "[integration][faults]") {
+  const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ScriptedUpstream up({{head + chunked(kAnswer, 7)}});
+  Harness h(upstream_at(up.v4_url()));
+  const auto r = h.post_chat(chat_body("chunked json"));
+  CHECK(r.status == 200);
+  CHECK(has(r.body, R"("content":"ok")"));
+  CHECK(has(r.body, R"("total_tokens":2)"));
+}
+
+TEST_CASE("faults: a stream whose chunk framing breaks ends with an error naming it, then [DONE]",
+          "[integration][faults]") {
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx\r\n", kPartEvent.size());
+  // The second chunk's size is not hexadecimal.
+  ScriptedUpstream up({{kChunkedSseHead + size + kPartEvent + "\r\nzz\r\nnot an event\r\n"}});
+  Harness h(upstream_at(up.v4_url()));
+  const auto r = h.post_chat(chat_body("bad framing", true));
+  REQUIRE(r.status == 200);
+  INFO(r.body);
+  CHECK(has(r.body, R"("content":"Part")"));
+  CHECK(has(r.body, "a chunk size is not a hexadecimal number"));
+  CHECK(sse_data(r.body).back() == "[DONE]");
+}
+
+TEST_CASE("faults: an upstream that closes a stream before its last chunk ends it with an error and [DONE]",
+          "[integration][faults]") {
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx\r\n", kPartEvent.size());
+  ScriptedUpstream up({{kChunkedSseHead + size + kPartEvent + "\r\n"}});  // then a FIN, no last chunk
+  check_stream_ends_in_error(up, "closed early", R"("content":"Part")");
+}
+
 // A reset right behind the last bytes raises no readiness for a read that waits for one once
 // the socket was emptied (drain.hpp): the watchdog's look at the socket must find it, well
 // before the first-byte (300 s) or stream-gap (120 s) timeout.
