@@ -19,12 +19,15 @@ struct RequestInfo {
   using Clock = std::chrono::steady_clock;
   Clock::time_point t0 = Clock::now();
   std::string request_id;
-  bool recorded = false;  // goes to the access log and usage store (not /health and the like)
   std::string_view key_label;
   std::string model, upstream_model;
   std::string_view provider;
   const ModelRoute* route = nullptr;
+  // The bools and small numbers are kept together, here and below: this struct is part of the
+  // `handle` coroutine's frame, which lives as long as the request (docs/architecture.md,
+  // principle 8), and each lone bool before an 8-byte field cost 8 bytes.
   bool stream = false;
+  bool recorded = false;  // goes to the access log and usage store (not /health and the like)
   int status = 0;  // what the client got (499 when it left first)
   // Upstream timings, microseconds since the exchange started (-1 = not reached).
   int64_t connect_us = 0, upstream_first_byte_us = -1;
@@ -35,15 +38,15 @@ struct RequestInfo {
   std::string error_type;  // "" = success
   openai::Outcome outcome;
   bool usage_estimated = false;  // outcome.usage is zgate's estimate (see estimate_usage)
+  bool cache_hit = false;        // answered from the response cache (see `cache` below)
+  bool chat = false;             // a chat request: its responses carry Server-Timing
   // The request's prompt-token estimate, taken before its conversation was freed (-1 = not
   // taken: estimate_usage reads the request).
   int64_t prompt_estimate = -1;
   // The response cache (AccessRecord::cache): "" = off for this request; a hit (or a coalesced
   // waiter) has no upstream usage and saved cost_saved_usd.
   std::string_view cache;
-  bool cache_hit = false;
   double cost_saved_usd = 0;
-  bool chat = false;     // a chat request: its responses carry Server-Timing
   // The x-ratelimit-* headers of a chat request under a key with rate limits (none otherwise).
   policy::RateHeaders rate;
   // Time spent on the upstream (exchanges and retry waits), microseconds; -1 = none yet. While
