@@ -81,9 +81,11 @@ class ResponseWriter {
   // A stream: the 200 head with Transfer-Encoding: chunked, then chunks.
   net::awaitable<bool> start_stream();
   // Sends `out` as one chunk (with `last`, the last chunk follows in the same write; an empty
-  // `out` with `last` sends only the last chunk) and clears `out`. Most chunks are taken by the
-  // socket at once, and then this step costs no coroutine frame: chunk() returns done or
-  // failed. When it returns pending, co_await chunk_rest() for the rest.
+  // `out` with `last` sends only the last chunk) and clears `out`, so `out` may be a buffer the
+  // caller shares (a worker's stream output). Most chunks are taken by the socket at once, and
+  // then this step costs no coroutine frame: chunk() returns done or failed. When it returns
+  // pending, what the socket did not take has been copied here, and co_await chunk_rest() sends
+  // it.
   Step chunk(std::string& out, bool last);
   net::awaitable<Step> chunk_rest();
 
@@ -95,7 +97,7 @@ class ResponseWriter {
   h1::ChunkSize size_;
   std::array<net::const_buffer, 3> bufs_;
   io::Written pending_;
-  std::string* out_ = nullptr;  // the chunk being written (cleared once written)
+  std::unique_ptr<std::string> rest_;  // the chunk a pending write sends (freed once written)
 };
 
 }  // namespace zgate

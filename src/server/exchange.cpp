@@ -41,31 +41,38 @@ class Answer {
   // After each upstream read: sends what is ready (`last`: and ends the answer).
   virtual Step flush(bool last) = 0;
   virtual net::awaitable<Step> flush_rest() = 0;
+  // After each upstream read once the client has left: drops what was encoded for it.
+  virtual void discard() {}
 };
 
+// Encodes into the worker's shared stream output (Worker::stream_out), which holds bytes only
+// between an upstream read and the flush after it: an open stream keeps no output buffer of its
+// own, and the one it writes into is warm in the cache.
 class StreamAnswer final : public Answer {
  public:
-  // Room for a typical chunk or two: the buffer is held for the stream's whole life (it grows
-  // for a larger chunk, once), and most open streams are silent most of the time.
-  StreamAnswer(Request& c, ResponseWriter& w, const openai::StreamOptions& so) : c_(c), w_(w), enc_(out_, so) {
-    out_.reserve(kChunkReserve);
+  StreamAnswer(Request& c, ResponseWriter& w, const openai::StreamOptions& so)
+      : c_(c), w_(w), enc_(c.conn.w.stream_out, so) {
+    c.conn.w.stream_out.clear();
   }
-  static constexpr std::size_t kChunkReserve = 512;
+  // However the answer ends, nothing of it is left for the next stream on this worker.
+  ~StreamAnswer() override { c_.conn.w.stream_out.clear(); }
+  StreamAnswer(const StreamAnswer&) = delete;
+  StreamAnswer& operator=(const StreamAnswer&) = delete;
   EventSink& sink() override { return enc_; }
   void fail(const ApiError& e) override { enc_.fail(e); }
   bool ended() const override { return enc_.finished(); }
   Step flush(bool last) override {
     if (last) enc_.finish();
     if (c_.info.first_token_us < 0 && enc_.outcome().saw_first_token) c_.info.first_token_us = c_.info.micros();
-    return w_.chunk(out_, last);
+    return w_.chunk(c_.conn.w.stream_out, last);
   }
   net::awaitable<Step> flush_rest() override { return w_.chunk_rest(); }
+  void discard() override { c_.conn.w.stream_out.clear(); }
   const openai::Outcome& outcome() const { return enc_.outcome(); }
 
  private:
   Request& c_;
   ResponseWriter& w_;
-  std::string out_;
   openai::StreamEncoder enc_;
 };
 
@@ -193,8 +200,9 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
         if (!flight || flight->waiters() == 0) co_return false;
         client_gone = true;
       }
-    } else if (flight->waiters() == 0) {
-      co_return false;
+    } else {
+      a.discard();
+      if (flight->waiters() == 0) co_return false;
     }
     complete = end;
   }

@@ -112,7 +112,11 @@ Step ResponseWriter::chunk(std::string& out, bool last) {
   }
   pending_ = io::try_write(r_.conn.sock, bufs_);
   if (!pending_.complete) {
-    out_ = &out;
+    // Rare (a client reading slower than the stream): the chunk is kept here, and `out` is free
+    // for the caller at once.
+    rest_ = std::make_unique<std::string>(std::move(out));
+    out.clear();
+    bufs_[1] = net::buffer(*rest_);
     return Step::pending;
   }
   out.clear();
@@ -126,7 +130,7 @@ net::awaitable<Step> ResponseWriter::chunk_rest() {
   dl.writing(true);
   pending_ = co_await io::write_rest(r_.conn.sock, bufs_, pending_);
   dl.writing(false);
-  out_->clear();
+  rest_.reset();
   co_return wrote(pending_) ? Step::done : Step::failed;
 }
 

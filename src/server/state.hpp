@@ -126,6 +126,11 @@ struct Worker {
   // The configuration generation new requests on this worker use (replaced by a reload, on this
   // worker's thread; a request holds the one it started with).
   std::shared_ptr<WorkerGeneration> current;
+  // Where every stream on this worker encodes its next chunk: empty between the steps of a
+  // stream's pump (a chunk is written, or copied by the ResponseWriter when the socket cannot
+  // take it, before the pump waits again), so one buffer, warm in the cache, serves them all
+  // instead of one per open stream.
+  std::string stream_out;
   std::thread thread;
   // Gauges of this worker for /metrics (chat requests being answered, streams open): written
   // only by this worker's thread with a relaxed load and store (no read-modify-write), on a

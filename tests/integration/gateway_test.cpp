@@ -8,9 +8,12 @@
 #include <filesystem>
 #include <set>
 
+#include <simdjson.h>
+
 #include "integration/gateway_harness.hpp"
 #include "support/temp_dir.hpp"
 #include "support/usage_db.hpp"
+#include "zgate/h1/chunked.hpp"
 
 using namespace zgate;
 using namespace zgate::testing;
@@ -82,6 +85,64 @@ TEST_CASE("stream arrives incrementally, not buffered", "[integration]") {
   // The last piece arrives ~600 ms after the first; a buffering proxy would deliver all at once.
   const auto spread = r.chunks.back().first - r.chunks.front().first;
   CHECK(spread >= std::chrono::milliseconds(400));
+}
+
+namespace {
+// The text of the mock's "long" scenario: numbered lines, cut at `bytes`.
+std::string long_text(std::size_t bytes) {
+  std::string text;
+  for (int line = 1; text.size() < bytes; ++line) {
+    char buf[96];
+    const int n = std::snprintf(buf, sizeof buf, "Line %05d: the quick brown fox jumps over the lazy dog.\n", line);
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  text.resize(bytes);
+  return text;
+}
+
+// The content deltas of an OpenAI SSE body, joined.
+std::string streamed_content(const std::string& sse) {
+  std::string text;
+  simdjson::dom::parser p;
+  for (const auto& d : sse_data(sse)) {
+    if (d == "[DONE]") continue;
+    simdjson::dom::element e;
+    if (p.parse(d).get(e)) continue;
+    std::string_view piece;
+    if (!e.at_pointer("/choices/0/delta/content").get(piece)) text.append(piece);
+  }
+  return text;
+}
+}  // namespace
+
+TEST_CASE("a stream its client reads late arrives whole while another stream on the same worker goes on",
+          "[integration]") {
+  GatewayOptions o;
+  o.tweak = [](Config& c) { c.workers = 1; };
+  Harness h(o);
+  RawConn late(h.port());
+  REQUIRE(late.connected());
+  // 8 MB: more than the socket buffers hold while nobody reads (a send buffer grows to 4 MiB at
+  // most, the receive window stays small), so zgate's writes to `late` wait (pending) while the
+  // other stream's chunks are encoded on the same worker.
+  constexpr std::size_t kBytes = 8'000'000;
+  REQUIRE(late.send(raw_chat_request(chat_body("[scenario:long bytes=8000000 chunks=64]", true))));
+  std::string got = late.read_until("\r\n\r\n", 5s);
+  REQUIRE(got.find("HTTP/1.1 200") == 0);
+  const auto other = h.post_chat(chat_body("[scenario:slow chunks=16 delay_ms=2] meanwhile", true));
+  REQUIRE(other.status == 200);
+  CHECK(sse_data(other.body).back() == "[DONE]");
+  CHECK(other.body.find("Line 0") == std::string::npos);  // nothing of the other stream
+  got += late.read_until("data: [DONE]", 30s);
+  const std::size_t body_at = got.find("\r\n\r\n") + 4;
+  h1::ChunkedDecoder d;
+  const auto step = d.decode(got.data() + body_at, got.size() - body_at);
+  REQUIRE(step.error.empty());
+  const std::string sse(step.data);
+  CHECK(sse_data(sse).back() == "[DONE]");
+  const std::string text = streamed_content(sse);
+  CHECK(text.size() == kBytes);
+  CHECK(text == long_text(kBytes));
 }
 
 TEST_CASE("an upstream that answers a streamed request with JSON still ends the stream", "[integration]") {
