@@ -4,9 +4,10 @@
 // Why not Beast's body parser, which zgate still uses for the head and for bodies of a known
 // length: it hands every chunk's bytes to a callback that appends them to a second buffer, so a
 // stream chunk was copied once more after the read, and its per-call state machine and the
-// callback cost about a tenth of a relayed stream chunk's instructions. Here the chunks' data is
-// left where it was read (a stream usually has one chunk per read, which then moves not at all);
-// when one read holds several chunks, their data is moved together behind the first chunk's.
+// callback were a large share of a relayed chunk's instructions (docs/benchmark.md). Here the
+// chunks' data is left where it was read (a stream usually has one chunk per read, which then
+// moves not at all); when one read holds several chunks, their data is moved together behind the
+// first chunk's.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
