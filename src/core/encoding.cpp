@@ -79,15 +79,6 @@ std::string base64url_encode(std::string_view bytes) {
   return out;
 }
 
-namespace {
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
 std::optional<std::string> form_decode(std::string_view s) {
   std::string out;
   out.reserve(s.size());

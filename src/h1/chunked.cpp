@@ -2,15 +2,10 @@
 
 #include <cstring>
 
+#include "zgate/core/encoding.hpp"
+
 namespace zgate::h1 {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // The chunk size of the line [p, end) (without its CRLF): hex digits, optional whitespace, then
 // optional extensions after ';'. Empty on success, else what is wrong.
@@ -18,7 +13,7 @@ std::string_view parse_size_line(const char* p, const char* end, uint64_t& size)
   size = 0;
   const char* q = p;
   for (; q < end; ++q) {
-    const int v = hex_value(*q);
+    const int v = encoding::hex_digit(*q);
     if (v < 0) break;
     if (size >> 60) return "the chunk size is too large";
     size = size << 4 | static_cast<uint64_t>(v);

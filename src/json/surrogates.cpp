@@ -1,5 +1,7 @@
 #include "zgate/json/surrogates.hpp"
 
+#include "zgate/core/encoding.hpp"
+
 namespace zgate::json {
 namespace {
 
@@ -27,19 +29,12 @@ bool is_low(uint32_t u) { return u >= 0xDC00 && u <= 0xDFFF; }
 
 uint32_t combine(uint32_t high, uint32_t low) { return 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00); }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The 4 hex digits of a \u escape at in[i..i+4), or -1.
 long hex4(std::string_view in, std::size_t i) {
   if (in.size() < i + 4) return -1;
   long v = 0;
   for (std::size_t k = 0; k < 4; ++k) {
-    const int d = hex_digit(in[i + k]);
+    const int d = encoding::hex_digit(in[i + k]);
     if (d < 0) return -1;
     v = (v << 4) | d;
   }

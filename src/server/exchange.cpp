@@ -51,9 +51,7 @@ class Answer {
 class StreamAnswer final : public Answer {
  public:
   StreamAnswer(Request& c, ResponseWriter& w, const openai::StreamOptions& so)
-      : c_(c), w_(w), enc_(c.conn.w.stream_out, so) {
-    c.conn.w.stream_out.clear();
-  }
+      : c_(c), w_(w), enc_(c.conn.w.stream_out, so) {}
   // However the answer ends, nothing of it is left for the next stream on this worker.
   ~StreamAnswer() override { c_.conn.w.stream_out.clear(); }
   StreamAnswer(const StreamAnswer&) = delete;

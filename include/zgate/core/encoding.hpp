@@ -22,4 +22,12 @@ std::optional<std::string> form_decode(std::string_view s);
 // Lower-case hex, two digits per byte.
 std::string hex_encode(std::string_view bytes);
 
+// The value of one hex digit (either case), or -1.
+constexpr int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 }  // namespace zgate::encoding

@@ -12,13 +12,6 @@
 namespace zgate::zaiweb {
 namespace {
 
-int hex_value(unsigned char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -109,8 +102,8 @@ std::string url_decode(std::string_view s) {
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%' && i + 2 < s.size()) {
-      const int hi = hex_value(static_cast<unsigned char>(s[i + 1]));
-      const int lo = hex_value(static_cast<unsigned char>(s[i + 2]));
+      const int hi = encoding::hex_digit(s[i + 1]);
+      const int lo = encoding::hex_digit(s[i + 2]);
       if (hi >= 0 && lo >= 0) {
         out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;
