@@ -7,6 +7,7 @@
 #include "cache.hpp"
 #include "proxy.hpp"
 #include "zgate/front/openai/encoder.hpp"
+#include "zgate/io/drain.hpp"
 #include "zgate/sse/parser.hpp"
 
 namespace zgate {
@@ -43,6 +44,8 @@ class Answer {
   virtual net::awaitable<Step> flush_rest() = 0;
   // After each upstream read once the client has left: drops what was encoded for it.
   virtual void discard() {}
+  // Adds what flush() touches to the lines prefetched while a read runs.
+  virtual void warm(io::Warm&) const {}
 };
 
 // Encodes into the worker's shared stream output (Worker::stream_out), which holds bytes only
@@ -67,6 +70,11 @@ class StreamAnswer final : public Answer {
   net::awaitable<Step> flush_rest() override { return w_.chunk_rest(); }
   void discard() override { c_.conn.w.stream_out.clear(); }
   const openai::Outcome& outcome() const { return enc_.outcome(); }
+  void warm(io::Warm& w) const override {
+    w.add(this);
+    w.add(reinterpret_cast<const char*>(this) + 64);
+    w.add(&w_);
+  }
 
  private:
   Request& c_;
@@ -95,12 +103,19 @@ class Tee final : public EventSink {
     if (f_) f_->publish(e);
     a_.on_event(e);
   }
+  cache::Flight* flight() const { return f_; }
 
  private:
   EventSink& a_;
   EventSink& b_;
   cache::Flight* f_;
 };
+
+// An error after the answer began: recorded, and told to the client in the answer's shape.
+void fail(Request& c, Answer& a, const ApiError& e) {
+  c.info.note_error(e);
+  a.fail(e);
+}
 
 // A whole JSON answer through the dialect into `sink`; false when it cannot be decoded (`a` then
 // has the error). Not in pump(): its result would take a slot in pump's frame, which lives as
@@ -109,11 +124,28 @@ bool decode_whole(Request& c, const Dialect& d, std::string_view body, EventSink
   if (auto decoded = d.decode_json(body, sink); !decoded) {
     const ApiError e = decoded.error().message.empty() ? bad_gateway("the upstream sent an unexpected response body")
                                                        : decoded.error();
-    c.info.note_error(e);
-    a.fail(e);
+    fail(c, a, e);
     return false;
   }
   return true;
+}
+
+// The lines a stream's chunk touches once its read returns, for the read to prefetch (io::Warm):
+// the request and its connection, the downstream deadline and socket, the decoder, the SSE parser,
+// the answer and its writer. pump() adds its own frame and the bottom of its coroutine stack.
+void warm_stream(Request& c, upstream::Exchange& ex, const StreamDecoder* dec, const Answer& a,
+                 const sse::Parser& parser) {
+  io::Warm* w = ex.warm(true);
+  if (!w) return;
+  w->add(&c);
+  w->add(&c.info.first_token_us);
+  w->add(&c.conn);
+  w->add(&c.conn.sock);
+  w->add(&c.conn.dl);
+  w->add(reinterpret_cast<const char*>(&c.conn.dl) + 64);
+  w->add(dec);
+  w->add(&parser);  // in pump's frame
+  a.warm(*w);
 }
 
 // Reads the upstream body and feeds it through the dialect into `a`, flushing after each read so
@@ -122,14 +154,10 @@ bool decode_whole(Request& c, const Dialect& d, std::string_view body, EventSink
 // left (or a write to it failed): nothing more is sent.
 net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, StreamDecoder* dec, Answer& a,
                           cache::EntryBuilder* rec) {
+  // (The cache's flight is asked of the tee where needed, not kept in a variable: see below.)
   std::optional<Tee> tee;
-  cache::Flight* flight = rec && c.cache ? c.cache->flight.get() : nullptr;
-  if (rec) tee.emplace(a.sink(), *rec, flight);
+  if (rec) tee.emplace(a.sink(), *rec, c.cache ? c.cache->flight.get() : nullptr);
   EventSink& sink = rec ? static_cast<EventSink&>(*tee) : a.sink();
-  auto fail = [&](const ApiError& e) {
-    c.info.note_error(e);
-    a.fail(e);
-  };
   sse::Parser parser(c.cfg.limits.max_sse_event);
   auto on_event = [&](const sse::Event& e) {
     if (!dec->done()) dec->on_data(e.data, e.event, sink);
@@ -137,10 +165,17 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
   bool complete = false;  // the client has its whole answer
   bool client_gone = false;  // the client left; the answer goes on for a flight's waiters
   // A JSON answer (non-stream request, or an upstream that ignored `stream`). Declared with the
-  // flags above: GCC lays out a coroutine's frame in declaration order, and this keeps pump's
-  // under 512 bytes (the frame lives as long as the stream).
+  // flags above, as `reading` is: GCC lays out a coroutine's frame in declaration order, and
+  // this keeps pump's under 512 bytes (the frame lives as long as the stream).
   const bool json = !ex.is_event_stream();
-  for (bool reading = true; reading;) {
+  bool reading = true;
+  if (!json) {
+    warm_stream(c, ex, dec, a, parser);
+#if defined(ZGATE_DRAINING_READS)
+    co_await io::warm_frames(ex.warm(false));  // pump's frame, and the bottom of its stack
+#endif
+  }
+  while (reading) {
     std::string_view piece;
     std::string body;
     Failure f;
@@ -158,7 +193,7 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
       reading = false;
       end = true;
       if (f == Failure::cancelled) c.conn.dl.unwatch();  // the shutdown grace passed: the error still goes out
-      if (!complete) fail(f == Failure::cancelled ? shutdown_error() : failure_error(f, ex.error_message()));
+      if (!complete) fail(c, a, f == Failure::cancelled ? shutdown_error() : failure_error(f, ex.error_message()));
     } else if (json) {
       reading = false;
       end = true;
@@ -176,7 +211,7 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
       if (parser.feed(piece, on_event) == sse::Parser::Status::too_large) {
         reading = false;
         end = true;
-        fail(bad_gateway("the upstream sent an SSE event larger than limits.max_sse_event"));
+        fail(c, a, bad_gateway("the upstream sent an SSE event larger than limits.max_sse_event"));
       } else if (dec->done()) {
         dec->on_end(sink);
         end = true;
@@ -185,7 +220,7 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
       }
     }
     if (complete) continue;  // draining
-    if (flight) flight->notify();
+    if (tee && tee->flight()) tee->flight()->notify();
     // The answer is whole (or failed): stored and the flight ended before the client's last
     // bytes, so a request sent once this client has its answer finds the entry, not the flight.
     if (end && rec) finish_cache(c, *rec, client_gone);
@@ -195,12 +230,12 @@ net::awaitable<bool> pump(Request& c, upstream::Exchange& ex, const Dialect& d, 
       if (s == Step::failed) {
         // The client of a request leading a flight left: the upstream answer goes on for the
         // requests waiting on it, and stops when none is left.
-        if (!flight || flight->waiters() == 0) co_return false;
+        if (!tee || !tee->flight() || tee->flight()->waiters() == 0) co_return false;
         client_gone = true;
       }
     } else {
       a.discard();
-      if (flight->waiters() == 0) co_return false;
+      if (tee->flight()->waiters() == 0) co_return false;
     }
     complete = end;
   }

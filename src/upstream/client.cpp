@@ -455,7 +455,14 @@ net::awaitable<Failure> Exchange::read_all(std::string& out) {
   }
 }
 
+io::Warm* Exchange::warm(bool clear) {
+  if (!conn_) return nullptr;
+  if (clear) conn_->warm_.clear();
+  return &conn_->warm_;
+}
+
 void Exchange::release() {
+  if (conn_) conn_->warm_.clear();
   if (!conn_ || !conn_->parser_) return;
   auto& p = *conn_->parser_;
   conn_->drop_held();

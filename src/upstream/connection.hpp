@@ -45,7 +45,7 @@ class Connection {
   // says at once (its error or its end).
   io::DrainingBuffer begin_read() {
     dl_.probe_peer(!tls_);
-    return io::draining_read_buffer(buf_);
+    return io::draining_read_buffer(buf_, warm_.size() ? &warm_ : nullptr);
   }
   void end_read(boost::system::error_code& ec, std::size_t& n) {
     dl_.probe_peer(false);
@@ -78,6 +78,7 @@ class Connection {
   std::string body_;          // a body of known length: the bytes of the last read (a chunked
                               // body is decoded in buf_)
   std::string key_;
+  io::Warm warm_;
   std::chrono::steady_clock::time_point idle_since_;
   std::shared_ptr<uint64_t> open_;  // the pool's count of open connections
 };

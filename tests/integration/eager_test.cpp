@@ -1,8 +1,11 @@
 // io::try_write, io::write_rest, io::write_all and io::parse_buffered: the synchronous fast
 // paths finish what can be finished at once and hand the rest to Asio intact. Real loopback
 // sockets, bounded run_for().
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -12,6 +15,7 @@
 #include <sys/socket.h>
 
 #include <boost/asio.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 
@@ -451,3 +455,72 @@ TEST_CASE("draining read: a reset that came with the last bytes is found by the 
   CHECK(r.ec == net::error::operation_aborted);
   CHECK(dl.peer_closed());
 }
+
+// io::Warm: the lines a draining read prefetches as its receive returns. A hint, so what can be
+// checked is what the list keeps, that any address in it is safe, and that reads are unchanged.
+TEST_CASE("warm list: keeps what is added, in order, up to its size; null and far addresses are left out",
+          "[integration][eager]") {
+  zgate::io::Warm w;
+  w.clear();
+  std::array<long, zgate::io::Warm::kMax + 4> xs{};
+  w.add(nullptr);
+  CHECK(w.size() == 0);
+  for (auto& x : xs) w.add(&x);
+  REQUIRE(w.size() == zgate::io::Warm::kMax);
+  for (int i = 0; i < w.size(); ++i) CHECK(w.at(i) == &xs[static_cast<std::size_t>(i)]);
+  w.clear();
+  CHECK(w.size() == 0);
+  w.add(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(&w) + (std::uintptr_t{1} << 33)));  // 8 GiB away
+  CHECK(w.size() == 0);
+}
+
+TEST_CASE("draining read: a read that prefetches a warm list, unmapped addresses included, reads the same bytes",
+          "[integration][eager]") {
+  ReadProbe r;
+  zgate::io::Warm w;
+  w.clear();
+  std::array<char, 64> line{};
+  w.add(line.data());
+  w.add(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(&w) + (std::uintptr_t{1} << 30)));  // likely unmapped
+  REQUIRE(w.size() == 2);
+  boost::beast::flat_buffer buf;
+  REQUIRE(r.first_read("hello", zgate::io::draining_read_buffer(buf, &w)) == 5);
+  buf.commit(5);
+  CHECK(boost::beast::buffers_to_string(buf.data()) == "hello");
+  // The next read still waits for readiness (the socket was emptied), and readiness wakes it.
+  r.start(zgate::io::draining_read_buffer(buf, &w));
+  r.run(4);
+  CHECK_FALSE(r.got.has_value());
+  net::write(r.p.a, net::buffer(std::string("world")));
+  r.run(400);
+  CHECK(r.got == std::optional<std::size_t>(5));
+}
+
+#if defined(ZGATE_DRAINING_READS)
+TEST_CASE("warm frames: a coroutine adds its own frame and its stack's bottom, and goes on at once",
+          "[integration][eager]") {
+  net::io_context ioc;
+  // On the heap, as the frames are: a list keeps only addresses within 2 GiB of itself.
+  auto outer_list = std::make_unique<zgate::io::Warm>();
+  auto inner_list = std::make_unique<zgate::io::Warm>();
+  zgate::io::Warm& outer = *outer_list;
+  zgate::io::Warm& inner = *inner_list;
+  outer.clear();
+  inner.clear();
+  bool done = false;
+  auto nested = [&]() -> net::awaitable<void> { co_await zgate::io::warm_frames(&inner); };
+  auto top = [&]() -> net::awaitable<void> {
+    co_await zgate::io::warm_frames(&outer);
+    co_await nested();
+    co_await zgate::io::warm_frames(nullptr);  // no list: nothing to add, and it still goes on
+    done = true;
+  };
+  net::co_spawn(ioc, top(), net::detached);
+  ioc.run_for(5s);  // returns once the coroutine has ended (no work is left)
+  REQUIRE(done);
+  REQUIRE(outer.size() == 2);
+  REQUIRE(inner.size() == 2);
+  CHECK(outer.at(0) != inner.at(0));  // each its own frame
+  CHECK(outer.at(1) == inner.at(1));  // one coroutine stack: the same bottom
+}
+#endif

@@ -22,6 +22,10 @@
 #include "zgate/model/dialect.hpp"
 #include "zgate/upstream/endpoint.hpp"
 
+namespace zgate::io {
+struct Warm;
+}
+
 namespace boost::asio::ssl { class context; }
 namespace zgate::io { class Watchdog; }
 
@@ -118,6 +122,9 @@ class Exchange {
   // Reads the whole remaining body into `out` (bounded by limits.max_upstream_body).
   boost::asio::awaitable<Failure> read_all(std::string& out);
 
+  // The lines the connection's reads prefetch as they return (io::Warm), cleared first with
+  // `clear`; null without a connection. Cleared again when the connection goes back to the pool.
+  io::Warm* warm(bool clear);
   // Returns the connection to the pool if the response was complete and keep-alive.
   void release();
   const Timings& timings() const { return timings_; }
