@@ -44,7 +44,7 @@ class Answer {
   virtual net::awaitable<Step> flush_rest() = 0;
   // After each upstream read once the client has left: drops what was encoded for it.
   virtual void discard() {}
-  // Adds what flush() touches to the lines prefetched while a read runs.
+  // Adds what flush() touches to the lines a stream's read prefetches as it returns.
   virtual void warm(io::Warm&) const {}
 };
 

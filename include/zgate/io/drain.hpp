@@ -27,7 +27,6 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
-#include <utility>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/version.hpp>
@@ -66,8 +65,9 @@ struct Warm {
 
 struct DrainingBuffer : boost::asio::mutable_buffer {
   DrainingBuffer() = default;
-  explicit DrainingBuffer(boost::asio::mutable_buffer b, const Warm* w = nullptr) : boost::asio::mutable_buffer(b), warm(w) {}
-  const Warm* warm = nullptr;
+  explicit DrainingBuffer(boost::asio::mutable_buffer b, const Warm* w = nullptr)
+      : boost::asio::mutable_buffer(b), warm(w) {}
+  const Warm* warm = nullptr;  // prefetched when the receive returns (null: nothing)
 };
 
 // Asks the kernel for the queue length after each receive on `fd` (a connected TCP socket).
@@ -95,8 +95,8 @@ bool recv_with_queue(int fd, void* data, std::size_t size, int flags, bool strea
 namespace zgate::io {
 // For co_await in an Asio coroutine: adds to `w` (when not null) the first line of the caller's
 // frame (its promise) and the bottom frame of its coroutine stack (Asio's entry point), which
-// every resumption after a read touches. Costs one suspension, resumed at once. Uses Asio's internal
-// frame interface, as the receive below does (same version guard).
+// every resumption after a read touches. Costs one suspension, resumed at once. Uses Asio's
+// internal frame interface, so it sits under the same version guard as the receive below.
 inline auto warm_frames(Warm* w) {
   return [w](auto* frame) {
     auto* t = frame->detach_thread();

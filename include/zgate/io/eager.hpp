@@ -145,7 +145,9 @@ inline net::mutable_buffer read_buffer(boost::beast::flat_buffer& buf) {
 }
 // The same, for a socket with drain_hints() on: a read that empties the socket leaves the next
 // one to wait for readiness (drain.hpp).
-inline DrainingBuffer draining_read_buffer(boost::beast::flat_buffer& buf, const Warm* w = nullptr) { return DrainingBuffer(read_buffer(buf), w); }
+inline DrainingBuffer draining_read_buffer(boost::beast::flat_buffer& buf, const Warm* w = nullptr) {
+  return DrainingBuffer(read_buffer(buf), w);
+}
 
 // Accounts for a read into read_buffer(buf) that returned `n` bytes and `ec`: commits the
 // bytes and maps the end of the stream as Beast does. A parser that has seen nothing of a
