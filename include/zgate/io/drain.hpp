@@ -93,11 +93,12 @@ bool recv_with_queue(int fd, void* data, std::size_t size, int flags, bool strea
 #include <boost/asio/awaitable.hpp>
 
 namespace zgate::io {
-// For co_await in an Asio coroutine: adds to `w` (when not null) the first line of the caller's
-// frame (its promise) and the bottom frame of its coroutine stack (Asio's entry point), which
-// every resumption after a read touches. Costs one suspension, resumed at once. Uses Asio's
+// For co_await in an Asio coroutine: adds to `w` (a Warm, or anything with add(const void*);
+// nothing when null) the first line of the caller's frame (its promise) and the bottom frame of
+// its coroutine stack (Asio's entry point), which every resumption after a read touches. Costs one suspension, resumed at once. Uses Asio's
 // internal frame interface, so it sits under the same version guard as the receive below.
-inline auto warm_frames(Warm* w) {
+template <class List>
+auto warm_frames(List* w) {
   return [w](auto* frame) {
     auto* t = frame->detach_thread();
     frame->attach_thread(t);
