@@ -22,12 +22,11 @@
 #include "zgate/model/dialect.hpp"
 #include "zgate/upstream/endpoint.hpp"
 
+namespace boost::asio::ssl { class context; }
 namespace zgate::io {
 struct Warm;
-}
-
-namespace boost::asio::ssl { class context; }
-namespace zgate::io { class Watchdog; }
+class Watchdog;
+}  // namespace zgate::io
 
 namespace zgate::upstream {
 
