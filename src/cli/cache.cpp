@@ -11,6 +11,8 @@
 
 #include "data_file.hpp"
 #include "zgate/cache/store.hpp"
+#include "zgate/core/text.hpp"
+#include "zgate/json/writer.hpp"
 
 namespace zgate::cli {
 namespace {
@@ -46,20 +48,26 @@ int run_cache(int argc, char** argv) {
             .count();
     const cache::DiskStats st = cache::disk_stats(path, now);
     if (as_json) {
-      std::string out = fmt::format(R"({{"file":"{}","entries":{},"bytes":{},"expired":{},"models":[)", path,
-                                    st.entries, st.bytes, st.expired);
+      // The path and the model names are data (a model may be any name a client sent, with
+      // allow_unlisted_models): escaped.
+      std::string out = R"({"file":")";
+      json::append_escaped(out, path);
+      out += fmt::format(R"(","entries":{},"bytes":{},"expired":{},"models":[)", st.entries, st.bytes, st.expired);
       bool first = true;
       for (const auto& [m, n] : st.by_model) {
-        out += fmt::format(R"({}{{"model":"{}","entries":{}}})", first ? "" : ",", m, n);
+        out += first ? R"({"model":")" : R"(,{"model":")";
+        json::append_escaped(out, m);
+        out += fmt::format(R"(","entries":{}}})", n);
         first = false;
       }
       out += "]}\n";
       std::cout << out;
       return 0;
     }
-    std::cout << fmt::format("{}: {} entries, {:.1f} MiB ({} expired, dropped at the next start)\n", path, st.entries,
+    std::cout << fmt::format("{}: {} {}, {:.1f} MiB ({} expired, dropped at the next start)\n", text::printable(path),
+                             st.entries, st.entries == 1 ? "entry" : "entries",
                              static_cast<double>(st.bytes) / (1024.0 * 1024.0), st.expired);
-    for (const auto& [m, n] : st.by_model) std::cout << fmt::format("  {:<32} {}\n", m, n);
+    for (const auto& [m, n] : st.by_model) std::cout << fmt::format("  {:<32} {}\n", text::printable(m), n);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "zgate cache: " << e.what() << "\n";

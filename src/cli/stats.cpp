@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "data_file.hpp"
+#include "zgate/core/text.hpp"
 
 namespace zgate::cli {
 namespace {
@@ -182,7 +183,7 @@ std::string format_report(const report::Report& r, bool color) {
                      t.errors() == 0 ? st.green(rate) : st.red(rate), st.dim("errors"), grouped(t.errors()));
   if (!t.errors_by_type.empty()) {
     std::string s;
-    for (const auto& [type, n] : t.errors_by_type) s += (s.empty() ? "" : ", ") + type + " " + grouped(n);
+    for (const auto& [type, n] : t.errors_by_type) s += (s.empty() ? "" : ", ") + text::printable(type) + " " + grouped(n);
     out += "  " + st.dim("errors by type") + "  " + s + "\n";
   }
   if (!t.by_status.empty()) {
@@ -218,7 +219,7 @@ std::string format_report(const report::Report& r, bool color) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& g : r.groups) {
       std::vector<std::string> row;
-      for (const auto& k : g.key) row.push_back(k.empty() ? "-" : k);
+      for (const auto& k : g.key) row.push_back(k.empty() ? "-" : text::printable(k));  // data: a model a client named
       const report::Totals& x = g.totals;
       for (auto& s : {grouped(x.requests), pct(x.success_rate()), grouped(x.prompt_tokens),
                       grouped(x.completion_tokens), money(x.cost_usd)}) {

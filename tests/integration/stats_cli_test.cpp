@@ -159,3 +159,27 @@ TEST_CASE("zgate stats: a missing store, a bad duration and an unknown --by are 
   r = stats("--json --csv" + db);
   CHECK(r.code == 2);
 }
+
+TEST_CASE("zgate stats: a model name with control characters is shown escaped, not sent to the terminal",
+          "[integration][stats]") {
+  // The model of a request refused as model_not_found is the name the client sent, any bytes.
+  TempDir dir("stats");
+  {
+    UsageStore store({dir.path + "/usage.db"});
+    store.begin();
+    store.consume(AccessRecord{.request_id = "x", .key_label = "ops", .method = "POST",
+                               .path = "/v1/chat/completions", .model = "\x1b]0;owned\x07\x1b[2Jglm\n",
+                               .upstream_model = "", .provider = "", .stream = false, .status = 404,
+                               .upstream_first_byte_us = -1, .first_token_us = -1, .total_us = 100,
+                               .prompt_tokens = 0, .completion_tokens = 0, .reasoning_tokens = 0,
+                               .cached_tokens = 0, .error_type = "model_not_found", .cost_usd = 0,
+                               .client_ip = "127.0.0.1", .retries = ""},
+                  now_ms() - 1000);
+    store.end();
+  }
+  const auto r = stats("--db " + quote(dir.path + "/usage.db") + " --since 1d --by model");
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find('\x1b') == std::string::npos);
+  CHECK(r.out.find('\x07') == std::string::npos);
+  CHECK(r.out.find("\\x1b]0;owned\\x07\\x1b[2Jglm\\x0a") != std::string::npos);
+}

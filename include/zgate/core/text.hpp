@@ -26,4 +26,9 @@ std::optional<bool> parse_bool(std::string_view s);
 // The non-empty items of a comma-separated list, each trimmed ("a, b,,c" -> a, b, c).
 std::vector<std::string> split_list(std::string_view s);
 
+// `s` made safe to print on a terminal: control characters (C0, DEL, and C1 as UTF-8, U+0080..
+// U+009F) are shown as \xNN / \u00NN, so that data (a model name a client sent, say) cannot
+// move the cursor, rename the window or start an escape sequence. Everything else is kept.
+std::string printable(std::string_view s);
+
 }  // namespace zgate::text

@@ -40,6 +40,17 @@ TEST_CASE("text::parse_bool and split_list", "[core][text]") {
   CHECK(text::split_list("").empty());
 }
 
+TEST_CASE("text::printable shows control characters escaped and keeps the rest", "[core][text]") {
+  CHECK(text::printable("glm-4.6") == "glm-4.6");
+  CHECK(text::printable("\x1b[2J\x1b]0;owned\x07") == "\\x1b[2J\\x1b]0;owned\\x07");
+  CHECK(text::printable("a\nb\tc\x7f") == "a\\x0ab\\x09c\\x7f");
+  CHECK(text::printable(std::string_view("a\0b", 3)) == "a\\x00b");
+  // C1 controls as UTF-8 (U+009B is CSI on some terminals); other UTF-8 is kept.
+  CHECK(text::printable("x\xc2\x9b" "1m") == "x\\u009b1m");
+  CHECK(text::printable("\xc2\xa0\xe6\x99\xba\xe8\xb0\xb1") == "\xc2\xa0\xe6\x99\xba\xe8\xb0\xb1");
+  CHECK(text::printable("\xc2") == "\xc2");  // a cut sequence at the end: kept
+}
+
 TEST_CASE("encoding: base64 round trips every tail length (RFC 4648 vectors)", "[core][encoding]") {
   CHECK(encoding::base64_encode("") == "");
   CHECK(encoding::base64_encode("f") == "Zg==");
