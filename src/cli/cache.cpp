@@ -48,20 +48,15 @@ int run_cache(int argc, char** argv) {
             .count();
     const cache::DiskStats st = cache::disk_stats(path, now);
     if (as_json) {
-      // The path and the model names are data (a model may be any name a client sent, with
-      // allow_unlisted_models): escaped.
-      std::string out = R"({"file":")";
-      json::append_escaped(out, path);
-      out += fmt::format(R"(","entries":{},"bytes":{},"expired":{},"models":[)", st.entries, st.bytes, st.expired);
-      bool first = true;
-      for (const auto& [m, n] : st.by_model) {
-        out += first ? R"({"model":")" : R"(,{"model":")";
-        json::append_escaped(out, m);
-        out += fmt::format(R"(","entries":{}}})", n);
-        first = false;
-      }
-      out += "]}\n";
-      std::cout << out;
+      // Through the JSON writer: the path and the model names are data (a model may be any name
+      // a client sent, with allow_unlisted_models).
+      std::string out;
+      json::Writer w(out);
+      w.begin_object().kv("file", path).kv("entries", st.entries).kv("bytes", st.bytes).kv("expired", st.expired);
+      w.key("models").begin_array();
+      for (const auto& [m, n] : st.by_model) w.begin_object().kv("model", m).kv("entries", n).end_object();
+      w.end_array().end_object();
+      std::cout << out << "\n";
       return 0;
     }
     std::cout << fmt::format("{}: {} {}, {:.1f} MiB ({} expired, dropped at the next start)\n", text::printable(path),

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "zgate/core/encoding.hpp"
+
 namespace zgate::text {
 namespace {
 constexpr bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
@@ -57,23 +59,18 @@ std::vector<std::string> split_list(std::string_view s) {
 }
 
 std::string printable(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
+    const bool c1 = c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9f &&
+                    static_cast<unsigned char>(s[i + 1]) >= 0x80;  // U+0080..U+009F
     if (c < 0x20 || c == 0x7f) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(s[i + 1]) <= 0x9f) {
-      const auto u = static_cast<unsigned char>(s[++i]);
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
+      out += "\\x" + encoding::hex_encode(s.substr(i, 1));
+    } else if (c1) {
+      out += "\\u00" + encoding::hex_encode(s.substr(++i, 1));
     } else {
-      out += static_cast<char>(c);
+      out += s[i];
     }
   }
   return out;

@@ -2,27 +2,23 @@
 // cache's own disk writer.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <memory>
 #include <simdjson.h>
 #include <string>
+#include <vector>
 
+#include "support/shell.hpp"
 #include "support/temp_dir.hpp"
 #include "zgate/cache/entry.hpp"
 #include "zgate/cache/store.hpp"
 
 using namespace zgate;
+using zgate::testing::ShellRun;
 using zgate::testing::TempDir;
+using zgate::testing::run_shell;
+using zgate::testing::shell_quote;
 
 namespace {
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (const char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
 
 // `dir`/cache.db with one entry stored under each of `models`.
 void write_cache(const std::string& dir, const std::vector<std::string>& models) {
@@ -46,17 +42,8 @@ void write_cache(const std::string& dir, const std::vector<std::string>& models)
   disk.flush();
 }
 
-std::string run(const std::string& args, int& code) {
-  FILE* p = ::popen((quote(ZGATE_BIN) + " cache " + args + " 2>/dev/null").c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = ::pclose(p);
-  code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+// `zgate cache <args>`.
+ShellRun run(const std::string& args) { return run_shell(shell_quote(ZGATE_BIN) + " cache " + args + " 2>/dev/null"); }
 
 }  // namespace
 
@@ -66,8 +53,7 @@ TEST_CASE("zgate cache stats --json: model names and the path are escaped, and i
   // A model is the name a client sent when unlisted models are allowed: any characters.
   const std::string odd = "my \"model\"\\v1\n";
   write_cache(dir.path, {"glm-4.6", odd, odd});
-  int code = -1;
-  const std::string out = run("stats --json --db " + quote(dir.path + "/cache.db"), code);
+  const auto [code, out] = run("stats --json --db " + shell_quote(dir.path + "/cache.db"));
   REQUIRE(code == 0);
   simdjson::dom::parser p;
   simdjson::dom::element doc;
@@ -84,8 +70,7 @@ TEST_CASE("zgate cache stats --json: model names and the path are escaped, and i
 TEST_CASE("zgate cache stats: a model name with control characters is shown escaped", "[integration][cache]") {
   TempDir dir("cache-cli");
   write_cache(dir.path, {"\x1b[31mred\x1b[0m"});
-  int code = -1;
-  const std::string out = run("stats --db " + quote(dir.path + "/cache.db"), code);
+  const auto [code, out] = run("stats --db " + shell_quote(dir.path + "/cache.db"));
   REQUIRE(code == 0);
   CHECK(out.find(": 1 entry, ") != std::string::npos);
   CHECK(out.find('\x1b') == std::string::npos);

@@ -3,11 +3,9 @@
 // for, prune, and the errors an operator can make.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <simdjson.h>
@@ -15,10 +13,14 @@
 #include <string>
 
 #include "zgate/obs/usage_store.hpp"
+#include "support/shell.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace zgate;
+using zgate::testing::ShellRun;
 using zgate::testing::TempDir;
+using zgate::testing::run_shell;
+using zgate::testing::shell_quote;
 
 namespace {
 
@@ -54,26 +56,13 @@ struct Run {
   std::string out, err;
 };
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (const char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 // Runs `zgate stats <args>` with `env` (NAME=value ...) prepended; stdout is a pipe.
 Run stats(const std::string& args, const std::string& env = "") {
   TempDir tmp("stats");
   const std::string err_file = tmp.path + "/stderr";
-  const std::string cmd = "env -u ZGATE_DATA_DIR " + env + " " + quote(ZGATE_BIN) + " stats " + args + " 2>" +
-                          quote(err_file);
-  Run r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const ShellRun sh = run_shell("env -u ZGATE_DATA_DIR " + env + " " + shell_quote(ZGATE_BIN) + " stats " + args + " 2>" +
+                                shell_quote(err_file));
+  Run r{sh.code, sh.out, ""};
   std::ifstream e(err_file);
   std::stringstream ss;
   ss << e.rdbuf();
@@ -86,7 +75,7 @@ Run stats(const std::string& args, const std::string& env = "") {
 TEST_CASE("zgate stats: the readable report, plain when piped", "[integration][stats]") {
   TempDir dir("stats");
   write_store(dir.path);
-  const auto r = stats("--db " + quote(dir.path + "/usage.db") + " --since 1d --by model");
+  const auto r = stats("--db " + shell_quote(dir.path + "/usage.db") + " --since 1d --by model");
   REQUIRE(r.code == 0);
   CHECK(r.err.empty());
   CHECK(r.out.find("Totals") != std::string::npos);
@@ -104,7 +93,7 @@ TEST_CASE("zgate stats --json parses back, and the store is found through --data
   write_store(dir.path);
   simdjson::dom::parser p;
   for (const auto& [args, env] : std::vector<std::pair<std::string, std::string>>{
-           {"--data-dir " + quote(dir.path), ""}, {"", "ZGATE_DATA_DIR=" + quote(dir.path)}}) {
+           {"--data-dir " + shell_quote(dir.path), ""}, {"", "ZGATE_DATA_DIR=" + shell_quote(dir.path)}}) {
     const auto r = stats(args + " --json --by key --since 24h", env);
     REQUIRE(r.code == 0);
     simdjson::dom::element doc;
@@ -119,7 +108,7 @@ TEST_CASE("zgate stats --json parses back, and the store is found through --data
 TEST_CASE("zgate stats --csv: a header and one row per group", "[integration][stats]") {
   TempDir dir("stats");
   write_store(dir.path);
-  const auto r = stats("--db " + quote(dir.path + "/usage.db") + " --csv --by model,status --model glm-4.5");
+  const auto r = stats("--db " + shell_quote(dir.path + "/usage.db") + " --csv --by model,status --model glm-4.5");
   REQUIRE(r.code == 0);
   CHECK(r.out.rfind("model,status,requests,successes,errors,", 0) == 0);
   CHECK(r.out.find("\r\nglm-4.5,200,3,3,0,") != std::string::npos);  // all time: the old row too
@@ -129,7 +118,7 @@ TEST_CASE("zgate stats --csv: a header and one row per group", "[integration][st
 TEST_CASE("zgate stats prune deletes the old rows and says how many", "[integration][stats]") {
   TempDir dir("stats");
   write_store(dir.path);
-  const std::string db = " --db " + quote(dir.path + "/usage.db");
+  const std::string db = " --db " + shell_quote(dir.path + "/usage.db");
   auto r = stats("prune --older-than 30d" + db);
   REQUIRE(r.code == 0);
   CHECK(r.out.rfind("deleted 1 row finished before ", 0) == 0);
@@ -142,11 +131,11 @@ TEST_CASE("zgate stats prune deletes the old rows and says how many", "[integrat
 TEST_CASE("zgate stats: a missing store, a bad duration and an unknown --by are clear errors",
           "[integration][stats]") {
   TempDir dir("stats");
-  auto r = stats("--data-dir " + quote(dir.path + "/nothing"));
+  auto r = stats("--data-dir " + shell_quote(dir.path + "/nothing"));
   CHECK(r.code == 1);
   CHECK(r.err.find("no usage store at '" + dir.path + "/nothing/usage.db'") != std::string::npos);
   write_store(dir.path);
-  const std::string db = " --db " + quote(dir.path + "/usage.db");
+  const std::string db = " --db " + shell_quote(dir.path + "/usage.db");
   r = stats("--since 3x" + db);
   CHECK(r.code == 2);
   CHECK(r.err.find("--since: bad duration '3x'") != std::string::npos);
@@ -177,7 +166,7 @@ TEST_CASE("zgate stats: a model name with control characters is shown escaped, n
                   now_ms() - 1000);
     store.end();
   }
-  const auto r = stats("--db " + quote(dir.path + "/usage.db") + " --since 1d --by model");
+  const auto r = stats("--db " + shell_quote(dir.path + "/usage.db") + " --since 1d --by model");
   REQUIRE(r.code == 0);
   CHECK(r.out.find('\x1b') == std::string::npos);
   CHECK(r.out.find('\x07') == std::string::npos);
