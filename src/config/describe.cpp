@@ -25,7 +25,8 @@ std::string listen_str(const Config& c) {
 
 std::string describe(const Config& c) {
   std::string out;
-  line(out, "zgate {}: listen {}, {} worker(s){}{}", kVersion, listen_str(c), c.workers, c.debug ? ", debug" : "",
+  line(out, "zgate {}: listen {}{}, {} worker(s){}{}", kVersion, listen_str(c),
+       c.reuse_port ? " (port shared: reuse_port)" : "", c.workers, c.debug ? ", debug" : "",
        c.demo ? ", demo (bundled mock upstream)" : "");
   std::string keys;
   for (const auto& k : c.api_keys) {

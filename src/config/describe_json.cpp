@@ -47,6 +47,7 @@ std::string describe_json(const Config& c) {
   w.begin_object();
   w.kv("version", kVersion);
   w.kv("listen_host", c.listen_host).kv("listen_port", static_cast<int64_t>(c.listen_port));
+  w.kv_bool("reuse_port", c.reuse_port);
   w.kv("workers", static_cast<int64_t>(c.workers));
   w.kv("background_priority", c.background_priority);
   w.key("api_keys").begin_array();

@@ -72,6 +72,7 @@ void apply_env(Config& cfg, const Env& env) {
     if (auto err = parse_listen(*v, cfg.listen_host, cfg.listen_port); !err.empty())
       throw ConfigError(fmt::format("environment ZGATE_LISTEN: {}", err));
   }
+  if (auto b = env.get_bool("ZGATE_REUSE_PORT")) cfg.reuse_port = *b;
   if (auto v = env.get("ZGATE_METRICS_LISTEN")) {
     if (auto err = parse_listen(*v, cfg.metrics_listen_host, cfg.metrics_listen_port); !err.empty())
       throw ConfigError(fmt::format("environment ZGATE_METRICS_LISTEN: {}", err));

@@ -9,6 +9,7 @@ std::vector<std::string> restart_only_changes(const Config& a, const Config& b) 
     if (differs) out.emplace_back(name);
   };
   check(a.listen_host != b.listen_host || a.listen_port != b.listen_port, "listen");
+  check(a.reuse_port != b.reuse_port, "reuse_port");
   check(a.metrics_listen_host != b.metrics_listen_host || a.metrics_listen_port != b.metrics_listen_port,
         "metrics_listen");
   check(a.workers != b.workers, "workers");

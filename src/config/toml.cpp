@@ -156,6 +156,7 @@ void apply_toml(Config& cfg, std::string_view toml_text, std::string_view source
              {{"workers", &cfg.workers, {0, 1024, "an integer from 0 (= hardware threads) to 1024"}},
               {"background_priority", &cfg.background_priority, {"idle", "nice"}, "must be \"idle\" or \"nice\""},
               {"allow_no_auth", &cfg.allow_no_auth},
+              {"reuse_port", &cfg.reuse_port},
               {"cors_origin", &cfg.cors_origin},
               {"data_dir", &cfg.data_dir},
               {"usage_store", &cfg.usage_store},

@@ -1,7 +1,10 @@
 // The listener: the workers (one io_context and thread each), the acceptor handing connections
 // round-robin to them, and the process lifecycle (start, reload, drain and stop, signals).
 #include <pthread.h>
+#include <sys/socket.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -125,9 +128,16 @@ tcp::endpoint listen_endpoint(net::io_context& ioc, const std::string& host, uin
   return results.begin()->endpoint();
 }
 
-uint16_t bind_listen(tcp::acceptor& acc, const tcp::endpoint& ep) {
+// reuse_port: SO_REUSEPORT, so that other zgates (same user) can bind the same port and the kernel
+// spreads new connections over every listening socket.
+uint16_t bind_listen(tcp::acceptor& acc, const tcp::endpoint& ep, bool reuse_port = false) {
   acc.open(ep.protocol());
   acc.set_option(tcp::acceptor::reuse_address(true));
+  if (reuse_port) {
+    const int one = 1;
+    if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+      throw std::runtime_error(std::string("SO_REUSEPORT: ") + std::strerror(errno));
+  }
   acc.bind(ep);
   acc.listen(net::socket_base::max_listen_connections);
   return acc.local_endpoint().port();
@@ -286,7 +296,7 @@ uint16_t Gateway::start() {
     w->current = std::make_shared<WorkerGeneration>(g.gen);
     g.workers.push_back(std::move(w));
   }
-  g.port = bind_listen(g.acceptor, listen_endpoint(g.accept_ioc, cfg.listen_host, cfg.listen_port));
+  g.port = bind_listen(g.acceptor, listen_endpoint(g.accept_ioc, cfg.listen_host, cfg.listen_port), cfg.reuse_port);
   if (!cfg.metrics_listen_host.empty()) {
     try {
       g.metrics_port = bind_listen(g.metrics_acceptor,

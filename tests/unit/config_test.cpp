@@ -615,6 +615,24 @@ TEST_CASE("config: background_priority is nice by default, idle from TOML or the
   CHECK(restart_only_changes(*d, next) == std::vector<std::string>{"background_priority"});
 }
 
+TEST_CASE("config: reuse_port is off by default, on from TOML or the environment, restart-only", "[unit][config]") {
+  set_env({{"ZGATE_API_KEYS", "sk-a-0123456789"}});
+  auto d = load({});
+  CHECK_FALSE(d->reuse_port);
+  CHECK(describe(*d).find("reuse_port") == std::string::npos);
+  set_env({{"ZGATE_API_KEYS", "sk-a-0123456789"}, {"ZGATE_REUSE_PORT", "true"}});
+  auto e = load({});
+  CHECK(e->reuse_port);
+  CHECK(describe(*e).find("(port shared: reuse_port)") != std::string::npos);
+  Config c;
+  apply_toml(c, "reuse_port = true\n", "z.toml");
+  CHECK(c.reuse_port);
+  CHECK(toml_error("reuse_port = \"yes\"\n", "z.toml").find("reuse_port") != std::string::npos);
+  Config next = *d;
+  next.reuse_port = true;
+  CHECK(restart_only_changes(*d, next) == std::vector<std::string>{"reuse_port"});
+}
+
 TEST_CASE("config: a background_priority other than idle or nice names the key", "[unit][config]") {
   CHECK(toml_error("background_priority = \"low\"\n", "z.toml") ==
         "z.toml:1: background_priority: must be \"idle\" or \"nice\"");

@@ -279,6 +279,10 @@ std::string render_alert_template(std::string_view tpl, const std::function<std:
 struct Config {
   std::string listen_host = "0.0.0.0";
   uint16_t listen_port = 8080;
+  // SO_REUSEPORT on the main listener: several zgates on one host may listen on the same port,
+  // the kernel spreading new connections over them (replicas, each with its own data_dir; a new
+  // binary started beside a draining old one). Restart-only.
+  bool reuse_port = false;
   // A second address serving only /metrics and /health (e.g. a port kept off the public
   // network); empty host = none. The main listener serves /metrics too.
   std::string metrics_listen_host;
