@@ -15,6 +15,12 @@
 //                   sees it with only those (the result gives the wall-clock times).
 //   --history BYTES a conversation: BYTES of earlier user and assistant turns before the question
 //                   (the default body is one short question).
+//   --procs N       (stream mode) run in N processes, each with its share of --connections and
+//                   --idle: one process cannot hold more sockets than its descriptor limit
+//                   (RLIMIT_NOFILE), and a run of 10,000 streams plus 10,000 idle connections
+//                   needs more. The parent forks the children before any thread or socket exists,
+//                   keeps the phases in step over pipes (idle connections up, settle, streams'
+//                   connections up, one common start time) and prints one merged report.
 //
 // Plain POSIX sockets and epoll (one epoll per thread, 1-2 threads): the client shares a small
 // machine with the processes it measures, so it stays as cheap as possible. Everything is
@@ -28,11 +34,15 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -54,6 +64,18 @@ using Clock = std::chrono::steady_clock;
 
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// Waits for `events` on fd until `deadline_us`; false on timeout.
+bool wait_fd(int fd, short events, int64_t deadline_us) {
+  for (;;) {
+    const int64_t left = deadline_us - now_us();
+    if (left <= 0) return false;
+    pollfd p{fd, events, 0};
+    const int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left / 1000 + 1, 1000)));
+    if (rc > 0) return true;
+    if (rc < 0 && errno != EINTR) return false;
+  }
 }
 
 struct Options {
@@ -79,6 +101,7 @@ struct Options {
   int idle = 0;              // stream: idle keep-alive connections held open alongside
   int history = 0;           // bytes of earlier turns sent before the question (a conversation)
   double settle = 0;         // stream: seconds of quiet after the idle connections are up
+  int procs = 1;             // stream: processes sharing the connections (one descriptor limit each)
   bool quiet = false;
 };
 
@@ -89,7 +112,10 @@ struct Options {
                "  [--path /v1/chat/completions] [--header 'Name: value']... [--model M] [--body JSON]\n"
                "  [--chunks 64 --delay-ms 20] [--connections N] [--threads 1|2] [--duration S]\n"
                "  [--warmup-streams N] [--stagger S] [--timeout S] [--expect-chunks N] [--stall-ms MS]\n"
-               "  [--requests N] [--warmup-requests N] [--idle N] [--settle S] [--history BYTES] [--quiet]\n");
+               "  [--requests N] [--warmup-requests N] [--idle N] [--settle S] [--history BYTES] [--procs N]\n"
+               "  [--quiet]\n"
+               "  --procs N (1-16, stream mode): split --connections and --idle over N processes, for more\n"
+               "  sockets than one process's descriptor limit allows; one merged report\n");
   std::exit(2);
 }
 
@@ -123,6 +149,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--idle") o.idle = std::max(0, std::atoi(val()));
     else if (a == "--settle") o.settle = std::clamp(std::atof(val()), 0.0, 60.0);
     else if (a == "--history") o.history = std::clamp(std::atoi(val()), 0, 64 << 20);
+    else if (a == "--procs") o.procs = std::clamp(std::atoi(val()), 1, 16);
     else if (a == "--quiet") o.quiet = true;
     else if (a == "--help" || a == "-h") usage(nullptr);
     else usage(("unknown option " + std::string(a)).c_str());
@@ -862,30 +889,336 @@ struct IdleSet {
   }
 };
 
+// Adds x's streams and counters to s (the merge of the threads' and the processes' statistics).
+void add_stats(StreamStats& s, const StreamStats& x) {
+  s.ttft_us.insert(s.ttft_us.end(), x.ttft_us.begin(), x.ttft_us.end());
+  s.cold_ttft_us.insert(s.cold_ttft_us.end(), x.cold_ttft_us.begin(), x.cold_ttft_us.end());
+  s.gap_us.insert(s.gap_us.end(), x.gap_us.begin(), x.gap_us.end());
+  s.started += x.started; s.counted += x.counted; s.completed += x.completed; s.incomplete += x.incomplete;
+  s.errors += x.errors; s.http_errors += x.http_errors; s.chunks += x.chunks; s.events += x.events;
+  s.stalled_streams += x.stalled_streams; s.stall_gaps += x.stall_gaps; s.missing += x.missing; s.extra += x.extra;
+  s.connect_failures += x.connect_failures; s.reconnects += x.reconnects; s.no_content += x.no_content;
+  s.max_gap_us = std::max(s.max_gap_us, x.max_gap_us);
+}
+
+// What `total` connections process (or thread) `k` of `n` takes: total/n, one more for the first total%n.
+int share_of(int total, int n, int k) { return total / n + (k < total % n ? 1 : 0); }
+
+// ---- stream mode over several processes (--procs) ----------------------------------------------
+
+// Reads exactly `n` bytes from a non-blocking pipe by `deadline`; false on timeout, end of file or error.
+bool read_full(int fd, void* data, std::size_t n, int64_t deadline) {
+  auto* p = static_cast<char*>(data);
+  while (n > 0) {
+    const ssize_t r = ::read(fd, p, n);
+    if (r > 0) {
+      p += r;
+      n -= static_cast<std::size_t>(r);
+    } else if (r == 0) {
+      return false;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!wait_fd(fd, POLLIN, deadline)) return false;
+    } else if (errno != EINTR) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Writes all `n` bytes to a non-blocking pipe by `deadline`, a part at a time; false on timeout or error.
+bool write_full(int fd, const void* data, std::size_t n, int64_t deadline) {
+  const auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w > 0) {
+      p += w;
+      n -= static_cast<std::size_t>(w);
+    } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!wait_fd(fd, POLLOUT, deadline)) return false;
+    } else if (w == 0 || errno != EINTR) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// One process's part of a stream run; a child sends its own to the parent at the end.
+struct StreamShare {
+  StreamStats s;
+  uint64_t connected = 0, idle_up = 0, idle_failed = 0, idle_open = 0;
+  int64_t opened = 0;  // steady clock when its measurement window opened (0: never)
+  double cpu = 0;      // CPU seconds used during the load
+  double wall = 0;     // seconds the load took
+};
+
+// StreamStats' counters, in one order for both ends of the pipe.
+std::array<uint64_t*, 15> counters(StreamStats& s) {
+  return {&s.started, &s.counted, &s.completed, &s.incomplete, &s.errors, &s.http_errors, &s.chunks, &s.events,
+          &s.stalled_streams, &s.stall_gaps, &s.missing, &s.extra, &s.connect_failures, &s.reconnects,
+          &s.no_content};
+}
+
+// A StreamShare on the pipe: this fixed part, then the TTFT, warm-up TTFT and gap vectors' elements.
+struct ShareHead {
+  uint64_t counters[15];
+  uint64_t n_ttft, n_cold_ttft, n_gap;
+  uint64_t connected, idle_up, idle_failed, idle_open;
+  int64_t opened;
+  double cpu, wall;
+  uint32_t max_gap_us;
+};
+
+bool send_share(int fd, StreamShare& sh, int64_t deadline) {
+  ShareHead h{};
+  const auto c = counters(sh.s);
+  for (std::size_t k = 0; k < c.size(); ++k) h.counters[k] = *c[k];
+  h.n_ttft = sh.s.ttft_us.size();
+  h.n_cold_ttft = sh.s.cold_ttft_us.size();
+  h.n_gap = sh.s.gap_us.size();
+  h.connected = sh.connected;
+  h.idle_up = sh.idle_up;
+  h.idle_failed = sh.idle_failed;
+  h.idle_open = sh.idle_open;
+  h.opened = sh.opened;
+  h.cpu = sh.cpu;
+  h.wall = sh.wall;
+  h.max_gap_us = sh.s.max_gap_us;
+  auto vec = [&](const std::vector<uint32_t>& v) {
+    return write_full(fd, v.data(), v.size() * sizeof(uint32_t), deadline);
+  };
+  return write_full(fd, &h, sizeof h, deadline) && vec(sh.s.ttft_us) && vec(sh.s.cold_ttft_us) && vec(sh.s.gap_us);
+}
+
+bool recv_share(int fd, StreamShare& sh, int64_t deadline) {
+  ShareHead h{};
+  if (!read_full(fd, &h, sizeof h, deadline)) return false;
+  constexpr uint64_t kMaxElements = uint64_t{1} << 32;  // far beyond any run; guards against a garbled head
+  if (h.n_ttft > kMaxElements || h.n_cold_ttft > kMaxElements || h.n_gap > kMaxElements) return false;
+  const auto c = counters(sh.s);
+  for (std::size_t k = 0; k < c.size(); ++k) *c[k] = h.counters[k];
+  sh.connected = h.connected;
+  sh.idle_up = h.idle_up;
+  sh.idle_failed = h.idle_failed;
+  sh.idle_open = h.idle_open;
+  sh.opened = h.opened;
+  sh.cpu = h.cpu;
+  sh.wall = h.wall;
+  sh.s.max_gap_us = h.max_gap_us;
+  auto vec = [&](std::vector<uint32_t>& v, uint64_t n) {
+    v.resize(static_cast<std::size_t>(n));
+    return read_full(fd, v.data(), v.size() * sizeof(uint32_t), deadline);
+  };
+  return vec(sh.s.ttft_us, h.n_ttft) && vec(sh.s.cold_ttft_us, h.n_cold_ttft) && vec(sh.s.gap_us, h.n_gap);
+}
+
+// The processes of one stream run. The parent (rank 0) forks the children before any thread or socket
+// exists; two pipes per child keep the phases in step: a child writes a phase byte up when it is done with a
+// phase and waits for the parent's answer down (the go-ahead after --settle, then the start time). At the end
+// a child writes its StreamShare up and exits. Every wait is bounded; a child whose parent dies gets SIGTERM.
+// With one process there are no children and every step returns at once.
+class ProcGroup {
+ public:
+  int n = 1;
+  int rank = 0;  // 0: the parent
+
+  bool child() const { return rank > 0; }
+
+  // Parent: forks procs - 1 children; false (the children stopped, the reason printed) on failure.
+  bool spawn(int procs) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    const pid_t parent = ::getpid();
+    for (int r = 1; r < procs; ++r) {
+      int up[2], down[2];
+      if (::pipe2(up, O_CLOEXEC | O_NONBLOCK) != 0) return spawn_failed("pipe");
+      if (::pipe2(down, O_CLOEXEC | O_NONBLOCK) != 0) {
+        ::close(up[0]);
+        ::close(up[1]);
+        return spawn_failed("pipe");
+      }
+      const pid_t pid = ::fork();
+      if (pid < 0) {
+        for (int fd : {up[0], up[1], down[0], down[1]}) ::close(fd);
+        return spawn_failed("fork");
+      }
+      if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
+        // The earlier children's pipe ends: closed, so that the parent sees end of file when one dies.
+        for (const Child& k : kids_) ::close(k.up), ::close(k.down);
+        kids_.clear();
+        ::close(up[0]);
+        ::close(down[1]);
+        up_ = up[1];
+        down_ = down[0];
+        rank = r;
+        n = procs;
+        return true;
+      }
+      ::close(up[1]);
+      ::close(down[0]);
+      kids_.push_back(Child{pid, up[0], down[1]});
+    }
+    n = procs;
+    return true;
+  }
+
+  // Child: reports `phase` done, then waits for the parent's answer (`len` bytes) by `deadline`; exits when
+  // the parent is gone or silent.
+  void child_step(char phase, void* answer, std::size_t len, int64_t deadline) {
+    if (!write_full(up_, &phase, 1, deadline) || !read_full(down_, answer, len, deadline))
+      child_lost("waiting for the other processes");
+  }
+
+  // Child: sends its part to the parent and exits.
+  [[noreturn]] void child_finish(StreamShare& sh, int64_t deadline) {
+    if (!send_share(up_, sh, deadline)) child_lost("sending its results");
+    ::_exit(0);
+  }
+
+  // Parent: waits until every child reported `phase`, by `deadline`; false (children stopped) otherwise.
+  bool gather(char phase, int64_t deadline, const char* what) {
+    for (std::size_t k = 0; k < kids_.size(); ++k) {
+      char c = 0;
+      if (!read_full(kids_[k].up, &c, 1, deadline) || c != phase) return lost(k, what, deadline);
+    }
+    return true;
+  }
+
+  // Parent: sends `len` bytes to every child.
+  bool release(const void* data, std::size_t len, const char* what) {
+    const int64_t deadline = now_us() + 10'000'000;
+    for (std::size_t k = 0; k < kids_.size(); ++k)
+      if (!write_full(kids_[k].down, data, len, deadline)) return lost(k, what, deadline);
+    return true;
+  }
+
+  // Parent: reads every child's part, one child after the other (each child only waits on its own pipe),
+  // then reaps them.
+  bool collect(std::vector<StreamShare>& parts, int64_t deadline) {
+    parts.resize(kids_.size());
+    for (std::size_t k = 0; k < kids_.size(); ++k)
+      if (!recv_share(kids_[k].up, parts[k], deadline)) return lost(k, "sending its results", deadline);
+    reap(now_us() + 5'000'000);
+    return true;
+  }
+
+ private:
+  struct Child {
+    pid_t pid;
+    int up;    // child to parent (parent's read end)
+    int down;  // parent to child (parent's write end)
+    bool reaped = false;
+  };
+  std::vector<Child> kids_;  // the parent's
+  int up_ = -1, down_ = -1;  // a child's own ends
+
+  [[noreturn]] void child_lost(const char* what) {
+    std::fprintf(stderr, "zgate_streamload: process %d: the parent is gone or silent while %s\n", rank, what);
+    ::_exit(1);
+  }
+
+  bool spawn_failed(const char* what) {
+    std::fprintf(stderr, "zgate_streamload: %s: %s\n", what, std::strerror(errno));
+    stop();
+    return false;
+  }
+
+  // Parent: child k failed while `what`; says how, stops every child.
+  bool lost(std::size_t k, const char* what, int64_t deadline) {
+    Child& c = kids_[k];
+    const bool late = now_us() >= deadline;
+    int st = 0;
+    pid_t r = 0;
+    for (int i = 0; i < 20 && r == 0; ++i) {  // a child that closed its pipe is about to end: wait for it a bit
+      r = ::waitpid(c.pid, &st, WNOHANG);
+      if (r == 0) ::usleep(10'000);
+    }
+    char how[64];
+    if (r == c.pid) {
+      c.reaped = true;
+      if (WIFEXITED(st)) std::snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(st));
+      else if (WIFSIGNALED(st)) std::snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(st));
+      else std::snprintf(how, sizeof how, "ended");
+    } else {
+      std::snprintf(how, sizeof how, "%s", late ? "did not answer in time" : "closed its pipe");
+    }
+    std::fprintf(stderr, "zgate_streamload: process %zu of %d (pid %d) %s while %s\n", k + 1, n,
+                 static_cast<int>(c.pid), how, what);
+    stop();
+    return false;
+  }
+
+  // Parent: ends the children still running and reaps them.
+  void stop() {
+    for (const Child& c : kids_)
+      if (!c.reaped) ::kill(c.pid, SIGTERM);
+    reap(now_us() + 2'000'000);
+  }
+
+  // Parent: reaps every child by `deadline` (SIGKILL for any still running then) and closes the pipes.
+  void reap(int64_t deadline) {
+    for (Child& c : kids_) {
+      while (!c.reaped) {
+        int st = 0;
+        const pid_t r = ::waitpid(c.pid, &st, WNOHANG);
+        if (r == c.pid || (r < 0 && errno != EINTR)) {
+          c.reaped = true;
+        } else if (now_us() >= deadline) {
+          ::kill(c.pid, SIGKILL);
+          ::waitpid(c.pid, &st, 0);
+          c.reaped = true;
+        } else if (r == 0) {
+          ::usleep(10'000);
+        }
+      }
+      if (c.up >= 0) ::close(c.up);
+      if (c.down >= 0) ::close(c.down);
+      c.up = c.down = -1;
+    }
+  }
+};
+
 int run_stream(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
+  // --procs: the children first, before any thread or socket exists.
+  ProcGroup procs;
+  if (o.procs > 1 && !procs.spawn(o.procs)) return 1;
+  const int my_conns = share_of(o.connections, procs.n, procs.rank);
+  const int my_idle = share_of(o.idle, procs.n, procs.rank);
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
-  if (rl.rlim_cur < static_cast<rlim_t>(o.connections + o.idle) + 64) {
-    rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, static_cast<rlim_t>(o.connections + o.idle) + 64);
+  if (rl.rlim_cur < static_cast<rlim_t>(my_conns + my_idle) + 64) {
+    rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, static_cast<rlim_t>(my_conns + my_idle) + 64);
     setrlimit(RLIMIT_NOFILE, &rl);
   }
   std::vector<std::unique_ptr<StreamWorker>> workers;
   Window win;
+  // Worker indexes run over every process's threads, so that the staggered first starts interleave.
   for (int w = 0; w < o.threads; ++w) {
-    const int n = o.connections / o.threads + (w < o.connections % o.threads ? 1 : 0);
-    workers.push_back(std::make_unique<StreamWorker>(o, ss, sl, n, w, o.threads, win));
+    workers.push_back(std::make_unique<StreamWorker>(o, ss, sl, share_of(my_conns, o.threads, w),
+                                                     procs.rank * o.threads + w, o.threads * procs.n, win));
   }
   // Idle keep-alive connections first (each with its one request behind it), then the streams'.
   IdleSet idle;
-  if (o.idle > 0) idle.open(o, ss, sl, o.idle, now_us() + static_cast<int64_t>(std::min(o.timeout, 60.0) * 1e6));
-  const std::size_t idle_up = idle.fds.size();
+  const int64_t idle_deadline = now_us() + static_cast<int64_t>(std::min(o.timeout, 60.0) * 1e6);
+  if (my_idle > 0) idle.open(o, ss, sl, my_idle, idle_deadline);
+  std::size_t idle_up = idle.fds.size();
   auto unix_ms = [] {
     return static_cast<long long>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count());
   };
+  // The waits between processes: a phase's own bound plus this much.
+  constexpr int64_t kSlackUs = 10'000'000;
+  char go = 0;
+  if (procs.child()) {
+    procs.child_step('I', &go, 1, idle_deadline + 2 * kSlackUs + static_cast<int64_t>(o.settle * 1e6));
+  } else if (!procs.gather('I', idle_deadline + kSlackUs, "opening its idle connections")) {
+    return 1;
+  }
   const long long idle_ready_unix_ms = unix_ms();
-  if (o.settle > 0) std::this_thread::sleep_for(std::chrono::duration<double>(o.settle));
+  if (o.settle > 0 && !procs.child()) std::this_thread::sleep_for(std::chrono::duration<double>(o.settle));
+  if (!procs.child() && !procs.release("S", 1, "waiting for the end of --settle")) return 1;
   // Connect phase (not measured).
   const int64_t connect_deadline = now_us() + static_cast<int64_t>(std::min(o.timeout, 30.0) * 1e6);
   std::vector<int> up(workers.size(), 0);
@@ -897,9 +1230,18 @@ int run_stream(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
   }
   int connected = 0;
   for (int u : up) connected += u;
+  // The start and the hard end of the load, the same in every process (the steady clock is system-wide).
+  struct Start {
+    int64_t t0, abs_end;
+  } start{};
+  if (procs.child()) {
+    procs.child_step('C', &start, sizeof start, connect_deadline + 2 * kSlackUs);
+  } else if (!procs.gather('C', connect_deadline + kSlackUs, "connecting its streams' connections")) {
+    return 1;
+  }
   const long long conns_ready_unix_ms = unix_ms();
 
-  const int64_t t0 = now_us() + 20'000;
+  const int64_t t0 = procs.child() ? start.t0 : now_us() + 20'000;
   // Wall-clock time of t0, so that a script sampling the server can tell when the load began.
   const int64_t t0_unix_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
@@ -908,7 +1250,12 @@ int run_stream(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
   win.duration_us = static_cast<int64_t>(o.duration * 1e6);
   // Warm-up: the staggered first starts plus the streams themselves, bounded by --timeout.
   win.warm_deadline = t0 + static_cast<int64_t>((o.stagger + o.timeout) * 1e6);
-  const int64_t abs_end = win.warm_deadline + static_cast<int64_t>((o.duration + o.timeout) * 1e6);
+  const int64_t abs_end =
+      procs.child() ? start.abs_end : win.warm_deadline + static_cast<int64_t>((o.duration + o.timeout) * 1e6);
+  if (!procs.child()) {
+    start = {t0, abs_end};
+    if (!procs.release(&start, sizeof start, "waiting for the start time")) return 1;
+  }
   const double cpu0 = cpu_seconds();
   const int64_t w0 = now_us();
   {
@@ -916,34 +1263,50 @@ int run_stream(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
     for (auto& w : workers) ts.emplace_back([&, wp = w.get()] { wp->run(t0, abs_end); });
     for (auto& t : ts) t.join();
   }
-  const double wall = static_cast<double>(now_us() - w0) / 1e6;
-  const double cpu = cpu_seconds() - cpu0;
-  const uint64_t idle_open = idle.close_all();
+  double wall = static_cast<double>(now_us() - w0) / 1e6;
+  double cpu = cpu_seconds() - cpu0;
+  uint64_t idle_open = idle.close_all();
+  uint64_t idle_failed = idle.failed;
 
   StreamStats s;
-  for (auto& w : workers) {
-    const StreamStats& x = w->stats;
-    s.ttft_us.insert(s.ttft_us.end(), x.ttft_us.begin(), x.ttft_us.end());
-    s.cold_ttft_us.insert(s.cold_ttft_us.end(), x.cold_ttft_us.begin(), x.cold_ttft_us.end());
-    s.gap_us.insert(s.gap_us.end(), x.gap_us.begin(), x.gap_us.end());
-    s.started += x.started; s.counted += x.counted; s.completed += x.completed; s.incomplete += x.incomplete;
-    s.errors += x.errors; s.http_errors += x.http_errors; s.chunks += x.chunks; s.events += x.events;
-    s.stalled_streams += x.stalled_streams; s.stall_gaps += x.stall_gaps; s.missing += x.missing; s.extra += x.extra;
-    s.connect_failures += x.connect_failures; s.reconnects += x.reconnects; s.no_content += x.no_content;
-    s.max_gap_us = std::max(s.max_gap_us, x.max_gap_us);
+  for (auto& w : workers) add_stats(s, w->stats);
+  int64_t opened = win.opened.load();
+  if (procs.child()) {
+    StreamShare mine{std::move(s), static_cast<uint64_t>(connected), idle_up, idle_failed, idle_open, opened, cpu,
+                     wall};
+    procs.child_finish(mine, abs_end + 120'000'000);
   }
+  // The other processes' parts, merged like the threads'. Their CPU adds up over the longest wall time. Each
+  // process has its own measurement window; warmup_s is from the earliest opening among the processes with
+  // connections up.
+  std::vector<StreamShare> parts;
+  if (!procs.collect(parts, std::max(now_us(), abs_end) + 60'000'000)) return 1;
+  if (connected == 0) opened = 0;
+  for (StreamShare& x : parts) {
+    add_stats(s, x.s);
+    if (x.connected > 0 && x.opened > 0 && (opened <= 0 || x.opened < opened)) opened = x.opened;
+    connected += static_cast<int>(x.connected);
+    idle_up += static_cast<std::size_t>(x.idle_up);
+    idle_failed += x.idle_failed;
+    idle_open += x.idle_open;
+    cpu += x.cpu;
+    wall = std::max(wall, x.wall);
+  }
+  if (opened <= 0) opened = win.opened.load();  // no process had a connection up
   std::sort(s.ttft_us.begin(), s.ttft_us.end());
   std::sort(s.cold_ttft_us.begin(), s.cold_ttft_us.end());
-  const int64_t opened = win.opened.load();
   const double warmup_s = opened > 0 ? static_cast<double>(opened - t0) / 1e6 : -1;
   std::sort(s.gap_us.begin(), s.gap_us.end());
   const uint64_t expected = s.counted * static_cast<uint64_t>(o.expect_chunks);
   const double cpu_pct = wall > 0 ? 100.0 * cpu / wall : 0;
-  const bool saturated = cpu_pct >= 90.0 * o.threads;
+  const bool saturated = cpu_pct >= 90.0 * o.threads * procs.n;
   const double ttft_max = s.ttft_us.empty() ? 0 : s.ttft_us.back();
+  char who[64];  // "1 thread(s)", or with --procs "1 thread(s) x 2 process(es)"
+  if (procs.n > 1) std::snprintf(who, sizeof who, "%d thread(s) x %d process(es)", o.threads, procs.n);
+  else std::snprintf(who, sizeof who, "%d thread(s)", o.threads);
   if (!o.quiet) {
-    std::printf("stream: %d/%d connections up, %d thread(s), pacing %d x %d ms, stall > %.0f ms\n", connected,
-                o.connections, o.threads, o.chunks, o.delay_ms, o.stall_ms);
+    std::printf("stream: %d/%d connections up, %s, pacing %d x %d ms, stall > %.0f ms\n", connected, o.connections,
+                who, o.chunks, o.delay_ms, o.stall_ms);
     std::printf("  streams: started %llu, counted %llu, completed %llu, incomplete %llu, errors %llu (http %llu)\n",
                 (unsigned long long)s.started, (unsigned long long)s.counted, (unsigned long long)s.completed,
                 (unsigned long long)s.incomplete, (unsigned long long)s.errors, (unsigned long long)s.http_errors);
@@ -957,9 +1320,9 @@ int run_stream(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
                 pct(s.gap_us, 99.9), s.max_gap_us);
     if (o.idle > 0)
       std::printf("  idle keep-alive connections: %zu/%d up (%llu failed), %llu still open at the end\n", idle_up, o.idle,
-                  (unsigned long long)idle.failed, (unsigned long long)idle_open);
-    std::printf("  stalled streams %llu (gaps over threshold %llu); client CPU %.0f%% of %d thread(s)%s\n",
-                (unsigned long long)s.stalled_streams, (unsigned long long)s.stall_gaps, cpu_pct, o.threads,
+                  (unsigned long long)idle_failed, (unsigned long long)idle_open);
+    std::printf("  stalled streams %llu (gaps over threshold %llu); client CPU %.0f%% of %s%s\n",
+                (unsigned long long)s.stalled_streams, (unsigned long long)s.stall_gaps, cpu_pct, who,
                 saturated ? "  [LOAD GENERATOR SATURATED]" : "");
   }
   std::printf(
@@ -968,7 +1331,7 @@ int run_stream(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
       "ttft_p50=%.0f ttft_p99=%.0f ttft_max=%.0f gap_p50=%.0f gap_p99=%.0f gap_p999=%.0f gap_max=%u "
       "client_cpu=%.0f saturated=%d connect_failures=%llu cold_ttft_p50=%.0f cold_ttft_p99=%.0f warmup_s=%.2f "
       "gap_p90=%.0f idle=%d idle_up=%zu idle_failed=%llu idle_open_at_end=%llu t0_unix_ms=%lld stagger_s=%.2f "
-      "idle_ready_unix_ms=%lld conns_ready_unix_ms=%lld\n",
+      "idle_ready_unix_ms=%lld conns_ready_unix_ms=%lld procs=%d\n",
       o.connections, connected, (unsigned long long)s.started, (unsigned long long)s.counted,
       (unsigned long long)s.completed, (unsigned long long)s.incomplete, (unsigned long long)s.errors,
       (unsigned long long)s.http_errors, (unsigned long long)s.chunks, (unsigned long long)expected,
@@ -976,24 +1339,12 @@ int run_stream(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
       (unsigned long long)s.stalled_streams, (unsigned long long)s.stall_gaps, pct(s.ttft_us, 50), pct(s.ttft_us, 99),
       ttft_max, pct(s.gap_us, 50), pct(s.gap_us, 99), pct(s.gap_us, 99.9), s.max_gap_us, cpu_pct, saturated ? 1 : 0,
       (unsigned long long)s.connect_failures, pct(s.cold_ttft_us, 50), pct(s.cold_ttft_us, 99), warmup_s,
-      pct(s.gap_us, 90), o.idle, idle_up, (unsigned long long)idle.failed, (unsigned long long)idle_open,
-      (long long)t0_unix_ms, o.stagger, idle_ready_unix_ms, conns_ready_unix_ms);
+      pct(s.gap_us, 90), o.idle, idle_up, (unsigned long long)idle_failed, (unsigned long long)idle_open,
+      (long long)t0_unix_ms, o.stagger, idle_ready_unix_ms, conns_ready_unix_ms, procs.n);
   return s.counted > 0 ? 0 : 1;
 }
 
 // ---- latency mode ------------------------------------------------------------------------------
-
-// Waits for `events` on fd until `deadline_us`; false on timeout.
-bool wait_fd(int fd, short events, int64_t deadline_us) {
-  for (;;) {
-    const int64_t left = deadline_us - now_us();
-    if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    const int rc = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left / 1000 + 1, 1000)));
-    if (rc > 0) return true;
-    if (rc < 0 && errno != EINTR) return false;
-  }
-}
 
 int run_latency(const Options& o, const sockaddr_storage& ss, socklen_t sl) {
   const std::string req = build_request(o, false);
