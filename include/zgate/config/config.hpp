@@ -280,8 +280,8 @@ struct Config {
   std::string listen_host = "0.0.0.0";
   uint16_t listen_port = 8080;
   // SO_REUSEPORT on the main listener: several zgates on one host may listen on the same port,
-  // the kernel spreading new connections over them (replicas, each with its own data_dir; a new
-  // binary started beside a draining old one). Restart-only.
+  // the kernel spreading new connections over them (replicas on one host; a new binary started
+  // beside a draining old one). Restart-only.
   bool reuse_port = false;
   // A second address serving only /metrics and /health (e.g. a port kept off the public
   // network); empty host = none. The main listener serves /metrics too.
