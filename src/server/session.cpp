@@ -115,20 +115,24 @@ std::string peer_address(const tcp::socket& sock) {
 }
 
 // Between two requests a keep-alive connection may wait minutes, and most of a server's
-// connections are such waits: it holds no buffer while it waits. This releases what the last
-// request needed (read buffer, body, response head) and reads the bytes already sent, if any (a
-// client that sends its next request straight away pays nothing more). True when there were
-// none: the caller then waits for the socket to become readable, with nothing allocated for it.
-// Otherwise `rec` is how the read ended.
+// connections are such waits: one that waits longer than kParkAfter is parked and holds no
+// buffer. Before that (`all` false: a client sending requests back to back) it keeps the last
+// request's buffers if they are small, so that the next request does not allocate them again;
+// large ones (a big body, a long head) go at once. With `all`, before parking, everything goes.
+// Then reads the bytes already sent, if any. True when there were none: the caller then waits
+// for the socket to become readable. Otherwise `rec` is how the read ended.
 bool release_for_idle(tcp::socket& sock, RequestParser& parser, beast::flat_buffer& buf, RequestHead& req,
-                      std::string& head, boost::system::error_code& rec) {
-  buf = beast::flat_buffer();
-  std::string().swap(req.body);
-  std::string().swap(head);
+                      std::string& head, boost::system::error_code& rec, bool all) {
+  // What a connection keeps between back-to-back requests: a small request's head, body and
+  // response head fit in this much each.
+  constexpr std::size_t kKeep = 8192;
+  if (all || buf.capacity() > kKeep) buf = beast::flat_buffer();
+  if (all || req.body.capacity() > kKeep) std::string().swap(req.body);
+  if (all || head.capacity() > kKeep) std::string().swap(head);
   boost::system::error_code now;
   const std::size_t n = sock.read_some(io::read_buffer(buf), now);
   if (now == net::error::would_block || now == net::error::try_again) {
-    buf = beast::flat_buffer();
+    if (all) buf = beast::flat_buffer();  // read_some() took room for its read
     return true;
   }
   rec = io::after_read(parser, buf, now, n);
@@ -211,7 +215,7 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
     // A slow or silent client cannot hold the connection: the whole head must arrive in time.
     const auto idle = cfg->timeouts.client_keepalive_idle;
     boost::system::error_code rec;
-    if (!first && buf.size() == 0 && release_for_idle(sock, parser, buf, req, head, rec)) {
+    if (!first && buf.size() == 0 && release_for_idle(sock, parser, buf, req, head, rec, /*all=*/false)) {
       // Waits here a while; a connection idle longer is parked, without this frame.
       const bool may_park = idle > kParkAfter;
       dl.arm(may_park ? kParkAfter : idle);
@@ -220,7 +224,7 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
       if (may_park && rec == net::error::operation_aborted && dl.expired() && !dl.aborted()) {
         // Bytes that came as the wait was cut raise no new readiness: read them first.
         rec = {};
-        if (release_for_idle(sock, parser, buf, req, head, rec)) {
+        if (release_for_idle(sock, parser, buf, req, head, rec, /*all=*/true)) {
           dl.unwatch();  // out of the watchdog's epoll set before the socket moves
           // The rest of the keep-alive time (the cut came at most a tick after kParkAfter).
           park(g, w, std::move(sock), std::move(st), std::move(count), idle - kParkAfter);
