@@ -116,23 +116,30 @@ std::string peer_address(const tcp::socket& sock) {
 
 // Between two requests a keep-alive connection may wait minutes, and most of a server's
 // connections are such waits: one that waits longer than kParkAfter is parked and holds no
-// buffer. Before that (`all` false: a client sending requests back to back) it keeps the last
-// request's buffers if they are small, so that the next request does not allocate them again;
-// large ones (a big body, a long head) go at once. With `all`, before parking, everything goes.
-// Then reads the bytes already sent, if any. True when there were none: the caller then waits
-// for the socket to become readable. Otherwise `rec` is how the read ended.
-bool release_for_idle(tcp::socket& sock, RequestParser& parser, beast::flat_buffer& buf, RequestHead& req,
-                      std::string& head, boost::system::error_code& rec, bool all) {
+// buffer. Before that (a client sending requests back to back) it keeps the last request's
+// buffers if they are small, so that the next request does not allocate them again; large ones
+// (a big body, a long head) go at once.
+void shed_large_buffers(beast::flat_buffer& buf, RequestHead& req, std::string& head) {
   // What a connection keeps between back-to-back requests: a small request's head, body and
   // response head fit in this much each.
   constexpr std::size_t kKeep = 8192;
-  if (all || buf.capacity() > kKeep) buf = beast::flat_buffer();
-  if (all || req.body.capacity() > kKeep) std::string().swap(req.body);
-  if (all || head.capacity() > kKeep) std::string().swap(head);
+  if (buf.capacity() > kKeep) buf = beast::flat_buffer();
+  if (req.body.capacity() > kKeep) std::string().swap(req.body);
+  if (head.capacity() > kKeep) std::string().swap(head);
+}
+
+// Before parking: releases every buffer, then reads the bytes already sent, if any. True when
+// there were none (the connection can be parked holding nothing). Otherwise `rec` is how the
+// read ended.
+bool release_for_idle(tcp::socket& sock, RequestParser& parser, beast::flat_buffer& buf, RequestHead& req,
+                      std::string& head, boost::system::error_code& rec) {
+  buf = beast::flat_buffer();
+  std::string().swap(req.body);
+  std::string().swap(head);
   boost::system::error_code now;
   const std::size_t n = sock.read_some(io::read_buffer(buf), now);
   if (now == net::error::would_block || now == net::error::try_again) {
-    if (all) buf = beast::flat_buffer();  // read_some() took room for its read
+    buf = beast::flat_buffer();  // read_some() took room for its read
     return true;
   }
   rec = io::after_read(parser, buf, now, n);
@@ -215,21 +222,25 @@ net::awaitable<void> session(Gateway::Impl& g, Worker& w, tcp::socket sock, std:
     // A slow or silent client cannot hold the connection: the whole head must arrive in time.
     const auto idle = cfg->timeouts.client_keepalive_idle;
     boost::system::error_code rec;
-    if (!first && buf.size() == 0 && release_for_idle(sock, parser, buf, req, head, rec, /*all=*/false)) {
+    if (!first && buf.size() == 0) {
       // Waits here a while; a connection idle longer is parked, without this frame.
+      shed_large_buffers(buf, req, head);
       const bool may_park = idle > kParkAfter;
       dl.arm(may_park ? kParkAfter : idle);
-      auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, nothrow);
-      rec = ec;
-      if (may_park && rec == net::error::operation_aborted && dl.expired() && !dl.aborted()) {
-        // Bytes that came as the wait was cut raise no new readiness: read them first.
-        rec = {};
-        if (release_for_idle(sock, parser, buf, req, head, rec, /*all=*/true)) {
+      // A read rather than async_wait(wait_read): Asio tries a read at once (the next request
+      // may be here already) and otherwise queues it for epoll as it is, where a wait re-arms
+      // the socket's epoll registration first (an epoll_ctl per request).
+      auto [ec, n] = co_await sock.async_read_some(io::read_buffer(buf), nothrow);
+      if (may_park && ec == net::error::operation_aborted && dl.expired() && !dl.aborted()) {
+        // Bytes that came as the read was cut raise no new readiness: read them first.
+        if (release_for_idle(sock, parser, buf, req, head, rec)) {
           dl.unwatch();  // out of the watchdog's epoll set before the socket moves
           // The rest of the keep-alive time (the cut came at most a tick after kParkAfter).
           park(g, w, std::move(sock), std::move(st), std::move(count), idle - kParkAfter);
           co_return;
         }
+      } else {
+        rec = io::after_read(parser, buf, ec, n);
       }
       if (may_park) dl.arm(idle);  // for the head (up to kParkAfter more than before the wait)
     } else {
