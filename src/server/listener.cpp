@@ -1,10 +1,7 @@
 // The listener: the workers (one io_context and thread each), the acceptor handing connections
 // round-robin to them, and the process lifecycle (start, reload, drain and stop, signals).
 #include <pthread.h>
-#include <sys/socket.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -133,11 +130,7 @@ tcp::endpoint listen_endpoint(net::io_context& ioc, const std::string& host, uin
 uint16_t bind_listen(tcp::acceptor& acc, const tcp::endpoint& ep, bool reuse_port = false) {
   acc.open(ep.protocol());
   acc.set_option(tcp::acceptor::reuse_address(true));
-  if (reuse_port) {
-    const int one = 1;
-    if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-      throw std::runtime_error(std::string("SO_REUSEPORT: ") + std::strerror(errno));
-  }
+  if (reuse_port) acc.set_option(net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
   acc.bind(ep);
   acc.listen(net::socket_base::max_listen_connections);
   return acc.local_endpoint().port();
